@@ -1,0 +1,175 @@
+//! The [`Connector`] trait authors implement, and the glue that exports an
+//! implementation as the component's `connector` interface.
+//!
+//! Every call runs in a fresh instance, so the trait's functions take no
+//! `self`: whatever must survive from one page to the next goes into the
+//! cursor.
+
+use std::marker::PhantomData;
+
+use crate::bindings::exports::switchyard::connector::connector::Guest;
+use crate::{Connection, ConnectorError, Json, Manifest, Page, PullRequest, PushItem, Pushed};
+
+/// A provider connector. Implement it on a unit struct and export it with
+/// [`export_connector!`](crate::export_connector).
+///
+/// `describe`, `check` and `pull` are required; the rest default to what a
+/// read-only connector without OAuth2 settings needs.
+pub trait Connector {
+    /// Self-description, called when the component is loaded. Must not do I/O
+    /// and must return the same value every time.
+    fn describe() -> Manifest;
+
+    /// Turns the end of an OAuth2 flow into connection settings (a JSON
+    /// object). `callback_params` are the query parameters of the redirect
+    /// back (QuickBooks' `realmId`), `token_response` the token endpoint's
+    /// answer without the tokens (Salesforce's `instance_url`). Must not do
+    /// I/O. Defaults to no settings, `{}`.
+    fn finish_auth(
+        callback_params: &[(String, String)],
+        token_response: &str,
+    ) -> Result<Json, ConnectorError> {
+        let _ = (callback_params, token_response);
+        Ok("{}".to_owned())
+    }
+
+    /// Checks the connection with one cheap request; `unauthorized` tells the
+    /// end user their credential is wrong.
+    fn check(conn: &Connection) -> Result<(), ConnectorError>;
+
+    /// Reads one page of `req.endgrate_type`, at most `req.page_size` records,
+    /// starting at `req.cursor`.
+    fn pull(conn: &Connection, req: PullRequest) -> Result<Page, ConnectorError>;
+
+    /// Writes one batch; one result per item, in order. Defaults to
+    /// `unsupported`.
+    fn push(
+        conn: &Connection,
+        endgrate_type: &str,
+        items: Vec<PushItem>,
+    ) -> Result<Vec<Result<Pushed, ConnectorError>>, ConnectorError> {
+        let _ = (conn, items);
+        Err(unsupported::<Self>(&format!("pushing {endgrate_type}")))
+    }
+
+    /// Finds the provider id of the record matching every field of `keys` (a
+    /// JSON object of common-model fields), for upserts. Defaults to
+    /// `unsupported`.
+    fn find_match(
+        conn: &Connection,
+        endgrate_type: &str,
+        keys: &str,
+    ) -> Result<Option<String>, ConnectorError> {
+        let _ = (conn, keys);
+        Err(unsupported::<Self>(&format!("matching {endgrate_type}")))
+    }
+
+    /// Links two existing records. Defaults to `unsupported`.
+    fn associate(
+        conn: &Connection,
+        from_type: &str,
+        from_id: &str,
+        to_type: &str,
+        to_id: &str,
+    ) -> Result<(), ConnectorError> {
+        let _ = (conn, from_id, to_id);
+        Err(unsupported::<Self>(&format!(
+            "associating {from_type} with {to_type}"
+        )))
+    }
+
+    /// Maps one raw provider record to the common data model. Pure: no I/O.
+    /// Defaults to `unsupported`.
+    fn to_cdm(endgrate_type: &str, raw: &str) -> Result<Json, ConnectorError> {
+        let _ = raw;
+        Err(unsupported::<Self>(&format!(
+            "mapping {endgrate_type} to the common model"
+        )))
+    }
+
+    /// Maps one common-model record to the provider's write shape. Pure: no
+    /// I/O. Defaults to `unsupported`.
+    fn from_cdm(endgrate_type: &str, record: &str) -> Result<Json, ConnectorError> {
+        let _ = record;
+        Err(unsupported::<Self>(&format!(
+            "mapping {endgrate_type} from the common model"
+        )))
+    }
+}
+
+/// `unsupported`, naming the connector.
+fn unsupported<C: Connector + ?Sized>(what: &str) -> ConnectorError {
+    ConnectorError::unsupported(format!(
+        "the {} connector does not support {what}",
+        C::describe().display_name
+    ))
+}
+
+/// Adapts a [`Connector`] to the generated export trait. Used by
+/// [`export_connector!`](crate::export_connector); not part of the API.
+#[doc(hidden)]
+pub struct Export<C>(PhantomData<C>);
+
+impl<C: Connector> Guest for Export<C> {
+    fn describe() -> Manifest {
+        crate::panic::install_hook();
+        C::describe()
+    }
+
+    fn finish_auth(
+        callback_params: Vec<(String, String)>,
+        token_response: Json,
+    ) -> Result<Json, ConnectorError> {
+        crate::panic::install_hook();
+        C::finish_auth(&callback_params, &token_response)
+    }
+
+    fn check(conn: Connection) -> Result<(), ConnectorError> {
+        crate::panic::install_hook();
+        C::check(&conn)
+    }
+
+    fn pull(conn: Connection, req: PullRequest) -> Result<Page, ConnectorError> {
+        crate::panic::install_hook();
+        C::pull(&conn, req)
+    }
+
+    fn push(
+        conn: Connection,
+        endgrate_type: String,
+        items: Vec<PushItem>,
+    ) -> Result<Vec<Result<Pushed, ConnectorError>>, ConnectorError> {
+        crate::panic::install_hook();
+        C::push(&conn, &endgrate_type, items)
+    }
+
+    fn find_match(
+        conn: Connection,
+        endgrate_type: String,
+        keys: Json,
+    ) -> Result<Option<String>, ConnectorError> {
+        crate::panic::install_hook();
+        C::find_match(&conn, &endgrate_type, &keys)
+    }
+
+    fn associate(
+        conn: Connection,
+        from_type: String,
+        from_id: String,
+        to_type: String,
+        to_id: String,
+    ) -> Result<(), ConnectorError> {
+        crate::panic::install_hook();
+        C::associate(&conn, &from_type, &from_id, &to_type, &to_id)
+    }
+
+    fn to_cdm(endgrate_type: String, raw: Json) -> Result<Json, ConnectorError> {
+        crate::panic::install_hook();
+        C::to_cdm(&endgrate_type, &raw)
+    }
+
+    fn from_cdm(endgrate_type: String, record: Json) -> Result<Json, ConnectorError> {
+        crate::panic::install_hook();
+        C::from_cdm(&endgrate_type, &record)
+    }
+}
