@@ -1,0 +1,368 @@
+//! `POST /crm/v3/objects/{type}/search`: filter groups (OR of ANDed filters),
+//! one sort, offset paging through `after` with a `total`, and HubSpot's
+//! 10,000-result ceiling. A search sorted by the last-modified property walks
+//! the modification index, so "changed since" is cheap on large data sets.
+
+use std::cmp::Ordering;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::errors::HsError;
+use super::model::{HsObject, Kind};
+use super::store::Store;
+use super::{HsState, kind_of, parse_body};
+use crate::clock;
+
+/// HubSpot will not page past this many results.
+const MAX_RESULTS: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Eq,
+    Neq,
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+    Between,
+    In,
+    NotIn,
+    HasProperty,
+    NotHasProperty,
+    ContainsToken,
+    NotContainsToken,
+}
+
+#[derive(Debug, Clone)]
+struct Filter {
+    prop: String,
+    op: Op,
+    value: Option<String>,
+    high: Option<String>,
+    values: Vec<String>,
+}
+
+/// `POST /crm/v3/objects/{type}/search`.
+pub async fn search(state: HsState, Path(object): Path<String>, body: Bytes) -> Response {
+    let hs = state.0;
+    let result = (|| {
+        let kind = kind_of(&object)?;
+        let input = parse_body(&body)?;
+        let mut store = hs.store();
+        run(&mut store, kind, &input)
+    })();
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.respond(&hs.ctx),
+    }
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn parse_filters(input: &Value) -> Result<Vec<Vec<Filter>>, HsError> {
+    let groups = match input.get("filterGroups") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(g)) => g,
+        Some(_) => return Err(HsError::validation("filterGroups must be an array")),
+    };
+    if groups.len() > 5 {
+        return Err(HsError::validation(
+            "Too many filter groups: at most 5 are allowed.",
+        ));
+    }
+    let mut out = Vec::new();
+    for group in groups {
+        let filters = group["filters"].as_array().cloned().unwrap_or_default();
+        if filters.len() > 6 {
+            return Err(HsError::validation(
+                "Too many filters in a group: at most 6 are allowed.",
+            ));
+        }
+        let mut parsed = Vec::new();
+        for f in filters {
+            let prop = f["propertyName"]
+                .as_str()
+                .ok_or_else(|| HsError::validation("filter.propertyName is required"))?
+                .to_string();
+            let op = match f["operator"].as_str().unwrap_or("EQ") {
+                "EQ" => Op::Eq,
+                "NEQ" => Op::Neq,
+                "LT" => Op::Lt,
+                "LTE" => Op::Lte,
+                "GT" => Op::Gt,
+                "GTE" => Op::Gte,
+                "BETWEEN" => Op::Between,
+                "IN" => Op::In,
+                "NOT_IN" => Op::NotIn,
+                "HAS_PROPERTY" => Op::HasProperty,
+                "NOT_HAS_PROPERTY" => Op::NotHasProperty,
+                "CONTAINS_TOKEN" => Op::ContainsToken,
+                "NOT_CONTAINS_TOKEN" => Op::NotContainsToken,
+                other => {
+                    return Err(HsError::validation(format!(
+                        "Unknown filter operator: {other}"
+                    )));
+                }
+            };
+            let values = f["values"]
+                .as_array()
+                .map(|a| a.iter().filter_map(scalar).collect())
+                .unwrap_or_default();
+            parsed.push(Filter {
+                prop,
+                op,
+                value: scalar(&f["value"]),
+                high: scalar(&f["highValue"]),
+                values,
+            });
+        }
+        out.push(parsed);
+    }
+    Ok(out)
+}
+
+fn is_date(kind: Kind, prop: &str) -> bool {
+    prop == "createdate" || prop == kind.modified_prop()
+}
+
+/// Milliseconds from a HubSpot filter value (epoch millis or ISO 8601).
+fn as_ms(s: &str) -> Option<i64> {
+    s.parse::<i64>().ok().or_else(|| clock::parse(s))
+}
+
+fn compare(kind: Kind, prop: &str, have: &str, want: &str) -> Option<Ordering> {
+    if is_date(kind, prop) {
+        return Some(as_ms(have)?.cmp(&as_ms(want)?));
+    }
+    if let (Ok(a), Ok(b)) = (have.parse::<f64>(), want.parse::<f64>()) {
+        return a.partial_cmp(&b);
+    }
+    Some(have.to_lowercase().cmp(&want.to_lowercase()))
+}
+
+fn matches(kind: Kind, f: &Filter, have: Option<&str>) -> bool {
+    let cmp = |want: &Option<String>| match (have, want) {
+        (Some(h), Some(w)) => compare(kind, &f.prop, h, w),
+        _ => None,
+    };
+    match f.op {
+        Op::HasProperty => have.is_some(),
+        Op::NotHasProperty => have.is_none(),
+        Op::Eq => cmp(&f.value) == Some(Ordering::Equal),
+        Op::Neq => cmp(&f.value) != Some(Ordering::Equal),
+        Op::Lt => cmp(&f.value) == Some(Ordering::Less),
+        Op::Lte => matches!(cmp(&f.value), Some(Ordering::Less | Ordering::Equal)),
+        Op::Gt => cmp(&f.value) == Some(Ordering::Greater),
+        Op::Gte => matches!(cmp(&f.value), Some(Ordering::Greater | Ordering::Equal)),
+        Op::Between => {
+            matches!(cmp(&f.value), Some(Ordering::Greater | Ordering::Equal))
+                && matches!(cmp(&f.high), Some(Ordering::Less | Ordering::Equal))
+        }
+        Op::In | Op::NotIn => {
+            let found = f.values.iter().any(|w| {
+                have.is_some_and(|h| compare(kind, &f.prop, h, w) == Some(Ordering::Equal))
+            });
+            found == (f.op == Op::In)
+        }
+        Op::ContainsToken | Op::NotContainsToken => {
+            let token = f
+                .value
+                .as_deref()
+                .unwrap_or_default()
+                .trim_matches('*')
+                .to_lowercase();
+            let found = have.is_some_and(|h| h.to_lowercase().contains(&token));
+            found == (f.op == Op::ContainsToken)
+        }
+    }
+}
+
+/// A candidate row: its number and modification time; the object is only
+/// derived when a filter or the answer needs more than that.
+struct Candidate {
+    n: u64,
+    updated: i64,
+}
+
+fn value_of(
+    kind: Kind,
+    store: &Store,
+    c: &Candidate,
+    prop: &str,
+    cache: &mut Option<HsObject>,
+) -> Option<String> {
+    if prop == kind.modified_prop() {
+        return Some(clock::iso_millis_z(c.updated));
+    }
+    if prop == "hs_object_id" {
+        return Some(c.n.to_string());
+    }
+    if cache.is_none() {
+        *cache = store.table(kind).get(c.n).map(|o| o.into_owned());
+    }
+    cache.as_ref().and_then(|o| o.value(kind, c.n, prop))
+}
+
+fn accept(kind: Kind, store: &Store, groups: &[Vec<Filter>], c: &Candidate) -> bool {
+    let table = store.table(kind);
+    let mut cache = None;
+    // Written rows may be archived; generated rows never are.
+    if let Some(o) = table.written(c.n) {
+        if o.archived_ms.is_some() {
+            return false;
+        }
+        cache = Some(o.clone());
+    }
+    groups.is_empty()
+        || groups.iter().any(|g| {
+            g.iter().all(|f| {
+                let have = value_of(kind, store, c, &f.prop, &mut cache);
+                matches(kind, f, have.as_deref())
+            })
+        })
+}
+
+/// The lowest modification time every filter group requires, if any.
+fn lower_bound(kind: Kind, groups: &[Vec<Filter>]) -> i64 {
+    let mut bound = i64::MAX;
+    for g in groups {
+        let group_bound = g
+            .iter()
+            .filter(|f| {
+                f.prop == kind.modified_prop()
+                    && matches!(f.op, Op::Gt | Op::Gte | Op::Between | Op::Eq)
+            })
+            .filter_map(|f| f.value.as_deref().and_then(as_ms))
+            .max();
+        match group_bound {
+            Some(b) => bound = bound.min(b),
+            None => return i64::MIN,
+        }
+    }
+    if groups.is_empty() { i64::MIN } else { bound }
+}
+
+fn run(store: &mut Store, kind: Kind, input: &Value) -> Result<Value, HsError> {
+    let groups = parse_filters(input)?;
+    let limit = match input.get("limit") {
+        None | Some(Value::Null) => 10,
+        Some(v) => v
+            .as_u64()
+            .filter(|l| (1..=200).contains(l))
+            .ok_or_else(|| HsError::validation("limit must be between 1 and 200"))?
+            as usize,
+    };
+    let after = match input.get("after") {
+        None | Some(Value::Null) => 0,
+        Some(v) => scalar(v)
+            .and_then(|s| {
+                if s.is_empty() {
+                    Some(0)
+                } else {
+                    s.parse::<usize>().ok()
+                }
+            })
+            .ok_or_else(|| HsError::validation("after must be a number"))?,
+    };
+    if after + limit > MAX_RESULTS {
+        return Err(HsError::validation(format!(
+            "Paging beyond {MAX_RESULTS} results is not supported: after={after}, limit={limit}."
+        )));
+    }
+    let props: Option<Vec<String>> = input["properties"].as_array().map(|a| {
+        a.iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
+    });
+    let sort = input["sorts"]
+        .as_array()
+        .and_then(|s| s.first())
+        .map(|s| match s {
+            Value::String(text) => match text.strip_prefix('-') {
+                Some(p) => (p.to_string(), false),
+                None => (text.clone(), true),
+            },
+            obj => (
+                obj["propertyName"].as_str().unwrap_or_default().to_string(),
+                obj["direction"].as_str() != Some("DESCENDING"),
+            ),
+        });
+
+    // Warm the email index before borrowing the store immutably.
+    let by_email: Option<Vec<u64>> = match groups.as_slice() {
+        [g] if kind == Kind::Contacts => g
+            .iter()
+            .find(|f| f.prop == "email" && f.op == Op::Eq)
+            .and_then(|f| f.value.clone())
+            .map(|email| store.contact_by_email(&email).into_iter().collect()),
+        _ => None,
+    };
+    let store = &*store;
+    let table = store.table(kind);
+    let candidates: Box<dyn Iterator<Item = Candidate> + '_> = match (&by_email, &sort) {
+        (Some(ns), _) => Box::new(ns.iter().filter_map(move |n| {
+            table.get(*n).map(|o| Candidate {
+                n: *n,
+                updated: o.updated_ms,
+            })
+        })),
+        (None, Some((p, true))) if p == kind.modified_prop() => Box::new(
+            table
+                .by_updated_from((lower_bound(kind, &groups), 0))
+                .map(|(updated, n)| Candidate { n, updated }),
+        ),
+        _ => Box::new(table.numbers_from(1).filter_map(move |n| {
+            table.get(n).map(|o| Candidate {
+                n,
+                updated: o.updated_ms,
+            })
+        })),
+    };
+    let mut matched: Vec<Candidate> = candidates
+        .filter(|c| accept(kind, store, &groups, c))
+        .collect();
+    if let Some((prop, ascending)) = &sort
+        && !(prop == kind.modified_prop() && *ascending && by_email.is_none())
+    {
+        let mut keyed: Vec<(Option<String>, Candidate)> = matched
+            .into_iter()
+            .map(|c| (value_of(kind, store, &c, prop, &mut None), c))
+            .collect();
+        keyed.sort_by(|(a, ca), (b, cb)| {
+            let ord = match (a, b) {
+                (Some(a), Some(b)) => compare(kind, prop, a, b).unwrap_or(Ordering::Equal),
+                (None, Some(_)) => Ordering::Greater,
+                (Some(_), None) => Ordering::Less,
+                (None, None) => Ordering::Equal,
+            };
+            let ord = if *ascending { ord } else { ord.reverse() };
+            ord.then(ca.n.cmp(&cb.n))
+        });
+        matched = keyed.into_iter().map(|(_, c)| c).collect();
+    }
+    let total = matched.len();
+    let default_props: Vec<String> = kind.default_props().iter().map(|s| s.to_string()).collect();
+    let names = props.as_deref().unwrap_or(&default_props);
+    let results: Vec<Value> = matched
+        .iter()
+        .skip(after)
+        .take(limit)
+        .filter_map(|c| table.get(c.n).map(|o| o.render(kind, c.n, Some(names))))
+        .collect();
+    let mut body = json!({ "total": total, "results": results });
+    if after + limit < total {
+        body["paging"] = json!({"next": {"after": (after + limit).to_string()}});
+    }
+    Ok(body)
+}
