@@ -387,6 +387,12 @@ impl Dataset {
         )
     }
 
+    /// The name of organisation `n`.
+    pub fn org_name(&self, n: u64) -> String {
+        let (prefix, core, suffix) = self.org_name_parts(n);
+        format!("{prefix} {core} {suffix}")
+    }
+
     /// Organisation number `n` (1-based).
     pub fn org(&self, n: u64) -> Org {
         let (prefix, core, suffix) = self.org_name_parts(n);

@@ -33,6 +33,8 @@ pub struct Hooks {
     pub search_limit: bool,
     /// At most this many requests in flight (QuickBooks: 10).
     pub concurrency: Option<u32>,
+    /// Limits count per account (QuickBooks' realm) rather than per token.
+    pub per_account: bool,
 }
 
 /// State of the guard middleware.
@@ -73,7 +75,12 @@ pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response
         let now = Instant::now();
         let mut limits = lock(&ctx.limits);
         let enabled = limits.enabled;
-        let mut decision = limits.main.check(&token, now);
+        let key = if hooks.per_account {
+            "account"
+        } else {
+            token.as_str()
+        };
+        let mut decision = limits.main.check(key, now);
         if !enabled {
             decision.allowed = true;
         }

@@ -62,6 +62,14 @@ impl<R: Row> Table<R> {
         self.get(n).filter(|r| !r.is_deleted())
     }
 
+    /// Whether row `n` exists and is not deleted (without deriving it).
+    pub fn is_live(&self, n: u64) -> bool {
+        match self.written.get(&n) {
+            Some(r) => !r.is_deleted(),
+            None => n >= 1 && n <= self.generated,
+        }
+    }
+
     /// Replaces row `n` (which must exist or be the next number).
     pub fn put(&mut self, n: u64, row: R) {
         if let Some(old) = self.written.get(&n) {

@@ -60,6 +60,7 @@ pub fn build(ctx: Arc<Ctx>) -> (Router, Arc<dyn Backend>) {
         limit_headers: errors::limit_headers,
         search_limit: true,
         concurrency: None,
+        per_account: false,
     };
     let api = Router::new()
         .route(

@@ -236,7 +236,7 @@ pub fn contact(ds: &Dataset, n: u64) -> HsObject {
         map.insert("mobilephone".into(), m);
     }
     if let Some(o) = p.org {
-        map.insert("company".into(), ds.org(o).name);
+        map.insert("company".into(), ds.org_name(o));
     }
     HsObject {
         props: map,

@@ -65,7 +65,7 @@ impl Store {
         if contact <= self.ds.people {
             let org = self.ds.person(contact).org;
             return org
-                .filter(|o| self.companies.live(*o).is_some())
+                .filter(|o| self.companies.is_live(*o))
                 .into_iter()
                 .collect();
         }
@@ -79,7 +79,7 @@ impl Store {
             Kind::Companies => self
                 .contacts
                 .numbers_from(1)
-                .filter(|c| self.contacts.live(*c).is_some() && self.companies_of(*c).contains(&n))
+                .filter(|c| self.contacts.is_live(*c) && self.companies_of(*c).contains(&n))
                 .collect(),
         }
     }
@@ -132,10 +132,7 @@ impl Store {
         match id_property {
             Some("email") if kind == Kind::Contacts => self.contact_by_email(id),
             Some(p) if p != "hs_object_id" => None,
-            _ => id
-                .parse()
-                .ok()
-                .filter(|n| self.table(kind).live(*n).is_some()),
+            _ => id.parse().ok().filter(|n| self.table(kind).is_live(*n)),
         }
     }
 
@@ -237,7 +234,7 @@ impl Store {
             let n = id
                 .parse::<u64>()
                 .ok()
-                .filter(|n| self.table(kind.other()).live(*n).is_some())
+                .filter(|n| self.table(kind.other()).is_live(*n))
                 .ok_or_else(|| {
                     invalid(format!("{} {id} does not exist", kind.other().singular()))
                 })?;
