@@ -18,7 +18,7 @@
 //! edition = "2024"
 //!
 //! [lib]
-//! crate-type = ["cdylib", "rlib"]   # cdylib: the component; rlib: native tests
+//! crate-type = ["cdylib"]   # built for wasm32-wasip2, the cdylib is the component
 //!
 //! [dependencies]
 //! switchyard-connector-sdk = { path = "../sdk" }
