@@ -173,3 +173,102 @@ impl<C: Connector> Guest for Export<C> {
         C::from_cdm(&endgrate_type, &record)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AuthSpec, BatchLimits, CredentialPlacement, RateLimit};
+
+    struct Minimal;
+
+    impl Connector for Minimal {
+        fn describe() -> Manifest {
+            Manifest {
+                id: "minimal".into(),
+                display_name: "Minimal".into(),
+                version: "1.0.0".into(),
+                category: "crm".into(),
+                homepage: String::new(),
+                logo_svg: String::new(),
+                auth: AuthSpec::ApiKey(Vec::new()),
+                credential_placement: CredentialPlacement::Header("x-api-key".into()),
+                api_base: "https://api.minimal.example".into(),
+                allowed_hosts: Vec::new(),
+                integrations: Vec::new(),
+                batch_limits: BatchLimits {
+                    max_page_size: 1,
+                    max_push_batch: 1,
+                },
+                rate_limit: RateLimit {
+                    requests: 1,
+                    window_ms: 1,
+                    max_concurrent: 0,
+                },
+            }
+        }
+
+        fn check(_conn: &Connection) -> Result<(), ConnectorError> {
+            Ok(())
+        }
+
+        fn pull(_conn: &Connection, _req: PullRequest) -> Result<Page, ConnectorError> {
+            Ok(Page::new(Vec::new(), None))
+        }
+    }
+
+    type Exported = Export<Minimal>;
+
+    fn conn() -> Connection {
+        Connection::new("https://api.minimal.example", serde_json::json!({}))
+    }
+
+    #[test]
+    fn the_glue_forwards_to_the_trait() {
+        assert_eq!(Exported::describe().id, "minimal");
+        assert_eq!(Exported::check(conn()), Ok(()));
+        assert_eq!(
+            Exported::pull(conn(), PullRequest::new("crm-contact", 1)),
+            Ok(Page::new(Vec::new(), None))
+        );
+    }
+
+    #[test]
+    fn defaults_are_empty_settings_and_unsupported() {
+        assert_eq!(
+            Exported::finish_auth(Vec::new(), "{}".into()),
+            Ok("{}".to_owned())
+        );
+        let unsupported = |what: &str| {
+            Some(ConnectorError::Unsupported(format!(
+                "the Minimal connector does not support {what}"
+            )))
+        };
+        assert_eq!(
+            Exported::push(conn(), "crm-contact".into(), Vec::new()).err(),
+            unsupported("pushing crm-contact")
+        );
+        assert_eq!(
+            Exported::find_match(conn(), "crm-contact".into(), "{}".into()).err(),
+            unsupported("matching crm-contact")
+        );
+        assert_eq!(
+            Exported::associate(
+                conn(),
+                "crm-contact".into(),
+                "1".into(),
+                "crm-company".into(),
+                "2".into()
+            )
+            .err(),
+            unsupported("associating crm-contact with crm-company")
+        );
+        assert_eq!(
+            Exported::to_cdm("crm-contact".into(), "{}".into()).err(),
+            unsupported("mapping crm-contact to the common model")
+        );
+        assert_eq!(
+            Exported::from_cdm("crm-contact".into(), "{}".into()).err(),
+            unsupported("mapping crm-contact from the common model")
+        );
+    }
+}

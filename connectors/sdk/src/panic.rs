@@ -12,10 +12,13 @@ use std::sync::Once;
 
 use crate::log::{self, Level};
 
-/// Installs the hook, once per instance.
+/// Installs the hook, once per instance. Natively (in tests) the standard
+/// hook stays: it prints to the test's output, which is what a test wants.
 pub(crate) fn install_hook() {
     static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| std::panic::set_hook(Box::new(report)));
+    if cfg!(target_family = "wasm") {
+        INSTALL.call_once(|| std::panic::set_hook(Box::new(report)));
+    }
 }
 
 fn report(info: &PanicHookInfo<'_>) {

@@ -192,10 +192,19 @@ pub(crate) fn send(request: &Request) -> Result<WireResponse, ConnectorError> {
             request.method, request.url
         );
     };
-    let mut state = state.borrow_mut();
-    state.requests.push(request.clone());
-    let Some(index) = state.routes.iter().position(|route| route.matches(request)) else {
+    let answer = {
+        let mut state = state.borrow_mut();
+        state.requests.push(request.clone());
+        match state.routes.iter().position(|route| route.matches(request)) {
+            Some(index) if state.routes[index].once => Some(state.routes.remove(index).answer),
+            Some(index) => Some(state.routes[index].answer.clone()),
+            None => None,
+        }
+    };
+    // The state is no longer borrowed here, so the panic hook may log.
+    answer.unwrap_or_else(|| {
         let routes: Vec<String> = state
+            .borrow()
             .routes
             .iter()
             .map(|route| format!("{} {}", route.method, route.prefix))
@@ -203,14 +212,8 @@ pub(crate) fn send(request: &Request) -> Result<WireResponse, ConnectorError> {
         panic!(
             "MockHttp has no route for {} {} (routes: {routes:?})",
             request.method, request.url
-        );
-    };
-    let route = if state.routes[index].once {
-        state.routes.remove(index)
-    } else {
-        state.routes[index].clone()
-    };
-    route.answer
+        )
+    })
 }
 
 /// The native log: records the line in the thread's mock, if any, and prints
@@ -218,8 +221,10 @@ pub(crate) fn send(request: &Request) -> Result<WireResponse, ConnectorError> {
 #[cfg_attr(target_family = "wasm", allow(dead_code))]
 pub(crate) fn log(level: Level, message: &str) {
     eprintln!("[{level:?}] {message}");
-    if let Some(state) = CURRENT.with(|current| current.borrow().clone()) {
-        state.borrow_mut().logs.push((level, message.to_owned()));
+    if let Some(state) = CURRENT.with(|current| current.borrow().clone())
+        && let Ok(mut state) = state.try_borrow_mut()
+    {
+        state.logs.push((level, message.to_owned()));
     }
 }
 
