@@ -1,40 +1,200 @@
-//! Not implemented yet.
+//! The Salesforce REST simulator: Contact and Account through SOQL queries
+//! with `nextRecordsUrl` paging, sObject CRUD and upsert, sObject
+//! Collections, the deleted-records feed, OAuth (`/services/oauth2/...`,
+//! `instance_url`, no `expires_in`), the daily request allowance and
+//! Salesforce's array-shaped errors.
+
+mod composite;
+mod errors;
+mod model;
+mod oauth;
+mod query;
+mod sobjects;
+mod soql;
+mod store;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
-use serde_json::Value;
+use axum::http::{HeaderMap, Uri};
+use axum::middleware;
+use axum::routing::{get, patch, post};
+use serde_json::{Value, json};
 
-use crate::context::Ctx;
+use crate::context::{Ctx, lock};
 use crate::control::Backend;
+use crate::guard::{self, Guard, Hooks};
+use errors::SfError;
+use model::{SObject, VERSION};
+use store::Store;
 
-struct Empty;
+/// Router state of the Salesforce simulator.
+pub struct Salesforce {
+    pub ctx: Arc<Ctx>,
+    store: Mutex<Store>,
+    cursors: Mutex<query::Cursors>,
+}
 
-impl Backend for Empty {
-    fn kinds(&self) -> Vec<&'static str> {
-        Vec::new()
+impl Salesforce {
+    fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.store)
     }
-    fn contact_kind(&self) -> &'static str {
-        ""
-    }
-    fn company_kind(&self) -> &'static str {
-        ""
-    }
-    fn snapshot(&self, _kind: &str) -> Option<Vec<Value>> {
-        None
-    }
-    fn record(&self, _kind: &str, _id: &str) -> Option<Value> {
-        None
-    }
-    fn seed(&self, _kind: &str, _record: Value) -> Result<Value, String> {
-        Err("not implemented".into())
-    }
-    fn counts(&self) -> BTreeMap<String, usize> {
-        BTreeMap::new()
+
+    fn cursors(&self) -> MutexGuard<'_, query::Cursors> {
+        lock(&self.cursors)
     }
 }
 
-pub fn build(_ctx: Arc<Ctx>) -> (Router, Arc<dyn Backend>) {
-    (Router::new(), Arc::new(Empty))
+type SfState = axum::extract::State<Arc<Salesforce>>;
+
+/// Accepts API versions `v20.0` to `v62.0`.
+fn check_version(version: &str) -> Result<(), SfError> {
+    let ok = version
+        .strip_prefix('v')
+        .and_then(|v| v.parse::<f64>().ok())
+        .is_some_and(|v| (20.0..=62.0).contains(&v));
+    if ok {
+        Ok(())
+    } else {
+        Err(SfError::not_found())
+    }
+}
+
+fn token(headers: &HeaderMap, _uri: &Uri) -> Option<String> {
+    crate::oauth::bearer(headers).map(str::to_string)
+}
+
+/// Builds the Salesforce routes and the control backend.
+pub fn build(ctx: Arc<Ctx>) -> (Router, Arc<dyn Backend>) {
+    let sf = Arc::new(Salesforce {
+        store: Mutex::new(Store::new(ctx.dataset())),
+        cursors: Mutex::new(query::Cursors::default()),
+        ctx: ctx.clone(),
+    });
+    let hooks = Hooks {
+        token,
+        unauthorized: errors::unauthorized,
+        throttled: errors::throttled,
+        server_error: errors::server_error,
+        limit_headers: errors::limit_headers,
+        search_limit: false,
+        concurrency: None,
+        per_account: true,
+    };
+    let api = Router::new()
+        .route("/services/data/{version}/query", get(query::query))
+        .route("/services/data/{version}/queryAll", get(query::query_all))
+        .route("/services/data/{version}/query/{locator}", get(query::next))
+        .route(
+            "/services/data/{version}/sobjects/{object}",
+            post(sobjects::create),
+        )
+        .route(
+            "/services/data/{version}/sobjects/{object}/{id}",
+            get(sobjects::read)
+                .patch(sobjects::update)
+                .delete(sobjects::delete),
+        )
+        .route(
+            "/services/data/{version}/sobjects/{object}/deleted/",
+            get(sobjects::deleted),
+        )
+        .route(
+            "/services/data/{version}/sobjects/{object}/{field}/{value}",
+            patch(sobjects::upsert),
+        )
+        .route(
+            "/services/data/{version}/composite/sobjects",
+            post(composite::create)
+                .patch(composite::update)
+                .delete(composite::delete),
+        )
+        .with_state(sf.clone())
+        .route_layer(middleware::from_fn_with_state(
+            Guard {
+                ctx: ctx.clone(),
+                hooks,
+            },
+            guard::guard,
+        ));
+    let oauth = Router::new()
+        .route(
+            "/services/oauth2/authorize",
+            get(crate::oauth::authorize_page).post(crate::oauth::authorize_decision),
+        )
+        .route("/services/oauth2/token", post(oauth::token))
+        .with_state(ctx);
+    let versions = Router::new().route(
+        "/services/data",
+        get(|| async {
+            axum::Json(json!([{"label": "Spring '24", "url": format!("/services/data/{VERSION}"), "version": "60.0"}]))
+        }),
+    );
+    (api.merge(oauth).merge(versions), sf)
+}
+
+impl Backend for Salesforce {
+    fn kinds(&self) -> Vec<&'static str> {
+        vec!["Contact", "Account"]
+    }
+
+    fn contact_kind(&self) -> &'static str {
+        "Contact"
+    }
+
+    fn company_kind(&self) -> &'static str {
+        "Account"
+    }
+
+    fn snapshot(&self, kind: &str) -> Option<Vec<Value>> {
+        let object = SObject::parse(kind)?;
+        let fields = object.fields();
+        let store = self.store();
+        let table = store.table(object);
+        Some(
+            table
+                .numbers_from(1)
+                .filter_map(|n| table.live(n).map(|r| r.render(object, n, &fields)))
+                .collect(),
+        )
+    }
+
+    fn record(&self, kind: &str, id: &str) -> Option<Value> {
+        let object = SObject::parse(kind)?;
+        let n = object.number(id)?;
+        let store = self.store();
+        store
+            .table(object)
+            .get(n)
+            .map(|r| r.render(object, n, &object.fields()))
+    }
+
+    fn seed(&self, kind: &str, record: Value) -> Result<Value, String> {
+        let object = SObject::parse(kind).ok_or_else(|| format!("unknown kind {kind}"))?;
+        let input = record.as_object().ok_or("expected a JSON object")?;
+        let now = self.ctx.clock.tick();
+        let mut store = self.store();
+        let fields = store.check(object, input, true).map_err(|e| e.message)?;
+        let n = store.create(object, fields, now);
+        store
+            .table(object)
+            .get(n)
+            .map(|r| r.render(object, n, &object.fields()))
+            .ok_or_else(|| "seed failed".into())
+    }
+
+    fn counts(&self) -> BTreeMap<String, usize> {
+        let store = self.store();
+        BTreeMap::from([
+            (
+                "Contact".to_string(),
+                store.table(SObject::Contact).live_count(),
+            ),
+            (
+                "Account".to_string(),
+                store.table(SObject::Account).live_count(),
+            ),
+        ])
+    }
 }

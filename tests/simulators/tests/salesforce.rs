@@ -1,0 +1,564 @@
+//! The Salesforce simulator through real HTTP: SOQL with nextRecordsUrl
+//! paging, changed-since, sObject writes and their array-shaped errors,
+//! deletes seen by queryAll and the deleted feed, upsert, collections,
+//! OAuth with instance_url, the daily allowance.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{client, location_params, param, small, start};
+use serde_json::{Value, json};
+use switchyard_simulators::{Provider, RateLimit, SimConfig, Simulator};
+
+const V: &str = "/services/data/v60.0";
+
+async fn call(
+    sim: &Simulator,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = client()
+        .request(method, format!("{}{path}", sim.base_url()))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("send");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    (
+        status,
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("json")
+        },
+    )
+}
+
+async fn soql(sim: &Simulator, token: &str, endpoint: &str, q: &str) -> (u16, Value) {
+    let resp = client()
+        .get(format!("{}{V}/{endpoint}", sim.base_url()))
+        .query(&[("q", q)])
+        .header("Sforce-Query-Options", "batchSize=200")
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("send");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.expect("json"))
+}
+
+#[tokio::test]
+async fn soql_pages_through_next_records_url_and_finds_changes() {
+    let sim = start(Provider::Salesforce, small(450, 20)).await;
+    let token = sim.control().issue_access_token();
+    let (status, mut page) = soql(
+        &sim,
+        &token,
+        "query",
+        "SELECT Id, FirstName, LastName, Email, AccountId, SystemModstamp FROM Contact",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut sizes = Vec::new();
+    let mut ids = Vec::new();
+    loop {
+        assert_eq!(page["totalSize"], 450);
+        let records = page["records"].as_array().expect("records");
+        sizes.push(records.len());
+        for r in records {
+            assert_eq!(r["attributes"]["type"], "Contact");
+            let id = r["Id"].as_str().expect("Id");
+            assert_eq!(id.len(), 18);
+            assert!(id.starts_with("003"));
+            assert!(
+                r["SystemModstamp"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with(".000+0000") || t.ends_with("+0000"))
+            );
+            ids.push(id.to_string());
+        }
+        if page["done"] == true {
+            assert!(page.get("nextRecordsUrl").is_none());
+            break;
+        }
+        let next = page["nextRecordsUrl"]
+            .as_str()
+            .expect("nextRecordsUrl")
+            .to_string();
+        assert!(next.starts_with("/services/data/v60.0/query/01g"));
+        page = call(&sim, &token, reqwest::Method::GET, &next, None)
+            .await
+            .1;
+    }
+    assert_eq!(sizes, [200, 200, 50]);
+    let snapshot: Vec<String> = sim
+        .control()
+        .contacts()
+        .iter()
+        .filter_map(|c| c["Id"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(ids, snapshot);
+    // AccountId points at real accounts.
+    let account = sim
+        .control()
+        .contacts()
+        .iter()
+        .find_map(|c| c["AccountId"].as_str().map(str::to_string))
+        .expect("some contact has an account");
+    let (status, acc) = call(
+        &sim,
+        &token,
+        reqwest::Method::GET,
+        &format!("{V}/sobjects/Account/{account}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(acc["Id"], account.as_str());
+
+    let cutoff = sim.control().contacts()[449]["SystemModstamp"]
+        .as_str()
+        .expect("stamp")
+        .to_string();
+    let target = ids[10].clone();
+    let (status, _) = call(
+        &sim,
+        &token,
+        reqwest::Method::PATCH,
+        &format!("{V}/sobjects/Contact/{target}"),
+        Some(json!({"Title": "Updated"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let since = cutoff.replace(".000+0000", "Z");
+    let (_, changed) = soql(
+        &sim,
+        &token,
+        "query",
+        &format!(
+            "SELECT Id, Title FROM Contact WHERE SystemModstamp > {since} ORDER BY SystemModstamp"
+        ),
+    )
+    .await;
+    assert_eq!(changed["totalSize"], 1);
+    assert_eq!(changed["records"][0]["Id"], target.as_str());
+    assert_eq!(changed["records"][0]["Title"], "Updated");
+
+    let (status, err) = soql(
+        &sim,
+        &token,
+        "query",
+        "SELECT Id FROM Contact WHERE SystemModstamp > '2024-01-01T00:00:00Z'",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        err[0]["errorCode"], "INVALID_FIELD",
+        "quoted datetime literal"
+    );
+    let (status, err) = soql(&sim, &token, "query", "SELECT Shoe FROM Contact").await;
+    assert_eq!(status, 400);
+    assert_eq!(err[0]["errorCode"], "INVALID_FIELD");
+    let (status, err) = soql(&sim, &token, "query", "SELECT Id FROM Contact WHERE").await;
+    assert_eq!(status, 400);
+    assert_eq!(err[0]["errorCode"], "MALFORMED_QUERY");
+    let (_, count) = soql(&sim, &token, "query", "SELECT COUNT() FROM Account").await;
+    assert_eq!(count["totalSize"], 20);
+}
+
+#[tokio::test]
+async fn writes_errors_deletes_and_upserts() {
+    let sim = start(Provider::Salesforce, small(5, 3)).await;
+    let token = sim.control().issue_access_token();
+    let account = sim.control().companies()[0]["Id"]
+        .as_str()
+        .expect("Id")
+        .to_string();
+
+    let (status, err) = call(
+        &sim,
+        &token,
+        reqwest::Method::POST,
+        &format!("{V}/sobjects/Contact"),
+        Some(json!({"FirstName": "No"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        err,
+        json!([{"message": "Required fields are missing: [LastName]", "errorCode": "REQUIRED_FIELD_MISSING", "fields": ["LastName"]}])
+    );
+    let (status, err) = call(
+        &sim,
+        &token,
+        reqwest::Method::POST,
+        &format!("{V}/sobjects/Contact"),
+        Some(json!({"LastName": "X", "AccountId": "nope"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(err[0]["errorCode"], "MALFORMED_ID");
+    let (status, err) = call(
+        &sim,
+        &token,
+        reqwest::Method::POST,
+        &format!("{V}/sobjects/Contact"),
+        Some(json!({"LastName": "X", "Name": "Y"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(err[0]["errorCode"], "INVALID_FIELD_FOR_INSERT_UPDATE");
+
+    let (status, created) = call(
+        &sim,
+        &token,
+        reqwest::Method::POST,
+        &format!("{V}/sobjects/Contact"),
+        Some(json!({"attributes": {"type": "Contact"}, "FirstName": "Grace", "LastName": "Hopper", "Email": "grace@navy.example", "AccountId": account})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(created["success"], true);
+    assert_eq!(created["errors"], json!([]));
+    let id = created["id"].as_str().expect("id").to_string();
+    let (_, read) = call(
+        &sim,
+        &token,
+        reqwest::Method::GET,
+        &format!("{V}/sobjects/Contact/{id}?fields=Name,AccountId"),
+        None,
+    )
+    .await;
+    assert_eq!(read["Name"], "Grace Hopper");
+    assert_eq!(read["AccountId"], account.as_str());
+
+    let (status, _) = call(
+        &sim,
+        &token,
+        reqwest::Method::DELETE,
+        &format!("{V}/sobjects/Contact/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, err) = call(
+        &sim,
+        &token,
+        reqwest::Method::GET,
+        &format!("{V}/sobjects/Contact/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(err[0]["errorCode"], "NOT_FOUND");
+    let (_, live) = soql(&sim, &token, "query", "SELECT Id FROM Contact").await;
+    assert_eq!(live["totalSize"], 5);
+    let (_, all) = soql(
+        &sim,
+        &token,
+        "queryAll",
+        &format!("SELECT Id, IsDeleted FROM Contact WHERE Id = '{id}'"),
+    )
+    .await;
+    assert_eq!(all["records"][0]["IsDeleted"], true);
+    let (_, feed) = call(
+        &sim,
+        &token,
+        reqwest::Method::GET,
+        &format!(
+            "{V}/sobjects/Contact/deleted/?start=2020-01-01T00:00:00Z&end=2100-01-01T00:00:00Z"
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(feed["deletedRecords"][0]["id"], id.as_str());
+
+    let (status, up) = call(
+        &sim,
+        &token,
+        reqwest::Method::PATCH,
+        &format!("{V}/sobjects/Account/External_Id__c/ext-1"),
+        Some(json!({"Name": "Upserted Ltd"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(up["created"], true);
+    let (status, again) = call(
+        &sim,
+        &token,
+        reqwest::Method::PATCH,
+        &format!("{V}/sobjects/Account/External_Id__c/ext-1"),
+        Some(json!({"Phone": "123"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(again["created"], false);
+    assert_eq!(again["id"], up["id"]);
+    let (status, _) = call(
+        &sim,
+        &token,
+        reqwest::Method::PATCH,
+        &format!("{V}/sobjects/Account/Email/x"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn collections_respect_all_or_none_and_the_limit() {
+    let sim = start(Provider::Salesforce, small(2, 1)).await;
+    let token = sim.control().issue_access_token();
+    let path = format!("{V}/composite/sobjects");
+    let many: Vec<Value> = (0..201)
+        .map(|i| json!({"attributes": {"type": "Contact"}, "LastName": format!("L{i}")}))
+        .collect();
+    let (status, err) = call(
+        &sim,
+        &token,
+        reqwest::Method::POST,
+        &path,
+        Some(json!({"records": many})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(err[0]["errorCode"], "EXCEEDED_ID_LIMIT");
+
+    let records = json!([
+        {"attributes": {"type": "Contact"}, "LastName": "Good"},
+        {"attributes": {"type": "Contact"}, "FirstName": "Bad"},
+    ]);
+    let (status, results) = call(
+        &sim,
+        &token,
+        reqwest::Method::POST,
+        &path,
+        Some(json!({"allOrNone": true, "records": records})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        results[0]["errors"][0]["statusCode"],
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+    );
+    assert_eq!(
+        results[1]["errors"][0]["statusCode"],
+        "REQUIRED_FIELD_MISSING"
+    );
+    assert_eq!(
+        sim.control().records_held()["Contact"],
+        2,
+        "nothing written"
+    );
+
+    let (_, results) = call(
+        &sim,
+        &token,
+        reqwest::Method::POST,
+        &path,
+        Some(json!({"allOrNone": false, "records": records})),
+    )
+    .await;
+    assert_eq!(results[0]["success"], true);
+    assert_eq!(results[1]["success"], false);
+    assert_eq!(sim.control().records_held()["Contact"], 3);
+    let new_id = results[0]["id"].as_str().expect("id").to_string();
+    let (_, updated) = call(
+        &sim,
+        &token,
+        reqwest::Method::PATCH,
+        &path,
+        Some(json!({"records": [{"attributes": {"type": "Contact"}, "Id": new_id, "Title": "T"}]})),
+    )
+    .await;
+    assert_eq!(updated[0]["success"], true);
+    let (_, deleted) = call(
+        &sim,
+        &token,
+        reqwest::Method::DELETE,
+        &format!("{path}?ids={new_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(deleted[0]["success"], true);
+    assert_eq!(sim.control().records_held()["Contact"], 2);
+}
+
+#[tokio::test]
+async fn oauth_answers_instance_url_without_expiry_and_does_not_rotate() {
+    let sim = start(Provider::Salesforce, small(2, 1)).await;
+    let http = client();
+    let redirect = "http://127.0.0.1:1/cb";
+    let resp = http
+        .get(sim.authorize_url())
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", "switchyard-client"),
+            ("redirect_uri", redirect),
+            ("state", "st"),
+            ("auto_approve", "true"),
+        ])
+        .send()
+        .await
+        .expect("authorize");
+    let code = param(&location_params(&resp), "code").expect("code");
+    let wrong_redirect = http
+        .post(sim.token_url())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "http://elsewhere/cb"),
+            ("client_id", "switchyard-client"),
+            ("client_secret", "switchyard-secret"),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(wrong_redirect.status().as_u16(), 400);
+    assert_eq!(
+        wrong_redirect.json::<Value>().await.expect("json")["error"],
+        "redirect_uri_mismatch"
+    );
+
+    let resp = http
+        .get(sim.authorize_url())
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", "switchyard-client"),
+            ("redirect_uri", redirect),
+            ("auto_approve", "true"),
+        ])
+        .send()
+        .await
+        .expect("authorize");
+    let code = param(&location_params(&resp), "code").expect("code");
+    let tokens: Value = http
+        .post(sim.token_url())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect),
+            ("client_id", "switchyard-client"),
+            ("client_secret", "switchyard-secret"),
+        ])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(tokens["instance_url"], sim.base_url().as_str());
+    assert!(tokens.get("expires_in").is_none());
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert!(
+        tokens["issued_at"]
+            .as_str()
+            .is_some_and(|s| s.parse::<i64>().is_ok())
+    );
+    let access = tokens["access_token"].as_str().expect("access").to_string();
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_string();
+
+    let (status, _) = call(
+        &sim,
+        &access,
+        reqwest::Method::GET,
+        &format!("{V}/query?q=SELECT+Id+FROM+Account"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    sim.control().expire_tokens();
+    let (status, err) = call(
+        &sim,
+        &access,
+        reqwest::Method::GET,
+        &format!("{V}/query?q=SELECT+Id+FROM+Account"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        err,
+        json!([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
+    );
+
+    let refreshed: Value = http
+        .post(sim.token_url())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+            ("client_id", "switchyard-client"),
+            ("client_secret", "switchyard-secret"),
+        ])
+        .send()
+        .await
+        .expect("refresh")
+        .json()
+        .await
+        .expect("json");
+    assert!(refreshed.get("refresh_token").is_none(), "no rotation");
+    assert_eq!(refreshed["instance_url"], sim.base_url().as_str());
+    let new_access = refreshed["access_token"].as_str().expect("access");
+    assert_eq!(
+        call(
+            &sim,
+            new_access,
+            reqwest::Method::GET,
+            &format!(
+                "{V}/sobjects/Account/{}",
+                sim.control().companies()[0]["Id"].as_str().expect("id")
+            ),
+            None
+        )
+        .await
+        .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn daily_allowance_is_reported_and_enforced() {
+    let config = SimConfig {
+        rate_limit: true,
+        rate_limit_policy: Some(RateLimit {
+            max: 2,
+            window: Duration::from_secs(86_400),
+        }),
+        ..small(2, 1)
+    };
+    let sim = start(Provider::Salesforce, config).await;
+    let token = sim.control().issue_access_token();
+    let url = format!("{}{V}/query?q=SELECT+Id+FROM+Contact", sim.base_url());
+    let first = client()
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(first.headers()["sforce-limit-info"], "api-usage=1/2");
+    let second = client()
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(second.headers()["sforce-limit-info"], "api-usage=2/2");
+    let third = client()
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(third.status().as_u16(), 403);
+    assert!(third.headers().get("retry-after").is_none());
+    let body: Value = third.json().await.expect("json");
+    assert_eq!(body[0]["errorCode"], "REQUEST_LIMIT_EXCEEDED");
+}
