@@ -17,18 +17,15 @@
 //! OAuth flow, rate limits and error bodies (see `shared/providers.md`), plus
 //! control endpoints under `/_sim/...` mirroring [`Control`].
 
-#[allow(dead_code)] // Formats and data used by the providers still to come.
 mod clock;
 mod config;
 mod context;
 mod control;
-#[allow(dead_code)]
 mod data;
 mod faults;
 mod guard;
 mod oauth;
 mod params;
-#[allow(dead_code)]
 mod rate_limit;
 mod server;
 mod store;
