@@ -339,6 +339,14 @@ impl Dataset {
         created + (mix(self.seed ^ n.wrapping_mul(41)) % (INVOICE_STEP_MS as u64 - 1000)) as i64
     }
 
+    /// The organisation of person `n`, without generating the rest.
+    pub fn person_org(&self, n: u64) -> Option<u64> {
+        let mut d = Draw::new(self.seed, 1, n);
+        d.next();
+        d.next();
+        (self.orgs > 0 && d.below(10) < 9).then(|| 1 + d.below(self.orgs))
+    }
+
     /// Person number `n` (1-based).
     pub fn person(&self, n: u64) -> Person {
         let mut d = Draw::new(self.seed, 1, n);

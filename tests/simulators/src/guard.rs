@@ -1,7 +1,9 @@
-//! The path every API request takes before and after its handler: count it,
-//! add injected latency, authenticate, apply injected 429s and the rate
-//! limits, inject 5xx faults, then add the limit headers and damage the
-//! response if a fault says so. Each provider supplies its own bodies.
+//! The path every API request takes before and after its handler:
+//! authenticate, apply injected 429s and the rate limits, inject 5xx faults,
+//! take an in-flight slot where the provider caps concurrency, add injected
+//! latency, then add the limit headers and damage the response if a fault
+//! says so. Each provider supplies its own bodies. (Requests are counted by
+//! route in `count`, which wraps every route.)
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -59,10 +61,6 @@ pub async fn count(State(ctx): State<Arc<Ctx>>, req: Request, next: Next) -> Res
 /// The API guard (see the module comment).
 pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response {
     let Guard { ctx, hooks } = g;
-    let latency = lock(&ctx.faults).latency();
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
     let token = (hooks.token)(req.headers(), req.uri());
     let access = token
         .as_deref()
@@ -117,6 +115,11 @@ pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response
         },
         None => None,
     };
+    // Injected latency holds the request (and its in-flight slot).
+    let latency = lock(&ctx.faults).latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let mut response = next.run(req).await;
     if lock(&ctx.limits).enabled {
         (hooks.limit_headers)(&decision, response.headers_mut());

@@ -70,6 +70,15 @@ impl<R: Row> Table<R> {
         }
     }
 
+    /// Row `n`'s modification time (without deriving it).
+    pub fn updated_ms(&self, n: u64) -> Option<i64> {
+        match self.written.get(&n) {
+            Some(r) => Some(r.updated_ms()),
+            None if n >= 1 && n <= self.generated => Some((self.generated_updated)(n)),
+            None => None,
+        }
+    }
+
     /// Replaces row `n` (which must exist or be the next number).
     pub fn put(&mut self, n: u64, row: R) {
         if let Some(old) = self.written.get(&n) {

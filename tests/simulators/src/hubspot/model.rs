@@ -176,20 +176,22 @@ impl HsObject {
     /// `props` names the properties to include (missing values are `null`);
     /// `None` includes every property that has a value.
     pub fn render(&self, kind: Kind, id: u64, props: Option<&[String]>) -> Value {
+        let created = clock::iso_millis_z(self.created_ms);
+        let updated = clock::iso_millis_z(self.updated_ms);
         let mut properties = Map::new();
+        properties.insert("createdate".into(), json!(created));
+        properties.insert("hs_object_id".into(), json!(id.to_string()));
+        properties.insert(kind.modified_prop().into(), json!(updated));
         match props {
             Some(names) => {
-                for always in ["createdate", "hs_object_id", kind.modified_prop()] {
-                    properties.insert(always.to_string(), json!(self.value(kind, id, always)));
-                }
-                for name in names.iter().filter(|n| kind.is_known(n)) {
+                for name in names
+                    .iter()
+                    .filter(|n| kind.is_known(n) && !kind.is_system(n))
+                {
                     properties.insert(name.clone(), json!(self.value(kind, id, name)));
                 }
             }
             None => {
-                for always in ["createdate", "hs_object_id", kind.modified_prop()] {
-                    properties.insert(always.to_string(), json!(self.value(kind, id, always)));
-                }
                 for (k, v) in self.props.iter().filter(|(_, v)| !v.is_empty()) {
                     properties.insert(k.clone(), json!(v));
                 }
@@ -198,8 +200,8 @@ impl HsObject {
         let mut out = json!({
             "id": id.to_string(),
             "properties": properties,
-            "createdAt": clock::iso_millis_z(self.created_ms),
-            "updatedAt": clock::iso_millis_z(self.updated_ms),
+            "createdAt": created,
+            "updatedAt": updated,
             "archived": self.archived_ms.is_some(),
         });
         if let Some(at) = self.archived_ms {
@@ -209,17 +211,14 @@ impl HsObject {
     }
 }
 
-fn props(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_string(), v.clone()))
-        .collect()
+fn props<const N: usize>(pairs: [(&str, String); N]) -> BTreeMap<String, String> {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 /// Generated contact `n`.
 pub fn contact(ds: &Dataset, n: u64) -> HsObject {
     let p = ds.person(n);
-    let mut map = props(&[
+    let mut map = props([
         ("email", p.email),
         ("firstname", p.first_name.to_string()),
         ("lastname", p.last_name.to_string()),
@@ -249,7 +248,7 @@ pub fn contact(ds: &Dataset, n: u64) -> HsObject {
 /// Generated company `n`.
 pub fn company(ds: &Dataset, n: u64) -> HsObject {
     let o = ds.org(n);
-    let map = props(&[
+    let map = props([
         ("name", o.name),
         ("domain", o.domain.clone()),
         ("website", format!("https://www.{}", o.domain)),

@@ -312,22 +312,20 @@ fn run(store: &mut Store, kind: Kind, input: &Value) -> Result<Value, HsError> {
     let table = store.table(kind);
     let candidates: Box<dyn Iterator<Item = Candidate> + '_> = match (&by_email, &sort) {
         (Some(ns), _) => Box::new(ns.iter().filter_map(move |n| {
-            table.get(*n).map(|o| Candidate {
-                n: *n,
-                updated: o.updated_ms,
-            })
+            table
+                .updated_ms(*n)
+                .map(|updated| Candidate { n: *n, updated })
         })),
         (None, Some((p, true))) if p == kind.modified_prop() => Box::new(
             table
                 .by_updated_from((lower_bound(kind, &groups), 0))
                 .map(|(updated, n)| Candidate { n, updated }),
         ),
-        _ => Box::new(table.numbers_from(1).filter_map(move |n| {
-            table.get(n).map(|o| Candidate {
-                n,
-                updated: o.updated_ms,
-            })
-        })),
+        _ => Box::new(
+            table
+                .numbers_from(1)
+                .filter_map(move |n| table.updated_ms(n).map(|updated| Candidate { n, updated })),
+        ),
     };
     let mut matched: Vec<Candidate> = candidates
         .filter(|c| accept(kind, store, &groups, c))

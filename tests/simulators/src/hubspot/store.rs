@@ -63,7 +63,7 @@ impl Store {
             return set.clone();
         }
         if contact <= self.ds.people {
-            let org = self.ds.person(contact).org;
+            let org = self.ds.person_org(contact);
             return org
                 .filter(|o| self.companies.is_live(*o))
                 .into_iter()
