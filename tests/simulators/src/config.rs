@@ -44,6 +44,10 @@ pub struct SimConfig {
     pub static_tokens: Vec<String>,
     /// Redirect URIs the authorize endpoint accepts; empty accepts any.
     pub redirect_uris: Vec<String>,
+    /// Whether a refresh answers a new refresh token and retires the old
+    /// one; `None` means the provider's default (QuickBooks rotates; HubSpot,
+    /// Pipedrive and Salesforce, whose orgs can turn rotation on, do not).
+    pub rotate_refresh_tokens: Option<bool>,
 }
 
 impl Default for SimConfig {
@@ -61,6 +65,7 @@ impl Default for SimConfig {
             client_secret: "switchyard-secret".into(),
             static_tokens: vec!["static-token".into()],
             redirect_uris: Vec::new(),
+            rotate_refresh_tokens: None,
         }
     }
 }

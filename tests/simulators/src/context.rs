@@ -88,6 +88,13 @@ impl Ctx {
         }
     }
 
+    /// Whether refreshes rotate the refresh token.
+    pub fn rotates_refresh_tokens(&self) -> bool {
+        self.config
+            .rotate_refresh_tokens
+            .unwrap_or(self.provider == Provider::QuickBooks)
+    }
+
     /// The data set the configuration describes.
     pub fn dataset(&self) -> Dataset {
         Dataset {

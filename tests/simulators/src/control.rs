@@ -2,6 +2,18 @@
 //! [`Control`], over HTTP under `/_sim/...`. Inject faults, expire tokens,
 //! change rate limits, read request counters and record counts, and read or
 //! seed records directly in the provider's raw shape.
+//!
+//! HTTP routes (no authentication, never counted, never faulted):
+//! - `POST /_sim/faults` `{"error_rate","error_status","fail_next","latency_ms",
+//!   "throttle_next","cut_next","malformed_next"}` (any subset); `DELETE` clears.
+//! - `POST /_sim/tokens` issues an access token; `POST /_sim/tokens/expire`
+//!   expires all issued ones.
+//! - `POST /_sim/rate-limit` `{"enabled", "max", "window_ms"}`.
+//! - `GET /_sim/counters` → `{"requests":{"METHOD /route":n},"total_requests",
+//!   "records":{kind:n},"realm_id"}`; `DELETE` resets the request counters.
+//!   QuickBooks also counts `"quickbooks: request without minorversion"`.
+//! - `GET /_sim/records/{kind}` (all live records, raw shape),
+//!   `GET /_sim/records/{kind}/{id}`, `POST /_sim/records/{kind}` (seed one).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -55,5 +55,30 @@ async fn hundred_thousand_contacts() {
         .expect("json");
     assert_eq!(page["total"], 100);
     assert_eq!(page["results"][0]["id"], "99901");
+
+    // Listing archived contacts only looks at written rows.
+    let http = common::client();
+    let resp = http
+        .delete(format!("{}/crm/v3/objects/contacts/50000", sim.base_url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status().as_u16(), 204);
+    let archived: Value = http
+        .get(format!(
+            "{}/crm/v3/objects/contacts?archived=true",
+            sim.base_url()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(archived["results"][0]["id"], "50000");
+    assert!(archived.get("paging").is_none());
+    assert_eq!(sim.control().records_held()["contacts"], 99_999);
     eprintln!("whole test in {:?}", started.elapsed());
 }

@@ -562,3 +562,88 @@ async fn daily_allowance_is_reported_and_enforced() {
     let body: Value = third.json().await.expect("json");
     assert_eq!(body[0]["errorCode"], "REQUEST_LIMIT_EXCEEDED");
 }
+
+#[tokio::test]
+async fn refresh_rotation_can_be_turned_on() {
+    let config = SimConfig {
+        rotate_refresh_tokens: Some(true),
+        ..small(2, 1)
+    };
+    let sim = start(Provider::Salesforce, config).await;
+    let http = client();
+    let redirect = "http://127.0.0.1:1/cb";
+    let resp = http
+        .get(sim.authorize_url())
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", "switchyard-client"),
+            ("redirect_uri", redirect),
+            ("auto_approve", "true"),
+        ])
+        .send()
+        .await
+        .expect("authorize");
+    let code = param(&location_params(&resp), "code").expect("code");
+    let form = |pairs: Vec<(&'static str, String)>| {
+        http.post(sim.token_url())
+            .basic_auth("switchyard-client", Some("switchyard-secret"))
+            .form(&pairs)
+            .send()
+    };
+    let tokens: Value = form(vec![
+        ("grant_type", "authorization_code".into()),
+        ("code", code),
+        ("redirect_uri", redirect.into()),
+    ])
+    .await
+    .expect("token")
+    .json()
+    .await
+    .expect("json");
+    let first = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_string();
+    let refreshed: Value = form(vec![
+        ("grant_type", "refresh_token".into()),
+        ("refresh_token", first.clone()),
+    ])
+    .await
+    .expect("refresh")
+    .json()
+    .await
+    .expect("json");
+    let second = refreshed["refresh_token"]
+        .as_str()
+        .expect("rotated refresh token");
+    assert_ne!(second, first);
+    let stale = form(vec![
+        ("grant_type", "refresh_token".into()),
+        ("refresh_token", first),
+    ])
+    .await
+    .expect("refresh");
+    assert_eq!(stale.status().as_u16(), 400);
+    assert_eq!(
+        stale.json::<Value>().await.expect("json")["error"],
+        "invalid_grant"
+    );
+}
+
+#[tokio::test]
+async fn only_ten_query_cursors_stay_open() {
+    let sim = start(Provider::Salesforce, small(300, 1)).await;
+    let token = sim.control().issue_access_token();
+    let (_, first) = soql(&sim, &token, "query", "SELECT Id FROM Contact").await;
+    let first_next = first["nextRecordsUrl"]
+        .as_str()
+        .expect("more than one batch")
+        .to_string();
+    for _ in 0..10 {
+        let (status, _) = soql(&sim, &token, "query", "SELECT Id FROM Contact").await;
+        assert_eq!(status, 200);
+    }
+    let (status, err) = call(&sim, &token, reqwest::Method::GET, &first_next, None).await;
+    assert_eq!(status, 400);
+    assert_eq!(err[0]["errorCode"], "INVALID_QUERY_LOCATOR");
+}

@@ -80,6 +80,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             client_secret: args.client_secret.clone(),
             static_tokens: args.static_tokens.clone(),
             redirect_uris: Vec::new(),
+            rotate_refresh_tokens: None,
         };
         let sim = Simulator::start(provider, config).await?;
         println!(

@@ -17,7 +17,7 @@ use crate::oauth::{Access, GrantError, TokenRequest};
 /// `POST /oauth/v1/token`.
 pub async fn token(State(ctx): State<Arc<Ctx>>, headers: HeaderMap, body: Bytes) -> Response {
     let req = TokenRequest::parse(&headers, &body);
-    let result = ctx.oauth().grant(&req, false);
+    let result = ctx.oauth().grant(&req, ctx.rotates_refresh_tokens());
     match result {
         Ok(t) => Json(json!({
             "token_type": "bearer",

@@ -56,11 +56,17 @@ fn list_page(hs: &super::HubSpot, object: &str, p: &Params) -> Result<Value, HsE
         .is_some_and(|a| a.iter().any(|t| Kind::parse(t) == Some(kind.other())));
     let store = hs.store();
     let table = store.table(kind);
+    // Generated rows are never archived: an archived listing only looks at
+    // written ones, without deriving the rest.
     let mut rows = table.numbers_from(after).filter_map(|n| {
-        table
-            .get(n)
-            .filter(|o| o.archived_ms.is_some() == archived)
-            .map(|o| (n, o))
+        if archived {
+            table
+                .written(n)
+                .filter(|o| o.archived_ms.is_some())
+                .map(|o| (n, std::borrow::Cow::Borrowed(o)))
+        } else {
+            table.live(n).map(|o| (n, o))
+        }
     });
     let mut results = Vec::with_capacity(limit);
     for (n, o) in rows.by_ref().take(limit) {

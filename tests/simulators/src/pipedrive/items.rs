@@ -154,10 +154,13 @@ fn list_page(pd: &Pipedrive, kind: &str, p: &Params) -> Result<Response, PdError
         }
     };
     let mut rows = keys.filter_map(|(key, n)| {
+        // Time filters first: they need no derived row.
+        let updated = table.updated_ms(n)?;
+        if since.is_some_and(|s| updated < s) || until.is_some_and(|u| updated >= u) {
+            return None;
+        }
         let row = table.live(n)?;
-        let keep = since.is_none_or(|s| row.updated_ms >= s)
-            && until.is_none_or(|u| row.updated_ms < u)
-            && org.is_none_or(|o| row.body["org_id"].as_u64() == Some(o))
+        let keep = org.is_none_or(|o| row.body["org_id"].as_u64() == Some(o))
             && ids.as_ref().is_none_or(|ids| ids.contains(&n));
         keep.then(|| (key, n, row.render(n)))
     });

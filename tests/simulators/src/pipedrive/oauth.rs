@@ -20,7 +20,7 @@ pub async fn token(State(ctx): State<Arc<Ctx>>, headers: HeaderMap, body: Bytes)
         return (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_client", "error_description": "Client authentication failed: use HTTP Basic"}))).into_response();
     }
     let req = TokenRequest::parse(&headers, &body);
-    let result = ctx.oauth().grant(&req, false);
+    let result = ctx.oauth().grant(&req, ctx.rotates_refresh_tokens());
     match result {
         Ok(t) => Json(json!({
             "access_token": t.access_token,

@@ -1,6 +1,6 @@
 //! Intuit's token endpoint (`POST /oauth2/v1/tokens/bearer`): client
-//! credentials only through `Authorization: Basic`, and every refresh answers
-//! a new refresh token and retires the old one.
+//! credentials only through `Authorization: Basic`, and (by default) every
+//! refresh answers a new refresh token and retires the old one.
 
 use std::sync::Arc;
 
@@ -27,7 +27,7 @@ pub async fn token(State(ctx): State<Arc<Ctx>>, headers: HeaderMap, body: Bytes)
             .into_response();
     }
     let req = TokenRequest::parse(&headers, &body);
-    let result = ctx.oauth().grant(&req, true);
+    let result = ctx.oauth().grant(&req, ctx.rotates_refresh_tokens());
     match result {
         Ok(t) => Json(json!({
             "token_type": "bearer",

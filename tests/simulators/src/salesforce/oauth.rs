@@ -1,6 +1,7 @@
 //! Salesforce's token endpoint (`POST /services/oauth2/token`): the answer
 //! carries `instance_url` (this simulator) and `issued_at` but no
-//! `expires_in`; refreshes do not return a new refresh token (rotation off).
+//! `expires_in`; refreshes return a new refresh token only when rotation is
+//! on (`SimConfig::rotate_refresh_tokens`, off by default).
 
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use crate::oauth::{GrantError, TokenRequest};
 /// `POST /services/oauth2/token`.
 pub async fn token(State(ctx): State<Arc<Ctx>>, headers: HeaderMap, body: Bytes) -> Response {
     let req = TokenRequest::parse(&headers, &body);
-    let result = ctx.oauth().grant(&req, false);
+    let result = ctx.oauth().grant(&req, ctx.rotates_refresh_tokens());
     match result {
         Ok(t) => {
             let issued_at = clock::now_ms().to_string();
@@ -37,7 +38,7 @@ pub async fn token(State(ctx): State<Arc<Ctx>>, headers: HeaderMap, body: Bytes)
                 "token_type": "Bearer",
                 "issued_at": issued_at,
             });
-            if req.grant_type == "authorization_code" {
+            if req.grant_type == "authorization_code" || ctx.rotates_refresh_tokens() {
                 body["refresh_token"] = json!(t.refresh_token);
             }
             Json(body).into_response()

@@ -16,8 +16,10 @@ use super::model::{SObject, VERSION};
 use super::{Salesforce, SfState, check_version, soql};
 use crate::params::Params;
 
-/// Cursors kept at once (older ones are forgotten, as Salesforce does).
-const MAX_CURSORS: usize = 100;
+/// Open query cursors kept at once: like Salesforce (10 per user), opening
+/// another forgets the oldest, whose `nextRecordsUrl` then answers
+/// `INVALID_QUERY_LOCATOR`.
+const MAX_CURSORS: usize = 10;
 
 /// A query's results waiting to be fetched batch by batch.
 #[derive(Debug, Clone)]
