@@ -16,6 +16,24 @@
 //! Every simulator serves the provider's real paths, payload shapes, paging,
 //! OAuth flow, rate limits and error bodies (see `shared/providers.md`), plus
 //! control endpoints under `/_sim/...` mirroring [`Control`].
+//!
+//! | provider | API base | records (`Control::records` kinds) | OAuth authorize / token |
+//! | --- | --- | --- | --- |
+//! | HubSpot | `base_url()` | `contacts`, `companies` | `/oauth/authorize`, `/oauth/v1/token` |
+//! | QuickBooks | `base_url()/v3/company/{realmId}` | `Customer`, `Invoice` | `/connect/oauth2`, `/oauth2/v1/tokens/bearer` |
+//! | Salesforce | `instance_url` = `base_url()` | `Contact`, `Account` | `/services/oauth2/authorize`, `/services/oauth2/token` |
+//! | Pipedrive | `api_domain` = `base_url()` | `persons`, `organizations` | `/oauth/authorize`, `/oauth/token` |
+//!
+//! The authorize pages show a consent form with an Approve button; add
+//! `auto_approve=true` to the query to be redirected at once. Static tokens
+//! (`SimConfig::static_tokens`) work as HubSpot private-app tokens,
+//! Pipedrive API tokens (`x-api-token` or `?api_token=`) and bearer tokens
+//! everywhere; [`Control::issue_access_token`] mints an OAuth token directly.
+//!
+//! Data is derived from `SimConfig::seed`: record `n` of a kind is a pure
+//! function of the seed and `n`, generated when first read, so start-up
+//! costs nothing and only written records are held in memory. Generated
+//! modification times grow with the id; writes get the wall clock.
 
 mod clock;
 mod config;

@@ -275,7 +275,7 @@ fn run(store: &mut Store, kind: Kind, input: &Value) -> Result<Value, HsError> {
             })
             .ok_or_else(|| HsError::validation("after must be a number"))?,
     };
-    if after + limit > MAX_RESULTS {
+    if after.saturating_add(limit) > MAX_RESULTS {
         return Err(HsError::validation(format!(
             "Paging beyond {MAX_RESULTS} results is not supported: after={after}, limit={limit}."
         )));
@@ -359,8 +359,8 @@ fn run(store: &mut Store, kind: Kind, input: &Value) -> Result<Value, HsError> {
         .filter_map(|c| table.get(c.n).map(|o| o.render(kind, c.n, Some(names))))
         .collect();
     let mut body = json!({ "total": total, "results": results });
-    if after + limit < total {
-        body["paging"] = json!({"next": {"after": (after + limit).to_string()}});
+    if after.saturating_add(limit) < total {
+        body["paging"] = json!({"next": {"after": (after.saturating_add(limit)).to_string()}});
     }
     Ok(body)
 }

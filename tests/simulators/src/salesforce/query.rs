@@ -52,7 +52,7 @@ fn batch_size(headers: &HeaderMap) -> usize {
 fn page(sf: &Salesforce, locator: u64, cursor: &Cursor, offset: usize) -> Value {
     let store = sf.store();
     let table = store.table(cursor.object);
-    let end = (offset + cursor.batch).min(cursor.ids.len());
+    let end = offset.saturating_add(cursor.batch).min(cursor.ids.len());
     let records: Vec<Value> = cursor.ids[offset.min(end)..end]
         .iter()
         .filter_map(|n| {
