@@ -1,0 +1,113 @@
+//! `GET /api/integrations`: every installed connector, in Endgrate's shape,
+//! and each provider's logo (served here so pages work offline).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState};
+use crate::runtime::manifest::Manifest;
+
+#[derive(Debug, Deserialize)]
+pub struct Filters {
+    provider: Option<String>,
+    category: Option<String>,
+    session_id: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Query(filters): Query<Filters>,
+) -> Result<Json<Value>, ApiError> {
+    if filters.session_id.as_deref().is_some_and(str::is_empty) {
+        return Err(ApiError::field(
+            StatusCode::BAD_REQUEST,
+            "session_id",
+            "session_id must not be empty",
+        ));
+    }
+    let providers: Vec<Value> = state
+        .runtime
+        .registry()
+        .list()
+        .iter()
+        .map(|c| &c.manifest)
+        .filter(|m| filters.provider.as_ref().is_none_or(|p| *p == m.id))
+        .filter(|m| filters.category.as_ref().is_none_or(|c| *c == m.category))
+        .map(provider_entry)
+        .collect();
+    Ok(Json(json!({ "providers": providers })))
+}
+
+/// One provider as `GET /api/integrations` lists it.
+pub fn provider_entry(m: &Manifest) -> Value {
+    let integrations: Vec<Value> = m
+        .integrations
+        .iter()
+        .map(|i| {
+            json!({
+                "display_name": i.display_name,
+                "endgrate_type": i.endgrate_type,
+                "supports_pull": i.supports_pull,
+                "supports_push": i.supports_push,
+                "supports_associations": i.supports_associations,
+                "is_custom_object": i.is_custom_object,
+            })
+        })
+        .collect();
+    json!({
+        "provider": {
+            "name": m.id,
+            "display_name": m.display_name,
+            "url": m.homepage,
+            "image": format!("/api/integrations/{}/logo.svg", m.id),
+            "auth_type": m.auth_type(),
+            "endgrate_provider_type": m.category,
+        },
+        "integrations": integrations,
+    })
+}
+
+pub async fn logo(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let connector = state.runtime.registry().get(&provider).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("No provider {provider:?} is installed."),
+        )
+    })?;
+    let svg = if connector.manifest.logo_svg.trim().is_empty() {
+        placeholder_logo(&connector.manifest.display_name)
+    } else {
+        connector.manifest.logo_svg.clone()
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            // A connector's SVG is its author's markup: never let it run script.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        svg,
+    ))
+}
+
+/// A monogram tile for connectors that ship no logo.
+fn placeholder_logo(name: &str) -> String {
+    let initial: String = name
+        .chars()
+        .find(|c| c.is_alphanumeric())
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_else(|| "?".into());
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" rx="14" fill="#4f46e5"/><text x="32" y="42" font-family="system-ui,sans-serif" font-size="30" font-weight="600" fill="#fff" text-anchor="middle">{initial}</text></svg>"##
+    )
+}

@@ -1,0 +1,599 @@
+//! The connector runtime: loads WebAssembly connector components, keeps the
+//! registry of what is loaded, and runs each call in a fresh sandboxed instance.
+//!
+//! - [`engine`]: the wasmtime configuration and the epoch ticker.
+//! - [`compile_cache`]: compiling components, cached on disk.
+//! - [`manifest`]: what a connector says about itself, validated.
+//! - [`registry`]: id → loaded version, hot-swapped.
+//! - [`watcher`]: hot-loading from the connectors directory.
+//! - [`sandbox`]: one call's store, limits and error reporting.
+//! - [`outbound`]: the `http` import, the only way out of the sandbox.
+//! - [`rate_limit`]: pacing requests per connected account.
+//! - [`credentials`]: the seam to wherever credentials are kept.
+
+pub mod bindings;
+pub mod compile_cache;
+pub mod credentials;
+pub mod engine;
+pub mod manifest;
+pub mod outbound;
+pub mod rate_limit;
+pub mod registry;
+pub mod sandbox;
+pub mod types;
+pub mod watcher;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+use wasmtime::Engine;
+use wasmtime::component::{Component, HasSelf, Linker};
+
+use bindings::v0_1;
+use credentials::CredentialSource;
+use manifest::{InvalidManifest, Manifest};
+use outbound::{AllowedHosts, Outbound};
+use rate_limit::Limiters;
+use registry::{InstallRefused, Installed, LoadedConnector, Registry};
+pub use sandbox::CallError;
+use sandbox::CallState;
+use types::{Connection, ConnectorError, Page, PullRequest, PushItem, Pushed};
+
+/// Bounds on every call into a connector.
+#[derive(Debug, Clone)]
+pub struct SandboxLimits {
+    /// Most linear memory one instance may use.
+    pub memory_bytes: usize,
+    /// Wall-clock deadline of one call, host imports included.
+    pub call_timeout: Duration,
+    /// Most instances alive at once (the pooling allocator's size).
+    pub max_instances: u32,
+    /// Largest provider response handed to a connector.
+    pub max_response_bytes: usize,
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        SandboxLimits {
+            memory_bytes: 64 << 20,
+            call_timeout: Duration::from_secs(60),
+            max_instances: 256,
+            max_response_bytes: 32 << 20,
+        }
+    }
+}
+
+/// Deadline of a call that must not do I/O (`describe`, mapping).
+const PURE_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The host configuration's say over one connector: where its API really is
+/// (a simulator, a regional endpoint) and which other hosts it may reach. These
+/// hosts may be reached over plain http too.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectorOverride {
+    pub api_base: Option<String>,
+    pub allowed_hosts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeConfig {
+    pub limits: SandboxLimits,
+    /// Where compiled components are cached.
+    pub cache_dir: PathBuf,
+    /// By connector id.
+    pub overrides: HashMap<String, ConnectorOverride>,
+}
+
+/// Why a component was not loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("not a valid WebAssembly component: {0}")]
+    Invalid(String),
+    #[error("the component imports `{0}`, which this host does not provide")]
+    UnsupportedImport(String),
+    #[error("the component does not export `{}` (it exports: {})", v0_1::V0_1_EXPORT_NAME, .0.join(", "))]
+    NotAConnector(Vec<String>),
+    #[error("the component cannot be linked: {0}")]
+    Link(String),
+    #[error("describe() failed: {0}")]
+    Describe(CallError),
+    #[error(transparent)]
+    Manifest(#[from] InvalidManifest),
+    #[error(transparent)]
+    Refused(#[from] InstallRefused),
+    #[error("could not read or write {}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("could not start the connector runtime: {0}")]
+pub struct StartError(String);
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<CallState>,
+    cache: compile_cache::CompileCache,
+    registry: Registry,
+    limiters: Limiters,
+    client: reqwest::Client,
+    config: RuntimeConfig,
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig) -> Result<Arc<Self>, StartError> {
+        let engine = engine::build(&config.limits).map_err(|e| StartError(format!("{e:?}")))?;
+        engine::start_epoch_ticker(&engine);
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| StartError(format!("{e:?}")))?;
+        v0_1::ConnectorWorld::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)
+            .map_err(|e| StartError(format!("{e:?}")))?;
+        let cache =
+            compile_cache::CompileCache::new(&engine, config.cache_dir.clone()).map_err(|e| {
+                StartError(format!(
+                    "cache directory {}: {e}",
+                    config.cache_dir.display()
+                ))
+            })?;
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| StartError(e.to_string()))?;
+        Ok(Arc::new(Runtime {
+            engine,
+            linker,
+            cache,
+            registry: Registry::default(),
+            limiters: Limiters::default(),
+            client,
+            config,
+        }))
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn limits(&self) -> &SandboxLimits {
+        &self.config.limits
+    }
+
+    /// Compiles and validates a component without installing it.
+    pub async fn load(
+        &self,
+        bytes: Vec<u8>,
+        source: Option<PathBuf>,
+    ) -> Result<LoadedConnector, LoadError> {
+        let hash = hex::encode(Sha256::digest(&bytes));
+        let component = {
+            let engine = self.engine.clone();
+            let hash = hash.clone();
+            let cache = &self.cache;
+            // Compilation is CPU-bound for up to ~100 ms: keep it off the async
+            // workers. `block_in_place` lets it borrow the cache.
+            tokio::task::block_in_place(|| cache.component(&engine, &bytes, &hash))
+                .map_err(|e| LoadError::Invalid(format!("{e:#}")))?
+        };
+        self.check_imports(&component)?;
+        let exports: Vec<String> = component
+            .component_type()
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        if !exports.iter().any(|e| e == v0_1::V0_1_EXPORT_NAME) {
+            return Err(LoadError::NotAConnector(exports));
+        }
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let pre =
+            v0_1::ConnectorWorldPre::new(pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let manifest = self.describe(&pre).await.map_err(LoadError::Describe)?;
+        manifest.validate()?;
+        Ok(LoadedConnector {
+            manifest,
+            hash,
+            loaded_at: SystemTime::now(),
+            source,
+            pre,
+        })
+    }
+
+    /// Loads and installs a component; the previous version of its id, if any,
+    /// keeps serving the calls already running on it.
+    pub async fn install(
+        &self,
+        bytes: Vec<u8>,
+        source: Option<PathBuf>,
+    ) -> Result<(Arc<LoadedConnector>, Installed), LoadError> {
+        let loaded = self.load(bytes, source).await?;
+        let id = loaded.manifest.id.clone();
+        let installed = self.registry.install(loaded)?;
+        let current = self
+            .registry
+            .get(&id)
+            .ok_or_else(|| LoadError::Link(format!("connector {id} vanished while installing")))?;
+        match &installed {
+            Installed::New => {
+                tracing::info!(connector = %id, version = %current.manifest.version, hash = %current.hash, "connector loaded")
+            }
+            Installed::Replaced(old) => {
+                tracing::info!(connector = %id, from = %old, to = %current.manifest.version, hash = %current.hash, "connector replaced")
+            }
+            Installed::Unchanged => tracing::debug!(connector = %id, "connector unchanged"),
+        }
+        Ok((current, installed))
+    }
+
+    /// Loads one file of the connectors directory.
+    pub async fn install_file(
+        &self,
+        path: &Path,
+    ) -> Result<(Arc<LoadedConnector>, Installed), LoadError> {
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|source| LoadError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+        self.install(bytes, Some(path.to_owned())).await
+    }
+
+    /// Rejects imports no linker here provides, naming the first one.
+    fn check_imports(&self, component: &Component) -> Result<(), LoadError> {
+        for (name, _) in component.component_type().imports(&self.engine) {
+            let provided = name.starts_with("wasi:")
+                || matches!(
+                    name,
+                    "switchyard:connector/types@0.1.0"
+                        | "switchyard:connector/http@0.1.0"
+                        | "switchyard:connector/log@0.1.0"
+                );
+            if !provided {
+                return Err(LoadError::UnsupportedImport(name.to_owned()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn describe(
+        &self,
+        pre: &v0_1::ConnectorWorldPre<CallState>,
+    ) -> Result<Manifest, CallError> {
+        let deadline = Instant::now() + PURE_CALL_TIMEOUT;
+        let mut store = sandbox::new_store(
+            &self.engine,
+            Arc::from("(loading)"),
+            self.config.limits.memory_bytes,
+            None,
+            deadline,
+        );
+        let world =
+            pre.instantiate_async(&mut store)
+                .await
+                .map_err(|e| CallError::Instantiate {
+                    connector: "(loading)".into(),
+                    message: format!("{e:#}"),
+                })?;
+        let outcome = tokio::time::timeout_at(deadline, async {
+            world.guest().call_describe(&mut store).await.map(Ok)
+        })
+        .await
+        .ok();
+        sandbox::conclude(&store, PURE_CALL_TIMEOUT, outcome).map(Manifest::from)
+    }
+
+    /// Starts a call: the connector's current version, a fresh instance, and
+    /// (for calls that talk to the provider) the outbound context.
+    async fn start(
+        &self,
+        id: &str,
+        io: Option<(&Connection, Option<Arc<dyn CredentialSource>>)>,
+    ) -> Result<Call, CallError> {
+        let connector = self
+            .registry
+            .get(id)
+            .ok_or_else(|| CallError::UnknownConnector(id.to_owned()))?;
+        let limit = if io.is_some() {
+            self.config.limits.call_timeout
+        } else {
+            PURE_CALL_TIMEOUT
+        };
+        let deadline = Instant::now() + limit;
+        let api_base = io
+            .as_ref()
+            .map(|(conn, _)| self.api_base(&connector.manifest, conn))
+            .unwrap_or_default();
+        let outbound = io.map(|(conn, credential)| {
+            Arc::new(Outbound {
+                client: self.client.clone(),
+                api_base: api_base.clone(),
+                allowed: self.allowed_hosts(&connector.manifest),
+                credential,
+                placement: connector.manifest.credential_placement.clone(),
+                limiter: self
+                    .limiters
+                    .get(id, &conn.key, connector.manifest.rate_limit),
+                deadline,
+                max_response_bytes: self.config.limits.max_response_bytes,
+                provider: connector.manifest.display_name.clone(),
+            })
+        });
+        let mut store = sandbox::new_store(
+            &self.engine,
+            Arc::from(id),
+            self.config.limits.memory_bytes,
+            outbound,
+            deadline,
+        );
+        let world = connector
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| CallError::Instantiate {
+                connector: id.to_owned(),
+                message: format!("{e:#}"),
+            })?;
+        Ok(Call {
+            store,
+            world,
+            api_base,
+            deadline,
+            limit,
+            _version: connector,
+        })
+    }
+
+    /// The base URL relative requests resolve against: the connection's own
+    /// (e.g. Salesforce `instance_url`), else the host configuration's, else the
+    /// manifest's.
+    fn api_base(&self, manifest: &Manifest, conn: &Connection) -> String {
+        conn.api_base
+            .clone()
+            .or_else(|| {
+                self.config
+                    .overrides
+                    .get(&manifest.id)
+                    .and_then(|o| o.api_base.clone())
+            })
+            .unwrap_or_else(|| manifest.api_base.clone())
+    }
+
+    fn allowed_hosts(&self, manifest: &Manifest) -> AllowedHosts {
+        let mut configured = Vec::new();
+        if let Some(o) = self.config.overrides.get(&manifest.id) {
+            configured.extend(o.allowed_hosts.iter().cloned());
+            if let Some(host) = o.api_base.as_deref().and_then(host_and_port) {
+                configured.push(host);
+            }
+        }
+        AllowedHosts {
+            declared: manifest.allowed_hosts.clone(),
+            configured,
+        }
+    }
+
+    /// The manifest of a loaded connector.
+    pub fn manifest(&self, id: &str) -> Result<Manifest, CallError> {
+        self.registry
+            .get(id)
+            .map(|c| c.manifest.clone())
+            .ok_or_else(|| CallError::UnknownConnector(id.to_owned()))
+    }
+
+    pub async fn check(
+        &self,
+        id: &str,
+        conn: &Connection,
+        credential: Option<Arc<dyn CredentialSource>>,
+    ) -> Result<(), CallError> {
+        let mut call = self.start(id, Some((conn, credential))).await?;
+        let wit_conn = bindings::connection(&call.api_base, conn);
+        let outcome = tokio::time::timeout_at(
+            call.deadline,
+            call.world.guest().call_check(&mut call.store, &wit_conn),
+        )
+        .await
+        .ok();
+        call.conclude(outcome)
+    }
+
+    pub async fn pull(
+        &self,
+        id: &str,
+        conn: &Connection,
+        credential: Option<Arc<dyn CredentialSource>>,
+        request: &PullRequest,
+    ) -> Result<Page, CallError> {
+        let mut call = self.start(id, Some((conn, credential))).await?;
+        let wit_conn = bindings::connection(&call.api_base, conn);
+        let wit_req = request.into();
+        let outcome = tokio::time::timeout_at(
+            call.deadline,
+            call.world
+                .guest()
+                .call_pull(&mut call.store, &wit_conn, &wit_req),
+        )
+        .await
+        .ok();
+        call.conclude(outcome).map(Page::from)
+    }
+
+    /// Writes one batch; one result per item, in order.
+    pub async fn push(
+        &self,
+        id: &str,
+        conn: &Connection,
+        credential: Option<Arc<dyn CredentialSource>>,
+        endgrate_type: &str,
+        items: &[PushItem],
+    ) -> Result<Vec<Result<Pushed, ConnectorError>>, CallError> {
+        let mut call = self.start(id, Some((conn, credential))).await?;
+        let wit_conn = bindings::connection(&call.api_base, conn);
+        let wit_items: Vec<_> = items.iter().map(Into::into).collect();
+        let outcome = tokio::time::timeout_at(
+            call.deadline,
+            call.world
+                .guest()
+                .call_push(&mut call.store, &wit_conn, endgrate_type, &wit_items),
+        )
+        .await
+        .ok();
+        let results = call.conclude(outcome)?;
+        Ok(results
+            .into_iter()
+            .map(|r| r.map(Pushed::from).map_err(ConnectorError::from))
+            .collect())
+    }
+
+    pub async fn find_match(
+        &self,
+        id: &str,
+        conn: &Connection,
+        credential: Option<Arc<dyn CredentialSource>>,
+        endgrate_type: &str,
+        keys: &serde_json::Value,
+    ) -> Result<Option<String>, CallError> {
+        let mut call = self.start(id, Some((conn, credential))).await?;
+        let wit_conn = bindings::connection(&call.api_base, conn);
+        let keys = keys.to_string();
+        let outcome = tokio::time::timeout_at(
+            call.deadline,
+            call.world
+                .guest()
+                .call_find_match(&mut call.store, &wit_conn, endgrate_type, &keys),
+        )
+        .await
+        .ok();
+        call.conclude(outcome)
+    }
+
+    pub async fn associate(
+        &self,
+        id: &str,
+        conn: &Connection,
+        credential: Option<Arc<dyn CredentialSource>>,
+        from: (&str, &str),
+        to: (&str, &str),
+    ) -> Result<(), CallError> {
+        let mut call = self.start(id, Some((conn, credential))).await?;
+        let wit_conn = bindings::connection(&call.api_base, conn);
+        let outcome = tokio::time::timeout_at(
+            call.deadline,
+            call.world.guest().call_associate(
+                &mut call.store,
+                &wit_conn,
+                from.0,
+                from.1,
+                to.0,
+                to.1,
+            ),
+        )
+        .await
+        .ok();
+        call.conclude(outcome)
+    }
+
+    /// Turns the end of an OAuth2 flow into connection settings (a JSON object).
+    pub async fn finish_auth(
+        &self,
+        id: &str,
+        callback_params: &[(String, String)],
+        token_response_without_tokens: &serde_json::Value,
+    ) -> Result<String, CallError> {
+        let mut call = self.start(id, None).await?;
+        let token_response = token_response_without_tokens.to_string();
+        let outcome = tokio::time::timeout_at(
+            call.deadline,
+            call.world
+                .guest()
+                .call_finish_auth(&mut call.store, callback_params, &token_response),
+        )
+        .await
+        .ok();
+        call.conclude(outcome)
+    }
+
+    /// Maps raw provider records to the common model in one instance.
+    pub async fn to_cdm(
+        &self,
+        id: &str,
+        endgrate_type: &str,
+        raws: &[String],
+    ) -> Result<Vec<Result<String, ConnectorError>>, CallError> {
+        let mut call = self.start(id, None).await?;
+        let mut mapped = Vec::with_capacity(raws.len());
+        for raw in raws {
+            let outcome = tokio::time::timeout_at(
+                call.deadline,
+                call.world
+                    .guest()
+                    .call_to_cdm(&mut call.store, endgrate_type, raw),
+            )
+            .await
+            .ok()
+            .map(|r| r.map(Ok));
+            mapped.push(call.conclude(outcome)?.map_err(ConnectorError::from));
+        }
+        Ok(mapped)
+    }
+
+    /// Maps one common-model record to the provider's write shape.
+    pub async fn from_cdm(
+        &self,
+        id: &str,
+        endgrate_type: &str,
+        record: &str,
+    ) -> Result<String, CallError> {
+        let mut call = self.start(id, None).await?;
+        let record = record.to_owned();
+        let outcome = tokio::time::timeout_at(
+            call.deadline,
+            call.world
+                .guest()
+                .call_from_cdm(&mut call.store, endgrate_type, &record),
+        )
+        .await
+        .ok();
+        call.conclude(outcome)
+    }
+}
+
+/// One call in progress: the instance, its store, and the version it runs on
+/// (held so a hot swap cannot unload it mid-call).
+struct Call {
+    store: wasmtime::Store<CallState>,
+    world: v0_1::ConnectorWorld,
+    api_base: String,
+    deadline: Instant,
+    limit: Duration,
+    _version: Arc<LoadedConnector>,
+}
+
+impl Call {
+    fn conclude<T>(
+        &self,
+        outcome: Option<wasmtime::Result<Result<T, v0_1::types::ConnectorError>>>,
+    ) -> Result<T, CallError> {
+        sandbox::conclude(&self.store, self.limit, outcome)
+    }
+}
+
+/// `host[:port]` of a URL, as allowed-host patterns write it.
+fn host_and_port(url: &str) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    })
+}

@@ -1,0 +1,524 @@
+//! The `http` import: the connector's only way out of the sandbox.
+//!
+//! For each request it resolves the URL against the connection's base, refuses
+//! hosts the connector did not declare, waits for the account's rate limiter,
+//! attaches the credential (which the guest never sees), refreshes it once on a
+//! `401`, honours `429`/`Retry-After`, retries transport errors and `5xx` of
+//! idempotent requests with jittered backoff, and caps the response size, all
+//! within the call's deadline.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::header::{HeaderName, HeaderValue};
+use tokio::time::Instant;
+use url::Url;
+
+use super::credentials::{CredentialError, CredentialSource, Secret};
+use super::manifest::CredentialPlacement;
+use super::rate_limit::ConnectionLimiter;
+use super::types::ConnectorError;
+
+/// Most attempts for one request (the first try included).
+const MAX_ATTEMPTS: u32 = 6;
+/// Largest request body a connector may send.
+const MAX_REQUEST_BYTES: usize = 16 << 20;
+
+/// An outgoing request as the connector asked for it.
+#[derive(Debug)]
+pub struct OutRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    pub idempotent: bool,
+}
+
+#[derive(Debug)]
+pub struct OutResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Why a request was not answered.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// A sandbox violation: the host is not allowed.
+    #[error("request to {0} refused: the host is not in the connector's allowed hosts")]
+    ForbiddenHost(String),
+    /// A sandbox violation: the answer was larger than the cap.
+    #[error("response from {host} refused: larger than the {limit}-byte cap")]
+    ResponseTooLarge { host: String, limit: usize },
+    /// Reported to the connector as the contract's error.
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+}
+
+/// Which hosts a connector may reach, and over which schemes.
+#[derive(Debug, Clone, Default)]
+pub struct AllowedHosts {
+    /// From the manifest: https only.
+    pub declared: Vec<String>,
+    /// From the host's configuration (simulators, regional endpoints): http too.
+    pub configured: Vec<String>,
+}
+
+impl AllowedHosts {
+    /// `Ok` when `url` may be requested; otherwise the `host[:port]` refused.
+    pub fn check(&self, url: &Url) -> Result<(), String> {
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let port = url.port_or_known_default();
+        let shown = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.clone(),
+        };
+        let matches = |pattern: &String| host_matches(pattern, &host, port, url.scheme());
+        let allowed = match url.scheme() {
+            "https" => self.declared.iter().chain(&self.configured).any(matches),
+            "http" => self.configured.iter().any(matches),
+            _ => false,
+        };
+        if allowed && url.username().is_empty() && url.password().is_none() {
+            Ok(())
+        } else {
+            Err(format!("{}://{shown}", url.scheme()))
+        }
+    }
+}
+
+fn host_matches(pattern: &str, host: &str, port: Option<u16>, scheme: &str) -> bool {
+    let (pattern_host, pattern_port) = match pattern.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().ok()),
+        None => (pattern, None),
+    };
+    let default_port = if scheme == "https" { 443 } else { 80 };
+    if port != Some(pattern_port.unwrap_or(default_port)) {
+        return false;
+    }
+    let pattern_host = pattern_host.to_ascii_lowercase();
+    match pattern_host.strip_prefix("*.") {
+        Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(&format!(".{suffix}")),
+        None => host == pattern_host,
+    }
+}
+
+/// Everything the `http` import needs for one call.
+pub struct Outbound {
+    pub client: reqwest::Client,
+    pub api_base: String,
+    pub allowed: AllowedHosts,
+    pub credential: Option<Arc<dyn CredentialSource>>,
+    pub placement: CredentialPlacement,
+    pub limiter: Arc<ConnectionLimiter>,
+    pub deadline: Instant,
+    pub max_response_bytes: usize,
+    /// Named in error messages, e.g. "hubspot".
+    pub provider: String,
+}
+
+impl Outbound {
+    pub async fn send(&self, req: OutRequest) -> Result<OutResponse, SendError> {
+        let method = parse_method(&req.method)?;
+        let url = self.resolve(&req.url)?;
+        self.allowed.check(&url).map_err(SendError::ForbiddenHost)?;
+        if req
+            .body
+            .as_ref()
+            .is_some_and(|b| b.len() > MAX_REQUEST_BYTES)
+        {
+            return Err(ConnectorError::InvalidData(format!(
+                "request body larger than {MAX_REQUEST_BYTES} bytes"
+            ))
+            .into());
+        }
+        let idempotent = req.idempotent
+            || matches!(
+                method,
+                reqwest::Method::GET
+                    | reqwest::Method::HEAD
+                    | reqwest::Method::PUT
+                    | reqwest::Method::DELETE
+            );
+
+        let mut secret = self.current_secret().await?;
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let Some(_permit) = self.limiter.acquire(self.deadline).await else {
+                return Err(ConnectorError::RateLimited(None).into());
+            };
+            let request = self.build(&method, &url, &req, secret.as_ref())?;
+            let outcome =
+                tokio::time::timeout_at(self.deadline, self.client.execute(request)).await;
+            let response = match outcome {
+                Err(_elapsed) => {
+                    return Err(ConnectorError::Transient(format!(
+                        "{} did not answer before the call's deadline",
+                        self.provider
+                    ))
+                    .into());
+                }
+                Ok(Err(err)) => {
+                    // A refused connection never reached the provider, so it is
+                    // safe to retry whatever the method.
+                    let retryable = err.is_connect() || idempotent;
+                    if retryable && self.backoff(attempt, None).await {
+                        continue;
+                    }
+                    return Err(ConnectorError::Transient(format!(
+                        "could not reach {}: {}",
+                        self.provider,
+                        error_chain(&err)
+                    ))
+                    .into());
+                }
+                Ok(Ok(response)) => response,
+            };
+
+            let status = response.status().as_u16();
+            match status {
+                401 if !refreshed => {
+                    if let (Some(source), Some(used)) = (&self.credential, &secret) {
+                        secret = Some(source.refresh(used).await.map_err(credential_error)?);
+                        refreshed = true;
+                        continue;
+                    }
+                }
+                401 if self.credential.is_some() => {
+                    let body = self.read_body(response, &url).await.unwrap_or_default();
+                    return Err(ConnectorError::Unauthorized(format!(
+                        "{} rejected the refreshed credentials: {}",
+                        self.provider,
+                        excerpt(&body)
+                    ))
+                    .into());
+                }
+                429 => {
+                    let wait = retry_after(response.headers());
+                    if self.backoff(attempt, wait).await {
+                        continue;
+                    }
+                    return Err(ConnectorError::RateLimited(
+                        wait.map(|w| w.as_secs().try_into().unwrap_or(u32::MAX)),
+                    )
+                    .into());
+                }
+                500..=599 if idempotent => {
+                    if self.backoff(attempt, retry_after(response.headers())).await {
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+            let headers = response
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let body = self.read_body(response, &url).await?;
+            return Ok(OutResponse {
+                status,
+                headers,
+                body,
+            });
+        }
+    }
+
+    fn resolve(&self, raw: &str) -> Result<Url, SendError> {
+        let absolute = if raw.starts_with("https://") || raw.starts_with("http://") {
+            raw.to_owned()
+        } else {
+            format!(
+                "{}/{}",
+                self.api_base.trim_end_matches('/'),
+                raw.trim_start_matches('/')
+            )
+        };
+        Url::parse(&absolute).map_err(|e| {
+            ConnectorError::Fatal(format!("invalid request URL {absolute:?}: {e}")).into()
+        })
+    }
+
+    async fn current_secret(&self) -> Result<Option<Secret>, SendError> {
+        match &self.credential {
+            Some(source) => Ok(Some(source.current().await.map_err(credential_error)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn build(
+        &self,
+        method: &reqwest::Method,
+        url: &Url,
+        req: &OutRequest,
+        secret: Option<&Secret>,
+    ) -> Result<reqwest::Request, SendError> {
+        let mut url = url.clone();
+        if let (CredentialPlacement::Query(name), Some(secret)) = (&self.placement, secret) {
+            let kept: Vec<(String, String)> = url
+                .query_pairs()
+                .filter(|(k, _)| k != name)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            url.query_pairs_mut()
+                .clear()
+                .extend_pairs(kept)
+                .append_pair(name, secret.expose());
+        }
+        let mut request = reqwest::Request::new(method.clone(), url);
+        let headers = request.headers_mut();
+        for (name, value) in &req.headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                ConnectorError::Fatal(format!("invalid request header name {name:?}"))
+            })?;
+            if is_reserved_header(&name, &self.placement) {
+                continue;
+            }
+            let value = HeaderValue::from_str(value).map_err(|_| {
+                ConnectorError::Fatal(format!("invalid value for request header {name}"))
+            })?;
+            headers.append(name, value);
+        }
+        if let Some(secret) = secret {
+            let (name, value) = match &self.placement {
+                CredentialPlacement::Authorization(scheme) => (
+                    reqwest::header::AUTHORIZATION,
+                    format!("{scheme} {}", secret.expose()),
+                ),
+                CredentialPlacement::Header(name) => (
+                    HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                        ConnectorError::Fatal(format!("invalid credential header {name:?}"))
+                    })?,
+                    secret.expose().to_owned(),
+                ),
+                CredentialPlacement::Query(_) => (reqwest::header::AUTHORIZATION, String::new()),
+            };
+            if !value.is_empty() {
+                let mut value = HeaderValue::from_str(&value).map_err(|_| {
+                    ConnectorError::Unauthorized(
+                        "the stored credential is not a valid header value".into(),
+                    )
+                })?;
+                value.set_sensitive(true);
+                headers.insert(name, value);
+            }
+        }
+        *request.body_mut() = req.body.clone().map(reqwest::Body::from);
+        Ok(request)
+    }
+
+    /// Reads the body, refusing it past the size cap.
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+        url: &Url,
+    ) -> Result<Vec<u8>, SendError> {
+        let limit = self.max_response_bytes;
+        let too_large = || SendError::ResponseTooLarge {
+            host: url.host_str().unwrap_or_default().to_owned(),
+            limit,
+        };
+        if response
+            .content_length()
+            .is_some_and(|len| len > limit as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        loop {
+            let chunk = tokio::time::timeout_at(self.deadline, response.chunk())
+                .await
+                .map_err(|_| {
+                    ConnectorError::Transient(format!(
+                        "{} was still sending its answer at the call's deadline",
+                        self.provider
+                    ))
+                })?
+                .map_err(|e| {
+                    ConnectorError::Transient(format!(
+                        "{}'s answer was cut off: {}",
+                        self.provider,
+                        error_chain(&e)
+                    ))
+                })?;
+            match chunk {
+                Some(chunk) if body.len() + chunk.len() > limit => return Err(too_large()),
+                Some(chunk) => body.extend_from_slice(&chunk),
+                None => return Ok(body),
+            }
+        }
+    }
+
+    /// Waits before another attempt: `wait` when the provider said, otherwise a
+    /// jittered exponential backoff. False when no attempt is left or the wait
+    /// would pass the deadline.
+    async fn backoff(&self, attempt: u32, wait: Option<Duration>) -> bool {
+        if attempt >= MAX_ATTEMPTS {
+            return false;
+        }
+        let wait = wait.unwrap_or_else(|| jittered(attempt));
+        let until = Instant::now() + wait;
+        if until >= self.deadline {
+            return false;
+        }
+        self.limiter.pause_until(until);
+        tokio::time::sleep_until(until).await;
+        true
+    }
+}
+
+/// Full jitter over 100 ms x 2^attempt, at most 5 s.
+fn jittered(attempt: u32) -> Duration {
+    let ceiling = Duration::from_millis(100)
+        .saturating_mul(1 << attempt.min(6))
+        .min(Duration::from_secs(5));
+    ceiling.mul_f64(rand::rng().random_range(0.5..=1.0))
+}
+
+fn parse_method(method: &str) -> Result<reqwest::Method, SendError> {
+    match method.to_ascii_uppercase().as_str() {
+        "GET" => Ok(reqwest::Method::GET),
+        "POST" => Ok(reqwest::Method::POST),
+        "PUT" => Ok(reqwest::Method::PUT),
+        "PATCH" => Ok(reqwest::Method::PATCH),
+        "DELETE" => Ok(reqwest::Method::DELETE),
+        "HEAD" => Ok(reqwest::Method::HEAD),
+        other => Err(ConnectorError::Fatal(format!("unsupported HTTP method {other:?}")).into()),
+    }
+}
+
+/// Headers the host owns: credentials, and framing that reqwest sets itself.
+fn is_reserved_header(name: &HeaderName, placement: &CredentialPlacement) -> bool {
+    use reqwest::header::*;
+    [
+        AUTHORIZATION,
+        PROXY_AUTHORIZATION,
+        COOKIE,
+        HOST,
+        CONTENT_LENGTH,
+        TRANSFER_ENCODING,
+        CONNECTION,
+    ]
+    .contains(name)
+        || matches!(placement, CredentialPlacement::Header(h) if name.as_str().eq_ignore_ascii_case(h))
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
+}
+
+fn credential_error(err: CredentialError) -> SendError {
+    match err {
+        CredentialError::Revoked(m) => ConnectorError::Unauthorized(m).into(),
+        CredentialError::Unavailable(m) => ConnectorError::Transient(m).into(),
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut cut: String = text.chars().take(300).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allowed() -> AllowedHosts {
+        AllowedHosts {
+            declared: vec!["api.hubapi.com".into(), "*.my.salesforce.com".into()],
+            configured: vec!["127.0.0.1:9001".into()],
+        }
+    }
+
+    #[test]
+    fn declared_hosts_over_https_only() {
+        let a = allowed();
+        let ok = |u: &str| a.check(&Url::parse(u).unwrap());
+        assert!(ok("https://api.hubapi.com/crm/v3/objects/contacts").is_ok());
+        assert!(ok("https://acme.my.salesforce.com/services").is_ok());
+        assert_eq!(
+            ok("http://api.hubapi.com/x"),
+            Err("http://api.hubapi.com".into())
+        );
+        assert!(ok("https://my.salesforce.com/").is_err());
+        assert!(ok("https://api.hubapi.com.evil.com/").is_err());
+        assert!(ok("https://api.hubapi.com:8443/").is_err());
+        assert!(ok("https://user:pw@api.hubapi.com/").is_err());
+        assert!(ok("ftp://api.hubapi.com/").is_err());
+    }
+
+    #[test]
+    fn configured_hosts_may_use_http() {
+        let a = allowed();
+        assert!(
+            a.check(&Url::parse("http://127.0.0.1:9001/x").unwrap())
+                .is_ok()
+        );
+        assert!(
+            a.check(&Url::parse("http://127.0.0.1:9002/x").unwrap())
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn retry_after_in_seconds_and_dates() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        let later = std::time::SystemTime::now() + Duration::from_secs(120);
+        h.insert(
+            "retry-after",
+            HeaderValue::from_str(&httpdate::fmt_http_date(later)).unwrap(),
+        );
+        let d = retry_after(&h).unwrap();
+        assert!(
+            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 1..20 {
+            let d = jittered(attempt);
+            assert!(d <= Duration::from_secs(5));
+            assert!(d >= Duration::from_millis(100));
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Pacing of outgoing requests per connected account, so a transfer stays under
+//! the provider's published limit instead of bouncing off `429`s.
+//!
+//! Providers count requests in a rolling window ("100 per 10 s"), so the pacer
+//! keeps the send times of the last `requests` requests: the next may go when
+//! the oldest of them has left the window. A `429` with `Retry-After` pauses the
+//! whole account. An optional semaphore caps requests in flight.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+use super::manifest::RateLimit;
+
+/// Slack added to the window, so clock skew between us and the provider does not
+/// put request N+1 inside the provider's window.
+const WINDOW_MARGIN: Duration = Duration::from_millis(50);
+
+pub struct ConnectionLimiter {
+    window: Duration,
+    requests: usize,
+    state: Mutex<PacerState>,
+    in_flight: Option<Arc<Semaphore>>,
+}
+
+struct PacerState {
+    /// Send times granted, oldest first; at most `requests` long.
+    sent: VecDeque<Instant>,
+    /// No request before this instant (set by a `429`).
+    paused_until: Option<Instant>,
+}
+
+/// Held while a request is in flight.
+pub struct Permit {
+    _in_flight: Option<OwnedSemaphorePermit>,
+}
+
+impl ConnectionLimiter {
+    pub fn new(limit: RateLimit) -> Self {
+        ConnectionLimiter {
+            window: Duration::from_millis(u64::from(limit.window_ms)) + WINDOW_MARGIN,
+            requests: limit.requests.max(1) as usize,
+            state: Mutex::new(PacerState {
+                sent: VecDeque::new(),
+                paused_until: None,
+            }),
+            in_flight: (limit.max_concurrent > 0)
+                .then(|| Arc::new(Semaphore::new(limit.max_concurrent as usize))),
+        }
+    }
+
+    /// Waits for a slot, or answers `None` at once when none comes before
+    /// `deadline` (nothing is reserved then).
+    pub async fn acquire(&self, deadline: Instant) -> Option<Permit> {
+        let in_flight = match &self.in_flight {
+            Some(sem) => {
+                let permit = tokio::time::timeout_at(deadline, sem.clone().acquire_owned()).await;
+                Some(permit.ok()?.ok()?)
+            }
+            None => None,
+        };
+        let send_at = self.reserve(Instant::now(), deadline)?;
+        tokio::time::sleep_until(send_at).await;
+        Some(Permit {
+            _in_flight: in_flight,
+        })
+    }
+
+    /// Books the earliest send time at or after `now`; `None` if it falls after
+    /// `deadline`.
+    fn reserve(&self, now: Instant, deadline: Instant) -> Option<Instant> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut at = now.max(state.paused_until.unwrap_or(now));
+        if state.sent.len() >= self.requests
+            && let Some(oldest) = state.sent.front()
+        {
+            at = at.max(*oldest + self.window);
+        }
+        if at > deadline {
+            return None;
+        }
+        if state.sent.len() >= self.requests {
+            state.sent.pop_front();
+        }
+        state.sent.push_back(at);
+        Some(at)
+    }
+
+    /// The provider said to wait: hold every request of this account until `until`.
+    pub fn pause_until(&self, until: Instant) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.paused_until = Some(state.paused_until.map_or(until, |p| p.max(until)));
+    }
+}
+
+/// One limiter per (connector, account), created on first use.
+#[derive(Default)]
+pub struct Limiters {
+    by_connection: Mutex<HashMap<(String, String), Arc<ConnectionLimiter>>>,
+}
+
+impl Limiters {
+    pub fn get(
+        &self,
+        connector: &str,
+        connection: &str,
+        limit: RateLimit,
+    ) -> Arc<ConnectionLimiter> {
+        let mut map = self
+            .by_connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.entry((connector.to_owned(), connection.to_owned()))
+            .or_insert_with(|| Arc::new(ConnectionLimiter::new(limit)))
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limit(requests: u32, window_ms: u32) -> RateLimit {
+        RateLimit {
+            requests,
+            window_ms,
+            max_concurrent: 0,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn never_more_than_the_limit_in_any_window() {
+        let limiter = ConnectionLimiter::new(limit(5, 1000));
+        let far = Instant::now() + Duration::from_secs(60);
+        let mut sends = Vec::new();
+        for _ in 0..20 {
+            assert!(limiter.acquire(far).await.is_some());
+            sends.push(Instant::now());
+        }
+        let window = Duration::from_millis(1000);
+        for (i, t) in sends.iter().enumerate() {
+            let in_window = sends[i..].iter().filter(|s| **s < *t + window).count();
+            assert!(in_window <= 5, "{in_window} requests within one window");
+        }
+        // The first five go at once: bursts up to the limit are allowed.
+        assert_eq!(sends[4], sends[0]);
+        assert!(sends[5] >= sends[0] + window);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_past_the_deadline_is_refused_without_reserving() {
+        let limiter = ConnectionLimiter::new(limit(1, 10_000));
+        let now = Instant::now();
+        assert!(
+            limiter
+                .acquire(now + Duration::from_secs(1))
+                .await
+                .is_some()
+        );
+        assert!(
+            limiter
+                .acquire(now + Duration::from_secs(1))
+                .await
+                .is_none()
+        );
+        assert_eq!(limiter.state.lock().unwrap().sent.len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_holds_every_request() {
+        let limiter = ConnectionLimiter::new(limit(100, 1000));
+        let start = Instant::now();
+        limiter.pause_until(start + Duration::from_secs(3));
+        assert!(
+            limiter
+                .acquire(start + Duration::from_secs(10))
+                .await
+                .is_some()
+        );
+        assert!(Instant::now() >= start + Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrency_is_capped() {
+        let limiter = ConnectionLimiter::new(RateLimit {
+            requests: 100,
+            window_ms: 1000,
+            max_concurrent: 1,
+        });
+        let far = Instant::now() + Duration::from_secs(5);
+        let held = limiter.acquire(far).await;
+        assert!(held.is_some());
+        let soon = Instant::now() + Duration::from_millis(100);
+        assert!(limiter.acquire(soon).await.is_none());
+        drop(held);
+        assert!(limiter.acquire(far).await.is_some());
+    }
+}

@@ -1,0 +1,78 @@
+//! The host's side of the contract's data: what goes into a connector call and
+//! what comes out, independent of any one WIT version's generated types.
+
+use serde_json::Value;
+
+/// A connected provider account as the runtime sees it. The credential is not
+/// here: it travels separately, in [`super::credentials::CredentialSource`], and
+/// never enters the sandbox.
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    /// A stable key for this account (rate limits are per key), e.g. the
+    /// session id.
+    pub key: String,
+    /// Overrides the manifest's and the host configuration's API base, e.g. a
+    /// Salesforce `instance_url`. Must still be an allowed host.
+    pub api_base: Option<String>,
+    /// Non-secret settings handed to the connector (`realmId`, `instance_url`...).
+    pub settings: Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct PullRequest {
+    pub endgrate_type: String,
+    pub cursor: Option<String>,
+    pub since: Option<String>,
+    pub page_size: u32,
+    pub params: Value,
+    pub associations: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub records: Vec<PulledRecord>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PulledRecord {
+    pub id: String,
+    /// The record in the common model, as JSON text.
+    pub data: String,
+    pub associations: Vec<(String, Vec<String>)>,
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct PushItem {
+    pub id: Option<String>,
+    pub data: Value,
+    pub associations: Vec<(String, Vec<String>)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    pub id: String,
+    /// What the provider returned, in the common model, as JSON text.
+    pub data: String,
+    pub created: bool,
+}
+
+/// An error the connector itself reported, one of the contract's variants.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("the provider rejected the credentials: {0}")]
+    Unauthorized(String),
+    #[error("the provider is rate limiting{}", .0.map(|s| format!(" (retry in {s} s)")).unwrap_or_default())]
+    RateLimited(Option<u32>),
+    #[error("the provider rejected the record: {0}")]
+    InvalidData(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Fatal(String),
+}

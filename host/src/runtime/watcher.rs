@@ -1,0 +1,82 @@
+//! Hot-loading from the connectors directory: a `.wasm` file that appears or
+//! changes is loaded (replacing the running version of its id); one that
+//! disappears is unloaded. Events are debounced so a file still being copied is
+//! read once, when it is complete.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify_debouncer_mini::notify::RecursiveMode;
+use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
+
+use super::Runtime;
+
+/// Quiet time after the last change to a file before it is read.
+const DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// Keeps the watch alive; dropping it stops watching.
+pub struct DirectoryWatch {
+    _debouncer: Debouncer<notify_debouncer_mini::notify::RecommendedWatcher>,
+}
+
+fn is_component_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "wasm")
+        && !path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'))
+}
+
+/// Loads every component already in `dir`; a broken file is logged and skipped.
+pub async fn load_directory(runtime: &Runtime, dir: &Path) -> std::io::Result<()> {
+    let mut entries = tokio::fs::read_dir(dir).await?;
+    let mut files = Vec::new();
+    while let Some(entry) = entries.next_entry().await? {
+        if is_component_file(&entry.path()) {
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    for path in files {
+        load_file(runtime, &path).await;
+    }
+    Ok(())
+}
+
+async fn load_file(runtime: &Runtime, path: &Path) {
+    if let Err(err) = runtime.install_file(path).await {
+        tracing::warn!(path = %path.display(), "connector not loaded: {err}");
+    }
+}
+
+/// Watches `dir` and applies every change to the runtime's registry.
+pub fn watch(
+    runtime: Arc<Runtime>,
+    dir: PathBuf,
+) -> notify_debouncer_mini::notify::Result<DirectoryWatch> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<PathBuf>>();
+    let mut debouncer = new_debouncer(DEBOUNCE, move |result: DebounceEventResult| match result {
+        Ok(events) => {
+            let _ = tx.send(events.into_iter().map(|e| e.path).collect());
+        }
+        Err(err) => tracing::warn!(%err, "watching the connectors directory failed"),
+    })?;
+    debouncer
+        .watcher()
+        .watch(&dir, RecursiveMode::NonRecursive)?;
+    tokio::spawn(async move {
+        while let Some(paths) = rx.recv().await {
+            for path in paths.into_iter().filter(|p| is_component_file(p)) {
+                if path.exists() {
+                    load_file(&runtime, &path).await;
+                } else if let Some(gone) = runtime.registry().remove_source(&path) {
+                    tracing::info!(connector = %gone.manifest.id, path = %path.display(), "connector file removed; unloaded");
+                }
+            }
+        }
+    });
+    Ok(DirectoryWatch {
+        _debouncer: debouncer,
+    })
+}
