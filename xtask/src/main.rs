@@ -1,1 +1,285 @@
-fn main() {}
+//! `cargo xtask`: the project's build, run and test commands, so that a fresh
+//! machine needs exactly two: `cargo xtask serve` and `cargo xtask test`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Builds every connector in release and copies the components into the
+    /// connectors directory.
+    BuildConnectors {
+        /// Where the host loads connectors from.
+        #[arg(long, default_value = "./data/connectors")]
+        out: PathBuf,
+    },
+    /// Builds what is needed, then runs the host. Takes `switchyard serve`'s flags.
+    Serve {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Runs every test: connectors (natively), host unit and integration tests.
+    Test,
+    /// Creates a compiling connector skeleton with a passing test.
+    NewConnector {
+        /// Connector id: lowercase letters, digits and dashes.
+        name: String,
+    },
+    /// Runs the benchmarks.
+    Bench,
+}
+
+fn main() -> Result<()> {
+    let root = project_root();
+    match Cli::parse().command {
+        Task::BuildConnectors { out } => build_connectors(&root, &root.join(out)),
+        Task::Serve { args } => serve(&root, args),
+        Task::Test => test(&root),
+        Task::NewConnector { name } => new_connector(&root, &name),
+        Task::Bench => bench(&root),
+    }
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not run {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed ({status})");
+    }
+    Ok(())
+}
+
+/// Installs the wasm32-wasip2 target when it is missing.
+fn ensure_wasm_target() -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("rustup is needed to install the wasm32-wasip2 target")?;
+    if !String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|l| l.trim() == "wasm32-wasip2")
+    {
+        run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))?;
+    }
+    Ok(())
+}
+
+/// The real connectors: every member of the connectors workspace except the
+/// SDK and the test components.
+fn connector_crates(root: &Path) -> Result<Vec<String>> {
+    let dir = root.join("connectors");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.path().join("Cargo.toml").exists() && name != "sdk" && name != "testing" {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn build_connectors(root: &Path, out: &Path) -> Result<()> {
+    ensure_wasm_target()?;
+    let crates = connector_crates(root)?;
+    std::fs::create_dir_all(out)?;
+    if crates.is_empty() {
+        println!("no connectors to build yet (connectors/ has only the SDK and test components)");
+        return Ok(());
+    }
+    let mut cmd = cargo();
+    cmd.current_dir(root.join("connectors")).args([
+        "build",
+        "--release",
+        "--target",
+        "wasm32-wasip2",
+    ]);
+    for name in &crates {
+        cmd.args(["-p", name]);
+    }
+    run(&mut cmd)?;
+    for name in &crates {
+        let file = format!("{}.wasm", name.replace('-', "_"));
+        let built = root
+            .join("connectors/target/wasm32-wasip2/release")
+            .join(&file);
+        let target = out.join(format!("{name}.wasm"));
+        // Write beside and rename, so a watching host never reads half a file.
+        let tmp = out.join(format!(".{name}.wasm.tmp"));
+        std::fs::copy(&built, &tmp).with_context(|| format!("copying {}", built.display()))?;
+        std::fs::rename(&tmp, &target)?;
+        println!("{name}: {}", target.display());
+    }
+    Ok(())
+}
+
+fn serve(root: &Path, args: Vec<String>) -> Result<()> {
+    let data = flag_value(&args, "--data").unwrap_or_else(|| "./data".into());
+    let connectors = flag_value(&args, "--connectors")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(&data).join("connectors"));
+    build_connectors(root, &root.join(connectors))?;
+    run(cargo()
+        .current_dir(root)
+        .args(["run", "--release", "--package", "switchyard", "--", "serve"])
+        .args(args))
+}
+
+/// The value of `--flag VALUE` or `--flag=VALUE`.
+fn flag_value(args: &[String], flag: &str) -> Option<String> {
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        if arg == flag {
+            return iter.next().cloned();
+        }
+        if let Some(value) = arg.strip_prefix(&format!("{flag}=")) {
+            return Some(value.to_owned());
+        }
+    }
+    None
+}
+
+fn test(root: &Path) -> Result<()> {
+    ensure_wasm_target()?;
+    let host_triple = host_triple()?;
+    // Connectors: every component must build for wasm, and their own tests
+    // run natively against the SDK's MockHttp.
+    run(cargo().current_dir(root.join("connectors")).args([
+        "build",
+        "--release",
+        "--workspace",
+        "--target",
+        "wasm32-wasip2",
+    ]))?;
+    run(cargo().current_dir(root.join("connectors")).args([
+        "test",
+        "--workspace",
+        "--target",
+        &host_triple,
+    ]))?;
+    // The host workspace: unit and integration tests (the integration tests
+    // build and load the test components themselves).
+    run(cargo().current_dir(root).args(["test", "--workspace"]))
+}
+
+fn host_triple() -> Result<String> {
+    let out = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .context("running rustc -vV")?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(str::to_owned)
+        .context("rustc -vV did not name the host triple")
+}
+
+fn new_connector(root: &Path, name: &str) -> Result<()> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && name.as_bytes()[0].is_ascii_lowercase();
+    if !valid || ["sdk", "testing", "target"].contains(&name) {
+        bail!(
+            "a connector name is lowercase letters, digits and dashes, starting with a letter (and not sdk, testing or target); got {name:?}"
+        );
+    }
+    let dir = root.join("connectors").join(name);
+    if dir.exists() {
+        bail!("{} already exists", dir.display());
+    }
+    let display_name: String = name
+        .split('-')
+        .map(|w| {
+            let mut chars = w.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let templates = root.join("xtask/templates/connector");
+    for (template, target) in [
+        ("Cargo.toml.tmpl", "Cargo.toml"),
+        ("src/lib.rs.tmpl", "src/lib.rs"),
+        ("README.md.tmpl", "README.md"),
+    ] {
+        let text = std::fs::read_to_string(templates.join(template))
+            .with_context(|| format!("reading template {template}"))?;
+        let text = text
+            .replace("{{name}}", name)
+            .replace("{{crate_name}}", name)
+            .replace("{{display_name}}", &display_name);
+        let path = dir.join(target);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, text)?;
+    }
+    add_workspace_member(&root.join("connectors/Cargo.toml"), name)?;
+    println!(
+        "Created connectors/{name}.\n\nNext:\n  cd connectors && cargo test -p {name} --target {}\n  cargo xtask build-connectors   # builds it and copies {name}.wasm into ./data/connectors\n\nA running host picks it up within a second; see docs/connector-guide.md.",
+        host_triple().unwrap_or_else(|_| "x86_64-unknown-linux-gnu".into())
+    );
+    Ok(())
+}
+
+/// Adds `name` to the `members` list of the connectors workspace.
+fn add_workspace_member(manifest: &Path, name: &str) -> Result<()> {
+    let text = std::fs::read_to_string(manifest)?;
+    let start = text
+        .find("members = [")
+        .context("connectors/Cargo.toml has no `members = [` line")?;
+    let end = start
+        + text[start..]
+            .find(']')
+            .context("connectors/Cargo.toml: unterminated members list")?;
+    let list = &text[start + "members = [".len()..end];
+    if list.split(',').any(|m| m.trim().trim_matches('"') == name) {
+        return Ok(());
+    }
+    let separator = if list.trim().is_empty() { "" } else { ", " };
+    let updated = format!(
+        "{}{separator}\"{name}\"{}",
+        text[..end].trim_end(),
+        &text[end..]
+    );
+    std::fs::write(manifest, updated)?;
+    Ok(())
+}
+
+fn bench(root: &Path) -> Result<()> {
+    ensure_wasm_target()?;
+    run(cargo()
+        .current_dir(root)
+        .args(["bench", "--package", "switchyard", "--bench", "runtime"]))
+}

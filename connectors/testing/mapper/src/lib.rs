@@ -1,6 +1,7 @@
-//! A connector whose only job is `to-cdm` for `crm-contact`, through the
-//! shared `sample-mapping` crate: the host benchmarks it against the same
-//! mapping compiled natively.
+//! A connector whose job is `to-cdm` for `crm-contact`, through the shared
+//! `sample-mapping` crate: the host benchmarks it against the same mapping
+//! compiled natively. Its `pull` serves mapped sample contacts without any I/O
+//! (1,000 of them, paged by an offset cursor), a no-network data source for tests.
 
 use switchyard_connector_sdk::prelude::*;
 
@@ -27,7 +28,7 @@ impl Connector for Mapper {
                 endgrate_type: "crm-contact".into(),
                 display_name: "Mapper Contacts".into(),
                 resource: "contacts".into(),
-                supports_pull: false,
+                supports_pull: true,
                 supports_push: false,
                 supports_associations: false,
                 is_custom_object: false,
@@ -49,10 +50,26 @@ impl Connector for Mapper {
     }
 
     fn pull(_conn: &Connection, req: PullRequest) -> Result<Page, ConnectorError> {
-        Err(ConnectorError::unsupported(format!(
-            "the mapper connector only maps; it cannot pull {}",
-            req.endgrate_type
-        )))
+        const SAMPLE_CONTACTS: u64 = 1_000;
+        if req.endgrate_type != "crm-contact" {
+            return Err(ConnectorError::unsupported(format!(
+                "the mapper connector cannot pull {}",
+                req.endgrate_type
+            )));
+        }
+        let start: u64 = match &req.cursor {
+            Some(cursor) => cursor
+                .parse()
+                .map_err(|_| ConnectorError::fatal(format!("mapper: bad cursor {cursor:?}")))?,
+            None => 0,
+        };
+        let end = (start + u64::from(req.page_size.max(1))).min(SAMPLE_CONTACTS);
+        let mut records = Vec::new();
+        for i in start..end {
+            let mapped = sample_mapping::contact_to_cdm(&sample_mapping::sample_contact(i));
+            records.push(PulledRecord::new(i.to_string(), &mapped)?);
+        }
+        Ok(Page::new(records, (end < SAMPLE_CONTACTS).then(|| end.to_string())))
     }
 
     fn to_cdm(endgrate_type: &str, raw: &str) -> Result<Json, ConnectorError> {
