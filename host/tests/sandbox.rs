@@ -39,6 +39,7 @@ async fn setup() -> Setup {
             call_timeout: DEADLINE,
             max_instances: 32,
             max_response_bytes: RESPONSE_CAP,
+            pooling: true,
         },
         cache_dir: cache.path().to_owned(),
         overrides,

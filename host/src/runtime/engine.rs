@@ -42,7 +42,11 @@ pub fn build(limits: &SandboxLimits) -> wasmtime::Result<Engine> {
     // A fresh instance per call is only cheap with the pooling allocator:
     // 13-18 µs instead of 38-61 µs, because memories, tables and fiber stacks
     // are reused slots instead of new mmaps.
-    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool(limits)));
+    if limits.pooling {
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool(limits)));
+    } else {
+        config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+    }
 
     Engine::new(&config)
 }

@@ -346,7 +346,8 @@ pub(crate) mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Manifest)>)> = vec![
+        type Breakage = Box<dyn Fn(&mut Manifest)>;
+        let cases: Vec<(&str, Breakage)> = vec![
             ("id", Box::new(|m| m.id = "Acme Corp".into())),
             ("version", Box::new(|m| m.version = "one".into())),
             (

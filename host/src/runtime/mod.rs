@@ -54,6 +54,9 @@ pub struct SandboxLimits {
     pub max_instances: u32,
     /// Largest provider response handed to a connector.
     pub max_response_bytes: usize,
+    /// Reuse pre-reserved slots for instances (much faster instantiation).
+    /// Off only to measure what it buys.
+    pub pooling: bool,
 }
 
 impl Default for SandboxLimits {
@@ -63,6 +66,7 @@ impl Default for SandboxLimits {
             call_timeout: Duration::from_secs(60),
             max_instances: 256,
             max_response_bytes: 32 << 20,
+            pooling: true,
         }
     }
 }

@@ -207,7 +207,8 @@ impl Outbound {
                     .into());
                 }
                 500..=599 if idempotent => {
-                    if self.backoff(attempt, retry_after(response.headers())).await {
+                    let wait = retry_after(response.headers());
+                    if self.backoff(attempt, wait).await {
                         continue;
                     }
                 }

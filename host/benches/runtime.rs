@@ -1,0 +1,197 @@
+//! Runtime benchmark (`cargo xtask bench`): what a connector call costs.
+//!
+//! - A fresh instance + a trivial call (`check`), p50/p99, with the pooling
+//!   allocator and without it (the baseline, measured in the same run).
+//! - Mapping 1,000 HubSpot-shaped contacts to the common model through the
+//!   `mapper` component versus the very same mapping code compiled natively
+//!   (parse, map, serialise in both).
+//!
+//! Writes `bench/results/latest.json` and `latest.md`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use switchyard::runtime::types::Connection;
+use switchyard::runtime::{Runtime, RuntimeConfig, SandboxLimits};
+
+const CALLS: usize = 3_000;
+const RECORDS: u64 = 1_000;
+const MAPPING_ROUNDS: usize = 30;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn mapper_component() -> Vec<u8> {
+    let status = Command::new(env!("CARGO"))
+        .current_dir(root().join("connectors"))
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            "mapper",
+        ])
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the mapper component failed");
+    std::fs::read(root().join("connectors/target/wasm32-wasip2/release/mapper.wasm"))
+        .expect("mapper.wasm")
+}
+
+async fn runtime(pooling: bool, cache: &Path, wasm: &[u8]) -> Arc<Runtime> {
+    let runtime = Runtime::new(RuntimeConfig {
+        limits: SandboxLimits {
+            pooling,
+            ..SandboxLimits::default()
+        },
+        cache_dir: cache.to_owned(),
+        ..RuntimeConfig::default()
+    })
+    .expect("runtime starts");
+    runtime
+        .install(wasm.to_vec(), None)
+        .await
+        .expect("mapper loads");
+    runtime
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// p50 and p99 of a fresh instance + `check()`.
+async fn instantiate_and_call(runtime: &Runtime) -> (Duration, Duration) {
+    let conn = Connection::default();
+    for _ in 0..200 {
+        runtime.check("mapper", &conn, None).await.expect("check");
+    }
+    let mut samples = Vec::with_capacity(CALLS);
+    for _ in 0..CALLS {
+        let start = Instant::now();
+        runtime.check("mapper", &conn, None).await.expect("check");
+        samples.push(start.elapsed());
+    }
+    samples.sort();
+    (percentile(&samples, 0.5), percentile(&samples, 0.99))
+}
+
+/// Best-of-rounds time to map all records, natively and through the component.
+async fn mapping(runtime: &Runtime) -> (Duration, Duration) {
+    let raws: Vec<String> = (0..RECORDS)
+        .map(|i| sample_mapping::sample_contact(i).to_string())
+        .collect();
+    let mut native = Duration::MAX;
+    let mut wasm = Duration::MAX;
+    for _ in 0..MAPPING_ROUNDS {
+        let start = Instant::now();
+        let mapped: Vec<String> = raws
+            .iter()
+            .map(|raw| {
+                let value: Value = serde_json::from_str(raw).expect("valid sample");
+                sample_mapping::contact_to_cdm(&value).to_string()
+            })
+            .collect();
+        native = native.min(start.elapsed());
+        std::hint::black_box(mapped);
+
+        let start = Instant::now();
+        let mapped = runtime
+            .to_cdm("mapper", "crm-contact", &raws)
+            .await
+            .expect("maps");
+        wasm = wasm.min(start.elapsed());
+        assert!(mapped.iter().all(Result::is_ok));
+    }
+    (native, wasm)
+}
+
+fn git_commit() -> String {
+    Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    format!("{cpu}, {cores} cores, {}", std::env::consts::OS)
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let wasm = mapper_component();
+    let cache = tempfile::tempdir().expect("temp dir");
+    let pooled = runtime(true, cache.path(), &wasm).await;
+    let on_demand = runtime(false, cache.path(), &wasm).await;
+
+    let (pool_p50, pool_p99) = instantiate_and_call(&pooled).await;
+    let (plain_p50, plain_p99) = instantiate_and_call(&on_demand).await;
+    let (native, wasm_time) = mapping(&pooled).await;
+
+    // ratio = figure ÷ baseline, oriented so that higher is better.
+    let scenarios = vec![
+        json!({"name": "instantiate + call p50 (pooling vs on-demand)", "unit": "µs",
+               "figure": us(pool_p50), "baseline": us(plain_p50),
+               "ratio": us(plain_p50) / us(pool_p50), "target": 1.0,
+               "absolute_target": "≤ 50 µs", "met": us(pool_p50) <= 50.0}),
+        json!({"name": "instantiate + call p99 (pooling vs on-demand)", "unit": "µs",
+               "figure": us(pool_p99), "baseline": us(plain_p99),
+               "ratio": us(plain_p99) / us(pool_p99), "target": 1.0}),
+        json!({"name": "map 1,000 contacts: wasm vs native", "unit": "ms",
+               "figure": wasm_time.as_secs_f64() * 1e3, "baseline": native.as_secs_f64() * 1e3,
+               "ratio": native.as_secs_f64() / wasm_time.as_secs_f64(), "target": 0.5,
+               "absolute_target": "wasm ≤ 2× native"}),
+    ];
+    let report = json!({"commit": git_commit(), "machine": machine(), "scenarios": scenarios});
+
+    let mut md = format!(
+        "# Benchmark results\n\ncommit `{}` on {}\n\n| scenario | figure | baseline | ratio | target |\n|---|---|---|---|---|\n",
+        report["commit"].as_str().unwrap_or_default(),
+        report["machine"].as_str().unwrap_or_default()
+    );
+    for s in report["scenarios"].as_array().into_iter().flatten() {
+        md.push_str(&format!(
+            "| {} | {:.1} {} | {:.1} {} | {:.2} | ≥ {} |\n",
+            s["name"].as_str().unwrap_or_default(),
+            s["figure"].as_f64().unwrap_or_default(),
+            s["unit"].as_str().unwrap_or_default(),
+            s["baseline"].as_f64().unwrap_or_default(),
+            s["unit"].as_str().unwrap_or_default(),
+            s["ratio"].as_f64().unwrap_or_default(),
+            s["target"]
+        ));
+    }
+    print!("{md}");
+    let out = root().join("bench/results");
+    std::fs::create_dir_all(&out).expect("bench/results");
+    std::fs::write(
+        out.join("latest.json"),
+        serde_json::to_string_pretty(&report).unwrap_or_default(),
+    )
+    .expect("write latest.json");
+    std::fs::write(out.join("latest.md"), md).expect("write latest.md");
+}
