@@ -1,0 +1,393 @@
+//! The HubSpot connector: moves `crm-contact` and `crm-company` records
+//! between HubSpot CRM v3 and Switchyard's common data model.
+//!
+//! - Full pulls list `GET /crm/v3/objects/{type}` with an explicit property
+//!   list, paging with `after` (HubSpot leaves `paging` out on the last page).
+//! - Incremental pulls search `POST /crm/v3/objects/{type}/search` with a
+//!   `GTE` filter on the last-modified property, sorted ascending.
+//! - Pushes use the batch create and update endpoints and map the results
+//!   back to the input order (see [`push`]).
+//! - Associations use the v4 API (default association types 279/280).
+
+mod mapping;
+mod push;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+use switchyard_connector_sdk::http::encode;
+use switchyard_connector_sdk::json::{from_json, to_json};
+use switchyard_connector_sdk::prelude::*;
+
+pub use mapping::Kind;
+
+/// The HubSpot API. Every error built from its answers names HubSpot.
+pub(crate) const API: Api = Api::new("HubSpot");
+
+/// The most records one list or search page returns (HubSpot's cap for lists).
+const MAX_PAGE_SIZE: u32 = 100;
+
+/// The most inputs in one batch request.
+const MAX_BATCH: u32 = 100;
+
+/// An orange sprocket: a hub with three spokes ending in round nodes.
+const LOGO_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64" role="img" aria-label="HubSpot"><g fill="none" stroke="#FF7A59" stroke-width="5" stroke-linecap="round"><circle cx="30" cy="38" r="11"/><path d="M30 27V14M38 46l9 9M22 46l-8 8"/></g><circle cx="30" cy="10" r="5" fill="#FF7A59"/><circle cx="50" cy="58" r="4" fill="#FF7A59"/><circle cx="11" cy="57" r="4" fill="#FF7A59"/></svg>"##;
+
+/// The connector; stateless, every call runs in a fresh instance.
+pub struct HubSpot;
+
+/// A list or search answer.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ObjectPage {
+    #[serde(default)]
+    pub results: Vec<Value>,
+    pub paging: Option<Paging>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Paging {
+    pub next: Option<NextPage>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct NextPage {
+    pub after: Value,
+}
+
+/// Turns an answer into `T`: a non-2xx status becomes the matching error, a
+/// body that is not JSON is `fatal`.
+pub(crate) fn parse<T: DeserializeOwned>(response: Response) -> Result<T, ConnectorError> {
+    let response = response.error_for_status()?;
+    let value: Value = serde_json::from_slice(response.body())
+        .map_err(|err| ConnectorError::fatal(format!("HubSpot returned malformed JSON: {err}")))?;
+    serde_json::from_value(value).map_err(|err| {
+        ConnectorError::fatal(format!("HubSpot returned an unexpected answer: {err}"))
+    })
+}
+
+/// The id of a HubSpot object (a string; numbers accepted).
+pub(crate) fn id_of(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The ids in a v3 `associations` block: `{"companies":{"results":[{"id"}]}}`.
+fn association_ids(raw: &Value, to: Kind) -> Vec<String> {
+    raw.get("associations")
+        .and_then(|a| a.get(to.path()))
+        .and_then(|a| a.get("results"))
+        .and_then(Value::as_array)
+        .map(|results| {
+            let mut ids: Vec<String> = results
+                .iter()
+                .filter_map(|r| r.get("id").and_then(id_of))
+                .collect();
+            ids.dedup();
+            ids
+        })
+        .unwrap_or_default()
+}
+
+/// The ids linked to one object, through the v4 list (searches return no
+/// associations).
+fn fetch_association_ids(kind: Kind, id: &str) -> Result<Vec<String>, ConnectorError> {
+    #[derive(Deserialize)]
+    struct Linked {
+        #[serde(default)]
+        results: Vec<Value>,
+    }
+    let linked: Linked = parse(
+        API.get(format!(
+            "/crm/v4/objects/{}/{}/associations/{}",
+            kind.path(),
+            encode(id),
+            kind.other().path()
+        ))
+        .send()?,
+    )?;
+    let mut ids: Vec<String> = linked
+        .results
+        .iter()
+        .filter_map(|r| r.get("toObjectId").and_then(id_of))
+        .collect();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// A search for records of `kind` matching every `(property, value)` with EQ
+/// (one filter group per alternative).
+fn search_eq(kind: Kind, groups: &[Vec<(&str, String)>]) -> Result<Option<String>, ConnectorError> {
+    let filter_groups: Vec<Value> = groups
+        .iter()
+        .map(|filters| {
+            let filters: Vec<Value> = filters
+                .iter()
+                .map(
+                    |(name, value)| json!({"propertyName": name, "operator": "EQ", "value": value}),
+                )
+                .collect();
+            json!({ "filters": filters })
+        })
+        .collect();
+    let body = json!({
+        "filterGroups": filter_groups,
+        "properties": ["hs_object_id"],
+        "limit": 1,
+    });
+    let page: ObjectPage = parse(
+        API.post(format!("/crm/v3/objects/{}/search", kind.path()))
+            .idempotent(true)
+            .json_body(&body)?
+            .send()?,
+    )?;
+    Ok(page
+        .results
+        .first()
+        .and_then(|r| r.get("id"))
+        .and_then(id_of))
+}
+
+/// A key of `find-match` as text (a string, or the first entry of a list of
+/// objects carrying `inner`).
+fn key_text(value: &Value, inner: &str) -> Option<String> {
+    match value {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Array(items) => items.first().and_then(|v| key_text(v.get(inner)?, inner)),
+        Value::Object(_) => key_text(value.get(inner)?, inner),
+        _ => None,
+    }
+}
+
+impl Connector for HubSpot {
+    fn describe() -> Manifest {
+        let integration = |kind: Kind, display: &str| Integration {
+            endgrate_type: kind.endgrate_type().into(),
+            display_name: display.into(),
+            resource: kind.path().into(),
+            supports_pull: true,
+            supports_push: true,
+            supports_associations: true,
+            is_custom_object: false,
+        };
+        Manifest {
+            id: "hubspot".into(),
+            display_name: "HubSpot".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            category: "crm".into(),
+            homepage: "https://www.hubspot.com".into(),
+            logo_svg: LOGO_SVG.into(),
+            auth: AuthSpec::Oauth2(Oauth2Spec {
+                authorize_url: "https://app.hubspot.com/oauth/authorize".into(),
+                token_url: "https://api.hubapi.com/oauth/v1/token".into(),
+                scopes: vec![
+                    "crm.objects.contacts.read".into(),
+                    "crm.objects.contacts.write".into(),
+                    "crm.objects.companies.read".into(),
+                    "crm.objects.companies.write".into(),
+                ],
+                scope_separator: " ".into(),
+                client_auth: ClientAuth::FormBody,
+                pkce: false,
+                extra_authorize_params: Vec::new(),
+            }),
+            credential_placement: CredentialPlacement::Authorization("Bearer".into()),
+            api_base: "https://api.hubapi.com".into(),
+            allowed_hosts: vec!["api.hubapi.com".into()],
+            integrations: vec![
+                integration(Kind::Contacts, "HubSpot Contacts"),
+                integration(Kind::Companies, "HubSpot Companies"),
+            ],
+            batch_limits: BatchLimits {
+                max_page_size: MAX_PAGE_SIZE,
+                max_push_batch: MAX_BATCH,
+            },
+            rate_limit: RateLimit {
+                requests: 100,
+                window_ms: 10_000,
+                max_concurrent: 10,
+            },
+        }
+    }
+
+    fn check(_conn: &Connection) -> Result<(), ConnectorError> {
+        let _: ObjectPage = parse(
+            API.get("/crm/v3/objects/contacts")
+                .query("limit", 1)
+                .send()?,
+        )?;
+        Ok(())
+    }
+
+    fn pull(_conn: &Connection, req: PullRequest) -> Result<Page, ConnectorError> {
+        let kind = Kind::from_type(&req.endgrate_type)?;
+        let limit = req.page_size.clamp(1, MAX_PAGE_SIZE);
+        let other = kind.other();
+        let with_associations = req.associations.iter().any(|t| t == other.endgrate_type());
+        let after = req.cursor.as_deref().filter(|c| !c.is_empty());
+        let incremental = req.since.as_deref().filter(|s| !s.is_empty());
+        let page: ObjectPage = match incremental {
+            Some(since) => {
+                let modified = kind.modified_property();
+                let body = json!({
+                    "filterGroups": [{"filters": [
+                        {"propertyName": modified, "operator": "GTE", "value": since}
+                    ]}],
+                    "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
+                    "properties": kind.properties(),
+                    "limit": limit,
+                    "after": after.unwrap_or("0"),
+                });
+                parse(
+                    API.post(format!("/crm/v3/objects/{}/search", kind.path()))
+                        .idempotent(true)
+                        .json_body(&body)?
+                        .send()?,
+                )?
+            }
+            None => parse(
+                API.get(format!("/crm/v3/objects/{}", kind.path()))
+                    .query("limit", limit)
+                    .query_opt("after", after)
+                    .query("properties", kind.properties().join(","))
+                    .query_opt("associations", with_associations.then(|| other.path()))
+                    .send()?,
+            )?,
+        };
+        let mut records = Vec::with_capacity(page.results.len());
+        for raw in &page.results {
+            let id = raw.get("id").and_then(id_of).ok_or_else(|| {
+                ConnectorError::fatal(format!("HubSpot returned a {} without an id", kind.path()))
+            })?;
+            if raw.get("archived").and_then(Value::as_bool) == Some(true) {
+                records.push(PulledRecord::deleted(id));
+                continue;
+            }
+            let mut record = PulledRecord::new(&id, &mapping::to_cdm(kind, raw))?;
+            if with_associations {
+                let ids = if incremental.is_some() {
+                    fetch_association_ids(kind, &id)?
+                } else {
+                    association_ids(raw, other)
+                };
+                record = record.with_associations(other.endgrate_type(), ids);
+            }
+            records.push(record);
+        }
+        let next = page
+            .paging
+            .and_then(|p| p.next)
+            .and_then(|n| id_of(&n.after));
+        log::debug!("hubspot: pulled {} {}", records.len(), kind.path());
+        Ok(Page::new(records, next))
+    }
+
+    fn push(
+        _conn: &Connection,
+        endgrate_type: &str,
+        items: Vec<PushItem>,
+    ) -> Result<Vec<Result<Pushed, ConnectorError>>, ConnectorError> {
+        let kind = Kind::from_type(endgrate_type)?;
+        push::push(kind, items)
+    }
+
+    fn find_match(
+        _conn: &Connection,
+        endgrate_type: &str,
+        keys: &str,
+    ) -> Result<Option<String>, ConnectorError> {
+        let kind = Kind::from_type(endgrate_type)?;
+        let keys: Map<String, Value> = from_json(keys)?;
+        let mut common: Vec<(&str, String)> = Vec::new();
+        let mut phone: Option<String> = None;
+        for (field, value) in &keys {
+            let property = match (kind, field.as_str()) {
+                (Kind::Contacts, "email" | "email_address" | "email_addresses") => {
+                    Some(("email", key_text(value, "email_address")))
+                }
+                (_, "phone" | "phone_number" | "phone_numbers") => {
+                    phone = key_text(value, "phone_number");
+                    if phone.is_none() {
+                        return Ok(None);
+                    }
+                    None
+                }
+                (Kind::Contacts, "first_name") => Some(("firstname", key_text(value, ""))),
+                (Kind::Contacts, "last_name") => Some(("lastname", key_text(value, ""))),
+                (Kind::Contacts, "title") => Some(("jobtitle", key_text(value, ""))),
+                (Kind::Contacts, "company_name") => Some(("company", key_text(value, ""))),
+                (Kind::Companies, "domain") => Some(("domain", key_text(value, ""))),
+                (Kind::Companies, "name") => Some(("name", key_text(value, ""))),
+                (Kind::Companies, "website") => Some(("website", key_text(value, ""))),
+                _ => {
+                    return Err(ConnectorError::unsupported(format!(
+                        "HubSpot cannot match {} on {field}",
+                        kind.endgrate_type()
+                    )));
+                }
+            };
+            if let Some((property, text)) = property {
+                match text {
+                    Some(text) => common.push((property, text)),
+                    // An empty key matches nothing.
+                    None => return Ok(None),
+                }
+            }
+        }
+        if common.is_empty() && phone.is_none() {
+            return Ok(None);
+        }
+        let groups: Vec<Vec<(&str, String)>> = match phone {
+            None => vec![common],
+            Some(phone) => {
+                let with = |property: &'static str| {
+                    let mut group = common.clone();
+                    group.push((property, phone.clone()));
+                    group
+                };
+                match kind {
+                    Kind::Contacts => vec![with("phone"), with("mobilephone")],
+                    Kind::Companies => vec![with("phone")],
+                }
+            }
+        };
+        search_eq(kind, &groups)
+    }
+
+    fn associate(
+        _conn: &Connection,
+        from_type: &str,
+        from_id: &str,
+        to_type: &str,
+        to_id: &str,
+    ) -> Result<(), ConnectorError> {
+        let from = Kind::from_type(from_type)?;
+        let to = Kind::from_type(to_type)?;
+        if from == to {
+            return Err(ConnectorError::unsupported(format!(
+                "HubSpot cannot associate {from_type} with {to_type}"
+            )));
+        }
+        push::associate_one(from, from_id, to_id)
+    }
+
+    fn to_cdm(endgrate_type: &str, raw: &str) -> Result<Json, ConnectorError> {
+        let kind = Kind::from_type(endgrate_type)?;
+        let raw: Value = from_json(raw)?;
+        to_json(&mapping::to_cdm(kind, &raw))
+    }
+
+    fn from_cdm(endgrate_type: &str, record: &str) -> Result<Json, ConnectorError> {
+        let kind = Kind::from_type(endgrate_type)?;
+        let record: Value = from_json(record)?;
+        to_json(&json!({ "properties": mapping::from_cdm(kind, &record)? }))
+    }
+}
+
+switchyard_connector_sdk::export_connector!(HubSpot);
+
+#[cfg(test)]
+mod tests;

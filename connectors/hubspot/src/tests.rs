@@ -1,0 +1,519 @@
+//! Native unit tests: `cargo test --target x86_64-unknown-linux-gnu -p hubspot`.
+
+use serde_json::{Value, json};
+use switchyard_connector_sdk::testing::MockHttp;
+
+use super::*;
+
+fn conn() -> Connection {
+    Connection::new("https://api.hubapi.com", json!({}))
+}
+
+fn contact(id: &str, props: Value) -> Value {
+    json!({"id": id, "properties": props, "createdAt": "2024-01-01T00:00:00.000Z",
+           "updatedAt": "2024-05-01T12:00:00.000Z", "archived": false})
+}
+
+fn item(id: Option<&str>, data: Value) -> PushItem {
+    PushItem {
+        id: id.map(str::to_owned),
+        data: data.to_string(),
+        associations: Vec::new(),
+    }
+}
+
+#[test]
+fn manifest_describes_hubspot() {
+    let m = HubSpot::describe();
+    assert_eq!(m.id, "hubspot");
+    assert_eq!(m.display_name, "HubSpot");
+    assert_eq!(m.version, "0.1.0");
+    assert_eq!(m.allowed_hosts, ["api.hubapi.com"]);
+    assert_eq!(m.integrations.len(), 2);
+    assert!(m.logo_svg.starts_with("<svg"));
+    let AuthSpec::Oauth2(oauth) = m.auth else {
+        panic!("expected OAuth2");
+    };
+    assert_eq!(oauth.client_auth, ClientAuth::FormBody);
+    assert_eq!(oauth.scopes.len(), 4);
+    assert_eq!(m.rate_limit.requests, 100);
+    assert_eq!(m.rate_limit.window_ms, 10_000);
+}
+
+#[test]
+fn full_pull_pages_until_paging_is_absent() {
+    let mock = MockHttp::new();
+    mock.on("GET", "/crm/v3/objects/contacts")
+        .once()
+        .reply_json(
+            200,
+            json!({
+                "results": [contact("1", json!({
+                    "firstname": "Ada", "lastname": "Lovelace", "email": "ada@example.com",
+                    "phone": "+1 555 0100", "mobilephone": "", "jobtitle": null,
+                    "company": "Engines Ltd", "address": "1 Main St", "city": "London",
+                    "zip": "N1", "country": "UK", "lastmodifieddate": "2024-05-01T12:00:00.000Z"
+                }))],
+                "paging": {"next": {"after": "2", "link": "https://api.hubapi.com/..."}}
+            }),
+        );
+    mock.on("GET", "/crm/v3/objects/contacts").reply_json(
+        200,
+        json!({"results": [{"id": "2", "properties": {"email": "b@x.com"},
+                            "associations": {"companies": {"results": [
+                                {"id": "7", "type": "contact_to_company"}]}}}]}),
+    );
+    let mut req = PullRequest::new("crm-contact", 2);
+    req.associations = vec!["crm-company".to_owned()];
+    let first = HubSpot::pull(&conn(), req.clone()).unwrap();
+    assert_eq!(first.next_cursor.as_deref(), Some("2"));
+    assert_eq!(
+        first.records[0].data_as::<Value>().unwrap(),
+        json!({
+            "first_name": "Ada", "last_name": "Lovelace",
+            "email_addresses": [{"email_address": "ada@example.com", "email_address_type": "WORK"}],
+            "phone_numbers": [{"phone_number": "+1 555 0100", "phone_number_type": "WORK"}],
+            "company_name": "Engines Ltd",
+            "addresses": [{"address_type": "PRIMARY", "street_1": "1 Main St", "city": "London",
+                           "postal_code": "N1", "country": "UK"}],
+            "updated_at": "2024-05-01T12:00:00.000Z"
+        })
+    );
+    assert_eq!(
+        first.records[0].associations,
+        [("crm-company".to_owned(), Vec::<String>::new())]
+    );
+    req.cursor = first.next_cursor;
+    let last = HubSpot::pull(&conn(), req).unwrap();
+    assert_eq!(last.next_cursor, None);
+    assert_eq!(
+        last.records[0].associations,
+        [("crm-company".to_owned(), vec!["7".to_owned()])]
+    );
+    let requests = mock.requests();
+    assert_eq!(requests[0].query_param("limit").as_deref(), Some("2"));
+    assert_eq!(requests[0].query_param("after"), None);
+    assert_eq!(
+        requests[0].query_param("associations").as_deref(),
+        Some("companies")
+    );
+    assert_eq!(
+        requests[0].query_param("properties"),
+        Some(mapping::CONTACT_PROPERTIES.join(","))
+    );
+    assert_eq!(requests[1].query_param("after").as_deref(), Some("2"));
+}
+
+#[test]
+fn incremental_pull_searches_by_last_modified_ascending() {
+    let mock = MockHttp::new();
+    mock.on("POST", "/crm/v3/objects/companies/search")
+        .reply_json(
+            200,
+            json!({"total": 3, "results": [
+            {"id": "5", "properties": {"name": "Acme", "domain": "acme.com", "phone": "123",
+                                       "hs_lastmodifieddate": "2024-06-01T00:00:00Z"}},
+            {"id": "6", "properties": {}, "archived": true}
+        ], "paging": {"next": {"after": "2"}}}),
+        );
+    let mut req = PullRequest::new("crm-company", 2);
+    req.since = Some("2024-05-01T00:00:00Z".to_owned());
+    let page = HubSpot::pull(&conn(), req).unwrap();
+    assert_eq!(page.next_cursor.as_deref(), Some("2"));
+    assert_eq!(
+        page.records[0].data_as::<Value>().unwrap(),
+        json!({"name": "Acme", "domain": "acme.com",
+               "phone_numbers": [{"phone_number": "123", "phone_number_type": "WORK"}],
+               "updated_at": "2024-06-01T00:00:00Z"})
+    );
+    assert!(page.records[1].deleted);
+    let sent = &mock.requests()[0];
+    assert!(sent.idempotent);
+    let body = sent.body_json().unwrap();
+    assert_eq!(
+        body["filterGroups"],
+        json!([{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE",
+                             "value": "2024-05-01T00:00:00Z"}]}])
+    );
+    assert_eq!(
+        body["sorts"],
+        json!([{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}])
+    );
+    assert_eq!(body["limit"], 2);
+    assert_eq!(body["after"], "0");
+    assert_eq!(body["properties"], json!(mapping::COMPANY_PROPERTIES));
+}
+
+#[test]
+fn incremental_contacts_fetch_associations_per_record() {
+    let mock = MockHttp::new();
+    mock.on("POST", "/crm/v3/objects/contacts/search")
+        .reply_json(
+            200,
+            json!({"total": 1, "results": [{"id": "3", "properties": {"email": "c@x.com"}}]}),
+        );
+    mock.on("GET", "/crm/v4/objects/contacts/3/associations/companies")
+        .reply_json(
+            200,
+            json!({"results": [{"toObjectId": 11, "associationTypes": []}]}),
+        );
+    let mut req = PullRequest::new("crm-contact", 10);
+    req.since = Some("2024-05-01T00:00:00Z".to_owned());
+    req.cursor = Some("20".to_owned());
+    req.associations = vec!["crm-company".to_owned()];
+    let page = HubSpot::pull(&conn(), req).unwrap();
+    assert_eq!(page.next_cursor, None);
+    assert_eq!(
+        page.records[0].associations,
+        [("crm-company".to_owned(), vec!["11".to_owned()])]
+    );
+    let body = mock.requests()[0].body_json().unwrap();
+    assert_eq!(body["after"], "20");
+    assert_eq!(
+        body["filterGroups"][0]["filters"][0]["propertyName"],
+        "lastmodifieddate"
+    );
+}
+
+#[test]
+fn malformed_json_is_fatal_and_names_hubspot() {
+    let mock = MockHttp::new();
+    mock.on("GET", "/crm/v3/objects/contacts")
+        .reply(200, "{not json");
+    match HubSpot::pull(&conn(), PullRequest::new("crm-contact", 10)) {
+        Err(ConnectorError::Fatal(message)) => {
+            assert!(
+                message.starts_with("HubSpot returned malformed JSON: "),
+                "{message}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn errors_map_through_from_status() {
+    let mock = MockHttp::new();
+    mock.on("GET", "/crm/v3/objects/contacts")
+        .once()
+        .reply_json(
+            401,
+            json!({"status": "error", "message": "expired", "category": "EXPIRED_AUTHENTICATION"}),
+        );
+    mock.on("GET", "/crm/v3/objects/contacts")
+        .header("retry-after", "2")
+        .reply_json(429, json!({"status": "error", "message": "slow down"}));
+    assert_eq!(
+        HubSpot::check(&conn()),
+        Err(ConnectorError::unauthorized(
+            "HubSpot answered HTTP 401: expired"
+        ))
+    );
+    assert_eq!(
+        HubSpot::check(&conn()),
+        Err(ConnectorError::rate_limited(Some(2)))
+    );
+    assert_eq!(mock.requests()[0].url, "/crm/v3/objects/contacts?limit=1");
+}
+
+#[test]
+fn unsupported_types() {
+    let _mock = MockHttp::new();
+    assert!(matches!(
+        HubSpot::pull(&conn(), PullRequest::new("crm-deal", 10)),
+        Err(ConnectorError::Unsupported(_))
+    ));
+}
+
+#[test]
+fn from_cdm_maps_contacts_and_companies() {
+    let contact = HubSpot::from_cdm(
+        "crm-contact",
+        &json!({
+            "first_name": "Ada", "last_name": null, "title": "Analyst",
+            "email_addresses": [{"email_address": "home@x.com", "email_address_type": "PERSONAL"},
+                                {"email_address": "ada@x.com", "email_address_type": "WORK"}],
+            "phone_numbers": [{"phone_number": "+2", "phone_number_type": "MOBILE"},
+                              {"phone_number": "+1", "phone_number_type": "WORK"}],
+            "addresses": [{"address_type": "PRIMARY", "street_1": "1 Main", "city": "X"}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&contact).unwrap(),
+        json!({"properties": {
+            "firstname": "Ada", "lastname": "", "jobtitle": "Analyst", "email": "ada@x.com",
+            "phone": "+1", "mobilephone": "+2", "address": "1 Main", "city": "X",
+            "state": "", "zip": "", "country": ""
+        }})
+    );
+    let company = HubSpot::from_cdm(
+        "crm-company",
+        &json!({"name": "Acme", "domain": "acme.com", "industry": "Tools"}).to_string(),
+    )
+    .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&company).unwrap(),
+        json!({"properties": {"name": "Acme", "domain": "acme.com", "industry": "Tools"}})
+    );
+    assert!(matches!(
+        HubSpot::from_cdm("crm-contact", r#"{"first_name": ["a"]}"#),
+        Err(ConnectorError::InvalidData(_))
+    ));
+}
+
+#[test]
+fn to_cdm_round_trips_through_from_cdm() {
+    let raw = contact(
+        "9",
+        json!({"firstname": "Bo", "email": "bo@x.com", "mobilephone": "+3", "state": "CA"}),
+    );
+    let cdm = HubSpot::to_cdm("crm-contact", &raw.to_string()).unwrap();
+    let cdm: Value = serde_json::from_str(&cdm).unwrap();
+    assert_eq!(
+        cdm,
+        json!({"first_name": "Bo",
+               "email_addresses": [{"email_address": "bo@x.com", "email_address_type": "WORK"}],
+               "phone_numbers": [{"phone_number": "+3", "phone_number_type": "MOBILE"}],
+               "addresses": [{"address_type": "PRIMARY", "state": "CA"}],
+               "updated_at": "2024-05-01T12:00:00.000Z"})
+    );
+    let back = mapping::from_cdm(Kind::Contacts, &cdm).unwrap();
+    assert_eq!(back["firstname"], "Bo");
+    assert_eq!(back["email"], "bo@x.com");
+    assert_eq!(back["mobilephone"], "+3");
+    assert_eq!(back["phone"], "");
+    assert_eq!(back["state"], "CA");
+}
+
+#[test]
+fn push_maps_unordered_batch_results_back_to_inputs() {
+    let mock = MockHttp::new();
+    mock.on("POST", "/crm/v3/objects/contacts/batch/create")
+        .reply_json(
+            201,
+            json!({"status": "COMPLETE", "results": [
+                contact("102", json!({"email": "b@x.com", "firstname": "B"})),
+                contact("101", json!({"email": "a@x.com", "firstname": "A"}))
+            ]}),
+        );
+    mock.on("POST", "/crm/v3/objects/contacts/batch/update")
+        .reply_json(
+            200,
+            json!({"status": "COMPLETE", "results": [contact("55", json!({"firstname": "U"}))]}),
+        );
+    let items = vec![
+        item(
+            None,
+            json!({"first_name": "A", "email_addresses": [{"email_address": "A@x.com"}]}),
+        ),
+        item(Some("55"), json!({"first_name": "U"})),
+        item(
+            None,
+            json!({"first_name": "B", "email_addresses": [{"email_address": "b@x.com"}]}),
+        ),
+    ];
+    let results = HubSpot::push(&conn(), "crm-contact", items).unwrap();
+    let ids: Vec<(String, bool)> = results
+        .iter()
+        .map(|r| r.as_ref().map(|p| (p.id.clone(), p.created)).unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("101".to_owned(), true),
+            ("55".to_owned(), false),
+            ("102".to_owned(), true)
+        ]
+    );
+    let create = mock.requests()[0].body_json().unwrap();
+    assert_eq!(create["inputs"][0]["properties"]["email"], "A@x.com");
+    assert_eq!(create["inputs"][1]["properties"]["firstname"], "B");
+}
+
+#[test]
+fn push_reports_per_item_errors() {
+    let mock = MockHttp::new();
+    // One of two creates fails in the batch (207): the unmatched input gets
+    // the batch's single error.
+    mock.on("POST", "/crm/v3/objects/contacts/batch/create")
+        .reply_json(
+            207,
+            json!({"status": "COMPLETE", "results": [contact("1", json!({"email": "new@x.com"}))],
+               "numErrors": 1,
+               "errors": [{"status": "error", "category": "CONFLICT",
+                           "message": "Contact already exists. Existing ID: 9"}]}),
+        );
+    let items = vec![
+        item(
+            None,
+            json!({"email_addresses": [{"email_address": "dup@x.com"}]}),
+        ),
+        item(
+            None,
+            json!({"email_addresses": [{"email_address": "new@x.com"}]}),
+        ),
+        item(None, json!({"first_name": 3.5, "last_name": {"x": 1}})),
+    ];
+    let results = HubSpot::push(&conn(), "crm-contact", items).unwrap();
+    assert_eq!(
+        results[0],
+        Err(ConnectorError::invalid_data(
+            "HubSpot rejected the record: Contact already exists. Existing ID: 9"
+        ))
+    );
+    assert_eq!(results[1].as_ref().map(|p| p.id.as_str()), Ok("1"));
+    assert!(matches!(results[2], Err(ConnectorError::InvalidData(_))));
+}
+
+#[test]
+fn push_falls_back_to_single_writes_when_in_doubt() {
+    let mock = MockHttp::new();
+    mock.on("POST", "/crm/v3/objects/companies/batch/create")
+        .reply_json(
+            400,
+            json!({"status": "error", "category": "VALIDATION_ERROR", "message": "bad input"}),
+        );
+    mock.on("POST", "/crm/v3/objects/companies/batch/update")
+        .reply_json(
+            207,
+            json!({"status": "COMPLETE", "results": [],
+               "errors": [{"status": "error", "category": "OBJECT_NOT_FOUND",
+                           "message": "Object not found.", "context": {"id": ["77"]}}]}),
+        );
+    mock.on("POST", "/crm/v3/objects/companies")
+        .once()
+        .reply_json(201, json!({"id": "31", "properties": {"name": "Good"}}));
+    mock.on("POST", "/crm/v3/objects/companies").reply_json(
+        400,
+        json!({"status": "error", "category": "VALIDATION_ERROR", "message": "Property \"x\" is bad"}),
+    );
+    let mut linked = item(Some("77"), json!({"name": "Gone"}));
+    linked.associations = vec![("crm-contact".to_owned(), vec!["5".to_owned()])];
+    let items = vec![
+        item(None, json!({"name": "Good"})),
+        item(None, json!({"name": "Bad"})),
+        linked,
+    ];
+    let results = HubSpot::push(&conn(), "crm-company", items).unwrap();
+    assert_eq!(results[0].as_ref().map(|p| p.id.as_str()), Ok("31"));
+    assert_eq!(
+        results[1],
+        Err(ConnectorError::invalid_data(
+            "HubSpot answered HTTP 400: Property \"x\" is bad"
+        ))
+    );
+    assert!(matches!(results[2], Err(ConnectorError::NotFound(_))));
+}
+
+#[test]
+fn push_links_created_inline_and_updated_via_v4() {
+    let mock = MockHttp::new();
+    mock.on("POST", "/crm/v3/objects/contacts/batch/create")
+        .reply_json(
+            201,
+            json!({"results": [contact("1", json!({"firstname": "N"}))]}),
+        );
+    mock.on("POST", "/crm/v3/objects/contacts/batch/update")
+        .reply_json(
+            200,
+            json!({"results": [contact("2", json!({"firstname": "U"}))]}),
+        );
+    mock.on(
+        "POST",
+        "/crm/v4/associations/contacts/companies/batch/associate/default",
+    )
+    .reply_json(207, json!({"results": [], "errors": [{"message": "nope"}]}));
+    mock.on(
+        "PUT",
+        "/crm/v4/objects/contacts/2/associations/default/companies/8",
+    )
+    .reply_json(404, json!({"message": "Object not found."}));
+    let company = |id: &str| vec![("crm-company".to_owned(), vec![id.to_owned()])];
+    let mut new = item(None, json!({"first_name": "N"}));
+    new.associations = company("7");
+    let mut old = item(Some("2"), json!({"first_name": "U"}));
+    old.associations = company("8");
+    let results = HubSpot::push(&conn(), "crm-contact", vec![new, old]).unwrap();
+    assert!(results[0].is_ok());
+    assert_eq!(
+        results[1],
+        Err(ConnectorError::not_found(
+            "HubSpot answered HTTP 404: Object not found."
+        ))
+    );
+    let create = mock.requests()[0].body_json().unwrap();
+    assert_eq!(
+        create["inputs"][0]["associations"],
+        json!([{"to": {"id": "7"}, "types": [
+            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279}]}])
+    );
+}
+
+#[test]
+fn push_fails_the_call_only_before_anything_is_written() {
+    let mock = MockHttp::new();
+    mock.on("POST", "/crm/v3/objects/contacts/batch/create")
+        .reply_json(503, json!({"message": "down"}));
+    let result = HubSpot::push(&conn(), "crm-contact", vec![item(None, json!({}))]);
+    assert!(matches!(result, Err(ConnectorError::Transient(_))));
+}
+
+#[test]
+fn find_match_searches_with_eq_filters() {
+    let mock = MockHttp::new();
+    mock.on("POST", "/crm/v3/objects/contacts/search")
+        .once()
+        .reply_json(
+            200,
+            json!({"total": 1, "results": [{"id": "42", "properties": {}}]}),
+        );
+    mock.on("POST", "/crm/v3/objects/contacts/search")
+        .reply_json(200, json!({"total": 0, "results": []}));
+    let found = HubSpot::find_match(&conn(), "crm-contact", r#"{"email": "a@x.com"}"#);
+    assert_eq!(found, Ok(Some("42".to_owned())));
+    let none = HubSpot::find_match(
+        &conn(),
+        "crm-contact",
+        r#"{"phone": "+1", "last_name": "L"}"#,
+    );
+    assert_eq!(none, Ok(None));
+    let requests = mock.requests();
+    assert!(requests[0].idempotent);
+    assert_eq!(
+        requests[0].body_json().unwrap()["filterGroups"],
+        json!([{"filters": [{"propertyName": "email", "operator": "EQ", "value": "a@x.com"}]}])
+    );
+    assert_eq!(
+        requests[1].body_json().unwrap()["filterGroups"],
+        json!([
+            {"filters": [{"propertyName": "lastname", "operator": "EQ", "value": "L"},
+                         {"propertyName": "phone", "operator": "EQ", "value": "+1"}]},
+            {"filters": [{"propertyName": "lastname", "operator": "EQ", "value": "L"},
+                         {"propertyName": "mobilephone", "operator": "EQ", "value": "+1"}]}
+        ])
+    );
+    assert!(matches!(
+        HubSpot::find_match(&conn(), "crm-company", r#"{"title": "x"}"#),
+        Err(ConnectorError::Unsupported(_))
+    ));
+}
+
+#[test]
+fn associate_puts_the_v4_default_association() {
+    let mock = MockHttp::new();
+    mock.on(
+        "PUT",
+        "/crm/v4/objects/contacts/1/associations/default/companies/2",
+    )
+    .reply_json(200, json!({"status": "COMPLETE", "results": []}));
+    assert_eq!(
+        HubSpot::associate(&conn(), "crm-contact", "1", "crm-company", "2"),
+        Ok(())
+    );
+    assert!(matches!(
+        HubSpot::associate(&conn(), "crm-contact", "1", "crm-contact", "2"),
+        Err(ConnectorError::Unsupported(_))
+    ));
+}
