@@ -184,7 +184,7 @@ impl Runtime {
             // Compilation is CPU-bound for up to ~100 ms: keep it off the async
             // workers. `block_in_place` lets it borrow the cache.
             tokio::task::block_in_place(|| cache.component(&engine, &bytes, &hash))
-                .map_err(|e| LoadError::Invalid(format!("{e:#}")))?
+                .map_err(|e| LoadError::Invalid(one_line(&format!("{e:#}"))))?
         };
         self.check_imports(&component)?;
         let exports: Vec<String> = component
@@ -590,6 +590,12 @@ impl Call {
     ) -> Result<T, CallError> {
         sandbox::conclude(&self.store, self.limit, outcome)
     }
+}
+
+/// Folds wasmtime's multi-line diagnostics (byte dumps, backtraces) onto one
+/// line, fit for a JSON error message.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// `host[:port]` of a URL, as allowed-host patterns write it.
