@@ -12,8 +12,8 @@
 mod mapping;
 mod push;
 
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use switchyard_connector_sdk::http::encode;
 use switchyard_connector_sdk::json::{from_json, to_json};
@@ -29,6 +29,17 @@ const MAX_PAGE_SIZE: u32 = 100;
 
 /// The most inputs in one batch request.
 const MAX_BATCH: u32 = 100;
+
+/// HubSpot's search will not page past this many results.
+const SEARCH_CEILING: u64 = 10_000;
+
+/// The cursor of an incremental pull that restarted its search from a later
+/// `since` to stay under [`SEARCH_CEILING`]. A plain `after` is a bare number.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct SearchCursor {
+    after: String,
+    since: String,
+}
 
 /// An orange sprocket: a hub with three spokes ending in round nodes.
 const LOGO_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64" role="img" aria-label="HubSpot"><g fill="none" stroke="#FF7A59" stroke-width="5" stroke-linecap="round"><circle cx="30" cy="38" r="11"/><path d="M30 27V14M38 46l9 9M22 46l-8 8"/></g><circle cx="30" cy="10" r="5" fill="#FF7A59"/><circle cx="50" cy="58" r="4" fill="#FF7A59"/><circle cx="11" cy="57" r="4" fill="#FF7A59"/></svg>"##;
@@ -229,8 +240,21 @@ impl Connector for HubSpot {
         let with_associations = req.associations.iter().any(|t| t == other.endgrate_type());
         let after = req.cursor.as_deref().filter(|c| !c.is_empty());
         let incremental = req.since.as_deref().filter(|s| !s.is_empty());
+        let mut search_since: Option<String> = None;
         let page: ObjectPage = match incremental {
             Some(since) => {
+                // A cursor that is not a bare `after` restarted the search.
+                let restarted = match after {
+                    Some(c) if !c.bytes().all(|b| b.is_ascii_digit()) => {
+                        Some(switchyard_connector_sdk::cursor::decode::<SearchCursor>(c)?)
+                    }
+                    _ => None,
+                };
+                let (since, after) = match &restarted {
+                    Some(state) => (state.since.as_str(), Some(state.after.as_str())),
+                    None => (since, after),
+                };
+                search_since = Some(since.to_owned());
                 let modified = kind.modified_property();
                 let body = json!({
                     "filterGroups": [{"filters": [
@@ -277,10 +301,28 @@ impl Connector for HubSpot {
             }
             records.push(record);
         }
-        let next = page
+        let mut next = page
             .paging
             .and_then(|p| p.next)
             .and_then(|n| id_of(&n.after));
+        // Near the search ceiling, start again from the last record's
+        // modification time (records sharing it may come twice; none is skipped).
+        if let (Some(since), Some(after)) = (&search_since, &next)
+            && after
+                .parse::<u64>()
+                .is_ok_and(|a| a + u64::from(limit) > SEARCH_CEILING)
+            && let Some(last) = page.results.last().and_then(|raw| {
+                raw.get("properties")?
+                    .get(kind.modified_property())?
+                    .as_str()
+            })
+            && last != since
+        {
+            next = Some(switchyard_connector_sdk::cursor::encode(&SearchCursor {
+                after: "0".to_owned(),
+                since: last.to_owned(),
+            })?);
+        }
         log::debug!("hubspot: pulled {} {}", records.len(), kind.path());
         Ok(Page::new(records, next))
     }

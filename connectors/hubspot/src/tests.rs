@@ -517,3 +517,30 @@ fn associate_puts_the_v4_default_association() {
         Err(ConnectorError::Unsupported(_))
     ));
 }
+
+#[test]
+fn incremental_pull_restarts_its_search_before_the_ceiling() {
+    let mock = MockHttp::new();
+    mock.on("POST", "/crm/v3/objects/contacts/search")
+        .reply_json(
+            200,
+            json!({"total": 20000, "results": [
+            {"id": "8", "properties": {"lastmodifieddate": "2024-07-01T00:00:00.000Z"}}
+        ], "paging": {"next": {"after": "9950"}}}),
+        );
+    let mut req = PullRequest::new("crm-contact", 100);
+    req.since = Some("2024-05-01T00:00:00Z".to_owned());
+    req.cursor = Some("9850".to_owned());
+    let page = HubSpot::pull(&conn(), req.clone()).unwrap();
+    let cursor = page.next_cursor.unwrap();
+    assert!(!cursor.bytes().all(|b| b.is_ascii_digit()));
+    req.cursor = Some(cursor);
+    HubSpot::pull(&conn(), req).unwrap();
+    let requests = mock.requests();
+    let second = requests[1].body_json().unwrap();
+    assert_eq!(second["after"], "0");
+    assert_eq!(
+        second["filterGroups"][0]["filters"][0]["value"],
+        "2024-07-01T00:00:00.000Z"
+    );
+}
