@@ -46,6 +46,17 @@ pub struct Guard {
     pub hooks: Hooks,
 }
 
+/// Puts a provider's API routes behind the guard (tokens, rate limits, faults).
+pub fn guarded(api: axum::Router, ctx: &Arc<Ctx>, hooks: Hooks) -> axum::Router {
+    api.route_layer(axum::middleware::from_fn_with_state(
+        Guard {
+            ctx: ctx.clone(),
+            hooks,
+        },
+        guard,
+    ))
+}
+
 /// Counts every request (API, OAuth and control endpoints alike) by route.
 pub async fn count(State(ctx): State<Arc<Ctx>>, req: Request, next: Next) -> Response {
     let route = req

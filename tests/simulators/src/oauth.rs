@@ -387,3 +387,12 @@ pub async fn authorize_decision(State(ctx): State<Arc<Ctx>>, body: Bytes) -> Res
         )
     }
 }
+
+/// The provider's consent page at `authorize_path`: GET shows it, POST takes
+/// the end user's decision. Providers add their token routes to it.
+pub fn consent_routes(authorize_path: &str) -> axum::Router<Arc<Ctx>> {
+    axum::Router::new().route(
+        authorize_path,
+        axum::routing::get(authorize_page).post(authorize_decision),
+    )
+}

@@ -16,13 +16,12 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::http::{HeaderMap, Uri};
-use axum::middleware;
 use axum::routing::{get, post, put};
 use serde_json::{Map, Value, json};
 
 use crate::context::{Ctx, lock};
 use crate::control::Backend;
-use crate::guard::{self, Guard, Hooks};
+use crate::guard::{self, Hooks};
 use errors::HsError;
 use model::Kind;
 use store::Store;
@@ -62,47 +61,40 @@ pub fn build(ctx: Arc<Ctx>) -> (Router, Arc<dyn Backend>) {
         concurrency: None,
         per_account: false,
     };
-    let api = Router::new()
-        .route(
-            "/crm/v3/objects/{object}",
-            get(objects::list).post(objects::create),
-        )
-        .route(
-            "/crm/v3/objects/{object}/{id}",
-            get(objects::read)
-                .patch(objects::update)
-                .delete(objects::archive),
-        )
-        .route("/crm/v3/objects/{object}/search", post(search::search))
-        .route(
-            "/crm/v3/objects/{object}/batch/{action}",
-            post(batch::batch),
-        )
-        .route(
-            "/crm/v4/objects/{from}/{from_id}/associations/default/{to}/{to_id}",
-            put(associations::associate).delete(associations::remove),
-        )
-        .route(
-            "/crm/v4/objects/{from}/{from_id}/associations/{to}",
-            get(associations::list),
-        )
-        .route(
-            "/crm/v4/associations/{from}/{to}/batch/associate/default",
-            post(associations::batch_associate),
-        )
-        .with_state(hs.clone())
-        .route_layer(middleware::from_fn_with_state(
-            Guard {
-                ctx: ctx.clone(),
-                hooks,
-            },
-            guard::guard,
-        ));
-    let oauth = Router::new()
-        .route(
-            "/oauth/authorize",
-            get(crate::oauth::authorize_page).post(crate::oauth::authorize_decision),
-        )
+    let api = guard::guarded(
+        Router::new()
+            .route(
+                "/crm/v3/objects/{object}",
+                get(objects::list).post(objects::create),
+            )
+            .route(
+                "/crm/v3/objects/{object}/{id}",
+                get(objects::read)
+                    .patch(objects::update)
+                    .delete(objects::archive),
+            )
+            .route("/crm/v3/objects/{object}/search", post(search::search))
+            .route(
+                "/crm/v3/objects/{object}/batch/{action}",
+                post(batch::batch),
+            )
+            .route(
+                "/crm/v4/objects/{from}/{from_id}/associations/default/{to}/{to_id}",
+                put(associations::associate).delete(associations::remove),
+            )
+            .route(
+                "/crm/v4/objects/{from}/{from_id}/associations/{to}",
+                get(associations::list),
+            )
+            .route(
+                "/crm/v4/associations/{from}/{to}/batch/associate/default",
+                post(associations::batch_associate),
+            )
+            .with_state(hs.clone()),
+        &ctx,
+        hooks,
+    );
+    let oauth = crate::oauth::consent_routes("/oauth/authorize")
         .route("/oauth/v1/token", post(oauth::token))
         .route("/oauth/v1/access-tokens/{token}", get(oauth::token_info))
         .with_state(ctx);

@@ -15,13 +15,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
 use axum::http::{HeaderMap, Uri};
-use axum::middleware;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::context::{Ctx, lock};
 use crate::control::Backend;
-use crate::guard::{self, Guard, Hooks};
+use crate::guard::{self, Hooks};
 use crate::params::Params;
 use model::Kind;
 use store::Store;
@@ -83,27 +82,20 @@ pub fn build(ctx: Arc<Ctx>) -> (Router, Arc<dyn Backend>) {
         concurrency: None,
         per_account: false,
     };
-    let api = Router::new()
-        .route("/api/v2/{kind}", get(items::list).post(items::create))
-        .route("/api/v2/{kind}/search", get(search::search))
-        .route(
-            "/api/v2/{kind}/{id}",
-            get(items::read).patch(items::update).delete(items::delete),
-        )
-        .route("/api/v1/users/me", get(me))
-        .with_state(pd.clone())
-        .route_layer(middleware::from_fn_with_state(
-            Guard {
-                ctx: ctx.clone(),
-                hooks,
-            },
-            guard::guard,
-        ));
-    let oauth = Router::new()
-        .route(
-            "/oauth/authorize",
-            get(crate::oauth::authorize_page).post(crate::oauth::authorize_decision),
-        )
+    let api = guard::guarded(
+        Router::new()
+            .route("/api/v2/{kind}", get(items::list).post(items::create))
+            .route("/api/v2/{kind}/search", get(search::search))
+            .route(
+                "/api/v2/{kind}/{id}",
+                get(items::read).patch(items::update).delete(items::delete),
+            )
+            .route("/api/v1/users/me", get(me))
+            .with_state(pd.clone()),
+        &ctx,
+        hooks,
+    );
+    let oauth = crate::oauth::consent_routes("/oauth/authorize")
         .route("/oauth/token", post(oauth::token))
         .with_state(ctx);
     (api.merge(oauth), pd)

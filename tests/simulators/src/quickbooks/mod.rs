@@ -16,13 +16,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
 use axum::http::{HeaderMap, Uri};
-use axum::middleware;
 use axum::routing::{get, post};
 use serde_json::Value;
 
 use crate::context::{Ctx, lock};
 use crate::control::Backend;
-use crate::guard::{self, Guard, Hooks};
+use crate::guard::{self, Hooks};
 use model::Entity;
 use store::Store;
 
@@ -60,32 +59,25 @@ pub fn build(ctx: Arc<Ctx>) -> (Router, Arc<dyn Backend>) {
         concurrency: Some(10),
         per_account: true,
     };
-    let api = Router::new()
-        .route(
-            "/v3/company/{realm}/query",
-            get(api::query_get).post(api::query_post),
-        )
-        .route("/v3/company/{realm}/cdc", get(api::cdc))
-        .route("/v3/company/{realm}/batch", post(api::batch))
-        .route(
-            "/v3/company/{realm}/companyinfo/{id}",
-            get(api::company_info),
-        )
-        .route("/v3/company/{realm}/{entity}", post(api::write))
-        .route("/v3/company/{realm}/{entity}/{id}", get(api::read))
-        .with_state(qb.clone())
-        .route_layer(middleware::from_fn_with_state(
-            Guard {
-                ctx: ctx.clone(),
-                hooks,
-            },
-            guard::guard,
-        ));
-    let oauth = Router::new()
-        .route(
-            "/connect/oauth2",
-            get(crate::oauth::authorize_page).post(crate::oauth::authorize_decision),
-        )
+    let api = guard::guarded(
+        Router::new()
+            .route(
+                "/v3/company/{realm}/query",
+                get(api::query_get).post(api::query_post),
+            )
+            .route("/v3/company/{realm}/cdc", get(api::cdc))
+            .route("/v3/company/{realm}/batch", post(api::batch))
+            .route(
+                "/v3/company/{realm}/companyinfo/{id}",
+                get(api::company_info),
+            )
+            .route("/v3/company/{realm}/{entity}", post(api::write))
+            .route("/v3/company/{realm}/{entity}/{id}", get(api::read))
+            .with_state(qb.clone()),
+        &ctx,
+        hooks,
+    );
+    let oauth = crate::oauth::consent_routes("/connect/oauth2")
         .route("/oauth2/v1/tokens/bearer", post(oauth::token))
         .with_state(ctx);
     (api.merge(oauth), qb)

@@ -18,13 +18,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
 use axum::http::{HeaderMap, Uri};
-use axum::middleware;
 use axum::routing::{get, patch, post};
 use serde_json::{Value, json};
 
 use crate::context::{Ctx, lock};
 use crate::control::Backend;
-use crate::guard::{self, Guard, Hooks};
+use crate::guard::{self, Hooks};
 use errors::SfError;
 use model::{SObject, VERSION};
 use store::Store;
@@ -82,47 +81,40 @@ pub fn build(ctx: Arc<Ctx>) -> (Router, Arc<dyn Backend>) {
         concurrency: None,
         per_account: true,
     };
-    let api = Router::new()
-        .route("/services/data/{version}/query", get(query::query))
-        .route("/services/data/{version}/queryAll", get(query::query_all))
-        .route("/services/data/{version}/query/{locator}", get(query::next))
-        .route(
-            "/services/data/{version}/sobjects/{object}",
-            post(sobjects::create),
-        )
-        .route(
-            "/services/data/{version}/sobjects/{object}/{id}",
-            get(sobjects::read)
-                .patch(sobjects::update)
-                .delete(sobjects::delete),
-        )
-        .route(
-            "/services/data/{version}/sobjects/{object}/deleted/",
-            get(sobjects::deleted),
-        )
-        .route(
-            "/services/data/{version}/sobjects/{object}/{field}/{value}",
-            patch(sobjects::upsert),
-        )
-        .route(
-            "/services/data/{version}/composite/sobjects",
-            post(composite::create)
-                .patch(composite::update)
-                .delete(composite::delete),
-        )
-        .with_state(sf.clone())
-        .route_layer(middleware::from_fn_with_state(
-            Guard {
-                ctx: ctx.clone(),
-                hooks,
-            },
-            guard::guard,
-        ));
-    let oauth = Router::new()
-        .route(
-            "/services/oauth2/authorize",
-            get(crate::oauth::authorize_page).post(crate::oauth::authorize_decision),
-        )
+    let api = guard::guarded(
+        Router::new()
+            .route("/services/data/{version}/query", get(query::query))
+            .route("/services/data/{version}/queryAll", get(query::query_all))
+            .route("/services/data/{version}/query/{locator}", get(query::next))
+            .route(
+                "/services/data/{version}/sobjects/{object}",
+                post(sobjects::create),
+            )
+            .route(
+                "/services/data/{version}/sobjects/{object}/{id}",
+                get(sobjects::read)
+                    .patch(sobjects::update)
+                    .delete(sobjects::delete),
+            )
+            .route(
+                "/services/data/{version}/sobjects/{object}/deleted/",
+                get(sobjects::deleted),
+            )
+            .route(
+                "/services/data/{version}/sobjects/{object}/{field}/{value}",
+                patch(sobjects::upsert),
+            )
+            .route(
+                "/services/data/{version}/composite/sobjects",
+                post(composite::create)
+                    .patch(composite::update)
+                    .delete(composite::delete),
+            )
+            .with_state(sf.clone()),
+        &ctx,
+        hooks,
+    );
+    let oauth = crate::oauth::consent_routes("/services/oauth2/authorize")
         .route("/services/oauth2/token", post(oauth::token))
         .with_state(ctx);
     let versions = Router::new().route(
