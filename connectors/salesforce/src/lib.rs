@@ -1,252 +1,485 @@
-//! The Salesforce connector: pulls `crm-contact` records from the
-//! Salesforce REST API into Switchyard's common data model.
+//! The Salesforce connector: moves `crm-contact` (Contact) and `crm-company`
+//! (Account) records between the Salesforce REST API and Switchyard's common
+//! data model.
 //!
-//! This is the skeleton `cargo xtask new-connector` made. It talks to a
-//! fictional API at `https://api.salesforce.example`:
-//!
-//! - `GET /me` answers `200` when the API key works (used by `check`);
-//! - `GET /contacts?limit=&cursor=&updated_since=` answers
-//!   `{"data": [contact, ...], "next_cursor": "..." | null}`.
-//!
-//! Replace the URLs, the `ApiContact` shape and the mapping with the real
-//! provider's; the structure (describe, check, pull, to_cdm, tests) stays.
+//! - Every request goes to the connection's `instance_url` (which
+//!   `finish-auth` keeps from the token answer), else to the host's api-base.
+//! - Pulls run SOQL ordered by `SystemModstamp` and page through
+//!   `nextRecordsUrl`; incremental pulls go through `queryAll` so deleted
+//!   records come back as deletions.
+//! - Pushes use sObject Collections (see [`push`]).
+//! - A contact belongs to a company through its `AccountId`.
 
-use serde::Deserialize;
+mod client;
+mod mapping;
+mod push;
+mod soql;
+
+use std::collections::HashMap;
+
 use serde_json::{Map, Value, json};
+use switchyard_connector_sdk::json::{from_json, to_json};
 use switchyard_connector_sdk::prelude::*;
 
-/// The provider's API. Every error built from its answers names it.
-const API: Api = Api::new("Salesforce");
+use client::{API, Endpoint, Org, QueryPage, parse};
+pub use mapping::Kind;
 
-/// The most contacts one `GET /contacts` returns.
-const MAX_PAGE_SIZE: u32 = 100;
+/// The most records one query batch holds (Salesforce's cap).
+const MAX_PAGE_SIZE: u32 = 2000;
 
-/// The connector. It has no state: every call runs in a fresh instance, so
-/// anything a later page needs travels in the cursor.
-struct Provider;
+/// The fewest records Salesforce puts in a batch when asked for a size.
+const MIN_BATCH_SIZE: u32 = 200;
 
-/// One page of `GET /contacts`.
-#[derive(Debug, Deserialize)]
-struct ContactsPage {
-    data: Vec<ApiContact>,
-    next_cursor: Option<String>,
+/// Where every pull cursor's path starts.
+const CURSOR_PREFIX: &str = "/services/data/";
+
+/// A blue cloud.
+const LOGO_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 44" role="img" aria-label="Salesforce"><path fill="#1798C1" d="M15 40a11 11 0 0 1-2.6-21.7A13 13 0 0 1 36.5 9.5 10 10 0 0 1 51 15.2 12.5 12.5 0 0 1 50 40Z"/></svg>"##;
+
+/// The connector; stateless, every call runs in a fresh instance.
+pub struct Salesforce;
+
+/// A pull cursor: the `nextRecordsUrl` path of the next batch, then `#` and
+/// the `SystemModstamp` (a SOQL literal) of the last record delivered, from
+/// which the pull restarts if Salesforce has expired the query locator.
+#[derive(Debug, PartialEq)]
+struct Cursor {
+    path: String,
+    resume: Option<String>,
 }
 
-/// A contact as the provider returns it.
-#[derive(Debug, Deserialize)]
-struct ApiContact {
-    id: String,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    title: Option<String>,
-    company: Option<String>,
-    updated_at: Option<String>,
+impl Cursor {
+    fn parse(text: &str) -> Result<Cursor, ConnectorError> {
+        let (path, resume) = match text.split_once('#') {
+            Some((path, resume)) => (path, Some(resume)),
+            None => (text, None),
+        };
+        let foreign = || {
+            ConnectorError::fatal(format!(
+                "the cursor {text:?} was not made by this connector"
+            ))
+        };
+        if !path.starts_with(CURSOR_PREFIX) || path.contains("://") {
+            return Err(foreign());
+        }
+        let resume = match resume.filter(|r| !r.is_empty()) {
+            Some(resume) => Some(soql::datetime_literal(resume).ok_or_else(foreign)?),
+            None => None,
+        };
+        Ok(Cursor {
+            path: path.to_owned(),
+            resume,
+        })
+    }
+
+    fn encode(&self) -> String {
+        match &self.resume {
+            Some(resume) => format!("{}#{resume}", self.path),
+            None => self.path.clone(),
+        }
+    }
 }
 
-impl Connector for Provider {
+/// The first batch of a pull, or of its restart after an expired cursor.
+fn first_batch(
+    org: &Org,
+    kind: Kind,
+    since: Option<&str>,
+    incremental: bool,
+    batch: u32,
+) -> Result<QueryPage, ConnectorError> {
+    let endpoint = if incremental {
+        Endpoint::QueryAll
+    } else {
+        Endpoint::Query
+    };
+    let soql = soql::pull_query(kind, since, incremental);
+    parse(client::send_query(org, endpoint, &soql, Some(batch))?)
+}
+
+/// The ids of the contacts of each account, for `crm-contact` associations.
+fn contacts_of(
+    org: &Org,
+    accounts: &[&str],
+) -> Result<HashMap<String, Vec<String>>, ConnectorError> {
+    let mut linked: HashMap<String, Vec<String>> = HashMap::new();
+    for chunk in accounts.chunks(push::MAX_COLLECTION) {
+        let ids: Vec<String> = chunk.iter().map(|id| soql::quote(id)).collect();
+        let query = format!(
+            "SELECT Id, AccountId FROM Contact WHERE AccountId IN ({}) ORDER BY Id ASC",
+            ids.join(", ")
+        );
+        for raw in client::query_all_pages(org, &query)? {
+            if let (Some(contact), Some(account)) =
+                (client::id_of(&raw), mapping::field(&raw, "AccountId"))
+            {
+                linked.entry(account).or_default().push(contact.to_owned());
+            }
+        }
+    }
+    Ok(linked)
+}
+
+/// A key of `find-match` as text (a string, or the first entry of a list of
+/// objects carrying `inner`).
+fn key_text(value: &Value, inner: &str) -> Option<String> {
+    match value {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Array(items) => items.first().and_then(|v| key_text(v.get(inner)?, inner)),
+        Value::Object(_) => key_text(value.get(inner)?, inner),
+        _ => None,
+    }
+}
+
+/// The ids of the records of `kind` matching every SOQL condition, oldest
+/// first, at most `limit`, with the extra `fields` selected.
+fn matching(
+    org: &Org,
+    kind: Kind,
+    conditions: &[String],
+    fields: &str,
+    limit: u32,
+) -> Result<Vec<Value>, ConnectorError> {
+    let query = format!(
+        "SELECT Id{fields} FROM {} WHERE {} ORDER BY CreatedDate ASC LIMIT {limit}",
+        kind.sobject(),
+        conditions.join(" AND ")
+    );
+    let page: QueryPage = parse(client::send_query(org, Endpoint::Query, &query, None)?)?;
+    Ok(page.records)
+}
+
+impl Connector for Salesforce {
     fn describe() -> Manifest {
+        let integration = |kind: Kind, display: &str| Integration {
+            endgrate_type: kind.endgrate_type().into(),
+            display_name: display.into(),
+            resource: kind.sobject().into(),
+            supports_pull: true,
+            supports_push: true,
+            supports_associations: true,
+            is_custom_object: false,
+        };
         Manifest {
             id: "salesforce".into(),
             display_name: "Salesforce".into(),
-            // Bump the crate version to hot-load a new build over a loaded one.
             version: env!("CARGO_PKG_VERSION").into(),
             category: "crm".into(),
-            homepage: "https://salesforce.example".into(),
-            logo_svg: String::new(),
-            // The end user pastes an API key; the host stores it encrypted and
-            // adds it to every request. The connector never sees it.
-            auth: AuthSpec::ApiKey(vec![ApiKeyField {
-                name: "api_key".into(),
-                label: "Salesforce API key".into(),
-                secret: true,
-            }]),
+            homepage: "https://www.salesforce.com".into(),
+            logo_svg: LOGO_SVG.into(),
+            auth: AuthSpec::Oauth2(Oauth2Spec {
+                authorize_url: "https://login.salesforce.com/services/oauth2/authorize".into(),
+                token_url: "https://login.salesforce.com/services/oauth2/token".into(),
+                scopes: vec!["api".into(), "refresh_token".into()],
+                scope_separator: " ".into(),
+                client_auth: ClientAuth::FormBody,
+                pkce: true,
+                extra_authorize_params: Vec::new(),
+            }),
             credential_placement: CredentialPlacement::Authorization("Bearer".into()),
-            api_base: "https://api.salesforce.example".into(),
-            // The only hosts `http` may reach.
-            allowed_hosts: vec!["api.salesforce.example".into()],
-            integrations: vec![Integration {
-                endgrate_type: "crm-contact".into(),
-                display_name: "Salesforce Contacts".into(),
-                resource: "contacts".into(),
-                supports_pull: true,
-                supports_push: false,
-                supports_associations: false,
-                is_custom_object: false,
-            }],
+            // A placeholder: every real call goes to the connection's
+            // instance_url.
+            api_base: "https://login.salesforce.com".into(),
+            allowed_hosts: vec![
+                "*.my.salesforce.com".into(),
+                "*.salesforce.com".into(),
+                "*.force.com".into(),
+            ],
+            integrations: vec![
+                integration(Kind::Contact, "Salesforce Contacts"),
+                integration(Kind::Account, "Salesforce Accounts"),
+            ],
             batch_limits: BatchLimits {
                 max_page_size: MAX_PAGE_SIZE,
-                max_push_batch: 1,
+                max_push_batch: push::MAX_COLLECTION as u32,
             },
-            // The provider's published limit; the host paces requests under it.
+            // Salesforce counts requests per org per day (100,000 and up),
+            // not per second. A steady 10 per second with 5 in flight keeps
+            // one transfer from crowding out the org's other integrations.
             rate_limit: RateLimit {
                 requests: 10,
                 window_ms: 1_000,
-                max_concurrent: 0,
+                max_concurrent: 5,
             },
         }
     }
 
-    /// One cheap request: a rejected key becomes `unauthorized`.
-    fn check(_conn: &Connection) -> Result<(), ConnectorError> {
-        API.get("/me").send()?.error_for_status()?;
-        Ok(())
-    }
-
-    fn pull(_conn: &Connection, req: PullRequest) -> Result<Page, ConnectorError> {
-        if req.endgrate_type != "crm-contact" {
-            return Err(ConnectorError::unsupported(format!(
-                "Salesforce cannot pull {}",
-                req.endgrate_type
-            )));
-        }
-        // Non-2xx answers become the matching error (401 unauthorized,
-        // 429 rate-limited, 5xx transient, ...) via `send_json`.
-        let page: ContactsPage = API
-            .get("/contacts")
-            .query("limit", req.page_size.clamp(1, MAX_PAGE_SIZE))
-            .query_opt("cursor", req.cursor.as_deref())
-            .query_opt("updated_since", req.since.as_deref())
-            .send_json()?;
-        log::debug!("salesforce: pulled {} contacts", page.data.len());
-
-        let records = page
-            .data
-            .iter()
-            .map(|contact| PulledRecord::new(&contact.id, &contact_to_cdm(contact)))
-            .collect::<Result<Vec<_>, _>>()?;
-        // The provider's cursor is enough here. To keep more state between
-        // pages, pack it with `switchyard_connector_sdk::cursor::encode`.
-        Ok(Page::new(records, page.next_cursor))
-    }
-
-    /// The same mapping `pull` uses, for raw records the host already has.
-    fn to_cdm(endgrate_type: &str, raw: &str) -> Result<Json, ConnectorError> {
-        match endgrate_type {
-            "crm-contact" => {
-                let contact: ApiContact = switchyard_connector_sdk::json::from_json(raw)?;
-                switchyard_connector_sdk::json::to_json(&contact_to_cdm(&contact))
+    fn finish_auth(
+        _callback_params: &[(String, String)],
+        token_response: &str,
+    ) -> Result<Json, ConnectorError> {
+        let answer: Value = serde_json::from_str(token_response).map_err(|err| {
+            ConnectorError::fatal(format!("Salesforce's token answer is not JSON: {err}"))
+        })?;
+        match answer.get("instance_url") {
+            Some(Value::String(url))
+                if url.starts_with("https://") || url.starts_with("http://") =>
+            {
+                let url = url.trim().trim_end_matches('/');
+                to_json(&json!({ "instance_url": url }))
             }
-            other => Err(ConnectorError::unsupported(format!(
-                "Salesforce cannot map {other}"
+            None | Some(Value::Null) => {
+                // Calls then go to the host's api-base for this connection.
+                log::warn!("salesforce: the token answer has no instance_url");
+                Ok("{}".to_owned())
+            }
+            Some(other) => Err(ConnectorError::fatal(format!(
+                "Salesforce's token answer has an instance_url that is not an absolute URL: {other}"
             ))),
         }
     }
-}
 
-/// A provider contact in the common model's `crm-contact` shape (see
-/// `GET /api/schemas/crm-contact` on any Switchyard host). Absent fields are
-/// left out.
-fn contact_to_cdm(contact: &ApiContact) -> Value {
-    let text = |value: &Option<String>| value.as_deref().map(Value::from);
-    let fields = [
-        ("first_name", text(&contact.first_name)),
-        ("last_name", text(&contact.last_name)),
-        (
-            "email_addresses",
-            contact
-                .email
-                .as_ref()
-                .map(|email| json!([{ "email_address": email, "email_address_type": "WORK" }])),
-        ),
-        (
-            "phone_numbers",
-            contact
-                .phone
-                .as_ref()
-                .map(|phone| json!([{ "phone_number": phone, "phone_number_type": "WORK" }])),
-        ),
-        ("title", text(&contact.title)),
-        ("company_name", text(&contact.company)),
-        ("updated_at", text(&contact.updated_at)),
-    ];
-    let cdm: Map<String, Value> = fields
-        .into_iter()
-        .filter_map(|(field, value)| Some((field.to_owned(), value?)))
-        .collect();
-    Value::Object(cdm)
-}
-
-switchyard_connector_sdk::export_connector!(Provider);
-
-// Native unit tests: `cargo test --target x86_64-unknown-linux-gnu -p salesforce`.
-// `MockHttp` stands in for the host and answers the connector's requests.
-#[cfg(test)]
-mod tests {
-    use switchyard_connector_sdk::testing::MockHttp;
-
-    use super::*;
-
-    fn connection() -> Connection {
-        Connection::new("https://api.salesforce.example", json!({}))
+    fn check(conn: &Connection) -> Result<(), ConnectorError> {
+        let org = Org::new(conn)?;
+        let _: QueryPage = parse(client::send_query(
+            &org,
+            Endpoint::Query,
+            "SELECT Id FROM Contact LIMIT 1",
+            None,
+        )?)?;
+        Ok(())
     }
 
-    #[test]
-    fn pull_maps_contacts_and_follows_the_cursor() {
-        let mock = MockHttp::new();
-        mock.on("GET", "/contacts").once().reply_json(
-            200,
-            json!({
-                "data": [{
-                    "id": "c1", "first_name": "Ada", "last_name": "Lovelace",
-                    "email": "ada@example.com", "phone": "+44 20 7946 0000",
-                    "title": "Analyst", "company": "Engines Ltd",
-                    "updated_at": "2024-05-01T12:00:00Z"
-                }],
-                "next_cursor": "page-2"
-            }),
-        );
-        mock.on("GET", "/contacts")
-            .reply_json(200, json!({ "data": [], "next_cursor": null }));
-
-        let first = Provider::pull(&connection(), PullRequest::new("crm-contact", 50));
-        let Ok(first) = first else {
-            panic!("first page failed: {first:?}");
+    fn pull(conn: &Connection, req: PullRequest) -> Result<Page, ConnectorError> {
+        let kind = Kind::from_type(&req.endgrate_type)?;
+        let org = Org::new(conn)?;
+        let since = match req
+            .since
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(since) => Some(soql::datetime_literal(since).ok_or_else(|| {
+                ConnectorError::unsupported(format!(
+                    "Salesforce cannot pull changes since {since:?}: not an RFC 3339 instant"
+                ))
+            })?),
+            None => None,
         };
-        assert_eq!(first.next_cursor.as_deref(), Some("page-2"));
-        assert_eq!(first.records[0].id, "c1");
-        assert_eq!(
-            first.records[0].data_as::<Value>(),
-            Ok(json!({
-                "first_name": "Ada",
-                "last_name": "Lovelace",
-                "email_addresses": [{ "email_address": "ada@example.com", "email_address_type": "WORK" }],
-                "phone_numbers": [{ "phone_number": "+44 20 7946 0000", "phone_number_type": "WORK" }],
-                "title": "Analyst",
-                "company_name": "Engines Ltd",
-                "updated_at": "2024-05-01T12:00:00Z"
-            }))
-        );
+        let incremental = since.is_some();
+        let batch = req.page_size.clamp(MIN_BATCH_SIZE, MAX_PAGE_SIZE);
+        let other = kind.other().endgrate_type();
+        let with_associations = req.associations.iter().any(|t| t == other);
+        let page = match req.cursor.as_deref().filter(|c| !c.is_empty()) {
+            None => first_batch(&org, kind, since.as_deref(), incremental, batch)?,
+            Some(cursor) => {
+                let cursor = Cursor::parse(cursor)?;
+                let response = API.get(org.url(&cursor.path)).send()?;
+                let expired = response.status() == 400
+                    && client::error_code(&response).as_deref() == Some("INVALID_QUERY_LOCATOR");
+                match (&cursor.resume, expired) {
+                    (Some(resume), true) => {
+                        // Records sharing that SystemModstamp come again.
+                        log::warn!(
+                            "salesforce: the query locator expired; restarting from {resume}"
+                        );
+                        first_batch(&org, kind, Some(resume), incremental, batch)?
+                    }
+                    _ => parse(response)?,
+                }
+            }
+        };
 
-        let mut next = PullRequest::new("crm-contact", 50);
-        next.cursor = first.next_cursor;
-        let last = Provider::pull(&connection(), next);
-        assert_eq!(last.map(|page| page.next_cursor), Ok(None));
+        let mut records = Vec::with_capacity(page.records.len());
+        let mut live_accounts: Vec<&str> = Vec::new();
+        for raw in &page.records {
+            let id = client::id_of(raw).ok_or_else(|| {
+                ConnectorError::fatal(format!(
+                    "Salesforce returned a {} without an Id",
+                    kind.sobject()
+                ))
+            })?;
+            if raw.get("IsDeleted").and_then(Value::as_bool) == Some(true) {
+                records.push(PulledRecord::deleted(id));
+                continue;
+            }
+            let mut record = PulledRecord::new(id, &mapping::to_cdm(kind, raw))?;
+            if with_associations && kind == Kind::Contact {
+                let account = mapping::field(raw, "AccountId");
+                record = record.with_associations(other, account.into_iter().collect());
+            }
+            if kind == Kind::Account {
+                live_accounts.push(id);
+            }
+            records.push(record);
+        }
+        if with_associations && kind == Kind::Account {
+            let mut linked = contacts_of(&org, &live_accounts)?;
+            for record in records.iter_mut().filter(|r| !r.deleted) {
+                let ids = linked.remove(&record.id).unwrap_or_default();
+                record.associations.push((other.to_owned(), ids));
+            }
+        }
 
-        let urls: Vec<String> = mock.requests().into_iter().map(|r| r.url).collect();
-        assert_eq!(
-            urls,
-            ["/contacts?limit=50", "/contacts?limit=50&cursor=page-2"]
+        let next = match page.next_path()? {
+            Some(path) => {
+                let resume = page
+                    .records
+                    .last()
+                    .and_then(|raw| mapping::field(raw, "SystemModstamp"))
+                    .and_then(|stamp| soql::datetime_literal(&stamp));
+                Some(Cursor { path, resume }.encode())
+            }
+            None => None,
+        };
+        log::debug!(
+            "salesforce: pulled {} {} records",
+            records.len(),
+            kind.sobject()
         );
+        Ok(Page::new(records, next))
     }
 
-    #[test]
-    fn check_reports_a_rejected_key_as_unauthorized() {
-        let mock = MockHttp::new();
-        mock.on("GET", "/me")
-            .reply_json(401, json!({ "message": "invalid API key" }));
-        assert_eq!(
-            Provider::check(&connection()),
-            Err(ConnectorError::unauthorized(
-                "Salesforce answered HTTP 401: invalid API key"
-            ))
-        );
+    fn push(
+        conn: &Connection,
+        endgrate_type: &str,
+        items: Vec<PushItem>,
+    ) -> Result<Vec<Result<Pushed, ConnectorError>>, ConnectorError> {
+        let kind = Kind::from_type(endgrate_type)?;
+        let org = Org::new(conn)?;
+        push::push(&org, kind, &items)
     }
 
-    #[test]
-    fn other_types_are_unsupported() {
-        let page = Provider::pull(&connection(), PullRequest::new("crm-deal", 10));
-        assert!(matches!(page, Err(ConnectorError::Unsupported(_))));
+    fn find_match(
+        conn: &Connection,
+        endgrate_type: &str,
+        keys: &str,
+    ) -> Result<Option<String>, ConnectorError> {
+        let kind = Kind::from_type(endgrate_type)?;
+        let keys: Map<String, Value> = from_json(keys)?;
+        if let Some(field) = keys.keys().find(|field| !is_matchable(kind, field)) {
+            return Err(ConnectorError::unsupported(format!(
+                "Salesforce cannot match {} on {field}",
+                kind.endgrate_type()
+            )));
+        }
+        let org = Org::new(conn)?;
+        let mut conditions: Vec<String> = Vec::new();
+        let mut phone: Option<String> = None;
+        let mut domain: Option<String> = None;
+        for (field, value) in &keys {
+            let inner = match field.as_str() {
+                "email" | "email_address" | "email_addresses" => "email_address",
+                "phone" | "phone_number" | "phone_numbers" => "phone_number",
+                _ => "",
+            };
+            // An empty key matches nothing.
+            let Some(text) = key_text(value, inner) else {
+                return Ok(None);
+            };
+            let eq = |name: &str| format!("{name} = {}", soql::quote(&text));
+            match (kind, field.as_str()) {
+                (_, "phone" | "phone_number" | "phone_numbers") => phone = Some(text),
+                (Kind::Contact, "first_name") => conditions.push(eq("FirstName")),
+                (Kind::Contact, "last_name") => conditions.push(eq("LastName")),
+                (Kind::Contact, "title") => conditions.push(eq("Title")),
+                (Kind::Contact, _) => conditions.push(eq("Email")),
+                (Kind::Account, "name") => conditions.push(eq("Name")),
+                (Kind::Account, "website") => conditions.push(eq("Website")),
+                (Kind::Account, _) => {
+                    // The domain: candidates whose website contains it.
+                    let Some(d) = mapping::domain_of(&text) else {
+                        return Ok(None);
+                    };
+                    conditions.push(format!("Website LIKE {}", soql::contains_pattern(&d)));
+                    domain = Some(d);
+                }
+            }
+        }
+        // SOQL has OR, but the local simulator does not: a contact's two
+        // phone fields are tried one query after the other.
+        let phone_fields: &[&str] = match (kind, &phone) {
+            (_, None) => &[""],
+            (Kind::Contact, Some(_)) => &["Phone", "MobilePhone"],
+            (Kind::Account, Some(_)) => &["Phone"],
+        };
+        for phone_field in phone_fields {
+            let mut all = conditions.clone();
+            if let Some(number) = &phone {
+                all.push(format!("{phone_field} = {}", soql::quote(number)));
+            }
+            if all.is_empty() {
+                return Ok(None);
+            }
+            let found = match &domain {
+                // The website's own domain must be equal, not just contain it.
+                Some(domain) => matching(&org, kind, &all, ", Website", 200)?
+                    .into_iter()
+                    .find(|raw| {
+                        mapping::field(raw, "Website")
+                            .and_then(|website| mapping::domain_of(&website))
+                            .as_ref()
+                            == Some(domain)
+                    }),
+                None => matching(&org, kind, &all, "", 1)?.into_iter().next(),
+            };
+            if let Some(raw) = found {
+                return Ok(client::id_of(&raw).map(str::to_owned));
+            }
+        }
+        Ok(None)
+    }
+
+    fn associate(
+        conn: &Connection,
+        from_type: &str,
+        from_id: &str,
+        to_type: &str,
+        to_id: &str,
+    ) -> Result<(), ConnectorError> {
+        let from = Kind::from_type(from_type)?;
+        let to = Kind::from_type(to_type)?;
+        let (contact, account) = match (from, to) {
+            (Kind::Contact, Kind::Account) => (from_id, to_id),
+            (Kind::Account, Kind::Contact) => (to_id, from_id),
+            _ => {
+                return Err(ConnectorError::unsupported(format!(
+                    "Salesforce cannot associate {from_type} with {to_type}"
+                )));
+            }
+        };
+        let org = Org::new(conn)?;
+        client::expect_success(
+            API.patch(org.record(Kind::Contact, contact))
+                .idempotent(true)
+                .json_body(&json!({ "AccountId": account }))?
+                .send()?,
+        )
+    }
+
+    fn to_cdm(endgrate_type: &str, raw: &str) -> Result<Json, ConnectorError> {
+        let kind = Kind::from_type(endgrate_type)?;
+        let raw: Value = from_json(raw)?;
+        to_json(&mapping::to_cdm(kind, &raw))
+    }
+
+    fn from_cdm(endgrate_type: &str, record: &str) -> Result<Json, ConnectorError> {
+        let kind = Kind::from_type(endgrate_type)?;
+        let record: Value = from_json(record)?;
+        to_json(&mapping::from_cdm(kind, &record)?)
     }
 }
+
+/// Whether find-match knows the key `field` for `kind`.
+fn is_matchable(kind: Kind, field: &str) -> bool {
+    matches!(
+        (kind, field),
+        (_, "phone" | "phone_number" | "phone_numbers")
+            | (
+                Kind::Contact,
+                "email"
+                    | "email_address"
+                    | "email_addresses"
+                    | "first_name"
+                    | "last_name"
+                    | "title"
+            )
+            | (Kind::Account, "name" | "website" | "domain")
+    )
+}
+
+switchyard_connector_sdk::export_connector!(Salesforce);
+
+#[cfg(test)]
+mod tests;
