@@ -103,6 +103,14 @@ impl Kind {
         }
     }
 
+    /// The sObject with its article, for messages: `a Contact`, `an Account`.
+    pub fn a_record(self) -> &'static str {
+        match self {
+            Kind::Contact => "a Contact",
+            Kind::Account => "an Account",
+        }
+    }
+
     /// The prefix of the address fields (`MailingStreet`, `BillingCity`, ...).
     fn address_prefix(self) -> &'static str {
         match self {

@@ -88,16 +88,16 @@ fn prepare(kind: Kind, item: &PushItem) -> Result<Map<String, Value>, ConnectorE
             fields.retain(|_, v| !blank(Some(v)));
             if blank(fields.get(required)) {
                 return Err(ConnectorError::invalid_data(format!(
-                    "Salesforce requires {required} ({common}) to create a {}",
-                    kind.sobject()
+                    "Salesforce requires {required} ({common}) to create {}",
+                    kind.a_record()
                 )));
             }
         }
         Some(_) => {
             if fields.contains_key(required) && blank(fields.get(required)) {
                 return Err(ConnectorError::invalid_data(format!(
-                    "Salesforce cannot clear the required {required} ({common}) of a {}",
-                    kind.sobject()
+                    "Salesforce cannot clear the required {required} ({common}) of {}",
+                    kind.a_record()
                 )));
             }
         }
