@@ -77,12 +77,16 @@ fn push_one(
         .filter(|id| !id.is_empty());
     let mut body = match kind {
         Kind::Persons => {
-            let current = match id {
-                Some(id) if mapping::needs_current_name(&data) => Some(fetch(target, kind, id)?),
-                _ => None,
-            };
-            let mut body = mapping::person_from_cdm(&data, current.as_ref())?;
-            if let Some(org) = linked_organization(item)? {
+            // Checked before anything is sent.
+            let mut body = mapping::person_from_cdm(&data, None)?;
+            let org = linked_organization(item)?;
+            if let Some(id) = id
+                && mapping::needs_current_name(&data)
+            {
+                let current = fetch(target, kind, id)?;
+                body = mapping::person_from_cdm(&data, Some(&current))?;
+            }
+            if let Some(org) = org {
                 body.insert("org_id".to_owned(), org);
             }
             body
