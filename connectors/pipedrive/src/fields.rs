@@ -5,8 +5,9 @@
 //! from one account to the next. The connection setting `website_field_key`
 //! names it; without that setting the organization fields are read
 //! (`GET /api/v1/organizationFields`) and the one named like "Website" is
-//! used. An account without such a field, or an API without that endpoint
-//! (`404`), has no website.
+//! used. An account without such a field has no website; so, with a
+//! warning, has one whose field list is forbidden (`403`) or missing (`404`,
+//! as on the local simulator).
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -83,8 +84,13 @@ pub fn website_field(target: &Target) -> Result<Option<WebsiteField>, ConnectorE
             .query("start", start)
             .query("limit", FIELDS_PAGE)
             .send()?;
-        if response.status() == 404 {
-            log::info!("pipedrive: no organizationFields endpoint, so no website field");
+        if matches!(response.status(), 403 | 404) {
+            // The website is one field among many: without a way to find it,
+            // organizations are still moved, without it.
+            log::warn!(
+                "pipedrive: organizationFields answered HTTP {}, so no website field",
+                response.status()
+            );
             return Ok(None);
         }
         let answer = read(response)?;

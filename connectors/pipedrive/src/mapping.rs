@@ -164,6 +164,11 @@ pub fn to_cdm(kind: Kind, raw: &Value, website: Option<&WebsiteField>) -> Value 
     }
 }
 
+/// `text` with runs of whitespace as one space.
+fn normal_spaces(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// A top-level text field.
 fn text_at(raw: &Value, name: &str) -> Option<String> {
     match raw.get(name)? {
@@ -176,14 +181,19 @@ fn person_to_cdm(raw: &Value) -> Value {
     let mut out = Map::new();
     let mut first = text_at(raw, "first_name");
     let mut last = text_at(raw, "last_name");
-    if first.is_none()
-        && last.is_none()
-        && let Some(name) = text_at(raw, "name")
-    {
-        // Pipedrive splits `name` at the first space the same way.
-        let (f, l) = name.split_once(' ').unwrap_or((name.as_str(), ""));
-        first = Some(f.to_owned());
-        last = Some(l.trim().to_owned()).filter(|l| !l.is_empty());
+    // `name` is what writes set; the parts are derived from it. When they
+    // are missing or disagree with it, `name` wins, split at the first space
+    // as Pipedrive does.
+    if let Some(name) = text_at(raw, "name") {
+        let parts: Vec<&str> = [first.as_deref(), last.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if normal_spaces(&parts.join(" ")) != normal_spaces(&name) {
+            let (f, l) = name.split_once(' ').unwrap_or((name.as_str(), ""));
+            first = Some(f.to_owned());
+            last = Some(l.trim().to_owned()).filter(|l| !l.is_empty());
+        }
     }
     if let Some(first) = first {
         out.insert("first_name".to_owned(), Value::from(first));

@@ -441,17 +441,29 @@ fn the_website_field_comes_from_settings_or_a_paged_field_list() {
     );
     drop(mock);
 
-    // No such endpoint (the simulator): no website, the pull goes on.
-    let mock = MockHttp::new();
-    mock.on("GET", "/api/v1/organizationFields").reply(404, "");
-    mock.on("GET", "/api/v2/organizations").reply_json(
-        200,
-        ok(json!([organization(5, "Acme", Some("acme.example"))]), None),
-    );
-    let page = Pipedrive::pull(&conn(), PullRequest::new("crm-company", 10)).unwrap();
-    let data = page.records[0].data_as::<Value>().unwrap();
-    assert_eq!(data.get("website"), None);
-    assert_eq!(data["name"], "Acme");
+    // No such endpoint (the simulator), or no right to read it: no website,
+    // the pull goes on.
+    for (status, body) in [
+        (404, String::new()),
+        (403, failure("Scope and URL mismatch", 403).to_string()),
+    ] {
+        let mock = MockHttp::new();
+        mock.on("GET", "/api/v1/organizationFields")
+            .reply(status, body);
+        mock.on("GET", "/api/v2/organizations").reply_json(
+            200,
+            ok(json!([organization(5, "Acme", Some("acme.example"))]), None),
+        );
+        let page = Pipedrive::pull(&conn(), PullRequest::new("crm-company", 10)).unwrap();
+        let data = page.records[0].data_as::<Value>().unwrap();
+        assert_eq!(data.get("website"), None);
+        assert_eq!(data["name"], "Acme");
+        assert!(
+            mock.logs()
+                .iter()
+                .any(|(_, line)| line.contains("no website field"))
+        );
+    }
 }
 
 #[test]
@@ -514,6 +526,30 @@ fn to_cdm_maps_raw_records_and_api_answers() {
         json!({"first_name": "Plato",
                "phone_numbers": [{"phone_number": "123", "phone_number_type": "WORK"}]})
     );
+    // `name` is what writes set: parts that disagree with it give way.
+    for (raw, first, last) in [
+        (
+            json!({"id": 9, "name": "Ada King", "first_name": "Ada", "last_name": "Lovelace"}),
+            "Ada",
+            "King",
+        ),
+        (
+            json!({"id": 9, "name": "Mary Ann  Smith", "first_name": "Mary Ann", "last_name": "Smith"}),
+            "Mary Ann",
+            "Smith",
+        ),
+        (
+            json!({"id": 9, "name": "Jean Luc Picard"}),
+            "Jean",
+            "Luc Picard",
+        ),
+    ] {
+        let cdm = parsed(&Pipedrive::to_cdm("crm-contact", &raw.to_string()).unwrap());
+        assert_eq!(
+            (cdm["first_name"].as_str(), cdm["last_name"].as_str()),
+            (Some(first), Some(last))
+        );
+    }
     let answer = ok(person(4, "Ada Lovelace", "ada@x.example", Some(1)), None);
     assert_eq!(
         parsed(&Pipedrive::to_cdm("crm-contact", &answer.to_string()).unwrap())["last_name"],
