@@ -1,252 +1,293 @@
-//! The Quickbooks connector: pulls `crm-contact` records from the
-//! Quickbooks REST API into Switchyard's common data model.
+//! The QuickBooks Online connector: moves `accounting-customer` (Customer)
+//! and `accounting-invoice` (Invoice) records between QuickBooks Online's
+//! accounting API v3 and Switchyard's common data model.
 //!
-//! This is the skeleton `cargo xtask new-connector` made. It talks to a
-//! fictional API at `https://api.quickbooks.example`:
-//!
-//! - `GET /me` answers `200` when the API key works (used by `check`);
-//! - `GET /contacts?limit=&cursor=&updated_since=` answers
-//!   `{"data": [contact, ...], "next_cursor": "..." | null}`.
-//!
-//! Replace the URLs, the `ApiContact` shape and the mapping with the real
-//! provider's; the structure (describe, check, pull, to_cdm, tests) stays.
+//! - Every call is scoped to the company the end user connected: the
+//!   `realmId` QuickBooks sends back after consent, kept as the `realm_id`
+//!   connection setting (see [`api::Company`]).
+//! - Pulls page through queries (see [`pull`]); pushes go through the batch
+//!   endpoint with `SyncToken` locking (see [`push`]).
+//! - QuickBooks has no upsert: `find-match` queries by exact values.
 
-use serde::Deserialize;
+mod api;
+mod mapping;
+mod pull;
+mod push;
+mod query;
+
 use serde_json::{Map, Value, json};
+use switchyard_connector_sdk::http::encode;
+use switchyard_connector_sdk::json::{from_json, to_json};
 use switchyard_connector_sdk::prelude::*;
 
-/// The provider's API. Every error built from its answers names it.
-const API: Api = Api::new("Quickbooks");
+use api::{Company, parse};
+pub use mapping::Kind;
 
-/// The most contacts one `GET /contacts` returns.
-const MAX_PAGE_SIZE: u32 = 100;
+/// A green disc with a lowercase "q" and "b" drawn as rings and stems.
+const LOGO_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64" role="img" aria-label="QuickBooks"><circle cx="32" cy="32" r="30" fill="#2E9E44"/><g fill="none" stroke="#FFFFFF" stroke-width="4.5" stroke-linecap="round"><circle cx="22" cy="35" r="7.5"/><path d="M29.5 33v17"/><circle cx="42" cy="29" r="7.5"/><path d="M34.5 14v17"/></g></svg>"##;
 
-/// The connector. It has no state: every call runs in a fresh instance, so
-/// anything a later page needs travels in the cursor.
-struct Provider;
+/// The connector; stateless, every call runs in a fresh instance.
+pub struct QuickBooks;
 
-/// One page of `GET /contacts`.
-#[derive(Debug, Deserialize)]
-struct ContactsPage {
-    data: Vec<ApiContact>,
-    next_cursor: Option<String>,
+/// A key of `find-match` as text: a string or number, or the `inner` field
+/// of an object or of the first entry of a list (the common model's
+/// `email_addresses: [{email_address}]` shapes).
+fn key_text(value: &Value, inner: &str) -> Option<String> {
+    match value {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Array(items) => items.first().and_then(|v| key_text(v, inner)),
+        Value::Object(_) if !inner.is_empty() => key_text(value.get(inner)?, inner),
+        _ => None,
+    }
 }
 
-/// A contact as the provider returns it.
-#[derive(Debug, Deserialize)]
-struct ApiContact {
-    id: String,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    title: Option<String>,
-    company: Option<String>,
-    updated_at: Option<String>,
+/// The digits of a phone number, for comparing numbers written differently.
+fn digits(phone: &str) -> String {
+    phone.chars().filter(char::is_ascii_digit).collect()
 }
 
-impl Connector for Provider {
+/// Whether two phone numbers are the same line: equal digits, or one ends
+/// with the other (a missing country code) when that has 7 digits or more.
+fn same_phone(a: &str, b: &str) -> bool {
+    let (a, b) = (digits(a), digits(b));
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    !short.is_empty() && (short == long || (short.len() >= 7 && long.ends_with(&short)))
+}
+
+impl Connector for QuickBooks {
     fn describe() -> Manifest {
+        let integration = |kind: Kind, display: &str, associations: bool| Integration {
+            endgrate_type: kind.endgrate_type().into(),
+            display_name: display.into(),
+            resource: kind.entity().into(),
+            supports_pull: true,
+            supports_push: true,
+            supports_associations: associations,
+            is_custom_object: false,
+        };
         Manifest {
             id: "quickbooks".into(),
-            display_name: "Quickbooks".into(),
-            // Bump the crate version to hot-load a new build over a loaded one.
+            display_name: "QuickBooks".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            category: "crm".into(),
-            homepage: "https://quickbooks.example".into(),
-            logo_svg: String::new(),
-            // The end user pastes an API key; the host stores it encrypted and
-            // adds it to every request. The connector never sees it.
-            auth: AuthSpec::ApiKey(vec![ApiKeyField {
-                name: "api_key".into(),
-                label: "Quickbooks API key".into(),
-                secret: true,
-            }]),
+            category: "accounting".into(),
+            homepage: "https://quickbooks.intuit.com".into(),
+            logo_svg: LOGO_SVG.into(),
+            auth: AuthSpec::Oauth2(Oauth2Spec {
+                authorize_url: "https://appcenter.intuit.com/connect/oauth2".into(),
+                token_url: "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer".into(),
+                scopes: vec!["com.intuit.quickbooks.accounting".into()],
+                scope_separator: " ".into(),
+                client_auth: ClientAuth::Basic,
+                pkce: false,
+                extra_authorize_params: Vec::new(),
+            }),
             credential_placement: CredentialPlacement::Authorization("Bearer".into()),
-            api_base: "https://api.quickbooks.example".into(),
-            // The only hosts `http` may reach.
-            allowed_hosts: vec!["api.quickbooks.example".into()],
-            integrations: vec![Integration {
-                endgrate_type: "crm-contact".into(),
-                display_name: "Quickbooks Contacts".into(),
-                resource: "contacts".into(),
-                supports_pull: true,
-                supports_push: false,
-                supports_associations: false,
-                is_custom_object: false,
-            }],
+            api_base: "https://quickbooks.api.intuit.com".into(),
+            allowed_hosts: vec![
+                "quickbooks.api.intuit.com".into(),
+                "sandbox-quickbooks.api.intuit.com".into(),
+            ],
+            integrations: vec![
+                integration(Kind::Customer, "QuickBooks Customers", false),
+                // Invoices carry their customer (CustomerRef).
+                integration(Kind::Invoice, "QuickBooks Invoices", true),
+            ],
             batch_limits: BatchLimits {
-                max_page_size: MAX_PAGE_SIZE,
-                max_push_batch: 1,
+                max_page_size: query::MAX_RESULTS,
+                max_push_batch: push::MAX_BATCH as u32,
             },
-            // The provider's published limit; the host paces requests under it.
             rate_limit: RateLimit {
-                requests: 10,
-                window_ms: 1_000,
-                max_concurrent: 0,
+                requests: 500,
+                window_ms: 60_000,
+                max_concurrent: 10,
             },
         }
     }
 
-    /// One cheap request: a rejected key becomes `unauthorized`.
-    fn check(_conn: &Connection) -> Result<(), ConnectorError> {
-        API.get("/me").send()?.error_for_status()?;
+    /// QuickBooks sends the company id as `realmId` with the redirect; every
+    /// API path needs it, so it becomes the `realm_id` setting.
+    fn finish_auth(
+        callback_params: &[(String, String)],
+        _token_response: &str,
+    ) -> Result<Json, ConnectorError> {
+        let realm_id = callback_params
+            .iter()
+            .find(|(name, _)| name == "realmId")
+            .map(|(_, value)| value.trim())
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| {
+                ConnectorError::fatal(
+                    "QuickBooks sent the end user back without realmId (the company id): \
+                     the connection cannot be used; connect again",
+                )
+            })?;
+        to_json(&json!({ "realm_id": realm_id }))
+    }
+
+    /// `GET /v3/company/{realm}/companyinfo/{realm}`: a rejected token is
+    /// `unauthorized` with QuickBooks' message.
+    fn check(conn: &Connection) -> Result<(), ConnectorError> {
+        let company = Company::of(conn)?;
+        let info = parse(
+            company
+                .get(&format!("companyinfo/{}", encode(company.realm_id())))
+                .send()?,
+        )?;
+        if info.get("CompanyInfo").is_none() {
+            return Err(ConnectorError::fatal(
+                "QuickBooks answered the company info request without CompanyInfo",
+            ));
+        }
         Ok(())
     }
 
-    fn pull(_conn: &Connection, req: PullRequest) -> Result<Page, ConnectorError> {
-        if req.endgrate_type != "crm-contact" {
-            return Err(ConnectorError::unsupported(format!(
-                "Quickbooks cannot pull {}",
-                req.endgrate_type
-            )));
-        }
-        // Non-2xx answers become the matching error (401 unauthorized,
-        // 429 rate-limited, 5xx transient, ...) via `send_json`.
-        let page: ContactsPage = API
-            .get("/contacts")
-            .query("limit", req.page_size.clamp(1, MAX_PAGE_SIZE))
-            .query_opt("cursor", req.cursor.as_deref())
-            .query_opt("updated_since", req.since.as_deref())
-            .send_json()?;
-        log::debug!("quickbooks: pulled {} contacts", page.data.len());
-
-        let records = page
-            .data
-            .iter()
-            .map(|contact| PulledRecord::new(&contact.id, &contact_to_cdm(contact)))
-            .collect::<Result<Vec<_>, _>>()?;
-        // The provider's cursor is enough here. To keep more state between
-        // pages, pack it with `switchyard_connector_sdk::cursor::encode`.
-        Ok(Page::new(records, page.next_cursor))
+    fn pull(conn: &Connection, req: PullRequest) -> Result<Page, ConnectorError> {
+        let kind = Kind::from_type(&req.endgrate_type)?;
+        let company = Company::of(conn)?;
+        pull::pull(&company, kind, &req)
     }
 
-    /// The same mapping `pull` uses, for raw records the host already has.
-    fn to_cdm(endgrate_type: &str, raw: &str) -> Result<Json, ConnectorError> {
-        match endgrate_type {
-            "crm-contact" => {
-                let contact: ApiContact = switchyard_connector_sdk::json::from_json(raw)?;
-                switchyard_connector_sdk::json::to_json(&contact_to_cdm(&contact))
+    fn push(
+        conn: &Connection,
+        endgrate_type: &str,
+        items: Vec<PushItem>,
+    ) -> Result<Vec<Result<Pushed, ConnectorError>>, ConnectorError> {
+        let kind = Kind::from_type(endgrate_type)?;
+        let company = Company::of(conn)?;
+        push::push(&company, kind, &items)
+    }
+
+    /// Queries by exact values (all keys must match), inactive customers
+    /// included: customers on `email_addresses` (`PrimaryEmailAddr`),
+    /// `customer_name` (`DisplayName`) and `company_name` (`CompanyName`);
+    /// invoices on `number` (`DocNumber`) and `customer_id` (`CustomerRef`).
+    /// QuickBooks cannot query phone numbers: `phone_numbers` only narrows
+    /// the matches of other keys, compared here.
+    fn find_match(
+        conn: &Connection,
+        endgrate_type: &str,
+        keys: &str,
+    ) -> Result<Option<String>, ConnectorError> {
+        let kind = Kind::from_type(endgrate_type)?;
+        let company = Company::of(conn)?;
+        let keys: Map<String, Value> = from_json(keys)?;
+        let mut conditions = Vec::new();
+        let mut phone: Option<String> = None;
+        for (field, value) in &keys {
+            let (property, inner) = match (kind, field.as_str()) {
+                (Kind::Customer, "email_addresses" | "email_address" | "email") => {
+                    ("PrimaryEmailAddr", "email_address")
+                }
+                (Kind::Customer, "customer_name") => ("DisplayName", ""),
+                (Kind::Customer, "company_name") => ("CompanyName", ""),
+                (Kind::Customer, "phone_numbers" | "phone_number" | "phone") => {
+                    match key_text(value, "phone_number") {
+                        Some(number) => phone = Some(number),
+                        // An empty key matches nothing.
+                        None => return Ok(None),
+                    }
+                    continue;
+                }
+                (Kind::Invoice, "number") => ("DocNumber", ""),
+                (Kind::Invoice, "customer_id") => ("CustomerRef", ""),
+                _ => {
+                    return Err(ConnectorError::unsupported(format!(
+                        "QuickBooks cannot match {} on {field}",
+                        kind.endgrate_type()
+                    )));
+                }
+            };
+            let Some(text) = key_text(value, inner) else {
+                return Ok(None);
+            };
+            conditions.push(format!("{property} = {}", query::literal(&text)?));
+        }
+        if conditions.is_empty() {
+            if phone.is_some() {
+                return Err(ConnectorError::unsupported(
+                    "QuickBooks cannot search customers by phone number; match on \
+                     email_addresses, customer_name or company_name",
+                ));
             }
-            other => Err(ConnectorError::unsupported(format!(
-                "Quickbooks cannot map {other}"
-            ))),
+            return Ok(None);
+        }
+        // With a phone to compare, look at more than the first match.
+        let max = if phone.is_some() { 100 } else { 1 };
+        let statement = query::lookup_statement(kind, &conditions, max);
+        let records = company.query(kind.entity(), &statement)?;
+        let found = records.iter().find(|raw| match &phone {
+            None => true,
+            Some(phone) => [
+                "/PrimaryPhone/FreeFormNumber",
+                "/Mobile/FreeFormNumber",
+                "/AlternatePhone/FreeFormNumber",
+            ]
+            .iter()
+            .filter_map(|pointer| raw.pointer(pointer).and_then(Value::as_str))
+            .any(|number| same_phone(number, phone)),
+        });
+        Ok(found.and_then(mapping::id_of))
+    }
+
+    /// An invoice belongs to one customer (its `CustomerRef`): linking an
+    /// invoice and a customer (either way round) sets it, with a sparse
+    /// update. QuickBooks has no other links between these types.
+    fn associate(
+        conn: &Connection,
+        from_type: &str,
+        from_id: &str,
+        to_type: &str,
+        to_id: &str,
+    ) -> Result<(), ConnectorError> {
+        let from = Kind::from_type(from_type)?;
+        let to = Kind::from_type(to_type)?;
+        let (invoice, customer) = match (from, to) {
+            (Kind::Invoice, Kind::Customer) => (from_id, to_id),
+            (Kind::Customer, Kind::Invoice) => (to_id, from_id),
+            _ => {
+                return Err(ConnectorError::unsupported(format!(
+                    "QuickBooks cannot associate {from_type} with {to_type}: the only link it \
+                     keeps is an invoice's customer (CustomerRef)"
+                )));
+            }
+        };
+        let company = Company::of(conn)?;
+        let item = PushItem {
+            id: Some(invoice.to_owned()),
+            data: to_json(&json!({ "customer_id": customer }))?,
+            associations: Vec::new(),
+        };
+        match push::push(&company, Kind::Invoice, &[item])?.pop() {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(err)) => Err(err),
+            None => Err(ConnectorError::fatal(
+                "QuickBooks: the invoice update gave no result",
+            )),
         }
     }
-}
 
-/// A provider contact in the common model's `crm-contact` shape (see
-/// `GET /api/schemas/crm-contact` on any Switchyard host). Absent fields are
-/// left out.
-fn contact_to_cdm(contact: &ApiContact) -> Value {
-    let text = |value: &Option<String>| value.as_deref().map(Value::from);
-    let fields = [
-        ("first_name", text(&contact.first_name)),
-        ("last_name", text(&contact.last_name)),
-        (
-            "email_addresses",
-            contact
-                .email
-                .as_ref()
-                .map(|email| json!([{ "email_address": email, "email_address_type": "WORK" }])),
-        ),
-        (
-            "phone_numbers",
-            contact
-                .phone
-                .as_ref()
-                .map(|phone| json!([{ "phone_number": phone, "phone_number_type": "WORK" }])),
-        ),
-        ("title", text(&contact.title)),
-        ("company_name", text(&contact.company)),
-        ("updated_at", text(&contact.updated_at)),
-    ];
-    let cdm: Map<String, Value> = fields
-        .into_iter()
-        .filter_map(|(field, value)| Some((field.to_owned(), value?)))
-        .collect();
-    Value::Object(cdm)
-}
-
-switchyard_connector_sdk::export_connector!(Provider);
-
-// Native unit tests: `cargo test --target x86_64-unknown-linux-gnu -p quickbooks`.
-// `MockHttp` stands in for the host and answers the connector's requests.
-#[cfg(test)]
-mod tests {
-    use switchyard_connector_sdk::testing::MockHttp;
-
-    use super::*;
-
-    fn connection() -> Connection {
-        Connection::new("https://api.quickbooks.example", json!({}))
+    fn to_cdm(endgrate_type: &str, raw: &str) -> Result<Json, ConnectorError> {
+        let kind = Kind::from_type(endgrate_type)?;
+        let raw: Value = from_json(raw)?;
+        to_json(&mapping::to_cdm(kind, &raw))
     }
 
-    #[test]
-    fn pull_maps_contacts_and_follows_the_cursor() {
-        let mock = MockHttp::new();
-        mock.on("GET", "/contacts").once().reply_json(
-            200,
-            json!({
-                "data": [{
-                    "id": "c1", "first_name": "Ada", "last_name": "Lovelace",
-                    "email": "ada@example.com", "phone": "+44 20 7946 0000",
-                    "title": "Analyst", "company": "Engines Ltd",
-                    "updated_at": "2024-05-01T12:00:00Z"
-                }],
-                "next_cursor": "page-2"
-            }),
-        );
-        mock.on("GET", "/contacts")
-            .reply_json(200, json!({ "data": [], "next_cursor": null }));
-
-        let first = Provider::pull(&connection(), PullRequest::new("crm-contact", 50));
-        let Ok(first) = first else {
-            panic!("first page failed: {first:?}");
+    /// The body of a create (`POST /v3/company/{realm}/customer|invoice`).
+    /// Invoice lines are sold as QuickBooks' "Services" item (Id 1), as
+    /// `push` does when the connection sets no `default_item_id`.
+    fn from_cdm(endgrate_type: &str, record: &str) -> Result<Json, ConnectorError> {
+        let kind = Kind::from_type(endgrate_type)?;
+        let record: Value = from_json(record)?;
+        let body = match kind {
+            Kind::Customer => mapping::customer_from_cdm(&record)?,
+            Kind::Invoice => mapping::invoice_from_cdm(&record, "1")?,
         };
-        assert_eq!(first.next_cursor.as_deref(), Some("page-2"));
-        assert_eq!(first.records[0].id, "c1");
-        assert_eq!(
-            first.records[0].data_as::<Value>(),
-            Ok(json!({
-                "first_name": "Ada",
-                "last_name": "Lovelace",
-                "email_addresses": [{ "email_address": "ada@example.com", "email_address_type": "WORK" }],
-                "phone_numbers": [{ "phone_number": "+44 20 7946 0000", "phone_number_type": "WORK" }],
-                "title": "Analyst",
-                "company_name": "Engines Ltd",
-                "updated_at": "2024-05-01T12:00:00Z"
-            }))
-        );
-
-        let mut next = PullRequest::new("crm-contact", 50);
-        next.cursor = first.next_cursor;
-        let last = Provider::pull(&connection(), next);
-        assert_eq!(last.map(|page| page.next_cursor), Ok(None));
-
-        let urls: Vec<String> = mock.requests().into_iter().map(|r| r.url).collect();
-        assert_eq!(
-            urls,
-            ["/contacts?limit=50", "/contacts?limit=50&cursor=page-2"]
-        );
-    }
-
-    #[test]
-    fn check_reports_a_rejected_key_as_unauthorized() {
-        let mock = MockHttp::new();
-        mock.on("GET", "/me")
-            .reply_json(401, json!({ "message": "invalid API key" }));
-        assert_eq!(
-            Provider::check(&connection()),
-            Err(ConnectorError::unauthorized(
-                "Quickbooks answered HTTP 401: invalid API key"
-            ))
-        );
-    }
-
-    #[test]
-    fn other_types_are_unsupported() {
-        let page = Provider::pull(&connection(), PullRequest::new("crm-deal", 10));
-        assert!(matches!(page, Err(ConnectorError::Unsupported(_))));
+        to_json(&mapping::without_empty(body))
     }
 }
+
+switchyard_connector_sdk::export_connector!(QuickBooks);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,326 @@
+//! Writes through QuickBooks' batch endpoint, results mapped back to the
+//! input order.
+//!
+//! QuickBooks has no upsert and locks records optimistically: an update must
+//! carry the record's current `SyncToken`. So a push
+//!
+//! 1. maps every item to a Customer or Invoice body (an item that does not
+//!    map fails alone);
+//! 2. reads the current `SyncToken` of every record to update, with one
+//!    query (`Id IN (...)`); an id QuickBooks does not know fails alone as
+//!    `not-found`;
+//! 3. sends one `POST /batch` of at most 30 `BatchItemRequest`s (creates, and
+//!    sparse updates), each tagged with its input index as `bId`, and matches
+//!    the `BatchItemResponse`s back by `bId`. A `Fault` fails its item alone
+//!    (a duplicate `DisplayName`, fault 6240, is `invalid-data`);
+//! 4. retries the updates that failed with a stale `SyncToken` (fault 5010,
+//!    someone changed the record in between) once, after reading the tokens
+//!    again.
+//!
+//! The call fails as a whole only before anything may have been written;
+//! after that, every failure is reported per item.
+
+use serde_json::{Map, Value, json};
+use switchyard_connector_sdk::prelude::*;
+
+use crate::api::{Company, Fault, parse};
+use crate::mapping::{self, Kind};
+use crate::query;
+
+/// The most items QuickBooks takes in one batch request.
+pub const MAX_BATCH: usize = 30;
+
+type ItemResult = Result<Pushed, ConnectorError>;
+
+/// One item ready to send: its input index, the body, and for an update the
+/// record id.
+#[derive(Debug, Clone)]
+struct Write {
+    index: usize,
+    id: Option<String>,
+    body: Map<String, Value>,
+}
+
+/// Writes `items`; one result per item, in input order.
+pub fn push(
+    company: &Company,
+    kind: Kind,
+    items: &[PushItem],
+) -> Result<Vec<ItemResult>, ConnectorError> {
+    let mut results: Vec<Option<ItemResult>> = (0..items.len()).map(|_| None).collect();
+    let mut writes = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        match body_of(company, kind, item) {
+            Ok(body) => writes.push(Write {
+                index,
+                id: item.id.clone(),
+                body,
+            }),
+            Err(err) => results[index] = Some(Err(err)),
+        }
+    }
+    let mut written = false;
+    for chunk in writes.chunks(MAX_BATCH) {
+        match write_chunk(company, kind, chunk, &mut results) {
+            Ok(()) => written = true,
+            // Nothing of this chunk was written: with nothing written before,
+            // the whole call fails and the host may retry it.
+            Err(err) if !written => return Err(err),
+            Err(err) => {
+                for write in chunk {
+                    results[write.index] = Some(Err(err.clone()));
+                }
+            }
+        }
+    }
+    Ok(results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| Err(ConnectorError::fatal("QuickBooks: an item was not written")))
+        })
+        .collect())
+}
+
+/// The QuickBooks body of one item (without `Id`/`SyncToken`).
+fn body_of(
+    company: &Company,
+    kind: Kind,
+    item: &PushItem,
+) -> Result<Map<String, Value>, ConnectorError> {
+    if let Some(id) = &item.id {
+        query::literal(id).map_err(|_| {
+            ConnectorError::invalid_data(format!("{id:?} is not a QuickBooks {} Id", kind.noun()))
+        })?;
+    }
+    let data: Value = item.data_as()?;
+    let mut body = match kind {
+        Kind::Customer => mapping::customer_from_cdm(&data)?,
+        Kind::Invoice => mapping::invoice_from_cdm(&data, &company.default_item_id)?,
+    };
+    if kind == Kind::Invoice {
+        // The customer the host linked the invoice to is its CustomerRef.
+        if let Some(customer) = item.associated_ids(Kind::Customer.endgrate_type()).first() {
+            body.insert("CustomerRef".to_owned(), json!({ "value": customer }));
+        }
+        if item.id.is_none() && !body.contains_key("CustomerRef") {
+            return Err(ConnectorError::invalid_data(
+                "a QuickBooks invoice needs a customer: give customer_id, \
+                 or an accounting-customer association",
+            ));
+        }
+    }
+    Ok(match item.id {
+        None => mapping::without_empty(body),
+        Some(_) => body,
+    })
+}
+
+/// Reads, writes and retries one batch; `Err` only when nothing of it was
+/// written.
+fn write_chunk(
+    company: &Company,
+    kind: Kind,
+    chunk: &[Write],
+    results: &mut [Option<ItemResult>],
+) -> Result<(), ConnectorError> {
+    let mut tokens = sync_tokens(company, kind, chunk)?;
+    let mut sendable = Vec::with_capacity(chunk.len());
+    for write in chunk {
+        match &write.id {
+            Some(id) if !tokens.iter().any(|(known, _)| known == id) => {
+                results[write.index] = Some(Err(ConnectorError::not_found(format!(
+                    "QuickBooks has no {} with Id {id}",
+                    kind.noun()
+                ))));
+            }
+            _ => sendable.push(write.clone()),
+        }
+    }
+    if sendable.is_empty() {
+        return Ok(());
+    }
+    let stale = send_batch(company, kind, &sendable, &tokens, results)?;
+    if stale.is_empty() {
+        return Ok(());
+    }
+    // Someone changed these records since their tokens were read: read them
+    // again and retry once. Failures from here on are per item.
+    log::info!(
+        "quickbooks: retrying {} {} update(s) with a stale SyncToken",
+        stale.len(),
+        kind.noun()
+    );
+    let retry: Vec<Write> = stale.into_iter().map(|i| sendable[i].clone()).collect();
+    let outcome = sync_tokens(company, kind, &retry).and_then(|fresh| {
+        tokens = fresh;
+        send_batch(company, kind, &retry, &tokens, results)
+    });
+    match outcome {
+        Ok(still_stale) => {
+            for i in still_stale {
+                let write = &retry[i];
+                results[write.index] = Some(Err(stale_again(kind, write)));
+            }
+        }
+        Err(err) => {
+            for write in &retry {
+                results[write.index] = Some(Err(err.clone()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn stale_again(kind: Kind, write: &Write) -> ConnectorError {
+    ConnectorError::transient(format!(
+        "QuickBooks rejected the {} update of Id {} twice with a stale SyncToken \
+         (fault 5010): the record kept changing while it was written, try again later",
+        kind.noun(),
+        write.id.as_deref().unwrap_or_default()
+    ))
+}
+
+/// The current `SyncToken` of every record `writes` update, by id.
+fn sync_tokens(
+    company: &Company,
+    kind: Kind,
+    writes: &[Write],
+) -> Result<Vec<(String, String)>, ConnectorError> {
+    let mut ids: Vec<&str> = writes.iter().filter_map(|w| w.id.as_deref()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let quoted = ids
+        .iter()
+        .map(|id| query::literal(id))
+        .collect::<Result<Vec<_>, _>>()?;
+    let statement = query::lookup_statement(
+        kind,
+        &[format!("Id IN ({})", quoted.join(", "))],
+        ids.len() as u32,
+    );
+    let records = company.query(kind.entity(), &statement)?;
+    Ok(records
+        .iter()
+        .filter_map(|raw| {
+            let id = mapping::id_of(raw)?;
+            let token = match raw.get("SyncToken")? {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            Some((id, token))
+        })
+        .collect())
+}
+
+/// Sends one batch and records each item's result. Returns the positions in
+/// `writes` of the updates rejected for a stale `SyncToken` (their results
+/// are left unset). `Err` when the batch as a whole failed.
+fn send_batch(
+    company: &Company,
+    kind: Kind,
+    writes: &[Write],
+    tokens: &[(String, String)],
+    results: &mut [Option<ItemResult>],
+) -> Result<Vec<usize>, ConnectorError> {
+    let requests: Vec<Value> = writes
+        .iter()
+        .map(|write| {
+            let mut body = write.body.clone();
+            let operation = match &write.id {
+                None => "create",
+                Some(id) => {
+                    let token = tokens
+                        .iter()
+                        .find(|(known, _)| known == id)
+                        .map(|(_, token)| token.as_str())
+                        .unwrap_or("0");
+                    body.insert("Id".to_owned(), Value::from(id.as_str()));
+                    body.insert("SyncToken".to_owned(), Value::from(token));
+                    body.insert("sparse".to_owned(), Value::from(true));
+                    "update"
+                }
+            };
+            json!({
+                "bId": write.index.to_string(),
+                "operation": operation,
+                kind.entity(): body,
+            })
+        })
+        .collect();
+    let answer = parse(
+        company
+            .post("batch")
+            .json_body(&json!({ "BatchItemRequest": requests }))?
+            .send()?,
+    )?;
+    let responses = answer
+        .get("BatchItemResponse")
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            ConnectorError::fatal("QuickBooks answered a batch without a BatchItemResponse list")
+        })?;
+    let mut stale = Vec::new();
+    for (position, write) in writes.iter().enumerate() {
+        let bid = write.index.to_string();
+        let response = responses.iter().find(|r| match r.get("bId") {
+            Some(Value::String(s)) => *s == bid,
+            Some(Value::Number(n)) => n.to_string() == bid,
+            _ => false,
+        });
+        let result = match response {
+            None => Err(ConnectorError::fatal(format!(
+                "QuickBooks answered the batch without a result for item {} (bId {bid})",
+                write.index
+            ))),
+            Some(response) => match (response.get(kind.entity()), Fault::from_json(response)) {
+                (Some(raw), _) => pushed(kind, raw, write.id.is_none()),
+                (None, Some(fault)) if fault.is_stale() && write.id.is_some() => {
+                    stale.push(position);
+                    continue;
+                }
+                (None, Some(fault)) => Err(item_error(kind, write, &fault)),
+                (None, None) => Err(ConnectorError::fatal(format!(
+                    "QuickBooks answered batch item {bid} with neither a {} nor a Fault",
+                    kind.entity()
+                ))),
+            },
+        };
+        results[write.index] = Some(result);
+    }
+    Ok(stale)
+}
+
+/// The error of a batch item's fault.
+fn item_error(kind: Kind, write: &Write, fault: &Fault) -> ConnectorError {
+    let mut prefix = format!("QuickBooks rejected the {}", kind.noun());
+    if let Some(id) = &write.id {
+        prefix.push_str(&format!(" with Id {id}"));
+    }
+    if fault.code == crate::api::DUPLICATE_NAME {
+        let name = match write.body.get("DisplayName").and_then(Value::as_str) {
+            Some(name) => format!("the name {name:?}"),
+            None => "its name".to_owned(),
+        };
+        return ConnectorError::invalid_data(format!(
+            "{prefix}: {name} is already used by another customer, vendor or employee \
+             (DisplayName must be unique): {}",
+            fault.text
+        ));
+    }
+    fault.error(&prefix, None)
+}
+
+/// The result of a written record.
+fn pushed(kind: Kind, raw: &Value, created: bool) -> ItemResult {
+    let id = mapping::id_of(raw).ok_or_else(|| {
+        ConnectorError::fatal(format!(
+            "QuickBooks returned a written {} without an Id",
+            kind.noun()
+        ))
+    })?;
+    Pushed::new(id, &mapping::to_cdm(kind, raw), created)
+}
