@@ -92,6 +92,10 @@ fn push_one(
             body
         }
         Kind::Organizations => {
+            // The persons to link are checked before anything is sent.
+            for person in item.associated_ids(Kind::Persons.endgrate_type()) {
+                numeric_id(Kind::Persons, person)?;
+            }
             let (body, dropped_website) = mapping::organization_from_cdm(&data, website)?;
             if dropped_website {
                 log::warn!(

@@ -922,6 +922,26 @@ fn push_writes_organizations_with_their_website_and_persons() {
 }
 
 #[test]
+fn organization_items_with_bad_person_ids_are_not_written() {
+    let mock = MockHttp::new();
+    mock.on("GET", "/api/v1/organizationFields")
+        .reply_json(200, organization_fields());
+    let items = vec![linked(
+        item(None, json!({"name": "Acme"})),
+        "crm-contact",
+        &["12", "ada"],
+    )];
+    let results = Pipedrive::push(&conn(), "crm-company", items).unwrap();
+    assert_eq!(
+        results[0],
+        Err(ConnectorError::invalid_data(
+            "Pipedrive person ids are numbers, not \"ada\""
+        ))
+    );
+    assert_eq!(mock.requests().len(), 1);
+}
+
+#[test]
 fn a_failed_field_lookup_fails_the_push_before_anything_is_written() {
     let mock = MockHttp::new();
     mock.on("GET", "/api/v1/organizationFields")
