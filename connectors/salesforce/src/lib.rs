@@ -266,7 +266,9 @@ impl Connector for Salesforce {
             Some(cursor) => {
                 let cursor = Cursor::parse(cursor)?;
                 let response = API.get(org.url(&cursor.path)).send()?;
-                let expired = response.status() == 400
+                // Salesforce forgets a locator after 15 minutes unused, or
+                // when the user opens too many (10 per user).
+                let expired = !response.is_success()
                     && client::error_code(&response).as_deref() == Some("INVALID_QUERY_LOCATOR");
                 match (&cursor.resume, expired) {
                     (Some(resume), true) => {
