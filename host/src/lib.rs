@@ -6,9 +6,16 @@
 //! - [`store`]: state on disk (sled).
 //! - [`server`]: wires them together into a running host.
 
+pub mod accounts;
 pub mod admin_key;
 pub mod api;
+pub mod cdm;
+pub mod credentials;
+pub mod crypto;
+pub mod errors;
 pub mod runtime;
 pub mod server;
+pub mod sessions;
 pub mod store;
 pub mod time;
+pub mod webhooks;

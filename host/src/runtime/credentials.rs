@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 
 /// A credential value. Its `Debug` never shows the secret, so it cannot leak
 /// into logs by accident.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {

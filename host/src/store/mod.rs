@@ -1,10 +1,17 @@
 //! State on disk, in an embedded sled database under the data directory.
 //!
-//! sled writes through a page cache and flushes on a timer, so every write the
-//! API acknowledges is followed by [`Db::flush`] before the answer goes out: a
-//! 2xx means it is on disk.
+//! Each kind of record has its own tree (listed in [`Trees`]); the modules that
+//! own a kind of record read and write it through the JSON helpers here.
+//! Writes that must happen together go in one sled transaction over several
+//! trees. sled flushes on a timer, so every write the API acknowledges is
+//! followed by [`Db::flush`] before the answer goes out: a 2xx means it is on
+//! disk.
 
 use std::path::Path;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sled::Tree;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -12,12 +19,65 @@ pub enum StoreError {
     Open { path: String, source: sled::Error },
     #[error("storage failure: {0}")]
     Sled(#[from] sled::Error),
+    #[error("a stored record is damaged ({0})")]
+    Corrupt(String),
+}
+
+impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
+    fn from(e: sled::transaction::TransactionError<StoreError>) -> Self {
+        match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
+        }
+    }
+}
+
+/// Every tree, by what it holds. Keys join ids with `\0`; free text supplied
+/// by users (internal ids) only ever comes last.
+#[derive(Clone)]
+pub struct Trees {
+    /// Host-wide settings (the admin key's hash).
+    pub meta: Tree,
+    /// account name → [`crate::accounts::Account`].
+    pub accounts: Tree,
+    /// key id → API key record; `api_key_hashes`: sha256(key) → key id.
+    pub api_keys: Tree,
+    pub api_key_hashes: Tree,
+    /// session id → session; `sessions_by_account`: account \0 created \0 id.
+    pub sessions: Tree,
+    pub sessions_by_account: Tree,
+    /// session id → sealed credentials.
+    pub credentials: Tree,
+    /// OAuth2 `state` → pending authorization (single use).
+    pub oauth_states: Tree,
+    /// account \0 list id → provider list.
+    pub provider_lists: Tree,
+    /// transfer id → transfer (status, checkpoint, statistics).
+    pub transfers: Tree,
+    /// session \0 transfer id → (): the transfers of a session.
+    pub session_transfers: Tree,
+    /// transfer id → queue entry (lease); present while the transfer is unfinished.
+    pub queue: Tree,
+    /// transfer id \0 seq → pulled record or push result, in order.
+    pub records: Tree,
+    /// transfer id \0 index → push item as given.
+    pub push_items: Tree,
+    /// transfer id \0 op → push operation journal (exactly-once creation).
+    pub push_ops: Tree,
+    /// session \0 type \0 internal id → provider id.
+    pub id_map: Tree,
+    /// session \0 type \0 record id → content hash (sync pulls); session \0 type → since.
+    pub sync_state: Tree,
+    /// account \0 pk → error.
+    pub errors: Tree,
+    /// seq → webhook delivery.
+    pub outbox: Tree,
 }
 
 #[derive(Clone)]
 pub struct Db {
     db: sled::Db,
-    meta: sled::Tree,
+    pub trees: Trees,
 }
 
 /// Keys of the `meta` tree.
@@ -33,20 +93,46 @@ impl Db {
                 path: dir.display().to_string(),
                 source,
             })?;
-        let meta = db.open_tree("meta")?;
-        Ok(Db { db, meta })
+        let trees = Trees {
+            meta: db.open_tree("meta")?,
+            accounts: db.open_tree("accounts")?,
+            api_keys: db.open_tree("api_keys")?,
+            api_key_hashes: db.open_tree("api_key_hashes")?,
+            sessions: db.open_tree("sessions")?,
+            sessions_by_account: db.open_tree("sessions_by_account")?,
+            credentials: db.open_tree("credentials")?,
+            oauth_states: db.open_tree("oauth_states")?,
+            provider_lists: db.open_tree("provider_lists")?,
+            transfers: db.open_tree("transfers")?,
+            session_transfers: db.open_tree("session_transfers")?,
+            queue: db.open_tree("queue")?,
+            records: db.open_tree("records")?,
+            push_items: db.open_tree("push_items")?,
+            push_ops: db.open_tree("push_ops")?,
+            id_map: db.open_tree("id_map")?,
+            sync_state: db.open_tree("sync_state")?,
+            errors: db.open_tree("errors")?,
+            outbox: db.open_tree("outbox")?,
+        };
+        Ok(Db { db, trees })
     }
 
     pub fn admin_key_hash(&self) -> Result<Option<[u8; 32]>, StoreError> {
         Ok(self
+            .trees
             .meta
             .get(ADMIN_KEY_HASH)?
             .and_then(|v| <[u8; 32]>::try_from(v.as_ref()).ok()))
     }
 
     pub async fn set_admin_key_hash(&self, hash: [u8; 32]) -> Result<(), StoreError> {
-        self.meta.insert(ADMIN_KEY_HASH, &hash[..])?;
+        self.trees.meta.insert(ADMIN_KEY_HASH, &hash[..])?;
         self.flush().await
+    }
+
+    /// A number never handed out before (monotonic across restarts).
+    pub fn next_id(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()?)
     }
 
     /// Waits until everything written so far is durable.
@@ -54,4 +140,70 @@ impl Db {
         self.db.flush_async().await?;
         Ok(())
     }
+}
+
+/// Reads a JSON record.
+pub fn get_json<T: DeserializeOwned>(tree: &Tree, key: &[u8]) -> Result<Option<T>, StoreError> {
+    match tree.get(key)? {
+        Some(bytes) => decode(&bytes).map(Some),
+        None => Ok(None),
+    }
+}
+
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serialising plain data structures to JSON cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// `a \0 b \0 c`.
+pub fn key(parts: &[&str]) -> Vec<u8> {
+    parts.join("\0").into_bytes()
+}
+
+/// `prefix \0` followed by a big-endian sequence number, so keys sort in order.
+pub fn seq_key(prefix: &str, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + 9);
+    k.extend_from_slice(prefix.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// The prefix of every key that starts with `prefix \0`.
+pub fn prefix(prefix: &str) -> Vec<u8> {
+    let mut k = prefix.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+/// Removes every key under `prefix \0` of `tree`.
+pub fn remove_prefix(tree: &Tree, p: &str) -> Result<usize, StoreError> {
+    let mut batch = sled::Batch::default();
+    let mut n = 0;
+    for entry in tree.scan_prefix(prefix(p)).keys() {
+        batch.remove(entry?);
+        n += 1;
+    }
+    tree.apply_batch(batch)?;
+    Ok(n)
+}
+
+/// A random id of 24 hex digits (the shape Endgrate's ids have).
+pub fn new_id() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 12];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }

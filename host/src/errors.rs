@@ -1,0 +1,180 @@
+//! The error log apps read at `GET /api/errors` and receive by error webhook:
+//! what went wrong in a transfer or a session, of which type, and what a
+//! person should do about it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::store::{Db, StoreError, decode, encode, key, prefix};
+
+/// The reference's four kinds of error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorType {
+    /// Something went wrong inside this host (or its connector).
+    Internal,
+    /// One pushed item was rejected.
+    TransferData,
+    /// The provider failed.
+    Upstream,
+    /// The end user must authenticate again.
+    Authentication,
+}
+
+impl ErrorType {
+    /// What a person should do about it.
+    pub fn resolve_text(self, provider: &str) -> String {
+        match self {
+            ErrorType::Internal => "Something failed inside Switchyard. The transfer was stopped; trigger it again, and if it keeps failing, send this error's message to your Switchyard operator.".to_owned(),
+            ErrorType::TransferData => format!("{provider} rejected this item. Correct the fields named in the message and push the item again; the other items were not affected."),
+            ErrorType::Upstream => format!("{provider} failed or answered something unexpected. Check {provider}'s status, then trigger the transfer again; records already transferred are kept."),
+            ErrorType::Authentication => format!("{provider} no longer accepts this session's credentials. Send the end user to /session/reauthenticate?session_id=<session_id> to sign in again; waiting transfers resume once they do."),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorRecord {
+    pub pk: String,
+    pub account: String,
+    pub session_id: String,
+    pub transfer_id: Option<String>,
+    pub timestamp: String,
+    pub error_type: ErrorType,
+    /// What happened, in plain words.
+    pub message: String,
+    pub error_resolve_text: String,
+    pub resolved: bool,
+    pub provider_info: Value,
+    pub integration_info: Value,
+    /// Push items: the item's position in `transfer_data` and its internal id.
+    pub index: Option<usize>,
+    pub internal_id: Option<String>,
+}
+
+/// What a new error is about.
+pub struct NewError<'a> {
+    pub account: &'a str,
+    pub session_id: &'a str,
+    pub transfer_id: Option<&'a str>,
+    pub error_type: ErrorType,
+    pub message: String,
+    pub provider_info: Value,
+    pub integration_info: Value,
+    pub index: Option<usize>,
+    pub internal_id: Option<String>,
+}
+
+impl ErrorRecord {
+    pub fn new(db: &Db, e: NewError<'_>) -> Result<Self, StoreError> {
+        let provider = e
+            .provider_info
+            .get("display_name")
+            .and_then(Value::as_str)
+            .unwrap_or("The provider")
+            .to_owned();
+        Ok(ErrorRecord {
+            pk: format!("{:020}", db.next_id()?),
+            account: e.account.to_owned(),
+            session_id: e.session_id.to_owned(),
+            transfer_id: e.transfer_id.map(str::to_owned),
+            timestamp: crate::time::rfc3339(std::time::SystemTime::now()),
+            error_type: e.error_type,
+            message: e.message,
+            error_resolve_text: e.error_type.resolve_text(&provider),
+            resolved: false,
+            provider_info: e.provider_info,
+            integration_info: e.integration_info,
+            index: e.index,
+            internal_id: e.internal_id,
+        })
+    }
+
+    pub fn key(&self) -> Vec<u8> {
+        key(&[&self.account, &self.pk])
+    }
+
+    /// The error as `GET /api/errors` and the error webhook show it.
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({
+            "pk": self.pk,
+            "transfer_id": self.transfer_id,
+            "session_id": self.session_id,
+            "timestamp": self.timestamp,
+            "error_type": self.error_type,
+            "message": self.message,
+            "error_resolve_text": self.error_resolve_text,
+            "resolved": self.resolved,
+            "endgrate": {
+                "provider_info": self.provider_info,
+                "integration_info": self.integration_info,
+            },
+        });
+        if let Some(index) = self.index {
+            v["index"] = json!(index);
+        }
+        if let Some(internal_id) = &self.internal_id {
+            v["internal_id"] = json!(internal_id);
+        }
+        v
+    }
+}
+
+/// Stores an error (not flushed: the caller flushes with the rest).
+pub fn insert(db: &Db, record: &ErrorRecord) -> Result<(), StoreError> {
+    db.trees.errors.insert(record.key(), encode(record))?;
+    Ok(())
+}
+
+/// The account's errors, newest first, filtered by session and transfer.
+pub fn list(
+    db: &Db,
+    account: &str,
+    session_id: Option<&str>,
+    transfer_id: Option<&str>,
+    offset: usize,
+    limit: usize,
+) -> Result<(Vec<ErrorRecord>, usize), StoreError> {
+    let mut matching = Vec::new();
+    for value in db.trees.errors.scan_prefix(prefix(account)).values().rev() {
+        let record: ErrorRecord = decode(&value?)?;
+        if session_id.is_some_and(|s| s != record.session_id)
+            || transfer_id.is_some_and(|t| Some(t) != record.transfer_id.as_deref())
+        {
+            continue;
+        }
+        matching.push(record);
+    }
+    let total = matching.len();
+    Ok((
+        matching.into_iter().skip(offset).take(limit).collect(),
+        total,
+    ))
+}
+
+/// Marks an error resolved; `false` if the account has no such error.
+pub async fn resolve(db: &Db, account: &str, pk: &str, resolved: bool) -> Result<bool, StoreError> {
+    let k = key(&[account, pk]);
+    let Some(value) = db.trees.errors.get(&k)? else {
+        return Ok(false);
+    };
+    let mut record: ErrorRecord = decode(&value)?;
+    record.resolved = resolved;
+    db.trees.errors.insert(k, encode(&record))?;
+    db.flush().await?;
+    Ok(true)
+}
+
+/// Removes a session's errors (when the session is deleted).
+pub fn remove_session(db: &Db, account: &str, session_id: &str) -> Result<(), StoreError> {
+    let mut batch = sled::Batch::default();
+    for entry in db.trees.errors.scan_prefix(prefix(account)) {
+        let (k, v) = entry?;
+        let record: ErrorRecord = decode(&v)?;
+        if record.session_id == session_id {
+            batch.remove(k);
+        }
+    }
+    db.trees.errors.apply_batch(batch)?;
+    Ok(())
+}

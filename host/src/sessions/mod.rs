@@ -1,0 +1,132 @@
+//! Sessions: the link between one of an app's end users and one provider
+//! account. A session is created by the app (`initiate`), configured when the
+//! end user (or `POST /api/session/credentials`) connects a provider, and
+//! deleted with everything it owns, by the app or by the expiry sweeper.
+//!
+//! - [`model`]: what a session holds.
+//! - [`configuration`]: the configuration object apps read and receive.
+//! - [`sweeper`]: purges expired sessions.
+
+pub mod configuration;
+pub mod model;
+pub mod sweeper;
+
+use std::time::Duration;
+
+use crate::store::{Db, StoreError, decode, encode, get_json, key, prefix, remove_prefix};
+pub use model::{ConnectionState, Session, SessionOptions, SessionSchema, Webhook, Webhooks};
+
+/// Sessions live this long unless `save_session` is set.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(72 * 3600);
+
+#[derive(Clone)]
+pub struct Sessions {
+    db: Db,
+}
+
+impl Sessions {
+    pub fn new(db: Db) -> Self {
+        Sessions { db }
+    }
+
+    /// Stores a new session (durably).
+    pub async fn create(&self, session: &Session) -> Result<(), StoreError> {
+        let trees = &self.db.trees;
+        trees.sessions.insert(&session.id, encode(session))?;
+        trees.sessions_by_account.insert(
+            index_key(&session.account, session.created_ms, &session.id),
+            &[],
+        )?;
+        self.db.flush().await
+    }
+
+    /// The session `id` if `account` owns it.
+    pub fn get(&self, account: &str, id: &str) -> Result<Option<Session>, StoreError> {
+        Ok(self.get_any(id)?.filter(|s| s.account == account))
+    }
+
+    /// The session `id`, whoever owns it (for the end user's pages and workers).
+    pub fn get_any(&self, id: &str) -> Result<Option<Session>, StoreError> {
+        get_json(&self.db.trees.sessions, id.as_bytes())
+    }
+
+    /// Rewrites a session (durably).
+    pub async fn save(&self, session: &Session) -> Result<(), StoreError> {
+        self.db
+            .trees
+            .sessions
+            .insert(&session.id, encode(session))?;
+        self.db.flush().await
+    }
+
+    /// The account's sessions, newest first.
+    pub fn list(
+        &self,
+        account: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<Session>, usize), StoreError> {
+        let index = &self.db.trees.sessions_by_account;
+        let mut ids = Vec::new();
+        for k in index.scan_prefix(prefix(account)).keys().rev() {
+            let k = k?;
+            let id = k.rsplit(|b| *b == 0).next().unwrap_or_default();
+            ids.push(String::from_utf8_lossy(id).into_owned());
+        }
+        let total = ids.len();
+        let mut sessions = Vec::new();
+        for id in ids.iter().skip(offset).take(limit) {
+            if let Some(s) = self.get_any(id)? {
+                sessions.push(s);
+            }
+        }
+        Ok((sessions, total))
+    }
+
+    /// Every session that expired before `now_ms`.
+    pub fn expired(&self, now_ms: u64) -> Result<Vec<Session>, StoreError> {
+        let mut out = Vec::new();
+        for value in self.db.trees.sessions.iter().values() {
+            let session: Session = decode(&value?)?;
+            if session.expires_ms.is_some_and(|t| t <= now_ms) {
+                out.push(session);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes the session and everything stored for it: credentials,
+    /// transfers (which stops those still queued or running), their records,
+    /// push journals, id mappings, sync cursors, errors and undelivered
+    /// webhooks. Durable when it returns.
+    pub async fn delete(&self, session: &Session) -> Result<(), StoreError> {
+        let t = &self.db.trees;
+        let id = session.id.as_str();
+        // The session goes first: nothing new can start for it after this.
+        t.sessions.remove(id)?;
+        t.sessions_by_account
+            .remove(index_key(&session.account, session.created_ms, id))?;
+        t.credentials.remove(id)?;
+        for k in t.session_transfers.scan_prefix(prefix(id)).keys() {
+            let k = k?;
+            let transfer =
+                String::from_utf8_lossy(k.rsplit(|b| *b == 0).next().unwrap_or_default())
+                    .into_owned();
+            t.queue.remove(transfer.as_bytes())?;
+            t.transfers.remove(transfer.as_bytes())?;
+            remove_prefix(&t.records, &transfer)?;
+            remove_prefix(&t.push_items, &transfer)?;
+            remove_prefix(&t.push_ops, &transfer)?;
+        }
+        remove_prefix(&t.session_transfers, id)?;
+        remove_prefix(&t.id_map, id)?;
+        remove_prefix(&t.sync_state, id)?;
+        crate::errors::remove_session(&self.db, &session.account, id)?;
+        crate::webhooks::outbox::remove_session(&self.db, id)?;
+        self.db.flush().await
+    }
+}
+
+fn index_key(account: &str, created_ms: u64, id: &str) -> Vec<u8> {
+    key(&[account, &format!("{created_ms:020}"), id])
+}

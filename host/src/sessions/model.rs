@@ -1,0 +1,115 @@
+//! What a session holds: the options the app chose at `initiate`, its schemas,
+//! and, once configured, the provider connection.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::cdm::mapping::FieldMapping;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub account: String,
+    pub created_ms: u64,
+    /// When the sweeper deletes it; `None` with `save_session`.
+    pub expires_ms: Option<u64>,
+    pub options: SessionOptions,
+    pub schemas: Vec<SessionSchema>,
+    /// Set once the end user connected a provider and finished the page.
+    pub connection: Option<ConnectionState>,
+    /// The provider no longer accepts the stored credentials: the end user
+    /// must authenticate again (`/session/reauthenticate`).
+    #[serde(default)]
+    pub reauth_required: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SessionOptions {
+    pub name: Option<String>,
+    pub provider: Option<String>,
+    pub integration_provider_list_id: Option<String>,
+    pub redirect_url: Option<String>,
+    pub category: Option<String>,
+    pub save_session: bool,
+    pub sync: bool,
+    pub field_selection: bool,
+    pub schema_selection: bool,
+    pub resource_selection: bool,
+    pub passthrough_fields: bool,
+    pub passthrough_schemas: bool,
+    pub statistics: bool,
+    pub webhook_concurrency: bool,
+    pub bypass_ui: bool,
+    pub webhooks: Webhooks,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Webhooks {
+    pub configuration: Option<Webhook>,
+    pub data: Option<Webhook>,
+    pub completed: Option<Webhook>,
+    pub error: Option<Webhook>,
+}
+
+/// Where and with what metadata a webhook is POSTed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub endpoint: String,
+    #[serde(default)]
+    pub metadata: Value,
+    /// Data webhooks only: re-pull every 15 minutes and send what changed.
+    #[serde(default)]
+    pub continuous: bool,
+}
+
+/// One data type the session moves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionSchema {
+    /// What calls name it by: the `endgrate_type`, or a custom schema's title.
+    pub name: String,
+    /// The common-model type it is read from and written to, when known.
+    pub endgrate_type: Option<String>,
+    /// The JSON Schema records follow.
+    pub schema: Value,
+    /// A custom schema (given in full at initiate), mapped field by field.
+    pub custom: bool,
+    /// Pulls return associations (`POST /api/schemas` switches it).
+    pub associations: bool,
+    /// The end user may switch schemas off (`schema_selection`).
+    pub enabled: bool,
+    /// The provider integration serving it, chosen at configuration.
+    pub integration: Option<String>,
+    /// Custom schemas: custom field → common-model path.
+    pub mapping: Option<FieldMapping>,
+}
+
+/// The connected provider account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnectionState {
+    pub provider: String,
+    pub configured_ms: u64,
+    /// Non-secret connection settings (`realm_id`, `instance_url`...).
+    pub settings: Value,
+}
+
+impl Session {
+    pub fn is_configured(&self) -> bool {
+        self.connection.is_some()
+    }
+
+    pub fn schema(&self, name: &str) -> Option<&SessionSchema> {
+        self.schemas.iter().find(|s| s.name == name)
+    }
+
+    pub fn schema_mut(&mut self, name: &str) -> Option<&mut SessionSchema> {
+        self.schemas.iter_mut().find(|s| s.name == name)
+    }
+
+    pub fn schema_names(&self) -> Vec<&str> {
+        self.schemas.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    pub fn provider(&self) -> Option<&str> {
+        self.connection.as_ref().map(|c| c.provider.as_str())
+    }
+}

@@ -1,0 +1,31 @@
+//! Deletes sessions whose 72 hours (or the configured lifetime) are up, with
+//! everything they own.
+
+use std::time::Duration;
+
+use super::Sessions;
+use crate::store::now_ms;
+
+/// Sweeps every `interval` until the host stops.
+pub fn spawn(sessions: Sessions, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(err) = sweep(&sessions).await {
+                tracing::warn!(%err, "expired-session sweep failed; retrying next round");
+            }
+        }
+    })
+}
+
+/// Deletes every expired session; how many went.
+pub async fn sweep(sessions: &Sessions) -> Result<usize, crate::store::StoreError> {
+    let expired = sessions.expired(now_ms())?;
+    for session in &expired {
+        tracing::info!(session = %session.id, "session expired; deleting it and its data");
+        sessions.delete(session).await?;
+    }
+    Ok(expired.len())
+}
