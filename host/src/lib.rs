@@ -18,4 +18,5 @@ pub mod server;
 pub mod sessions;
 pub mod store;
 pub mod time;
+pub mod transfer;
 pub mod webhooks;

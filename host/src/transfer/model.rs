@@ -1,0 +1,131 @@
+//! What a transfer holds: the request as the app made it, its progress (the
+//! checkpoint a restart resumes from) and its statistics.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::sessions::Webhooks;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    Pull,
+    Push,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Pull => "pull",
+            Method::Push => "push",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Transfer {
+    pub id: String,
+    pub account: String,
+    pub session_id: String,
+    pub method: Method,
+    /// The session schema's name (its `endgrate_type` or custom title).
+    pub endgrate_type: String,
+    pub created_ms: u64,
+    pub started_ms: Option<u64>,
+    pub finished_ms: Option<u64>,
+    pub status: Status,
+    /// Why it failed.
+    pub error: Option<String>,
+
+    pub params: Value,
+    /// Pull: the types whose associated ids each record carries.
+    pub associations: Vec<String>,
+    pub disable_upsert: bool,
+    pub sample_data: bool,
+    /// This transfer's own webhooks (they win over the session's).
+    pub webhooks: Webhooks,
+    /// A re-pull scheduled by a continuous data webhook: sends only changes.
+    pub continuous: bool,
+    /// Not to start before this time (continuous re-pulls).
+    pub not_before_ms: u64,
+
+    pub checkpoint: Checkpoint,
+    pub stats: Stats,
+    /// Consecutive failed attempts at the current step.
+    pub attempts: u32,
+    /// Some record or item failed.
+    pub transfer_errors: bool,
+}
+
+/// Where a transfer stands; written with the data of each step, so a restart
+/// resumes from the last one that was stored.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Pull: the connector's cursor for the next page.
+    pub cursor: Option<String>,
+    /// Pull: the first page was fetched (so `cursor: None` means done).
+    pub started: bool,
+    /// Sync pulls: changes since this time, and the time the next one starts from.
+    pub since: Option<String>,
+    pub next_since: Option<String>,
+    /// Records (pull) or results (push) stored so far.
+    pub written: u64,
+    /// Push: the next item to push.
+    pub next_index: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Stats {
+    pub provider: String,
+    pub integration: String,
+    pub batch_size: u32,
+    /// Records known so far (pull) or items given (push).
+    pub records: u64,
+    pub batches: u64,
+    pub batches_queued: u64,
+    pub batches_success: u64,
+    pub batches_fail: u64,
+    pub records_transferred: u64,
+}
+
+impl Transfer {
+    pub fn is_finished(&self) -> bool {
+        matches!(self.status, Status::Completed | Status::Failed)
+    }
+
+    /// The statistics object of `GET /api/statistics`.
+    pub fn statistics_json(&self) -> Value {
+        let s = &self.stats;
+        json!({
+            "method": self.method.as_str(),
+            "completed": self.is_finished(),
+            "initiated": crate::time::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.created_ms)),
+            "transfer_id": self.id,
+            "session_id": self.session_id,
+            "endgrate_type": self.endgrate_type,
+            "status": self.status,
+            "error": self.error,
+            "statistics": {
+                "provider": s.provider,
+                "integration": s.integration,
+                "batch_size": s.batch_size,
+                "records": s.records,
+                "batches": s.batches,
+                "batches_queued": s.batches_queued,
+                "batches_success": s.batches_success,
+                "batches_fail": s.batches_fail,
+                "records_transferred": s.records_transferred,
+                "completed": self.is_finished(),
+            },
+        })
+    }
+}

@@ -1,0 +1,170 @@
+//! One step of a pull: fetch the next page from the connector, shape its
+//! records for the session (custom-schema mapping, `params` filters, changes
+//! only in sync mode), and stage them with the next cursor as one checkpoint.
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::writes::{TreeId, Writes};
+use super::{Hook, Progress, Step, StepError, Transfer, stage_error, stage_webhook, webhook};
+use crate::cdm::filter::Filter;
+use crate::errors::ErrorType;
+use crate::runtime::types::{PullRequest, PulledRecord};
+use crate::store::{key, seq_key};
+
+pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes), StepError> {
+    let session = step.session;
+    let changes_only = session.options.sync || t.continuous;
+    let state_key = key(&[&session.id, &t.endgrate_type]);
+    if !t.checkpoint.started && changes_only {
+        t.checkpoint.since = step
+            .db
+            .trees
+            .sync_state
+            .get(&state_key)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned());
+        let start = std::time::SystemTime::now() - step.config.sync_overlap;
+        t.checkpoint.next_since = Some(crate::time::rfc3339(start));
+    }
+    let page_size = step.manifest.batch_limits.max_page_size.max(1);
+    let associations = t.associations.clone();
+    let request = PullRequest {
+        endgrate_type: step.integration.to_owned(),
+        cursor: t.checkpoint.cursor.clone(),
+        since: t.checkpoint.since.clone(),
+        page_size,
+        params: t.params.clone(),
+        associations: associations.clone(),
+    };
+    let page = step
+        .runtime
+        .pull(&step.manifest.id, &step.connection, Some(step.credential()), &request)
+        .await
+        .map_err(|e| step.classify(e))?;
+
+    let filter = match t.params.as_object() {
+        Some(params) if !params.is_empty() => Filter::parse(params, &[]).ok(),
+        _ => None,
+    };
+    let mut writes = Writes::default();
+    let mut out = Vec::with_capacity(page.records.len());
+    let mut malformed = 0usize;
+    for record in &page.records {
+        let Ok(data) = serde_json::from_str::<Value>(&record.data) else {
+            malformed += 1;
+            continue;
+        };
+        if changes_only {
+            let hash_key = key(&[&session.id, &t.endgrate_type, &record.id]);
+            let hash = fingerprint(record);
+            let previous = step.db.trees.sync_state.get(&hash_key)?;
+            if record.deleted {
+                if previous.is_none() && t.checkpoint.since.is_some() {
+                    // Never seen, already gone: nothing to report.
+                    continue;
+                }
+                writes.remove(TreeId::SyncState, hash_key);
+            } else {
+                if previous.as_deref() == Some(&hash[..]) {
+                    continue;
+                }
+                writes.put(TreeId::SyncState, hash_key, hash.to_vec());
+            }
+        } else if record.deleted {
+            continue;
+        }
+        let shaped = match (&step.schema.mapping, step.schema.custom) {
+            (Some(mapping), true) => mapping.to_custom(&data),
+            _ => data,
+        };
+        if let Some(filter) = &filter
+            && !record.deleted
+            && !filter.matches(&shaped)
+        {
+            continue;
+        }
+        let mut item = json!({ "id": record.id, "data": shaped });
+        if !associations.is_empty() {
+            let linked: Map<String, Value> = record
+                .associations
+                .iter()
+                .map(|(ty, ids)| (ty.clone(), json!(ids)))
+                .collect();
+            item["associations"] = Value::Object(linked);
+        }
+        if record.deleted {
+            item["deleted"] = json!(true);
+        }
+        out.push(item);
+    }
+    for (i, item) in out.iter().enumerate() {
+        writes.put(
+            TreeId::Records,
+            seq_key(&t.id, t.checkpoint.written + i as u64),
+            serde_json::to_vec(item).unwrap_or_default(),
+        );
+    }
+    if malformed > 0 {
+        t.transfer_errors = true;
+        stage_error(
+            step.db,
+            step.runtime,
+            &mut writes,
+            t,
+            session,
+            ErrorType::Upstream,
+            format!("{malformed} record(s) of this page were not valid JSON and were skipped"),
+            None,
+            None,
+        )?;
+    }
+
+    let n = out.len() as u64;
+    t.checkpoint.started = true;
+    t.checkpoint.cursor = page.next_cursor.clone();
+    t.checkpoint.written += n;
+    t.stats.batch_size = page_size;
+    t.stats.records += n;
+    t.stats.records_transferred += n;
+    t.stats.batches += 1;
+    t.stats.batches_success += 1;
+    t.stats.batches_queued = u64::from(page.next_cursor.is_some());
+    let done = page.next_cursor.is_none();
+    if let Some(hook) = webhook(t, session, Hook::Data)
+        && (n > 0 || done)
+    {
+        let body = json!({
+            "success": true,
+            "transfer_id": t.id,
+            "session_id": session.id,
+            "metadata": hook.metadata,
+            "endgrate": { "endgrate_type": t.endgrate_type },
+            "completed": done,
+            "transfer_data": out,
+            "transfer_errors": t.transfer_errors,
+        });
+        stage_webhook(step.db, &mut writes, session, "data", &hook, &body)?;
+    }
+    if done {
+        if let Some(next) = &t.checkpoint.next_since {
+            writes.put(TreeId::SyncState, key(&[&session.id, &t.endgrate_type]), next.as_bytes().to_vec());
+        }
+        Ok((Progress::Done, writes))
+    } else {
+        Ok((Progress::More, writes))
+    }
+}
+
+/// What a record looks like, to tell whether it changed since the last pull.
+fn fingerprint(record: &PulledRecord) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(record.data.as_bytes());
+    for (ty, ids) in &record.associations {
+        h.update(ty.as_bytes());
+        for id in ids {
+            h.update(b"\0");
+            h.update(id.as_bytes());
+        }
+    }
+    h.finalize().into()
+}

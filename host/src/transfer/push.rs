@@ -1,0 +1,410 @@
+//! One step of a push: the next batch of items, their associated items first,
+//! each upserted and written exactly once.
+//!
+//! Every write to the provider goes through a journal (`push_ops`): before a
+//! batch is sent, each of its operations is stored as `Sending` (and flushed);
+//! after, as `Done` with the provider id, together with the internal-id map,
+//! and flushed before the next batch goes out. After a crash an operation
+//! still `Sending` a create is reconciled by looking the record up at the
+//! provider, so it is never created twice.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::writes::{TreeId, Writes, commit};
+use super::{Hook, Progress, Step, StepError, Transfer, stage_error, stage_webhook, webhook};
+use crate::cdm;
+use crate::errors::ErrorType;
+use crate::runtime::types::{ConnectorError, PushItem};
+use crate::sessions::SessionSchema;
+use crate::store::{encode, get_json, key, seq_key};
+
+/// An item as the app pushed it, validated when the transfer was accepted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ItemIn {
+    pub id: Option<String>,
+    pub internal_id: Option<String>,
+    /// In the session schema's shape.
+    pub data: Value,
+    /// Associated items by schema name, pushed before this one and linked.
+    #[serde(default)]
+    pub associations: Vec<(String, Vec<ItemIn>)>,
+    /// Why the item was rejected before anything was sent.
+    pub invalid: Option<String>,
+}
+
+/// The journal entry of one write.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum OpState {
+    Sending { update: Option<String> },
+    Done { id: String, created: bool, data: Value },
+    Failed { message: String },
+}
+
+/// One write to make: an item (or an associated item) of this batch.
+struct Op<'a> {
+    key: Vec<u8>,
+    item: &'a ItemIn,
+    /// Provider ids to link it to, by provider integration type.
+    links: Vec<(String, Vec<String>)>,
+}
+
+type Outcome = Result<(String, bool, Value), String>;
+
+pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes), StepError> {
+    let total = t.stats.records as usize;
+    let batch = step.manifest.batch_limits.max_push_batch.max(1) as usize;
+    let start = t.checkpoint.next_index;
+    let end = (start + batch).min(total);
+    let mut items = Vec::with_capacity(end - start);
+    for index in start..end {
+        let item: ItemIn = get_json(&step.db.trees.push_items, &seq_key(&t.id, index as u64))?
+            .ok_or_else(|| StepError::Store(crate::store::StoreError::Corrupt(format!("push item {index} is missing"))))?;
+        items.push(item);
+    }
+
+    let mut writes = Writes::default();
+    let mut results = Vec::with_capacity(items.len());
+    let mut succeeded = 0u64;
+    if t.sample_data {
+        for item in &items {
+            results.push(json!({ "internal_id": item.internal_id, "data": item.data, "sample_data": true }));
+        }
+    } else {
+        // Associated items first, grouped by type.
+        let mut child_outcomes: HashMap<Vec<u8>, Outcome> = HashMap::new();
+        let mut by_type: Vec<(String, Vec<Op>)> = Vec::new();
+        for (offset, item) in items.iter().enumerate() {
+            if item.invalid.is_some() {
+                continue;
+            }
+            for (ty, children) in &item.associations {
+                for (j, child) in children.iter().enumerate() {
+                    let op = Op {
+                        key: op_key(&t.id, start + offset, Some((ty, j))),
+                        item: child,
+                        links: Vec::new(),
+                    };
+                    match by_type.iter_mut().find(|(name, _)| name == ty) {
+                        Some((_, ops)) => ops.push(op),
+                        None => by_type.push((ty.clone(), vec![op])),
+                    }
+                }
+            }
+        }
+        for (ty, ops) in &by_type {
+            let schema = step.session.schema(ty).ok_or_else(|| StepError::Fail {
+                error_type: ErrorType::Internal,
+                message: format!("the session has no schema {ty:?}"),
+            })?;
+            child_outcomes.extend(run_ops(step, t, schema, ops).await?);
+        }
+
+        // Then the items themselves, linked to their associated items.
+        let mut ops = Vec::new();
+        for (offset, item) in items.iter().enumerate() {
+            if item.invalid.is_some() {
+                continue;
+            }
+            let mut links = Vec::new();
+            for (ty, children) in &item.associations {
+                let integration = step
+                    .session
+                    .schema(ty)
+                    .and_then(|s| s.integration.clone())
+                    .unwrap_or_else(|| ty.clone());
+                let ids: Vec<String> = (0..children.len())
+                    .filter_map(|j| match child_outcomes.get(&op_key(&t.id, start + offset, Some((ty, j)))) {
+                        Some(Ok((id, _, _))) => Some(id.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                if !ids.is_empty() {
+                    links.push((integration, ids));
+                }
+            }
+            ops.push(Op {
+                key: op_key(&t.id, start + offset, None),
+                item,
+                links,
+            });
+        }
+        let outcomes = run_ops(step, t, step.schema, &ops).await?;
+
+        for (offset, item) in items.iter().enumerate() {
+            let index = start + offset;
+            let mut result = json!({ "internal_id": item.internal_id });
+            if let Some(message) = &item.invalid {
+                result["id"] = json!(item.id);
+                result["data"] = json!({});
+                result["error"] = json!({ "error_type": "transfer_data", "message": message });
+                stage_item_error(step, t, &mut writes, index, item, message.clone())?;
+            } else {
+                match outcomes.get(&op_key(&t.id, index, None)) {
+                    Some(Ok((id, created, data))) => {
+                        succeeded += 1;
+                        result["id"] = json!(id);
+                        result["created"] = json!(created);
+                        result["data"] = data.clone();
+                    }
+                    failed => {
+                        let message = match failed {
+                            Some(Err(message)) => message.clone(),
+                            _ => "the item was not written".to_owned(),
+                        };
+                        result["id"] = json!(item.id);
+                        result["data"] = json!({});
+                        result["error"] = json!({ "error_type": "transfer_data", "message": message });
+                        stage_item_error(step, t, &mut writes, index, item, message)?;
+                    }
+                }
+                // Associated items that failed are reported under their parent.
+                let mut linked = serde_json::Map::new();
+                for (ty, children) in &item.associations {
+                    let mut ids = Vec::new();
+                    for (j, child) in children.iter().enumerate() {
+                        match child_outcomes.get(&op_key(&t.id, index, Some((ty, j)))) {
+                            Some(Ok((id, _, _))) => ids.push(json!(id)),
+                            Some(Err(message)) => {
+                                let message = format!("associated {ty} #{j}: {message}");
+                                stage_item_error(step, t, &mut writes, index, child, message)?;
+                            }
+                            None => {}
+                        }
+                    }
+                    linked.insert(ty.clone(), Value::Array(ids));
+                }
+                if !linked.is_empty() {
+                    result["associations"] = Value::Object(linked);
+                }
+            }
+            results.push(result);
+        }
+    }
+
+    for (offset, result) in results.iter().enumerate() {
+        writes.put(TreeId::Records, seq_key(&t.id, (start + offset) as u64), encode(result));
+    }
+    let done = end >= total;
+    t.checkpoint.next_index = end;
+    t.checkpoint.written = end as u64;
+    t.stats.batch_size = batch as u32;
+    t.stats.batches_success += 1;
+    t.stats.batches_queued = (total - end).div_ceil(batch) as u64;
+    t.stats.records_transferred += succeeded;
+    if let Some(hook) = webhook(t, step.session, Hook::Data) {
+        let body = json!({
+            "success": true,
+            "transfer_id": t.id,
+            "session_id": step.session.id,
+            "metadata": hook.metadata,
+            "endgrate": { "endgrate_type": t.endgrate_type },
+            "completed": done,
+            "transfer_data": results,
+            "transfer_errors": t.transfer_errors,
+        });
+        stage_webhook(step.db, &mut writes, step.session, "data", &hook, &body)?;
+    }
+    Ok((if done { Progress::Done } else { Progress::More }, writes))
+}
+
+fn stage_item_error(step: &Step<'_>, t: &mut Transfer, writes: &mut Writes, index: usize, item: &ItemIn, message: String) -> Result<(), StepError> {
+    t.transfer_errors = true;
+    stage_error(step.db, step.runtime, writes, t, step.session, ErrorType::TransferData, message, Some(index), item.internal_id.clone())?;
+    Ok(())
+}
+
+/// `transfer \0 00000012` or `transfer \0 00000012/crm-company/0003`.
+fn op_key(transfer: &str, index: usize, child: Option<(&str, usize)>) -> Vec<u8> {
+    let op = match child {
+        None => format!("{index:08}"),
+        Some((ty, j)) => format!("{index:08}/{ty}/{j:04}"),
+    };
+    key(&[transfer, &op])
+}
+
+/// Writes `ops` of one schema: resolves each to a create or an update
+/// (journal, id, internal id, upsert lookup), then sends them in batches.
+async fn run_ops(
+    step: &Step<'_>,
+    t: &Transfer,
+    schema: &SessionSchema,
+    ops: &[Op<'_>],
+) -> Result<HashMap<Vec<u8>, Outcome>, StepError> {
+    let mut outcomes: HashMap<Vec<u8>, Outcome> = HashMap::new();
+    let Some(integration) = schema.integration.clone() else {
+        for op in ops {
+            outcomes.insert(op.key.clone(), Err(format!("{} cannot store {}", step.manifest.display_name, schema.name)));
+        }
+        return Ok(outcomes);
+    };
+    let common_type = schema.endgrate_type.clone();
+    // The same internal id twice in one batch is written once.
+    let mut first_of: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut aliases: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut pending: Vec<(&Op, Option<String>, Value)> = Vec::new();
+    for (n, op) in ops.iter().enumerate() {
+        if n % 20 == 19 {
+            step.renew(&t.id)?;
+        }
+        if let Some(internal) = &op.item.internal_id {
+            if let Some(first) = first_of.get(internal) {
+                aliases.push((op.key.clone(), first.clone()));
+                continue;
+            }
+            first_of.insert(internal.clone(), op.key.clone());
+        }
+        let common = to_common(schema, &op.item.data);
+        let journal: Option<OpState> = get_json(&step.db.trees.push_ops, &op.key)?;
+        let update = match journal {
+            Some(OpState::Done { id, created, data }) => {
+                outcomes.insert(op.key.clone(), Ok((id, created, data)));
+                continue;
+            }
+            Some(OpState::Failed { message }) => {
+                outcomes.insert(op.key.clone(), Err(message));
+                continue;
+            }
+            // Sent before a crash or a failed call: did the create happen?
+            Some(OpState::Sending { update: None }) => {
+                find_existing(step, common_type.as_deref(), &integration, &common).await?
+            }
+            Some(OpState::Sending { update: Some(id) }) => Some(id),
+            None => {
+                let mapped = match &op.item.internal_id {
+                    Some(internal) => step
+                        .db
+                        .trees
+                        .id_map
+                        .get(key(&[&step.session.id, &schema.name, internal]))?
+                        .map(|v| String::from_utf8_lossy(&v).into_owned()),
+                    None => None,
+                };
+                match (op.item.id.clone().or(mapped), t.disable_upsert) {
+                    (Some(id), _) => Some(id),
+                    (None, true) => None,
+                    (None, false) => find_existing(step, common_type.as_deref(), &integration, &common).await?,
+                }
+            }
+        };
+        pending.push((op, update, common));
+    }
+
+    let batch = step.manifest.batch_limits.max_push_batch.max(1) as usize;
+    for chunk in pending.chunks(batch) {
+        // 1. The journal says what is about to be sent, durably.
+        let mut writes = Writes::default();
+        for (op, update, _) in chunk {
+            writes.put(TreeId::PushOps, op.key.clone(), encode(&OpState::Sending { update: update.clone() }));
+        }
+        commit(step.db, &t.id, Some(step.token), &writes)?;
+        step.db.flush().await?;
+
+        // 2. The provider writes.
+        let items: Vec<PushItem> = chunk
+            .iter()
+            .map(|(op, update, common)| PushItem {
+                id: update.clone(),
+                data: common.clone(),
+                associations: op.links.clone(),
+            })
+            .collect();
+        let answers = step
+            .runtime
+            .push(&step.manifest.id, &step.connection, Some(step.credential()), &integration, &items)
+            .await
+            .map_err(|e| step.classify(e))?;
+
+        // 3. The outcome, with the internal-id map, durably before the next batch.
+        let mut writes = Writes::default();
+        let mut retry: Option<StepError> = None;
+        for (i, (op, update, _)) in chunk.iter().enumerate() {
+            let state = match answers.get(i) {
+                Some(Ok(pushed)) => {
+                    let data: Value = serde_json::from_str(&pushed.data).unwrap_or_else(|_| json!({}));
+                    let data = from_common(schema, data);
+                    if let Some(internal) = &op.item.internal_id {
+                        writes.put(TreeId::IdMap, key(&[&step.session.id, &schema.name, internal]), pushed.id.as_bytes().to_vec());
+                    }
+                    OpState::Done { id: pushed.id.clone(), created: pushed.created && update.is_none(), data }
+                }
+                Some(Err(ConnectorError::RateLimited(secs))) => {
+                    retry.get_or_insert(StepError::Retry {
+                        after: secs.map(|s| std::time::Duration::from_secs(u64::from(s))),
+                        reason: format!("{} is rate limiting", step.manifest.display_name),
+                    });
+                    continue;
+                }
+                Some(Err(ConnectorError::Transient(m))) => {
+                    retry.get_or_insert(StepError::Retry { after: None, reason: m.clone() });
+                    continue;
+                }
+                Some(Err(ConnectorError::Unauthorized(m))) => {
+                    retry.get_or_insert(StepError::Auth(m.clone()));
+                    continue;
+                }
+                Some(Err(e)) => OpState::Failed { message: e.to_string() },
+                None => OpState::Failed { message: "the connector returned no result for this item".into() },
+            };
+            match &state {
+                OpState::Done { id, created, data } => outcomes.insert(op.key.clone(), Ok((id.clone(), *created, data.clone()))),
+                OpState::Failed { message } => outcomes.insert(op.key.clone(), Err(message.clone())),
+                OpState::Sending { .. } => None,
+            };
+            writes.put(TreeId::PushOps, op.key.clone(), encode(&state));
+        }
+        commit(step.db, &t.id, Some(step.token), &writes)?;
+        step.db.flush().await?;
+        if let Some(err) = retry {
+            return Err(err);
+        }
+    }
+    for (alias, first) in aliases {
+        if let Some(outcome) = outcomes.get(&first).cloned() {
+            outcomes.insert(alias, outcome);
+        }
+    }
+    Ok(outcomes)
+}
+
+/// The upsert lookup: the first provider record matching the record's keys.
+async fn find_existing(
+    step: &Step<'_>,
+    common_type: Option<&str>,
+    integration: &str,
+    common: &Value,
+) -> Result<Option<String>, StepError> {
+    let Some(common_type) = common_type else {
+        return Ok(None);
+    };
+    for keys in cdm::upsert_keys(common_type, common) {
+        let found = step
+            .runtime
+            .find_match(&step.manifest.id, &step.connection, Some(step.credential()), integration, &keys)
+            .await;
+        match found {
+            Ok(Some(id)) => return Ok(Some(id)),
+            Ok(None) => {}
+            // A provider that cannot match on this key: try the next.
+            Err(crate::runtime::CallError::Connector { error: ConnectorError::Unsupported(_), .. }) => {}
+            Err(e) => return Err(step.classify(e)),
+        }
+    }
+    Ok(None)
+}
+
+fn to_common(schema: &SessionSchema, data: &Value) -> Value {
+    match (&schema.mapping, schema.custom) {
+        (Some(mapping), true) => mapping.to_common(data),
+        _ => data.clone(),
+    }
+}
+
+fn from_common(schema: &SessionSchema, data: Value) -> Value {
+    match (&schema.mapping, schema.custom) {
+        (Some(mapping), true) => mapping.to_custom(&data),
+        _ => data,
+    }
+}
