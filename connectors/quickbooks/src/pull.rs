@@ -10,13 +10,18 @@
 //!   seen instead of counting from `since`: a record changed during the pull
 //!   moves to the end of that order, and a plain start position would then
 //!   skip the record that slid into its place.
+//! - Queries never return deleted invoices, so the last page of an
+//!   incremental invoice pull also asks change data capture (`/cdc`) for the
+//!   invoices deleted since `since`, returned as `deleted` records.
+//!   QuickBooks' CDC looks back 30 days and lists 1000 changes at most: older
+//!   or further deletions are not reported (a warning is logged).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use switchyard_connector_sdk::cursor;
 use switchyard_connector_sdk::prelude::*;
 
-use crate::api::Company;
+use crate::api::{Company, http_error, parse};
 use crate::mapping::{self, Kind};
 use crate::query::{self, MAX_RESULTS};
 
@@ -64,6 +69,17 @@ pub fn pull(company: &Company, kind: Kind, req: &PullRequest) -> Result<Page, Co
             };
             let statement = query::pull_statement(kind, Some(&at.after), at.skip + 1, max)?;
             let records = company.query(kind.entity(), &statement)?;
+            if records.is_empty() && kind == Kind::Invoice {
+                let deleted = deleted_invoices(company, &query::query_time(since)?)?;
+                log::debug!(
+                    "quickbooks: {} invoices deleted since {since}",
+                    deleted.len()
+                );
+                return Ok(Page::new(
+                    deleted.into_iter().map(PulledRecord::deleted).collect(),
+                    None,
+                ));
+            }
             let next = next_changed(&at, &records)
                 .map(|next| cursor::encode(&next))
                 .transpose()?;
@@ -92,6 +108,56 @@ pub fn pull(company: &Company, kind: Kind, req: &PullRequest) -> Result<Page, Co
     }
     log::debug!("quickbooks: pulled {} {}s", page.len(), kind.noun());
     Ok(Page::new(page, next))
+}
+
+/// The most changes one CDC answer lists per entity.
+const CDC_MAX: usize = 1000;
+
+/// The ids of the invoices deleted since `since`, from change data capture
+/// (`GET /cdc?entities=Invoice&changedSince=`). QuickBooks refuses a
+/// `changedSince` more than 30 days back with a 400: then no deletions are
+/// reported, with a warning, and the pull still ends normally.
+fn deleted_invoices(company: &Company, since: &str) -> Result<Vec<String>, ConnectorError> {
+    let response = company
+        .get("cdc")
+        .query("entities", "Invoice")
+        .query("changedSince", since)
+        .send()?;
+    if response.status() == 400 {
+        let why = http_error(response.status(), response.headers(), response.body());
+        log::warn!(
+            "quickbooks: deleted invoices since {since} cannot be read (QuickBooks keeps \
+             30 days of changes): {}",
+            why.message()
+        );
+        return Ok(Vec::new());
+    }
+    let answer = parse(response)?;
+    let changes: Vec<&Value> = answer
+        .pointer("/CDCResponse/0/QueryResponse")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|response| response.get("Invoice").and_then(Value::as_array))
+        .flatten()
+        .collect();
+    if changes.len() >= CDC_MAX {
+        log::warn!(
+            "quickbooks: {} invoice changes since {since}, the most CDC lists: later \
+             deletions may be missing",
+            changes.len()
+        );
+    }
+    Ok(changes
+        .into_iter()
+        .filter(|change| {
+            change
+                .get("status")
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.eq_ignore_ascii_case("Deleted"))
+        })
+        .filter_map(mapping::id_of)
+        .collect())
 }
 
 /// The cursor after an incremental page; `None` after an empty one.

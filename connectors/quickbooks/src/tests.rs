@@ -1197,3 +1197,57 @@ fn associate_sets_the_invoice_customer_with_a_sparse_update() {
         Err(ConnectorError::Unsupported(_))
     ));
 }
+
+#[test]
+fn incremental_invoice_pulls_end_with_the_deletions_cdc_reports() {
+    let mock = MockHttp::new();
+    mock.on("GET", QUERY).reply_json(200, empty_page());
+    mock.on("GET", "/v3/company/123/cdc").once().reply_json(
+        200,
+        json!({"CDCResponse": [{"QueryResponse": [{
+            "Invoice": [
+                {"domain": "QBO", "status": "Deleted", "Id": "31",
+                 "MetaData": {"LastUpdatedTime": "2024-05-02T10:00:00-07:00"}},
+                {"Id": "32", "DocNumber": "1032", "TotalAmt": 5.0, "Balance": 5.0}
+            ],
+            "startPosition": 1, "maxResults": 2, "totalCount": 2
+        }]}], "time": "2024-06-01T10:00:00.000-07:00"}),
+    );
+    mock.on("GET", "/v3/company/123/cdc").reply_json(
+        400,
+        fault(
+            "2010",
+            "Invalid request parameter",
+            "changedSince must be within the last 30 days",
+        ),
+    );
+    let mut req = PullRequest::new("accounting-invoice", 50);
+    req.since = Some("2024-05-01T00:00:00Z".to_owned());
+    req.cursor = cursor::encode(&Changed {
+        after: "2024-05-03T10:00:00-07:00".to_owned(),
+        skip: 1,
+    })
+    .ok();
+    let page = QuickBooks::pull(&conn(), req.clone()).unwrap();
+    assert_eq!(page.next_cursor, None);
+    assert_eq!(page.records, [PulledRecord::deleted("31")]);
+    let cdc = &mock.requests()[1];
+    assert_eq!(cdc.path(), "/v3/company/123/cdc");
+    assert_eq!(cdc.query_param("entities").as_deref(), Some("Invoice"));
+    assert_eq!(
+        cdc.query_param("changedSince").as_deref(),
+        Some("2024-05-01T00:00:00-00:00")
+    );
+    assert_eq!(cdc.query_param("minorversion").as_deref(), Some("75"));
+
+    // Beyond CDC's 30 days the pull still ends, with no deletions and a warning.
+    let page = QuickBooks::pull(&conn(), req).unwrap();
+    assert!(page.records.is_empty() && page.next_cursor.is_none());
+    assert!(mock.logs().iter().any(|(_, line)| line.contains("30 days")));
+    // Customers are never deleted: no CDC for them.
+    let mut req = PullRequest::new("accounting-customer", 50);
+    req.since = Some("2024-05-01T00:00:00Z".to_owned());
+    let before = mock.requests().len();
+    QuickBooks::pull(&conn(), req).unwrap();
+    assert_eq!(mock.requests().len(), before + 1);
+}
