@@ -87,13 +87,13 @@ impl Company {
     /// empty `QueryResponse`, which gives an empty list.
     pub fn query(&self, entity: &str, text: &str) -> Result<Vec<Value>, ConnectorError> {
         log::debug!("quickbooks: {text}");
-        let answer = parse(self.get("query").query("query", text).send()?)?;
-        let response = answer.get("QueryResponse").ok_or_else(|| {
+        let mut answer = parse(self.get("query").query("query", text).send()?)?;
+        let response = answer.get_mut("QueryResponse").ok_or_else(|| {
             ConnectorError::fatal("QuickBooks answered a query without a QueryResponse")
         })?;
-        match response.get(entity) {
+        match response.get_mut(entity).map(Value::take) {
             None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(records)) => Ok(records.clone()),
+            Some(Value::Array(records)) => Ok(records),
             Some(other) => Err(ConnectorError::fatal(format!(
                 "QuickBooks answered a query with {entity} that is not a list: {}",
                 cut(&other.to_string())
