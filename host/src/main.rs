@@ -6,8 +6,12 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use switchyard::accounts::Accounts;
+use switchyard::crypto::Sealer;
 use switchyard::runtime::ConnectorOverride;
+use switchyard::runtime::credentials::Secret;
 use switchyard::server::{self, HostConfig};
+use switchyard::store::Db;
 
 #[derive(Parser)]
 #[command(
@@ -24,6 +28,49 @@ struct Cli {
 enum Command {
     /// Runs the host.
     Serve(ServeArgs),
+    /// Manages API keys (in the data directory of a stopped host, or
+    /// through a running host's admin API with --url).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Creates an API key for an account (created on first use); the key is
+    /// shown once.
+    Create {
+        #[arg(long)]
+        account: String,
+        #[command(flatten)]
+        target: KeysTarget,
+    },
+    /// Revokes an API key by its id.
+    Revoke {
+        key_id: String,
+        #[command(flatten)]
+        target: KeysTarget,
+    },
+    /// Lists API keys (never their secrets).
+    List {
+        #[command(flatten)]
+        target: KeysTarget,
+    },
+}
+
+#[derive(clap::Args)]
+struct KeysTarget {
+    /// Data directory of a stopped host.
+    #[arg(long, default_value = "./data")]
+    data: PathBuf,
+    /// A running host's URL: the call goes through its admin API instead.
+    #[arg(long)]
+    url: Option<String>,
+    /// The admin key, for --url.
+    #[arg(long, env = "SWITCHYARD_ADMIN_KEY", hide_env_values = true)]
+    admin_key: Option<String>,
+    /// From `SWITCHYARD_ENCRYPTION_KEY`, as for `serve`.
+    #[arg(long, env = "SWITCHYARD_ENCRYPTION_KEY", hide_env_values = true)]
+    encryption_key: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -51,6 +98,45 @@ struct ServeArgs {
     /// reached over http too. Repeatable.
     #[arg(long = "connector-base", value_name = "ID=URL")]
     connector_bases: Vec<String>,
+    /// This host's OAuth app at a provider: `hubspot=CLIENT_ID:CLIENT_SECRET`.
+    /// Repeatable.
+    #[arg(
+        long = "oauth-client",
+        value_name = "ID=CLIENT_ID:SECRET",
+        env = "SWITCHYARD_OAUTH_CLIENTS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    oauth_clients: Vec<String>,
+    /// Replaces a provider's OAuth authorize URL: `hubspot=URL`. Repeatable.
+    #[arg(long = "oauth-authorize-url", value_name = "ID=URL")]
+    oauth_authorize_urls: Vec<String>,
+    /// Replaces a provider's OAuth token URL: `hubspot=URL`. Repeatable.
+    #[arg(long = "oauth-token-url", value_name = "ID=URL")]
+    oauth_token_urls: Vec<String>,
+    /// The URL browsers and apps reach this host at [default: http://<listen>].
+    #[arg(long)]
+    public_url: Option<String>,
+    /// 32 bytes in base64 that seal credentials at rest [default: the key
+    /// file <data>/encryption.key, created on first start].
+    #[arg(long, env = "SWITCHYARD_ENCRYPTION_KEY", hide_env_values = true)]
+    encryption_key: Option<String>,
+    /// Longest wait of a `synchronous` transfer trigger, in seconds.
+    #[arg(long, default_value_t = 300)]
+    synchronous_cap_secs: u64,
+    /// Lifetime of sessions without `save_session`, in seconds.
+    #[arg(long, default_value_t = 72 * 3600)]
+    session_ttl_secs: u64,
+    /// Transfer steps run at once.
+    #[arg(long, default_value_t = 32)]
+    workers: usize,
+}
+
+/// `ID=VALUE`.
+fn split_spec<'a>(flag: &str, spec: &'a str) -> anyhow::Result<(&'a str, &'a str)> {
+    spec.split_once('=')
+        .filter(|(id, v)| !id.is_empty() && !v.is_empty())
+        .with_context(|| format!("{flag} must look like ID=VALUE (got {spec:?})"))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -67,6 +153,7 @@ fn main() -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Keys(command) => runtime.block_on(keys(command)),
     }
 }
 
@@ -89,6 +176,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             },
         );
     }
+    for spec in &args.oauth_clients {
+        let (id, pair) = split_spec("--oauth-client", spec)?;
+        let (client_id, secret) = pair
+            .split_once(':')
+            .context("--oauth-client must look like ID=CLIENT_ID:CLIENT_SECRET")?;
+        let client = config.oauth.entry(id.to_owned()).or_default();
+        client.client_id = client_id.to_owned();
+        client.client_secret = Secret::new(secret);
+    }
+    for spec in &args.oauth_authorize_urls {
+        let (id, url) = split_spec("--oauth-authorize-url", spec)?;
+        config.oauth.entry(id.to_owned()).or_default().authorize_url = Some(url.to_owned());
+    }
+    for spec in &args.oauth_token_urls {
+        let (id, url) = split_spec("--oauth-token-url", spec)?;
+        config.oauth.entry(id.to_owned()).or_default().token_url = Some(url.to_owned());
+    }
+    config.public_url = args.public_url;
+    config.encryption_key = args.encryption_key.filter(|k| !k.is_empty());
+    config.synchronous_cap = Duration::from_secs(args.synchronous_cap_secs);
+    config.session_ttl = Duration::from_secs(args.session_ttl_secs);
+    config.transfers.workers = args.workers.max(1);
     let host = server::start(config).await?;
     if let Some(key) = &host.generated_admin_key {
         println!(
@@ -101,5 +210,82 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         served = host.wait() => served.context("the server stopped")?,
         _ = shutdown => tracing::info!("shutting down"),
     }
+    Ok(())
+}
+
+async fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    let target = match &command {
+        KeysCommand::Create { target, .. }
+        | KeysCommand::Revoke { target, .. }
+        | KeysCommand::List { target } => target,
+    };
+    if let Some(url) = &target.url {
+        return keys_over_http(url, target.admin_key.as_deref(), &command).await;
+    }
+    let db = Db::open(&target.data.join("db")).with_context(|| {
+        format!(
+            "opening {} (if the host is running, pass --url http://HOST:PORT and the admin key instead)",
+            target.data.display()
+        )
+    })?;
+    let sealer = Sealer::provision(target.encryption_key.as_deref(), &target.data)?;
+    let accounts = Accounts::new(db, sealer);
+    match &command {
+        KeysCommand::Create { account, .. } => {
+            let created = accounts.create_key(account).await?;
+            println!(
+                "Created API key {} for account {account}. It is shown only this once:\n\n    {}\n",
+                created.key.key_id, created.secret
+            );
+        }
+        KeysCommand::Revoke { key_id, .. } => {
+            if !accounts.revoke(key_id).await? {
+                bail!("no API key {key_id}");
+            }
+            println!("Revoked {key_id}.");
+        }
+        KeysCommand::List { .. } => {
+            for k in accounts.keys(None)? {
+                println!(
+                    "{}\t{}\t{}…\t{}",
+                    k.key_id,
+                    k.account,
+                    k.hint,
+                    if k.revoked { "revoked" } else { "active" }
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn keys_over_http(
+    url: &str,
+    admin_key: Option<&str>,
+    command: &KeysCommand,
+) -> anyhow::Result<()> {
+    let admin_key =
+        admin_key.context("--url needs the admin key (--admin-key or SWITCHYARD_ADMIN_KEY)")?;
+    let client = reqwest::Client::new();
+    let base = url.trim_end_matches('/');
+    let request = match command {
+        KeysCommand::Create { account, .. } => client
+            .post(format!("{base}/api/admin/keys"))
+            .json(&serde_json::json!({ "account": account })),
+        KeysCommand::Revoke { key_id, .. } => {
+            client.delete(format!("{base}/api/admin/keys/{key_id}"))
+        }
+        KeysCommand::List { .. } => client.get(format!("{base}/api/admin/keys")),
+    };
+    let response = request.bearer_auth(admin_key).send().await?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    if !status.is_success() {
+        bail!(
+            "{status}: {}",
+            body["message"].as_str().unwrap_or("request failed")
+        );
+    }
+    println!("{}", serde_json::to_string_pretty(&body)?);
     Ok(())
 }

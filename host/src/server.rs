@@ -6,11 +6,22 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::accounts::Accounts;
 use crate::admin_key::{AdminKey, Provisioned};
-use crate::api::{self, AppState};
+use crate::api::{self, ApiConfig, AppState};
+use crate::credentials::Credentials;
+use crate::credentials::oauth::OAuthClients;
+use crate::crypto::{KeyError, Sealer};
 use crate::runtime::watcher::{self, DirectoryWatch};
 use crate::runtime::{ConnectorOverride, Runtime, RuntimeConfig, SandboxLimits};
+use crate::sessions::{self, Sessions};
 use crate::store::{Db, StoreError};
+use crate::transfer::{TransferConfig, Transfers};
+use crate::webhooks::delivery::{self, Doorbell, WebhookConfig};
 
 #[derive(Debug, Clone)]
 pub struct HostConfig {
@@ -22,6 +33,19 @@ pub struct HostConfig {
     pub admin_key: Option<String>,
     pub limits: SandboxLimits,
     pub overrides: HashMap<String, ConnectorOverride>,
+    /// From `SWITCHYARD_ENCRYPTION_KEY`; otherwise `<data>/encryption.key`.
+    pub encryption_key: Option<String>,
+    /// This host's OAuth apps, by connector id.
+    pub oauth: OAuthClients,
+    /// How browsers and apps reach this host [default: `http://<listen>`].
+    pub public_url: Option<String>,
+    pub session_ttl: Duration,
+    pub synchronous_cap: Duration,
+    pub sweep_interval: Duration,
+    pub transfers: TransferConfig,
+    pub webhooks: WebhookConfig,
+    /// Connection settings defaulted per provider (sandbox mode).
+    pub default_settings: HashMap<String, Map<String, Value>>,
 }
 
 impl HostConfig {
@@ -33,6 +57,15 @@ impl HostConfig {
             admin_key: None,
             limits: SandboxLimits::default(),
             overrides: HashMap::new(),
+            encryption_key: None,
+            oauth: OAuthClients::new(),
+            public_url: None,
+            session_ttl: sessions::DEFAULT_TTL,
+            synchronous_cap: Duration::from_secs(300),
+            sweep_interval: Duration::from_secs(60),
+            transfers: TransferConfig::default(),
+            webhooks: WebhookConfig::default(),
+            default_settings: HashMap::new(),
         }
     }
 }
@@ -48,6 +81,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Runtime(#[from] crate::runtime::StartError),
+    #[error(transparent)]
+    EncryptionKey(#[from] KeyError),
     #[error("could not watch the connectors directory: {0}")]
     Watch(#[from] notify_debouncer_mini::notify::Error),
     #[error("could not listen on {addr}: {source}")]
@@ -64,8 +99,10 @@ pub struct RunningHost {
     pub connectors_dir: PathBuf,
     /// Set when this start generated the admin key: show it once.
     pub generated_admin_key: Option<String>,
+    pub state: AppState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     served: tokio::task::JoinHandle<std::io::Result<()>>,
+    background: Vec<tokio::task::JoinHandle<()>>,
     _watch: DirectoryWatch,
 }
 
@@ -80,22 +117,32 @@ impl RunningHost {
             served,
             _watch,
             shutdown,
+            background,
             ..
         } = self;
+        let _keep_background = background;
         let _keep_shutdown_sender = shutdown;
         served
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
 
-    /// Stops accepting connections and finishes requests in flight.
+    /// Stops accepting connections, finishes requests in flight and stops
+    /// the workers (a step cut short resumes from its checkpoint next start).
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.served
+        let served = (&mut self.served)
             .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        for task in &self.background {
+            task.abort();
+        }
+        for task in self.background.drain(..) {
+            let _ = task.await;
+        }
+        served
     }
 }
 
@@ -126,12 +173,30 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
         })?;
     let watch = watcher::watch(runtime.clone(), connectors_dir.clone())?;
 
-    let app = api::router(AppState {
-        runtime: runtime.clone(),
-        db,
-        admin_key,
-        connectors_dir: connectors_dir.clone(),
-    });
+    let sealer = Sealer::provision(config.encryption_key.as_deref(), &config.data_dir)?;
+    let accounts = Accounts::new(db.clone(), sealer.clone());
+    let sessions = Sessions::new(db.clone());
+    let credentials = Credentials::new(db.clone(), sealer, runtime.clone(), config.oauth.clone());
+    let doorbell = Doorbell::default();
+    let mut background = vec![
+        delivery::spawn(
+            db.clone(),
+            accounts.clone(),
+            config.webhooks.clone(),
+            doorbell.clone(),
+        ),
+        sessions::sweeper::spawn(sessions.clone(), config.sweep_interval),
+    ];
+    let (transfers, dispatcher) = Transfers::start(
+        db.clone(),
+        runtime.clone(),
+        sessions.clone(),
+        credentials.clone(),
+        doorbell.clone(),
+        config.transfers.clone(),
+    )?;
+    background.push(dispatcher);
+
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen {
@@ -142,6 +207,29 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
         addr: config.listen,
         source,
     })?;
+    let state = AppState {
+        runtime: runtime.clone(),
+        db,
+        admin_key,
+        connectors_dir: connectors_dir.clone(),
+        accounts,
+        sessions,
+        credentials,
+        transfers,
+        webhooks: doorbell,
+        config: std::sync::Arc::new(ApiConfig {
+            public_url: config
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}"))
+                .trim_end_matches('/')
+                .to_owned(),
+            session_ttl: config.session_ttl,
+            synchronous_cap: config.synchronous_cap,
+            default_settings: config.default_settings.clone(),
+        }),
+    };
+    let app = api::router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let served = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -159,8 +247,10 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
             Provisioned::Generated(key) => Some(key),
             Provisioned::FromEnvironment | Provisioned::Stored => None,
         },
+        state,
         shutdown: Some(tx),
         served,
+        background,
         _watch: watch,
     })
 }

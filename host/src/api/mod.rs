@@ -2,25 +2,54 @@
 //! answer uses (`{"success": false, "message", "errors"}`).
 
 mod admin_connectors;
+mod admin_keys;
+pub mod connect;
 mod health;
+pub mod input;
 mod integrations;
+mod openapi;
+mod sessions;
+mod transfers;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use serde_json::{Value, json};
+use axum::routing::{MethodRouter, delete, get, post};
+use serde_json::{Map, Value, json};
 
+use crate::accounts::Accounts;
 use crate::admin_key::AdminKey;
+use crate::credentials::Credentials;
 use crate::runtime::Runtime;
+use crate::sessions::Sessions;
 use crate::store::Db;
+use crate::transfer::Transfers;
+use crate::webhooks::delivery::Doorbell;
 
 /// Largest connector component accepted by upload.
 pub const MAX_COMPONENT_BYTES: usize = 64 << 20;
+/// Largest JSON body of any other call.
+pub const MAX_BODY_BYTES: usize = 32 << 20;
+
+/// Settings of the API that operators may change.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// The host's address as browsers and apps reach it (links, OAuth redirects).
+    pub public_url: String,
+    /// Sessions without `save_session` are deleted this long after creation.
+    pub session_ttl: Duration,
+    /// The longest a `synchronous` trigger waits.
+    pub synchronous_cap: Duration,
+    /// Connection settings filled in when `POST /api/session/credentials`
+    /// leaves them out (sandbox mode), by provider.
+    pub default_settings: HashMap<String, Map<String, Value>>,
+}
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -29,28 +58,509 @@ pub struct AppState {
     pub db: Db,
     pub admin_key: AdminKey,
     pub connectors_dir: PathBuf,
+    pub accounts: Accounts,
+    pub sessions: Sessions,
+    pub credentials: Credentials,
+    pub transfers: Transfers,
+    pub webhooks: Doorbell,
+    pub config: Arc<ApiConfig>,
+}
+
+/// Who may call an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Access {
+    Public,
+    ApiKey,
+    Admin,
+    /// A page for the end user's browser.
+    Browser,
+}
+
+/// One endpoint as documented in the OpenAPI document; the router is built
+/// from the same list, so neither can miss a route the other has.
+pub struct Endpoint {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub access: Access,
+    pub query: &'static [&'static str],
+    pub body: &'static [&'static str],
+}
+
+const fn ep(
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    access: Access,
+    query: &'static [&'static str],
+    body: &'static [&'static str],
+) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        summary,
+        access,
+        query,
+        body,
+    }
+}
+
+const INITIATE_FIELDS: &[&str] = &[
+    "schema",
+    "category",
+    "name",
+    "provider",
+    "integration_provider_list_id",
+    "redirect_url",
+    "save_session",
+    "sync",
+    "field_selection",
+    "schema_selection",
+    "resource_selection",
+    "passthrough_fields",
+    "passthrough_schemas",
+    "statistics",
+    "webhook_concurrency",
+    "configuration_webhook",
+    "data_webhook",
+    "completed_webhook",
+    "error_webhook",
+    "bypass_ui",
+];
+const PULL_FIELDS: &[&str] = &[
+    "session_id",
+    "endgrate_type",
+    "synchronous",
+    "params",
+    "associations",
+    "data_webhook",
+    "completed_webhook",
+    "error_webhook",
+];
+const PUSH_FIELDS: &[&str] = &[
+    "session_id",
+    "endgrate_type",
+    "transfer_data",
+    "synchronous",
+    "disable_upsert",
+    "sample_data",
+    "data_webhook",
+    "completed_webhook",
+    "error_webhook",
+];
+const DATA_QUERY: &[&str] = &["endgrate_type", "transfer_id", "limit", "offset"];
+
+/// Every endpoint with its handler.
+pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
+    use Access::*;
+    vec![
+        (
+            ep(
+                "GET",
+                "/healthz",
+                "Answers 200 once the host serves.",
+                Public,
+                &[],
+                &[],
+            ),
+            get(health::healthz),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/openapi.json",
+                "This document.",
+                Public,
+                &[],
+                &[],
+            ),
+            get(openapi::document),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/integrations",
+                "Every installed connector and its integrations.",
+                Public,
+                &["provider", "category", "session_id"],
+                &[],
+            ),
+            get(integrations::list),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/integrations/{provider}/logo.svg",
+                "A provider's logo.",
+                Public,
+                &[],
+                &[],
+            ),
+            get(integrations::logo),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/session/initiate",
+                "Creates a session.",
+                ApiKey,
+                &[],
+                INITIATE_FIELDS,
+            ),
+            post(sessions::initiate),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/pull/initiate",
+                "Creates a session (alias of /api/session/initiate).",
+                ApiKey,
+                &[],
+                INITIATE_FIELDS,
+            ),
+            post(sessions::initiate),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/push/initiate",
+                "Creates a session (alias of /api/session/initiate).",
+                ApiKey,
+                &[],
+                INITIATE_FIELDS,
+            ),
+            post(sessions::initiate),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/session/configuration",
+                "The configuration the end user chose; 409 until then.",
+                ApiKey,
+                &["session_id"],
+                &[],
+            ),
+            get(sessions::configuration),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/session/delete",
+                "Deletes a session and everything stored for it.",
+                ApiKey,
+                &[],
+                &["session_id"],
+            ),
+            post(sessions::delete),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/session/credentials",
+                "Attaches existing credentials and configures the session.",
+                ApiKey,
+                &[],
+                &["session_id", "provider", "credentials"],
+            ),
+            post(sessions::attach_credentials),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/sessions",
+                "The account's sessions, newest first.",
+                ApiKey,
+                &["limit", "offset"],
+                &[],
+            ),
+            get(sessions::list),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/provider-lists",
+                "Creates a provider list.",
+                ApiKey,
+                &[],
+                &["name", "providers"],
+            ),
+            post(sessions::create_provider_list),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/provider-lists",
+                "The account's provider lists.",
+                ApiKey,
+                &[],
+                &[],
+            ),
+            get(sessions::provider_lists),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/schemas",
+                "Switches associations per schema of a session.",
+                ApiKey,
+                &[],
+                &["session_id", "data"],
+            ),
+            post(sessions::set_associations),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/schemas/{endgrate_type}",
+                "A default schema of the common data model.",
+                Public,
+                &[],
+                &[],
+            ),
+            get(sessions::default_schema),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/pull/transfer",
+                "Triggers a pull.",
+                ApiKey,
+                &[],
+                PULL_FIELDS,
+            ),
+            post(transfers::pull),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/pull/data",
+                "The records of a completed pull.",
+                ApiKey,
+                DATA_QUERY,
+                &[],
+            ),
+            get(transfers::pull_data),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/push/transfer",
+                "Triggers a push.",
+                ApiKey,
+                &[],
+                PUSH_FIELDS,
+            ),
+            post(transfers::push),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/push/data",
+                "The results of a completed push, in push order.",
+                ApiKey,
+                DATA_QUERY,
+                &[],
+            ),
+            get(transfers::push_data),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/statistics",
+                "A transfer's statistics (or a session's transfers').",
+                Public,
+                &["transfer_id", "session_id"],
+                &[],
+            ),
+            get(transfers::statistics),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/errors",
+                "The account's errors, newest first.",
+                ApiKey,
+                &["session_id", "transfer_id", "limit", "offset"],
+                &[],
+            ),
+            get(transfers::errors),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/errors/resolve",
+                "Marks an error resolved (or not).",
+                ApiKey,
+                &[],
+                &["pk", "resolved"],
+            ),
+            post(transfers::resolve_error),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/webhook-secret",
+                "The account's webhook signing secret.",
+                ApiKey,
+                &[],
+                &[],
+            ),
+            get(admin_keys::webhook_secret),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/admin/keys",
+                "Creates an API key (shown once).",
+                Admin,
+                &[],
+                &["account"],
+            ),
+            post(admin_keys::create),
+        ),
+        (
+            ep("GET", "/api/admin/keys", "Lists API keys.", Admin, &[], &[]),
+            get(admin_keys::list),
+        ),
+        (
+            ep(
+                "DELETE",
+                "/api/admin/keys/{key_id}",
+                "Revokes an API key.",
+                Admin,
+                &[],
+                &[],
+            ),
+            delete(admin_keys::revoke),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/admin/connectors",
+                "Installed connectors.",
+                Admin,
+                &[],
+                &[],
+            ),
+            get(admin_connectors::list),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/admin/connectors",
+                "Installs or replaces a connector (the component's bytes as the body).",
+                Admin,
+                &[],
+                &[],
+            ),
+            post(admin_connectors::upload).layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES)),
+        ),
+        (
+            ep(
+                "DELETE",
+                "/api/admin/connectors/{id}",
+                "Unloads a connector.",
+                Admin,
+                &[],
+                &[],
+            ),
+            delete(admin_connectors::remove),
+        ),
+        (
+            ep(
+                "GET",
+                "/session",
+                "The end user's connect page.",
+                Browser,
+                &["session_id"],
+                &[],
+            ),
+            get(connect::session_page),
+        ),
+        (
+            ep(
+                "GET",
+                "/session/start",
+                "Starts signing in with a provider.",
+                Browser,
+                &["session_id", "provider"],
+                &[],
+            ),
+            get(connect::start),
+        ),
+        (
+            ep(
+                "GET",
+                "/session/reauthenticate",
+                "Signs in again with the session's provider.",
+                Browser,
+                &["session_id"],
+                &[],
+            ),
+            get(connect::reauthenticate),
+        ),
+        (
+            ep(
+                "GET",
+                "/session/callback",
+                "The OAuth2 redirect back from the provider.",
+                Browser,
+                &["code", "state"],
+                &[],
+            ),
+            get(connect::callback),
+        ),
+        (
+            ep(
+                "POST",
+                "/session/api-key",
+                "The API-key form.",
+                Browser,
+                &[],
+                &["session_id", "provider"],
+            ),
+            post(connect::api_key),
+        ),
+    ]
 }
 
 pub fn router(state: AppState) -> axum::Router {
-    axum::Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/api/integrations", get(integrations::list))
-        .route(
-            "/api/integrations/{provider}/logo.svg",
-            get(integrations::logo),
-        )
-        .route(
-            "/api/admin/connectors",
-            get(admin_connectors::list)
-                .post(admin_connectors::upload)
-                .layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES)),
-        )
-        .route(
-            "/api/admin/connectors/{id}",
-            delete(admin_connectors::remove),
-        )
+    let mut router = axum::Router::new();
+    for (endpoint, handler) in endpoints() {
+        router = router.route(endpoint.path, handler);
+    }
+    router
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .fallback(not_found)
         .with_state(state)
+}
+
+/// `meta` of a paged answer: the count, and links to the pages around.
+pub fn page_meta(
+    state: &AppState,
+    path: &str,
+    filters: &[(&str, &str)],
+    total: usize,
+    offset: usize,
+    limit: usize,
+) -> Value {
+    let link = |at: usize| {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in filters {
+            q.append_pair(k, v);
+        }
+        q.append_pair("limit", &limit.to_string())
+            .append_pair("offset", &at.to_string());
+        json!({ "offset": at, "link": format!("{}{path}?{}", state.config.public_url, q.finish()) })
+    };
+    let mut meta = json!({ "count": total, "limit": limit, "offset": offset });
+    if offset > 0 {
+        meta["previous"] = link(offset.saturating_sub(limit));
+    }
+    if offset + limit < total {
+        meta["next"] = link(offset + limit);
+    }
+    meta
 }
 
 async fn not_found() -> ApiError {
@@ -75,8 +585,14 @@ impl ApiError {
         }
     }
 
+    /// An error about one field; the message names it.
     pub fn field(status: StatusCode, field: &str, message: impl Into<String>) -> Self {
         let message = message.into();
+        let message = if message.contains(field) {
+            message
+        } else {
+            format!("`{field}`: {message}")
+        };
         ApiError {
             status,
             errors: Some(json!({ field: message })),

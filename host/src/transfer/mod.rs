@@ -100,11 +100,17 @@ pub enum Progress {
 #[derive(Debug)]
 pub enum StepError {
     /// Try again later (rate limit, temporary provider failure).
-    Retry { after: Option<Duration>, reason: String },
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
     /// The credentials are no longer accepted: the end user must sign in again.
     Auth(String),
     /// The transfer cannot go on.
-    Fail { error_type: ErrorType, message: String },
+    Fail {
+        error_type: ErrorType,
+        message: String,
+    },
     /// Cancelled, or the lease was lost.
     Lost,
     Store(StoreError),
@@ -171,7 +177,7 @@ impl Transfers {
         credentials: Credentials,
         doorbell: Doorbell,
         config: TransferConfig,
-    ) -> Result<Self, StoreError> {
+    ) -> Result<(Self, tokio::task::JoinHandle<()>), StoreError> {
         let (finished, _) = broadcast::channel(1024);
         let engine = Arc::new(Engine {
             boot: db.next_id()?,
@@ -188,8 +194,8 @@ impl Transfers {
         if resumed > 0 {
             tracing::info!(transfers = resumed, "resuming unfinished transfers");
         }
-        tokio::spawn(dispatch(engine.clone()));
-        Ok(Transfers { inner: engine })
+        let dispatcher = tokio::spawn(dispatch(engine.clone()));
+        Ok((Transfers { inner: engine }, dispatcher))
     }
 
     /// Stores a new transfer with its queue entry (and, for pushes, its
@@ -208,8 +214,10 @@ impl Transfers {
 
     /// A transfer of `account`.
     pub fn get(&self, account: &str, id: &str) -> Result<Option<Transfer>, StoreError> {
-        Ok(get_json::<Transfer>(&self.inner.db.trees.transfers, id.as_bytes())?
-            .filter(|t| t.account == account))
+        Ok(
+            get_json::<Transfer>(&self.inner.db.trees.transfers, id.as_bytes())?
+                .filter(|t| t.account == account),
+        )
     }
 
     /// Waits until the transfer finished or `limit` passed; its state then.
@@ -245,8 +253,16 @@ impl Transfers {
 /// The writes that create a transfer and its queue entry.
 fn stage_new(writes: &mut Writes, transfer: &Transfer) {
     writes.put(TreeId::Transfers, transfer.id.as_bytes(), encode(transfer));
-    writes.put(TreeId::Queue, transfer.id.as_bytes(), queue::new_entry(&transfer.session_id));
-    writes.put(TreeId::SessionTransfers, key(&[&transfer.session_id, &transfer.id]), Vec::new());
+    writes.put(
+        TreeId::Queue,
+        transfer.id.as_bytes(),
+        queue::new_entry(&transfer.session_id),
+    );
+    writes.put(
+        TreeId::SessionTransfers,
+        key(&[&transfer.session_id, &transfer.id]),
+        Vec::new(),
+    );
 }
 
 /// Runs steps until the host stops: as many at once as there are workers,
@@ -259,7 +275,9 @@ async fn dispatch(engine: Arc<Engine>) {
             let picked = engine
                 .scheduler
                 .next(|session, transfer, running| engine.eligibility(session, transfer, running));
-            let Some((session, transfer)) = picked else { break };
+            let Some((session, transfer)) = picked else {
+                break;
+            };
             let e = engine.clone();
             let (s, t) = (session.clone(), transfer.clone());
             let handle = steps.spawn(async move {
@@ -293,7 +311,8 @@ async fn dispatch(engine: Arc<Engine>) {
 
 impl Engine {
     fn eligibility(&self, session_id: &str, transfer_id: &str, running: usize) -> Eligibility {
-        let transfer = match get_json::<Transfer>(&self.db.trees.transfers, transfer_id.as_bytes()) {
+        let transfer = match get_json::<Transfer>(&self.db.trees.transfers, transfer_id.as_bytes())
+        {
             Ok(Some(t)) => t,
             Ok(None) => return Eligibility::Gone,
             Err(err) => {
@@ -340,12 +359,16 @@ impl Engine {
                 return true;
             }
         }
-        let step = tokio::time::timeout(self.config.lease, self.step(session_id, transfer_id, token));
+        let step =
+            tokio::time::timeout(self.config.lease, self.step(session_id, transfer_id, token));
         let outcome = match step.await {
             Ok(outcome) => outcome,
             Err(_) => Err(StepError::Retry {
                 after: None,
-                reason: format!("one step took longer than its {:?} lease", self.config.lease),
+                reason: format!(
+                    "one step took longer than its {:?} lease",
+                    self.config.lease
+                ),
             }),
         };
         match outcome {
@@ -372,20 +395,33 @@ impl Engine {
             .is_ok())
     }
 
-    async fn step(&self, session_id: &str, transfer_id: &str, token: u64) -> Result<Progress, StepError> {
-        let Some(mut transfer) = get_json::<Transfer>(&self.db.trees.transfers, transfer_id.as_bytes())? else {
+    async fn step(
+        &self,
+        session_id: &str,
+        transfer_id: &str,
+        token: u64,
+    ) -> Result<Progress, StepError> {
+        let Some(mut transfer) =
+            get_json::<Transfer>(&self.db.trees.transfers, transfer_id.as_bytes())?
+        else {
             return Err(StepError::Lost);
         };
         let Some(session) = self.sessions.get_any(session_id)? else {
             return Err(StepError::Lost);
         };
         let Some(connection) = session.connection.clone() else {
-            return Err(StepError::Retry { after: None, reason: "the session is not configured yet".into() });
+            return Err(StepError::Retry {
+                after: None,
+                reason: "the session is not configured yet".into(),
+            });
         };
-        let manifest = self.runtime.manifest(&connection.provider).map_err(|e| StepError::Fail {
-            error_type: ErrorType::Internal,
-            message: e.to_string(),
-        })?;
+        let manifest =
+            self.runtime
+                .manifest(&connection.provider)
+                .map_err(|e| StepError::Fail {
+                    error_type: ErrorType::Internal,
+                    message: e.to_string(),
+                })?;
         let Some(schema) = session.schema(&transfer.endgrate_type) else {
             return Err(StepError::Fail {
                 error_type: ErrorType::Internal,
@@ -463,7 +499,12 @@ impl Engine {
     }
 
     /// A continuous data webhook schedules the next pull of the same type.
-    fn next_continuous(&self, done: &Transfer, session: &Session, writes: &mut Writes) -> Option<Transfer> {
+    fn next_continuous(
+        &self,
+        done: &Transfer,
+        session: &Session,
+        writes: &mut Writes,
+    ) -> Option<Transfer> {
         let continuous = done.method == Method::Pull
             && webhook(done, session, Hook::Data).is_some_and(|h| h.continuous);
         if !continuous {
@@ -490,8 +531,16 @@ impl Engine {
     }
 
     /// Handles a failed step; whether the transfer should run again.
-    async fn after_error(&self, session_id: &str, transfer_id: &str, token: u64, err: StepError) -> bool {
-        let Ok(Some(mut transfer)) = get_json::<Transfer>(&self.db.trees.transfers, transfer_id.as_bytes()) else {
+    async fn after_error(
+        &self,
+        session_id: &str,
+        transfer_id: &str,
+        token: u64,
+        err: StepError,
+    ) -> bool {
+        let Ok(Some(mut transfer)) =
+            get_json::<Transfer>(&self.db.trees.transfers, transfer_id.as_bytes())
+        else {
             return false;
         };
         let Ok(Some(mut session)) = self.sessions.get_any(session_id) else {
@@ -509,7 +558,13 @@ impl Engine {
                 transfer.attempts += 1;
                 if transfer.attempts > self.config.max_attempts {
                     let message = format!("gave up after {} attempts: {reason}", transfer.attempts);
-                    self.fail(&mut transfer, &session, &mut writes, ErrorType::Upstream, message)
+                    self.fail(
+                        &mut transfer,
+                        &session,
+                        &mut writes,
+                        ErrorType::Upstream,
+                        message,
+                    )
                 } else {
                     let backoff = after.unwrap_or_else(|| {
                         self.config
@@ -530,14 +585,23 @@ impl Engine {
                     if let Err(err) = self.sessions.save(&session).await {
                         tracing::error!(%err, "cannot mark the session for re-authentication");
                     }
-                    let _ = self.record_error(&transfer, &session, &mut writes, ErrorType::Authentication, message, None, None);
+                    let _ = self.record_error(
+                        &transfer,
+                        &session,
+                        &mut writes,
+                        ErrorType::Authentication,
+                        message,
+                        None,
+                        None,
+                    );
                 }
                 // It waits for the end user to sign in again.
                 true
             }
-            StepError::Fail { error_type, message } => {
-                self.fail(&mut transfer, &session, &mut writes, error_type, message)
-            }
+            StepError::Fail {
+                error_type,
+                message,
+            } => self.fail(&mut transfer, &session, &mut writes, error_type, message),
         };
         writes.put(TreeId::Transfers, transfer.id.as_bytes(), encode(&transfer));
         match commit(&self.db, transfer_id, Some(token), &writes) {
@@ -557,7 +621,14 @@ impl Engine {
     }
 
     /// Ends a transfer as failed; returns `false` (not to run again).
-    fn fail(&self, transfer: &mut Transfer, session: &Session, writes: &mut Writes, error_type: ErrorType, message: String) -> bool {
+    fn fail(
+        &self,
+        transfer: &mut Transfer,
+        session: &Session,
+        writes: &mut Writes,
+        error_type: ErrorType,
+        message: String,
+    ) -> bool {
         tracing::warn!(transfer = %transfer.id, ?error_type, %message, "transfer failed");
         transfer.status = Status::Failed;
         transfer.finished_ms = Some(now_ms());
@@ -580,7 +651,17 @@ impl Engine {
         index: Option<usize>,
         internal_id: Option<String>,
     ) -> Result<(), StoreError> {
-        stage_error(&self.db, &self.runtime, writes, transfer, session, error_type, message, index, internal_id)
+        stage_error(
+            &self.db,
+            &self.runtime,
+            writes,
+            transfer,
+            session,
+            error_type,
+            message,
+            index,
+            internal_id,
+        )
     }
 }
 
@@ -683,7 +764,11 @@ fn renew_lease(db: &Db, transfer_id: &str, token: u64, lease: Duration) -> Resul
 /// A connector call's failure, as what the transfer does next.
 pub fn classify(provider: &str, err: CallError) -> StepError {
     let named = |m: String| {
-        if m.contains(provider) { m } else { format!("{provider}: {m}") }
+        if m.contains(provider) {
+            m
+        } else {
+            format!("{provider}: {m}")
+        }
     };
     match err {
         CallError::Connector { error, .. } => match error {
@@ -692,7 +777,10 @@ pub fn classify(provider: &str, err: CallError) -> StepError {
                 after: secs.map(|s| Duration::from_secs(u64::from(s))),
                 reason: format!("{provider} is rate limiting"),
             },
-            ConnectorError::Transient(m) => StepError::Retry { after: None, reason: named(m) },
+            ConnectorError::Transient(m) => StepError::Retry {
+                after: None,
+                reason: named(m),
+            },
             ConnectorError::InvalidData(m)
             | ConnectorError::NotFound(m)
             | ConnectorError::Fatal(m)
@@ -701,7 +789,10 @@ pub fn classify(provider: &str, err: CallError) -> StepError {
                 message: named(m),
             },
         },
-        CallError::Timeout { .. } => StepError::Retry { after: None, reason: err.to_string() },
+        CallError::Timeout { .. } => StepError::Retry {
+            after: None,
+            reason: err.to_string(),
+        },
         other => StepError::Fail {
             error_type: ErrorType::Internal,
             message: other.to_string(),

@@ -38,7 +38,12 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
     };
     let page = step
         .runtime
-        .pull(&step.manifest.id, &step.connection, Some(step.credential()), &request)
+        .pull(
+            &step.manifest.id,
+            &step.connection,
+            Some(step.credential()),
+            &request,
+        )
         .await
         .map_err(|e| step.classify(e))?;
 
@@ -147,7 +152,11 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
     }
     if done {
         if let Some(next) = &t.checkpoint.next_since {
-            writes.put(TreeId::SyncState, key(&[&session.id, &t.endgrate_type]), next.as_bytes().to_vec());
+            writes.put(
+                TreeId::SyncState,
+                key(&[&session.id, &t.endgrate_type]),
+                next.as_bytes().to_vec(),
+            );
         }
         Ok((Progress::Done, writes))
     } else {

@@ -38,9 +38,17 @@ pub struct ItemIn {
 /// The journal entry of one write.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum OpState {
-    Sending { update: Option<String> },
-    Done { id: String, created: bool, data: Value },
-    Failed { message: String },
+    Sending {
+        update: Option<String>,
+    },
+    Done {
+        id: String,
+        created: bool,
+        data: Value,
+    },
+    Failed {
+        message: String,
+    },
 }
 
 /// One write to make: an item (or an associated item) of this batch.
@@ -61,7 +69,11 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
     let mut items = Vec::with_capacity(end - start);
     for index in start..end {
         let item: ItemIn = get_json(&step.db.trees.push_items, &seq_key(&t.id, index as u64))?
-            .ok_or_else(|| StepError::Store(crate::store::StoreError::Corrupt(format!("push item {index} is missing"))))?;
+            .ok_or_else(|| {
+                StepError::Store(crate::store::StoreError::Corrupt(format!(
+                    "push item {index} is missing"
+                )))
+            })?;
         items.push(item);
     }
 
@@ -70,7 +82,9 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
     let mut succeeded = 0u64;
     if t.sample_data {
         for item in &items {
-            results.push(json!({ "internal_id": item.internal_id, "data": item.data, "sample_data": true }));
+            results.push(
+                json!({ "internal_id": item.internal_id, "data": item.data, "sample_data": true }),
+            );
         }
     } else {
         // Associated items first, grouped by type.
@@ -116,9 +130,11 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
                     .and_then(|s| s.integration.clone())
                     .unwrap_or_else(|| ty.clone());
                 let ids: Vec<String> = (0..children.len())
-                    .filter_map(|j| match child_outcomes.get(&op_key(&t.id, start + offset, Some((ty, j)))) {
-                        Some(Ok((id, _, _))) => Some(id.clone()),
-                        _ => None,
+                    .filter_map(|j| {
+                        match child_outcomes.get(&op_key(&t.id, start + offset, Some((ty, j)))) {
+                            Some(Ok((id, _, _))) => Some(id.clone()),
+                            _ => None,
+                        }
                     })
                     .collect();
                 if !ids.is_empty() {
@@ -156,7 +172,8 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
                         };
                         result["id"] = json!(item.id);
                         result["data"] = json!({});
-                        result["error"] = json!({ "error_type": "transfer_data", "message": message });
+                        result["error"] =
+                            json!({ "error_type": "transfer_data", "message": message });
                         stage_item_error(step, t, &mut writes, index, item, message)?;
                     }
                 }
@@ -185,7 +202,11 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
     }
 
     for (offset, result) in results.iter().enumerate() {
-        writes.put(TreeId::Records, seq_key(&t.id, (start + offset) as u64), encode(result));
+        writes.put(
+            TreeId::Records,
+            seq_key(&t.id, (start + offset) as u64),
+            encode(result),
+        );
     }
     let done = end >= total;
     t.checkpoint.next_index = end;
@@ -210,9 +231,26 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
     Ok((if done { Progress::Done } else { Progress::More }, writes))
 }
 
-fn stage_item_error(step: &Step<'_>, t: &mut Transfer, writes: &mut Writes, index: usize, item: &ItemIn, message: String) -> Result<(), StepError> {
+fn stage_item_error(
+    step: &Step<'_>,
+    t: &mut Transfer,
+    writes: &mut Writes,
+    index: usize,
+    item: &ItemIn,
+    message: String,
+) -> Result<(), StepError> {
     t.transfer_errors = true;
-    stage_error(step.db, step.runtime, writes, t, step.session, ErrorType::TransferData, message, Some(index), item.internal_id.clone())?;
+    stage_error(
+        step.db,
+        step.runtime,
+        writes,
+        t,
+        step.session,
+        ErrorType::TransferData,
+        message,
+        Some(index),
+        item.internal_id.clone(),
+    )?;
     Ok(())
 }
 
@@ -236,7 +274,13 @@ async fn run_ops(
     let mut outcomes: HashMap<Vec<u8>, Outcome> = HashMap::new();
     let Some(integration) = schema.integration.clone() else {
         for op in ops {
-            outcomes.insert(op.key.clone(), Err(format!("{} cannot store {}", step.manifest.display_name, schema.name)));
+            outcomes.insert(
+                op.key.clone(),
+                Err(format!(
+                    "{} cannot store {}",
+                    step.manifest.display_name, schema.name
+                )),
+            );
         }
         return Ok(outcomes);
     };
@@ -285,7 +329,9 @@ async fn run_ops(
                 match (op.item.id.clone().or(mapped), t.disable_upsert) {
                     (Some(id), _) => Some(id),
                     (None, true) => None,
-                    (None, false) => find_existing(step, common_type.as_deref(), &integration, &common).await?,
+                    (None, false) => {
+                        find_existing(step, common_type.as_deref(), &integration, &common).await?
+                    }
                 }
             }
         };
@@ -297,7 +343,13 @@ async fn run_ops(
         // 1. The journal says what is about to be sent, durably.
         let mut writes = Writes::default();
         for (op, update, _) in chunk {
-            writes.put(TreeId::PushOps, op.key.clone(), encode(&OpState::Sending { update: update.clone() }));
+            writes.put(
+                TreeId::PushOps,
+                op.key.clone(),
+                encode(&OpState::Sending {
+                    update: update.clone(),
+                }),
+            );
         }
         commit(step.db, &t.id, Some(step.token), &writes)?;
         step.db.flush().await?;
@@ -313,7 +365,13 @@ async fn run_ops(
             .collect();
         let answers = step
             .runtime
-            .push(&step.manifest.id, &step.connection, Some(step.credential()), &integration, &items)
+            .push(
+                &step.manifest.id,
+                &step.connection,
+                Some(step.credential()),
+                &integration,
+                &items,
+            )
             .await
             .map_err(|e| step.classify(e))?;
 
@@ -323,12 +381,21 @@ async fn run_ops(
         for (i, (op, update, _)) in chunk.iter().enumerate() {
             let state = match answers.get(i) {
                 Some(Ok(pushed)) => {
-                    let data: Value = serde_json::from_str(&pushed.data).unwrap_or_else(|_| json!({}));
+                    let data: Value =
+                        serde_json::from_str(&pushed.data).unwrap_or_else(|_| json!({}));
                     let data = from_common(schema, data);
                     if let Some(internal) = &op.item.internal_id {
-                        writes.put(TreeId::IdMap, key(&[&step.session.id, &schema.name, internal]), pushed.id.as_bytes().to_vec());
+                        writes.put(
+                            TreeId::IdMap,
+                            key(&[&step.session.id, &schema.name, internal]),
+                            pushed.id.as_bytes().to_vec(),
+                        );
                     }
-                    OpState::Done { id: pushed.id.clone(), created: pushed.created && update.is_none(), data }
+                    OpState::Done {
+                        id: pushed.id.clone(),
+                        created: pushed.created && update.is_none(),
+                        data,
+                    }
                 }
                 Some(Err(ConnectorError::RateLimited(secs))) => {
                     retry.get_or_insert(StepError::Retry {
@@ -338,19 +405,30 @@ async fn run_ops(
                     continue;
                 }
                 Some(Err(ConnectorError::Transient(m))) => {
-                    retry.get_or_insert(StepError::Retry { after: None, reason: m.clone() });
+                    retry.get_or_insert(StepError::Retry {
+                        after: None,
+                        reason: m.clone(),
+                    });
                     continue;
                 }
                 Some(Err(ConnectorError::Unauthorized(m))) => {
                     retry.get_or_insert(StepError::Auth(m.clone()));
                     continue;
                 }
-                Some(Err(e)) => OpState::Failed { message: e.to_string() },
-                None => OpState::Failed { message: "the connector returned no result for this item".into() },
+                Some(Err(e)) => OpState::Failed {
+                    message: e.to_string(),
+                },
+                None => OpState::Failed {
+                    message: "the connector returned no result for this item".into(),
+                },
             };
             match &state {
-                OpState::Done { id, created, data } => outcomes.insert(op.key.clone(), Ok((id.clone(), *created, data.clone()))),
-                OpState::Failed { message } => outcomes.insert(op.key.clone(), Err(message.clone())),
+                OpState::Done { id, created, data } => {
+                    outcomes.insert(op.key.clone(), Ok((id.clone(), *created, data.clone())))
+                }
+                OpState::Failed { message } => {
+                    outcomes.insert(op.key.clone(), Err(message.clone()))
+                }
                 OpState::Sending { .. } => None,
             };
             writes.put(TreeId::PushOps, op.key.clone(), encode(&state));
@@ -382,13 +460,22 @@ async fn find_existing(
     for keys in cdm::upsert_keys(common_type, common) {
         let found = step
             .runtime
-            .find_match(&step.manifest.id, &step.connection, Some(step.credential()), integration, &keys)
+            .find_match(
+                &step.manifest.id,
+                &step.connection,
+                Some(step.credential()),
+                integration,
+                &keys,
+            )
             .await;
         match found {
             Ok(Some(id)) => return Ok(Some(id)),
             Ok(None) => {}
             // A provider that cannot match on this key: try the next.
-            Err(crate::runtime::CallError::Connector { error: ConnectorError::Unsupported(_), .. }) => {}
+            Err(crate::runtime::CallError::Connector {
+                error: ConnectorError::Unsupported(_),
+                ..
+            }) => {}
             Err(e) => return Err(step.classify(e)),
         }
     }

@@ -86,7 +86,10 @@ impl Scheduler {
 
     /// The next transfer to run a slice of, taking sessions in turn.
     /// `check(session, transfer, running_in_session)` says whether it may run.
-    pub fn next(&self, mut check: impl FnMut(&str, &str, usize) -> Eligibility) -> Option<(String, String)> {
+    pub fn next(
+        &self,
+        mut check: impl FnMut(&str, &str, usize) -> Eligibility,
+    ) -> Option<(String, String)> {
         let mut s = self.lock();
         for _ in 0..s.rotation.len() {
             let session = s.rotation.pop_front()?;
@@ -168,7 +171,11 @@ mod tests {
         }
         s.add("b", "b1");
         let run = |_: &str, _: &str, running: usize| {
-            if running == 0 { Eligibility::Run } else { Eligibility::Later }
+            if running == 0 {
+                Eligibility::Run
+            } else {
+                Eligibility::Later
+            }
         };
         let (first, _) = s.next(run).unwrap();
         let (second, _) = s.next(run).unwrap();

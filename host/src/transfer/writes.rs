@@ -19,6 +19,7 @@ pub enum TreeId {
     PushOps,
     Errors,
     SessionTransfers,
+    PushItems,
 }
 
 #[derive(Debug, Default)]
@@ -51,7 +52,12 @@ pub enum CommitError {
 
 /// Applies `writes` if the queue entry of `transfer_id` still holds the lease
 /// `token` (no check with `None`).
-pub fn commit(db: &Db, transfer_id: &str, token: Option<u64>, writes: &Writes) -> Result<(), CommitError> {
+pub fn commit(
+    db: &Db,
+    transfer_id: &str,
+    token: Option<u64>,
+    writes: &Writes,
+) -> Result<(), CommitError> {
     let t = &db.trees;
     let result = (
         &t.transfers,
@@ -63,43 +69,58 @@ pub fn commit(db: &Db, transfer_id: &str, token: Option<u64>, writes: &Writes) -
         &t.push_ops,
         &t.errors,
         &t.session_transfers,
+        &t.push_items,
     )
-        .transaction(|(transfers, queue, records, sync_state, outbox, id_map, push_ops, errors, session_transfers)| {
-            if let Some(token) = token {
-                let held = match queue.get(transfer_id.as_bytes())? {
-                    Some(v) => decode::<QueueEntry>(&v)
-                        .ok()
-                        .and_then(|e| e.lease)
-                        .is_some_and(|l| l.token == token),
-                    None => false,
-                };
-                if !held {
-                    return Err(ConflictableTransactionError::Abort(()));
-                }
-            }
-            for (tree, key, value) in &writes.ops {
-                let tree = match tree {
-                    TreeId::Transfers => transfers,
-                    TreeId::Queue => queue,
-                    TreeId::Records => records,
-                    TreeId::SyncState => sync_state,
-                    TreeId::Outbox => outbox,
-                    TreeId::IdMap => id_map,
-                    TreeId::PushOps => push_ops,
-                    TreeId::Errors => errors,
-                    TreeId::SessionTransfers => session_transfers,
-                };
-                match value {
-                    Some(v) => {
-                        tree.insert(key.as_slice(), v.as_slice())?;
-                    }
-                    None => {
-                        tree.remove(key.as_slice())?;
+        .transaction(
+            |(
+                transfers,
+                queue,
+                records,
+                sync_state,
+                outbox,
+                id_map,
+                push_ops,
+                errors,
+                session_transfers,
+                push_items,
+            )| {
+                if let Some(token) = token {
+                    let held = match queue.get(transfer_id.as_bytes())? {
+                        Some(v) => decode::<QueueEntry>(&v)
+                            .ok()
+                            .and_then(|e| e.lease)
+                            .is_some_and(|l| l.token == token),
+                        None => false,
+                    };
+                    if !held {
+                        return Err(ConflictableTransactionError::Abort(()));
                     }
                 }
-            }
-            Ok(())
-        });
+                for (tree, key, value) in &writes.ops {
+                    let tree = match tree {
+                        TreeId::Transfers => transfers,
+                        TreeId::Queue => queue,
+                        TreeId::Records => records,
+                        TreeId::SyncState => sync_state,
+                        TreeId::Outbox => outbox,
+                        TreeId::IdMap => id_map,
+                        TreeId::PushOps => push_ops,
+                        TreeId::Errors => errors,
+                        TreeId::SessionTransfers => session_transfers,
+                        TreeId::PushItems => push_items,
+                    };
+                    match value {
+                        Some(v) => {
+                            tree.insert(key.as_slice(), v.as_slice())?;
+                        }
+                        None => {
+                            tree.remove(key.as_slice())?;
+                        }
+                    }
+                }
+                Ok(())
+            },
+        );
     match result {
         Ok(()) => Ok(()),
         Err(TransactionError::Abort(())) => Err(CommitError::LeaseLost),

@@ -1,0 +1,654 @@
+//! Session endpoints: initiate, configuration, delete, list, attaching
+//! existing credentials, provider lists, and per-schema association switches.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use super::input::{Body, Caller, QueryParams};
+use super::{ApiError, AppState, page_meta};
+use crate::cdm::{self, Validator};
+use crate::credentials::StoredCredential;
+use crate::runtime::CallError;
+use crate::runtime::types::{Connection, ConnectorError};
+use crate::sessions::configuration::{configuration_object, configure};
+use crate::sessions::{Session, SessionOptions, SessionSchema, Webhooks};
+use crate::store::{self, decode, encode, key, new_id, now_ms, prefix};
+use crate::webhooks::outbox::{self, Delivery};
+
+fn bad(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::field(StatusCode::BAD_REQUEST, field, message)
+}
+
+fn unprocessable(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, field, message)
+}
+
+pub fn no_session() -> ApiError {
+    ApiError::field(
+        StatusCode::NOT_FOUND,
+        "session_id",
+        "No session with this session_id.",
+    )
+}
+
+/// The account's session `session_id` of a body.
+pub fn session_of(
+    state: &AppState,
+    caller: &Caller,
+    session_id: &str,
+) -> Result<Session, ApiError> {
+    state
+        .sessions
+        .get(&caller.account, session_id)
+        .map_err(ApiError::storage)?
+        .ok_or_else(no_session)
+}
+
+/// `POST /api/session/initiate` (also `/api/pull/initiate`, `/api/push/initiate`).
+pub async fn initiate(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let mut schemas = Vec::new();
+    if let Some(list) = body.array("schema")? {
+        for (i, entry) in list.iter().enumerate() {
+            let schema = parse_schema(&format!("schema[{i}]"), entry)?;
+            if schemas
+                .iter()
+                .any(|s: &SessionSchema| s.name == schema.name)
+            {
+                return Err(bad(
+                    &format!("schema[{i}]"),
+                    format!("The schema {:?} is listed twice.", schema.name),
+                ));
+            }
+            schemas.push(schema);
+        }
+    }
+    let category = body.string("category")?;
+    if let Some(category) = &category {
+        let types = cdm::category_types(category);
+        if types.is_empty() {
+            return Err(bad(
+                "category",
+                format!("Unknown category {category:?}; categories are `crm` and `accounting`."),
+            ));
+        }
+        for t in types {
+            if !schemas.iter().any(|s| s.name == t) {
+                schemas.push(default_schema_entry(t, false));
+            }
+        }
+    }
+    let provider = body.string("provider")?;
+    if let Some(p) = &provider
+        && state.runtime.registry().get(p).is_none()
+    {
+        return Err(bad(
+            "provider",
+            format!("No connector {p:?} is installed (see GET /api/integrations)."),
+        ));
+    }
+    let list_id = body.string("integration_provider_list_id")?;
+    if let Some(id) = &list_id
+        && state
+            .db
+            .trees
+            .provider_lists
+            .get(key(&[&caller.account, id]))
+            .map_err(ApiError::storage)?
+            .is_none()
+    {
+        return Err(bad(
+            "integration_provider_list_id",
+            "No provider list with this id (see GET /api/provider-lists).",
+        ));
+    }
+    let redirect_url = body.string("redirect_url")?;
+    if let Some(url) = &redirect_url {
+        match url::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => {
+                return Err(bad(
+                    "redirect_url",
+                    format!("`redirect_url` must be an absolute http(s) URL (got {url:?})."),
+                ));
+            }
+        }
+    }
+    let name = body.string("name")?;
+    if name.as_ref().is_some_and(|n| n.chars().count() > 200) {
+        return Err(bad("name", "`name` is at most 200 characters."));
+    }
+    let options = SessionOptions {
+        name,
+        provider,
+        integration_provider_list_id: list_id,
+        redirect_url,
+        category,
+        save_session: body.flag("save_session")?,
+        sync: body.flag("sync")?,
+        field_selection: body.flag("field_selection")?,
+        schema_selection: body.flag("schema_selection")?,
+        resource_selection: body.flag("resource_selection")?,
+        passthrough_fields: body.flag("passthrough_fields")?,
+        passthrough_schemas: body.flag("passthrough_schemas")?,
+        statistics: body.flag("statistics")?,
+        webhook_concurrency: body.flag("webhook_concurrency")?,
+        bypass_ui: body.flag("bypass_ui")?,
+        webhooks: Webhooks {
+            configuration: body.webhook("configuration_webhook")?,
+            data: body.webhook("data_webhook")?,
+            completed: body.webhook("completed_webhook")?,
+            error: body.webhook("error_webhook")?,
+        },
+    };
+    let created_ms = now_ms();
+    let session = Session {
+        id: new_id(),
+        account: caller.account,
+        created_ms,
+        expires_ms: (!options.save_session)
+            .then(|| created_ms + state.config.session_ttl.as_millis() as u64),
+        options,
+        schemas,
+        connection: None,
+        reauth_required: false,
+    };
+    state
+        .sessions
+        .create(&session)
+        .await
+        .map_err(ApiError::storage)?;
+    Ok(Json(json!({ "success": true, "session_id": session.id })))
+}
+
+fn default_schema_entry(endgrate_type: &str, associations: bool) -> SessionSchema {
+    SessionSchema {
+        name: endgrate_type.to_owned(),
+        endgrate_type: Some(endgrate_type.to_owned()),
+        schema: cdm::default_schema(endgrate_type)
+            .cloned()
+            .unwrap_or(Value::Null),
+        custom: false,
+        associations,
+        enabled: true,
+        integration: None,
+        mapping: None,
+    }
+}
+
+/// One entry of `schema`: a default type by name, or a custom JSON Schema.
+fn parse_schema(at: &str, entry: &Value) -> Result<SessionSchema, ApiError> {
+    let Value::Object(fields) = entry else {
+        return Err(bad(at, format!("`{at}` must be an object.")));
+    };
+    let text = |name: &str| -> Result<Option<String>, ApiError> {
+        match fields.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(bad(
+                &format!("{at}.{name}"),
+                format!("`{at}.{name}` must be a string."),
+            )),
+        }
+    };
+    let endgrate_type = text("endgrate_type")?;
+    let associations = match fields.get("associations") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(bad(
+                &format!("{at}.associations"),
+                format!("`{at}.associations` must be true or false."),
+            ));
+        }
+    };
+    if let Some(t) = &endgrate_type
+        && cdm::default_schema(t).is_none()
+    {
+        let known: Vec<&str> = cdm::default_types().collect();
+        return Err(bad(
+            &format!("{at}.endgrate_type"),
+            format!(
+                "Unknown endgrate_type {t:?}; the common data model has {}. A custom schema needs a `title` and `properties`.",
+                known.join(", ")
+            ),
+        ));
+    }
+    let custom = fields.contains_key("properties");
+    if !custom {
+        return match endgrate_type {
+            Some(t) => Ok(default_schema_entry(&t, associations)),
+            None => Err(bad(
+                at,
+                format!(
+                    "`{at}` needs an `endgrate_type` (a default schema) or a `title` and `properties` (a custom schema)."
+                ),
+            )),
+        };
+    }
+    let title = text("title")?
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| {
+            bad(
+                &format!("{at}.title"),
+                format!("A custom schema needs a `title` (`{at}.title`)."),
+            )
+        })?;
+    if title.chars().count() > 100 || title.chars().any(|c| c.is_control()) {
+        return Err(bad(
+            &format!("{at}.title"),
+            "A schema title is at most 100 printable characters.",
+        ));
+    }
+    if !fields.get("properties").is_some_and(Value::is_object) {
+        return Err(bad(
+            &format!("{at}.properties"),
+            format!("`{at}.properties` must be an object of JSON Schemas."),
+        ));
+    }
+    let mut schema = Map::new();
+    for (k, v) in fields {
+        if !matches!(k.as_str(), "endgrate_type" | "associations") {
+            schema.insert(k.clone(), v.clone());
+        }
+    }
+    let schema = Value::Object(schema);
+    Validator::compile(&schema)
+        .map_err(|e| bad(at, format!("`{at}` is not a valid JSON Schema: {e}")))?;
+    Ok(SessionSchema {
+        name: endgrate_type.clone().unwrap_or(title),
+        endgrate_type,
+        schema,
+        custom: true,
+        associations,
+        enabled: true,
+        integration: None,
+        mapping: None,
+    })
+}
+
+/// `GET /api/session/configuration?session_id=`.
+pub async fn configuration(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    let session = session_of(&state, &caller, query.required("session_id")?)?;
+    let Some(connection) = &session.connection else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "Session not yet configured.",
+        ));
+    };
+    let manifest = state.runtime.manifest(&connection.provider).map_err(|_| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "The session's provider {:?} is no longer installed.",
+                connection.provider
+            ),
+        )
+    })?;
+    Ok(Json(configuration_object(&session, &manifest)))
+}
+
+/// `POST /api/session/delete`.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let session = session_of(&state, &caller, &body.required_string("session_id")?)?;
+    state
+        .sessions
+        .delete(&session)
+        .await
+        .map_err(ApiError::storage)?;
+    Ok(Json(json!({ "success": true, "session_id": session.id })))
+}
+
+/// `GET /api/sessions`: the account's sessions, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    let (limit, offset) = query.page(50, 1000)?;
+    let (sessions, total) = state
+        .sessions
+        .list(&caller.account, offset, limit)
+        .map_err(ApiError::storage)?;
+    let rows: Vec<Value> = sessions
+        .iter()
+        .map(|s| {
+            json!({
+                "session_id": s.id,
+                "name": s.options.name,
+                "provider": s.provider().or(s.options.provider.as_deref()),
+                "configured": s.is_configured(),
+                "reauth_required": s.reauth_required,
+                "created": crate::time::rfc3339_ms(s.created_ms),
+                "expires": s.expires_ms.map(crate::time::rfc3339_ms),
+                "schemas": s.schema_names(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "success": true,
+        "meta": page_meta(&state, "/api/sessions", &[], total, offset, limit),
+        "sessions": rows,
+    })))
+}
+
+/// `POST /api/session/credentials`: attach existing tokens or an API key
+/// and configure the session with its default selections.
+pub async fn attach_credentials(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let mut session = session_of(&state, &caller, &body.required_string("session_id")?)?;
+    let provider = body.required_string("provider")?;
+    let manifest = state.runtime.manifest(&provider).map_err(|_| {
+        bad(
+            "provider",
+            format!("No connector {provider:?} is installed (see GET /api/integrations)."),
+        )
+    })?;
+    if let Some(fixed) = &session.options.provider
+        && *fixed != provider
+    {
+        return Err(unprocessable(
+            "provider",
+            format!("This session is for {fixed:?}, not {provider:?}."),
+        ));
+    }
+    let Some(given) = body.object("credentials")? else {
+        return Err(bad(
+            "credentials",
+            "`credentials` is required: {\"access_token\"} or {\"api_key\"}, plus connection settings.",
+        ));
+    };
+    let secret = |name: &str| -> Result<Option<String>, ApiError> {
+        match given.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+            Some(_) => Err(bad(
+                &format!("credentials.{name}"),
+                format!("`credentials.{name}` must be a non-empty string."),
+            )),
+        }
+    };
+    let access_token = secret("access_token")?;
+    let api_key = secret("api_key")?;
+    if access_token.is_none() && api_key.is_none() {
+        return Err(bad(
+            "credentials",
+            "`credentials` needs an `access_token` or an `api_key`.",
+        ));
+    }
+    let expires_at_ms = match given.get("expires_at") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => n.as_u64().map(|secs| secs * 1000),
+        Some(Value::String(s)) => Some(crate::time::parse_rfc3339_ms(s).ok_or_else(|| {
+            bad(
+                "credentials.expires_at",
+                "`credentials.expires_at` must be an RFC 3339 time or Unix seconds.",
+            )
+        })?),
+        Some(_) => {
+            return Err(bad(
+                "credentials.expires_at",
+                "`credentials.expires_at` must be an RFC 3339 time or Unix seconds.",
+            ));
+        }
+    };
+    let stored = StoredCredential {
+        provider: provider.clone(),
+        access_token,
+        refresh_token: secret("refresh_token")?,
+        expires_at_ms,
+        api_key,
+    };
+    // Everything else is a connection setting; the sandbox fills in defaults.
+    let mut settings = state
+        .config
+        .default_settings
+        .get(&provider)
+        .cloned()
+        .unwrap_or_default();
+    for (k, v) in given {
+        if !matches!(
+            k.as_str(),
+            "access_token" | "refresh_token" | "api_key" | "expires_at"
+        ) {
+            settings.insert(k.clone(), v.clone());
+        }
+    }
+    let settings = Value::Object(settings);
+
+    // Stored first so that the check can refresh; put back if it fails.
+    let previous = state
+        .credentials
+        .load(&session.id)
+        .map_err(ApiError::storage)?;
+    state
+        .credentials
+        .store(&session.id, &stored)
+        .await
+        .map_err(ApiError::storage)?;
+    let connection = Connection {
+        key: session.id.clone(),
+        api_base: None,
+        settings: settings.clone(),
+    };
+    let checked = state
+        .runtime
+        .check(
+            &provider,
+            &connection,
+            Some(state.credentials.source(&session.id)),
+        )
+        .await;
+    if let Err(err) = checked {
+        match previous {
+            Some(p) => state.credentials.store(&session.id, &p).await,
+            None => {
+                let _ = state.db.trees.credentials.remove(&session.id);
+                state.db.flush().await
+            }
+        }
+        .map_err(ApiError::storage)?;
+        return Err(check_failed(&manifest.display_name, err));
+    }
+    configure(&mut session, &manifest, settings);
+    fire_configuration(&state, &session, &manifest)?;
+    state
+        .sessions
+        .save(&session)
+        .await
+        .map_err(ApiError::storage)?;
+    state.webhooks.ring();
+    state.transfers.wake();
+    Ok(Json(json!({ "success": true, "session_id": session.id })))
+}
+
+/// Queues the configuration webhook, if the session has one (flushed by the caller's save).
+pub fn fire_configuration(
+    state: &AppState,
+    session: &Session,
+    manifest: &crate::runtime::manifest::Manifest,
+) -> Result<(), ApiError> {
+    if let Some(hook) = &session.options.webhooks.configuration {
+        let mut body = configuration_object(session, manifest);
+        body["metadata"] = hook.metadata.clone();
+        let delivery = Delivery::new(
+            &session.account,
+            &session.id,
+            "configuration",
+            &hook.endpoint,
+            &body,
+            session.options.webhook_concurrency,
+        );
+        outbox::push(&state.db, &delivery).map_err(ApiError::storage)?;
+    }
+    Ok(())
+}
+
+/// A failed credential check, as the answer to the app.
+pub fn check_failed(provider: &str, err: CallError) -> ApiError {
+    match err {
+        CallError::Connector {
+            error: ConnectorError::Transient(m),
+            ..
+        } => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{provider} could not be reached to check the credentials: {m}. Try again."),
+        ),
+        CallError::Connector { error, .. } => unprocessable(
+            "credentials",
+            format!("{provider} rejected the credentials: {error}"),
+        ),
+        other => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            format!("The credentials could not be checked: {other}"),
+        ),
+    }
+}
+
+/// `POST /api/provider-lists`.
+pub async fn create_provider_list(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let name = body.required_string("name")?;
+    let Some(list) = body.array("providers")? else {
+        return Err(bad(
+            "providers",
+            "`providers` is required: a list of provider names.",
+        ));
+    };
+    let mut providers = Vec::new();
+    for (i, p) in list.iter().enumerate() {
+        let Some(p) = p.as_str() else {
+            return Err(bad(
+                &format!("providers[{i}]"),
+                "Provider names are strings.",
+            ));
+        };
+        providers.push(p.to_owned());
+    }
+    let id = new_id();
+    let record = json!({ "integration_provider_list_id": id, "name": name, "providers": providers, "created": crate::time::rfc3339_ms(now_ms()) });
+    state
+        .db
+        .trees
+        .provider_lists
+        .insert(key(&[&caller.account, &id]), encode(&record))
+        .map_err(ApiError::storage)?;
+    state.db.flush().await.map_err(ApiError::storage)?;
+    Ok(Json(
+        json!({ "success": true, "integration_provider_list_id": id }),
+    ))
+}
+
+/// `GET /api/provider-lists`.
+pub async fn provider_lists(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let mut lists = Vec::new();
+    for value in state
+        .db
+        .trees
+        .provider_lists
+        .scan_prefix(prefix(&caller.account))
+        .values()
+    {
+        let value: Value = decode(&value.map_err(ApiError::storage)?).map_err(ApiError::storage)?;
+        lists.push(value);
+    }
+    Ok(Json(json!({ "success": true, "provider_lists": lists })))
+}
+
+/// The providers of a list, for the session page.
+pub fn provider_list(state: &AppState, account: &str, id: &str) -> Option<Vec<String>> {
+    let value: Value =
+        store::get_json(&state.db.trees.provider_lists, &key(&[account, id])).ok()??;
+    Some(
+        value["providers"]
+            .as_array()?
+            .iter()
+            .filter_map(|p| p.as_str().map(str::to_owned))
+            .collect(),
+    )
+}
+
+/// `POST /api/schemas`: switch associations per schema.
+pub async fn set_associations(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let mut session = session_of(&state, &caller, &body.required_string("session_id")?)?;
+    let Some(entries) = body.array("data")? else {
+        return Err(bad(
+            "data",
+            "`data` is required: [{\"endgrate_type\", \"associations\"}].",
+        ));
+    };
+    for (i, entry) in entries.iter().enumerate() {
+        let at = format!("data[{i}]");
+        let Some(t) = entry.get("endgrate_type").and_then(Value::as_str) else {
+            return Err(bad(
+                &format!("{at}.endgrate_type"),
+                format!("`{at}.endgrate_type` is required."),
+            ));
+        };
+        let Some(on) = entry.get("associations").and_then(Value::as_bool) else {
+            return Err(bad(
+                &format!("{at}.associations"),
+                format!("`{at}.associations` must be true or false."),
+            ));
+        };
+        let names = session.schema_names().join(", ");
+        let schema = session.schema_mut(t).ok_or_else(|| {
+            unprocessable(
+                &format!("{at}.endgrate_type"),
+                format!("This session has no schema {t:?} (it has: {names})."),
+            )
+        })?;
+        schema.associations = on;
+    }
+    state
+        .sessions
+        .save(&session)
+        .await
+        .map_err(ApiError::storage)?;
+    Ok(Json(json!({ "success": true, "session_id": session.id })))
+}
+
+/// `GET /api/schemas/{endgrate_type}`: a default schema of the common data model.
+pub async fn default_schema(
+    axum::extract::Path(endgrate_type): axum::extract::Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    cdm::default_schema(&endgrate_type)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| {
+            let known: Vec<&str> = cdm::default_types().collect();
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "No default schema {endgrate_type:?}; there are {}.",
+                    known.join(", ")
+                ),
+            )
+        })
+}

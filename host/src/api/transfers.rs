@@ -1,0 +1,479 @@
+//! Transfer endpoints: trigger a pull or a push, read its data, its
+//! statistics and the error log.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::input::{Body, Caller, QueryParams};
+use super::sessions::session_of;
+use super::{ApiError, AppState, page_meta};
+use crate::cdm::{self, Validator, filter::Filter};
+use crate::sessions::{Session, SessionSchema, Webhooks};
+use crate::store::{decode, encode, new_id, now_ms, seq_key};
+use crate::transfer::push::ItemIn;
+use crate::transfer::writes::{TreeId, Writes};
+use crate::transfer::{Checkpoint, Method, Stats, Status, Transfer};
+
+fn bad(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::field(StatusCode::BAD_REQUEST, field, message)
+}
+
+fn unprocessable(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, field, message)
+}
+
+/// The session schema a transfer names.
+fn schema_of<'a>(session: &'a Session, endgrate_type: &str) -> Result<&'a SessionSchema, ApiError> {
+    let schema = session.schema(endgrate_type).ok_or_else(|| {
+        unprocessable(
+            "endgrate_type",
+            format!(
+                "This session has no schema {endgrate_type:?} (it has: {}).",
+                session.schema_names().join(", ")
+            ),
+        )
+    })?;
+    if !schema.enabled {
+        return Err(unprocessable(
+            "endgrate_type",
+            format!("The end user did not enable {endgrate_type:?} for this session."),
+        ));
+    }
+    Ok(schema)
+}
+
+fn transfer_webhooks(body: &Body) -> Result<Webhooks, ApiError> {
+    Ok(Webhooks {
+        configuration: None,
+        data: body.webhook("data_webhook")?,
+        completed: body.webhook("completed_webhook")?,
+        error: body.webhook("error_webhook")?,
+    })
+}
+
+fn new_transfer(
+    session: &Session,
+    method: Method,
+    endgrate_type: String,
+    webhooks: Webhooks,
+) -> Transfer {
+    Transfer {
+        id: new_id(),
+        account: session.account.clone(),
+        session_id: session.id.clone(),
+        method,
+        endgrate_type,
+        created_ms: now_ms(),
+        started_ms: None,
+        finished_ms: None,
+        status: Status::Queued,
+        error: None,
+        params: Value::Null,
+        associations: Vec::new(),
+        disable_upsert: false,
+        sample_data: false,
+        webhooks,
+        continuous: false,
+        not_before_ms: 0,
+        checkpoint: Checkpoint::default(),
+        stats: Stats::default(),
+        attempts: 0,
+        transfer_errors: false,
+    }
+}
+
+/// `POST /api/pull/transfer`.
+pub async fn pull(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let session = session_of(&state, &caller, &body.required_string("session_id")?)?;
+    let endgrate_type = body.required_string("endgrate_type")?;
+    let schema = schema_of(&session, &endgrate_type)?;
+    let synchronous = body.flag("synchronous")?;
+    let params = match body.object("params")? {
+        Some(params) => {
+            Filter::parse(params, &cdm::schema_fields(&schema.schema))
+                .map_err(|e| bad(&e.field, e.to_string()))?;
+            Value::Object(params.clone())
+        }
+        None => Value::Null,
+    };
+    let mut associations: Vec<String> = Vec::new();
+    if let Some(wanted) = body.object("associations")? {
+        for (t, on) in wanted {
+            let field = format!("associations.{t}");
+            let Some(on) = on.as_bool() else {
+                return Err(bad(&field, format!("`{field}` must be true or false.")));
+            };
+            let Some(other) = session.schema(t) else {
+                return Err(unprocessable(
+                    &field,
+                    format!("This session has no schema {t:?} to associate."),
+                ));
+            };
+            if on {
+                associations.push(other.integration.clone().unwrap_or_else(|| t.clone()));
+            }
+        }
+    } else if schema.associations {
+        associations = session
+            .schemas
+            .iter()
+            .filter(|s| s.name != endgrate_type && s.enabled)
+            .map(|s| s.integration.clone().unwrap_or_else(|| s.name.clone()))
+            .collect();
+    }
+    let mut transfer = new_transfer(
+        &session,
+        Method::Pull,
+        endgrate_type,
+        transfer_webhooks(&body)?,
+    );
+    transfer.params = params;
+    transfer.associations = associations;
+    state
+        .transfers
+        .enqueue(&transfer, Writes::default())
+        .await
+        .map_err(ApiError::storage)?;
+    answer(&state, &transfer.id, synchronous).await
+}
+
+/// `POST /api/push/transfer`.
+pub async fn push(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let session = session_of(&state, &caller, &body.required_string("session_id")?)?;
+    let endgrate_type = body.required_string("endgrate_type")?;
+    let schema = schema_of(&session, &endgrate_type)?;
+    let Some(items) = body.array("transfer_data")? else {
+        return Err(bad(
+            "transfer_data",
+            "`transfer_data` is required: a list of items `{\"data\": {...}}`.",
+        ));
+    };
+    if items.is_empty() {
+        return Err(bad(
+            "transfer_data",
+            "`transfer_data` is empty: there is nothing to push.",
+        ));
+    }
+    let synchronous = body.flag("synchronous")?;
+    let mut transfer = new_transfer(
+        &session,
+        Method::Push,
+        endgrate_type,
+        transfer_webhooks(&body)?,
+    );
+    transfer.disable_upsert = body.flag("disable_upsert")?;
+    transfer.sample_data = body.flag("sample_data")?;
+    transfer.stats.records = items.len() as u64;
+    let mut writes = Writes::default();
+    for (index, raw) in items.iter().enumerate() {
+        let item = read_item(&session, schema, raw, true);
+        writes.put(
+            TreeId::PushItems,
+            seq_key(&transfer.id, index as u64),
+            encode(&item),
+        );
+    }
+    state
+        .transfers
+        .enqueue(&transfer, writes)
+        .await
+        .map_err(ApiError::storage)?;
+    answer(&state, &transfer.id, synchronous).await
+}
+
+/// Reads one pushed item; a problem makes the item invalid (it fails alone).
+fn read_item(session: &Session, schema: &SessionSchema, raw: &Value, top: bool) -> ItemIn {
+    let mut item = ItemIn {
+        id: None,
+        internal_id: None,
+        data: Value::Null,
+        associations: Vec::new(),
+        invalid: None,
+    };
+    let Some(fields) = raw.as_object() else {
+        item.invalid = Some("the item must be an object `{\"data\": {...}}`".into());
+        return item;
+    };
+    let id_text = |name: &str| match fields.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => Err(format!("`{name}` must be a string")),
+    };
+    let mut problems = Vec::new();
+    match id_text("id") {
+        Ok(v) => item.id = v,
+        Err(e) => problems.push(e),
+    }
+    match id_text("internal_id") {
+        Ok(v) => item.internal_id = v,
+        Err(e) => problems.push(e),
+    }
+    match fields.get("data") {
+        Some(Value::Object(_)) => {
+            let mut data = fields["data"].clone();
+            if !schema.custom
+                && let Some(t) = &schema.endgrate_type
+            {
+                cdm::normalize_push(t, &mut data);
+            }
+            let validator = if schema.custom {
+                Validator::compile(&schema.schema).ok()
+            } else {
+                schema
+                    .endgrate_type
+                    .as_deref()
+                    .and_then(Validator::for_default)
+            };
+            if let Some(validator) = validator
+                && let Err(violations) = validator.validate(&data)
+            {
+                for v in violations {
+                    problems.push(format!("data{}: {}", v.path, v.message));
+                }
+            }
+            item.data = data;
+        }
+        Some(_) => problems.push("`data` must be an object".into()),
+        None => problems.push("`data` is required".into()),
+    }
+    match fields.get("associations") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(by_type)) if top => {
+            for (t, children) in by_type {
+                let Some(child_schema) = session.schema(t) else {
+                    problems.push(format!("associations: this session has no schema {t:?}"));
+                    continue;
+                };
+                let Some(children) = children.as_array() else {
+                    problems.push(format!("associations.{t} must be a list of items"));
+                    continue;
+                };
+                let mut read = Vec::new();
+                for (j, child) in children.iter().enumerate() {
+                    let c = read_item(session, child_schema, child, false);
+                    if let Some(why) = &c.invalid {
+                        problems.push(format!("associations.{t}[{j}]: {why}"));
+                    }
+                    read.push(c);
+                }
+                item.associations.push((t.clone(), read));
+            }
+        }
+        Some(Value::Object(_)) => {
+            problems.push("associated items cannot have associations of their own".into())
+        }
+        Some(_) => problems.push("`associations` must be an object of lists".into()),
+    }
+    if !problems.is_empty() {
+        item.invalid = Some(problems.join("; "));
+    }
+    item
+}
+
+/// The trigger's answer, after waiting for the transfer with `synchronous`.
+async fn answer(
+    state: &AppState,
+    transfer_id: &str,
+    synchronous: bool,
+) -> Result<Json<Value>, ApiError> {
+    if synchronous {
+        state
+            .transfers
+            .wait(transfer_id, state.config.synchronous_cap)
+            .await
+            .map_err(ApiError::storage)?;
+    }
+    Ok(Json(json!({
+        "success": true,
+        "transfer_id": transfer_id,
+        "statistics": format!("{}/statistics?transfer_id={transfer_id}", state.config.public_url),
+    })))
+}
+
+/// `GET /api/pull/data` and `GET /api/push/data`.
+async fn data(
+    state: AppState,
+    caller: Caller,
+    query: QueryParams,
+    method: Method,
+) -> Result<Json<Value>, ApiError> {
+    let transfer_id = query.required("transfer_id")?;
+    let endgrate_type = query.required("endgrate_type")?;
+    let (limit, offset) = query.page(250, 10_000)?;
+    let transfer = state
+        .transfers
+        .get(&caller.account, transfer_id)
+        .map_err(ApiError::storage)?
+        .filter(|t| t.method == method)
+        .ok_or_else(|| {
+            ApiError::field(
+                StatusCode::NOT_FOUND,
+                "transfer_id",
+                format!("No {} transfer with this transfer_id.", method.as_str()),
+            )
+        })?;
+    if transfer.endgrate_type != endgrate_type {
+        return Err(bad(
+            "endgrate_type",
+            format!(
+                "This transfer moved {:?}, not {endgrate_type:?}.",
+                transfer.endgrate_type
+            ),
+        ));
+    }
+    if !transfer.is_finished() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "The transfer has not completed yet: poll again later, pass `synchronous: true`, or use a completed webhook.",
+        ));
+    }
+    let total = transfer.checkpoint.written as usize;
+    let mut rows = Vec::with_capacity(limit.min(total.saturating_sub(offset)));
+    let start = seq_key(&transfer.id, offset as u64);
+    let end = seq_key(&transfer.id, (offset + limit) as u64);
+    for value in state.db.trees.records.range(start..end).values() {
+        rows.push(decode::<Value>(&value.map_err(ApiError::storage)?).map_err(ApiError::storage)?);
+    }
+    let path = format!("/api/{}/data", method.as_str());
+    Ok(Json(json!({
+        "success": true,
+        "meta": page_meta(&state, &path, &[("endgrate_type", endgrate_type), ("transfer_id", transfer_id)], total, offset, limit),
+        "transfer_data": rows,
+        "transfer_errors": transfer.transfer_errors || transfer.status == Status::Failed,
+    })))
+}
+
+pub async fn pull_data(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    data(state, caller, query, Method::Pull).await
+}
+
+pub async fn push_data(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    data(state, caller, query, Method::Push).await
+}
+
+/// `GET /api/statistics?transfer_id=` (or `session_id=`): no key needed; ids are unguessable.
+pub async fn statistics(
+    State(state): State<AppState>,
+    query: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(id) = query.optional("transfer_id") {
+        let transfer: Transfer = crate::store::get_json(&state.db.trees.transfers, id.as_bytes())
+            .map_err(ApiError::storage)?
+            .ok_or_else(|| {
+                ApiError::field(
+                    StatusCode::NOT_FOUND,
+                    "transfer_id",
+                    "No transfer with this transfer_id.",
+                )
+            })?;
+        return Ok(Json(transfer.statistics_json()));
+    }
+    let session_id = query
+        .optional("session_id")
+        .ok_or_else(|| bad("transfer_id", "Give `transfer_id` or `session_id`."))?;
+    let session = state
+        .sessions
+        .get_any(session_id)
+        .map_err(ApiError::storage)?
+        .ok_or_else(super::sessions::no_session)?;
+    let mut transfers = Vec::new();
+    for k in state
+        .db
+        .trees
+        .session_transfers
+        .scan_prefix(crate::store::prefix(&session.id))
+        .keys()
+    {
+        let k = k.map_err(ApiError::storage)?;
+        let id =
+            String::from_utf8_lossy(k.rsplit(|b| *b == 0).next().unwrap_or_default()).into_owned();
+        if let Some(t) =
+            crate::store::get_json::<Transfer>(&state.db.trees.transfers, id.as_bytes())
+                .map_err(ApiError::storage)?
+        {
+            transfers.push(t);
+        }
+    }
+    transfers.sort_by_key(|t| std::cmp::Reverse(t.created_ms));
+    let stats: Vec<Value> = transfers.iter().map(Transfer::statistics_json).collect();
+    Ok(Json(
+        json!({ "success": true, "session_id": session.id, "transfers": stats }),
+    ))
+}
+
+/// `GET /api/errors`.
+pub async fn errors(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    let (limit, offset) = query.page(50, 1000)?;
+    let session_id = query.optional("session_id");
+    let transfer_id = query.optional("transfer_id");
+    let (records, total) = crate::errors::list(
+        &state.db,
+        &caller.account,
+        session_id,
+        transfer_id,
+        offset,
+        limit,
+    )
+    .map_err(ApiError::storage)?;
+    let mut filters = Vec::new();
+    if let Some(s) = session_id {
+        filters.push(("session_id", s));
+    }
+    if let Some(t) = transfer_id {
+        filters.push(("transfer_id", t));
+    }
+    Ok(Json(json!({
+        "success": true,
+        "meta": page_meta(&state, "/api/errors", &filters, total, offset, limit),
+        "errors": records.iter().map(crate::errors::ErrorRecord::to_json).collect::<Vec<_>>(),
+    })))
+}
+
+/// `POST /api/errors/resolve` (ours): `{"pk", "resolved"?: bool}`.
+pub async fn resolve_error(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let pk = body.required_string("pk")?;
+    let resolved = match body.get("resolved") {
+        None => true,
+        Some(_) => body.flag("resolved")?,
+    };
+    if !crate::errors::resolve(&state.db, &caller.account, &pk, resolved)
+        .await
+        .map_err(ApiError::storage)?
+    {
+        return Err(ApiError::field(
+            StatusCode::NOT_FOUND,
+            "pk",
+            "No error with this pk.",
+        ));
+    }
+    Ok(Json(
+        json!({ "success": true, "pk": pk, "resolved": resolved }),
+    ))
+}

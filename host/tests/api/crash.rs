@@ -1,0 +1,219 @@
+//! A host killed (SIGKILL) in the middle of a pull and of a push restarts on
+//! the same data directory and finishes both, every record exactly once.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use switchyard_simulators::{Provider, Simulator};
+
+use crate::harness::{ADMIN_KEY, TOKEN, eventually, install_hubspot, sim_config};
+
+struct Process {
+    child: Child,
+    url: String,
+    http: reqwest::Client,
+}
+
+impl Process {
+    async fn start(data: &Path, sim: &Simulator) -> Process {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+            .arg(data)
+            .args(["--connector-base", &format!("hubspot={}", sim.base_url())])
+            .env("SWITCHYARD_ADMIN_KEY", ADMIN_KEY)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let p = Process {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+        };
+        eventually(Duration::from_secs(60), "the host to serve", || async {
+            p.http
+                .get(format!("{}/healthz", p.url))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        })
+        .await;
+        p
+    }
+
+    async fn call(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> Value {
+        let mut r = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.url))
+            .bearer_auth(key);
+        if let Some(body) = body {
+            r = r.json(&body);
+        }
+        let response = r.send().await.unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert!(status.is_success(), "{method} {path}: {status} {body}");
+        body
+    }
+
+    async fn stats(&self, transfer: &str) -> Value {
+        self.call(
+            "GET",
+            &format!("/api/statistics?transfer_id={transfer}"),
+            "",
+            None,
+        )
+        .await
+    }
+
+    /// Waits for `check` on the transfer's statistics.
+    async fn until(&self, transfer: &str, what: &str, check: impl Fn(&Value) -> bool) {
+        eventually(Duration::from_secs(120), what, || async {
+            check(&self.stats(transfer).await)
+        })
+        .await;
+    }
+
+    async fn all(&self, key: &str, kind: &str, ty: &str, transfer: &str) -> Vec<Value> {
+        let mut rows = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = self.call("GET", &format!("/api/{kind}/data?endgrate_type={ty}&transfer_id={transfer}&limit=1000&offset={offset}"), key, None).await;
+            let got = page["transfer_data"].as_array().unwrap();
+            rows.extend(got.iter().cloned());
+            if page["meta"].get("next").is_none() {
+                return rows;
+            }
+            offset += got.len();
+        }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_host_finishes_pulls_and_pushes_exactly_once() {
+    let sim = Simulator::start(Provider::HubSpot, sim_config(10, 3000))
+        .await
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    install_hubspot(data.path());
+    let host = Process::start(data.path(), &sim).await;
+    let created = host
+        .call(
+            "POST",
+            "/api/admin/keys",
+            ADMIN_KEY,
+            Some(json!({ "account": "acme" })),
+        )
+        .await;
+    let key = created["api_key"].as_str().unwrap().to_owned();
+    let session = host
+        .call(
+            "POST",
+            "/api/session/initiate",
+            &key,
+            Some(json!({ "category": "crm" })),
+        )
+        .await["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    host.call("POST", "/api/session/credentials", &key, Some(json!({ "session_id": session, "provider": "hubspot", "credentials": { "access_token": TOKEN } }))).await;
+
+    // A pull, killed after some pages.
+    sim.control().set_latency(Duration::from_millis(40));
+    let pull = host
+        .call(
+            "POST",
+            "/api/pull/transfer",
+            &key,
+            Some(json!({ "session_id": session, "endgrate_type": "crm-company" })),
+        )
+        .await["transfer_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    host.until(&pull, "some pages", |s| {
+        s["statistics"]["batches_success"].as_u64() >= Some(3)
+    })
+    .await;
+    assert_eq!(
+        host.stats(&pull).await["completed"],
+        false,
+        "killed mid-way"
+    );
+    host.kill();
+    let host = Process::start(data.path(), &sim).await;
+    host.until(&pull, "the resumed pull", |s| s["completed"] == true)
+        .await;
+    let rows = host.all(&key, "pull", "crm-company", &pull).await;
+    let pulled: Vec<String> = rows
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    let unique: HashSet<&String> = pulled.iter().collect();
+    assert_eq!(unique.len(), pulled.len(), "no record twice");
+    let source: HashSet<String> = sim
+        .control()
+        .companies()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(unique.len(), source.len());
+    assert!(pulled.iter().all(|id| source.contains(id)));
+
+    // A push, killed after its first batch.
+    sim.control().set_latency(Duration::from_millis(5));
+    let items: Vec<Value> = (0..300)
+        .map(|i| json!({ "internal_id": format!("c{i}"), "data": { "first_name": "Crash", "last_name": format!("Test{i}"), "email_addresses": [{ "email_address": format!("crash{i}@example.com") }] } }))
+        .collect();
+    let push = host.call("POST", "/api/push/transfer", &key, Some(json!({ "session_id": session, "endgrate_type": "crm-contact", "transfer_data": items }))).await["transfer_id"].as_str().unwrap().to_owned();
+    host.until(&push, "a first batch", |s| {
+        s["statistics"]["batches_success"].as_u64() >= Some(1)
+    })
+    .await;
+    assert_eq!(
+        host.stats(&push).await["completed"],
+        false,
+        "killed mid-way"
+    );
+    host.kill();
+    let host = Process::start(data.path(), &sim).await;
+    host.until(&push, "the resumed push", |s| s["completed"] == true)
+        .await;
+    let results = host.all(&key, "push", "crm-contact", &push).await;
+    assert_eq!(results.len(), 300);
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(r["internal_id"], format!("c{i}"), "results in push order");
+        assert!(r.get("error").is_none(), "{r}");
+    }
+    let contacts = sim.control().contacts();
+    for i in 0..300 {
+        let email = format!("crash{i}@example.com");
+        let n = contacts
+            .iter()
+            .filter(|c| c["properties"]["email"] == email.as_str())
+            .count();
+        assert_eq!(n, 1, "{email} exists exactly once at the provider");
+    }
+    host.kill();
+}

@@ -1,0 +1,14 @@
+//! End-to-end tests of the Endgrate-compatible API: each starts its own host
+//! on a free loopback port, with the HubSpot connector against a HubSpot
+//! simulator, and talks to it over HTTP as an app would.
+
+mod harness;
+
+mod crash;
+mod lifecycle;
+mod openapi;
+mod push;
+mod quick_start;
+mod security;
+mod validation;
+mod webhooks;

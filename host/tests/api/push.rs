@@ -1,0 +1,150 @@
+//! Pushes: a bad item fails alone; internal ids and upserts update instead
+//! of creating again.
+
+use serde_json::{Value, json};
+
+use crate::harness::{TestHost, sim_config};
+
+fn count_email(t: &TestHost, email: &str) -> usize {
+    t.sim
+        .control()
+        .contacts()
+        .iter()
+        .filter(|c| c["properties"]["email"] == email)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_item_fails_alone_with_its_index_and_internal_id() {
+    let mut t = TestHost::start(sim_config(5, 2)).await;
+    let key = t.key("acme").await;
+    let session = t.connected_session(&key, json!({})).await;
+    let push = t
+        .transfer(&key, "/api/push/transfer", json!({
+            "session_id": session, "endgrate_type": "crm-contact",
+            "transfer_data": [
+                { "data": { "first_name": "Ann", "last_name": "Lee", "email_addresses": [{ "email_address": "ann@example.com" }] }, "internal_id": "a" },
+                { "data": { "first_name": 5 }, "internal_id": "bad" },
+                "not an item",
+                { "data": { "first_name": "Cy", "last_name": "Po", "email_addresses": [{ "email_address": "cy@example.com" }] }, "internal_id": "c" }
+            ]
+        }))
+        .await;
+    let results = t.all_data(&key, "push", "crm-contact", &push).await;
+    assert_eq!(results.len(), 4);
+    assert!(
+        results[0]["id"].is_string() && results[0].get("error").is_none(),
+        "{results:?}"
+    );
+    assert!(
+        results[1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("data/first_name"),
+        "{results:?}"
+    );
+    assert!(results[2]["error"].is_object());
+    assert!(results[3]["id"].is_string() && results[3].get("error").is_none());
+    assert_eq!(count_email(&t, "ann@example.com"), 1);
+    assert_eq!(count_email(&t, "cy@example.com"), 1);
+
+    let (_, errors) = t
+        .get(&key, &format!("/api/errors?transfer_id={push}"))
+        .await;
+    let errors = errors["errors"].as_array().unwrap().clone();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    let bad = errors.iter().find(|e| e["index"] == 1).unwrap();
+    assert_eq!(bad["internal_id"], "bad");
+    assert_eq!(bad["error_type"], "transfer_data");
+    assert!(
+        bad["error_resolve_text"]
+            .as_str()
+            .unwrap()
+            .contains("HubSpot")
+    );
+    assert_eq!(bad["endgrate"]["provider_info"]["name"], "hubspot");
+    let (_, data) = t
+        .get(
+            &key,
+            &format!("/api/push/data?endgrate_type=crm-contact&transfer_id={push}"),
+        )
+        .await;
+    assert_eq!(data["transfer_errors"], true);
+
+    // Marking an error resolved.
+    let pk = bad["pk"].as_str().unwrap();
+    let (status, _) = t
+        .post(&key, "/api/errors/resolve", json!({ "pk": pk }))
+        .await;
+    assert_eq!(status, 200);
+    let (_, errors) = t
+        .get(&key, &format!("/api/errors?transfer_id={push}"))
+        .await;
+    assert!(
+        errors["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["pk"] == pk && e["resolved"] == true)
+    );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_ids_and_upserts_update_instead_of_creating() {
+    let mut t = TestHost::start(sim_config(5, 2)).await;
+    let key = t.key("acme").await;
+    let session = t.connected_session(&key, json!({})).await;
+    let item = |name: &str| {
+        json!({ "data": { "first_name": name, "last_name": "Lee", "email_addresses": [{ "email_address": "ann@example.com" }] },
+                "internal_id": "u-1",
+                "associations": { "crm-company": [{ "data": { "name": "Lee Ltd", "domain": "lee.example" }, "internal_id": "co-1" }] } })
+    };
+    let push = |name: &str| json!({ "session_id": session, "endgrate_type": "crm-contact", "transfer_data": [item(name)] });
+
+    let first = t.transfer(&key, "/api/push/transfer", push("Ann")).await;
+    let first = t.all_data(&key, "push", "crm-contact", &first).await;
+    let id = first[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(first[0]["created"], true);
+    let before = t.sim.control().companies().len();
+
+    // The same internal id again: the same record is updated.
+    let second = t.transfer(&key, "/api/push/transfer", push("Anne")).await;
+    let second = t.all_data(&key, "push", "crm-contact", &second).await;
+    assert_eq!(second[0]["id"], id.as_str());
+    assert_eq!(second[0]["created"], false);
+    assert_eq!(count_email(&t, "ann@example.com"), 1);
+    assert_eq!(
+        t.sim.control().record("contacts", &id).unwrap()["properties"]["firstname"],
+        "Anne"
+    );
+    assert_eq!(
+        t.sim.control().companies().len(),
+        before,
+        "the company was not created again"
+    );
+
+    // No internal id, same email: found by the upsert and updated.
+    let third = t
+        .transfer(&key, "/api/push/transfer", json!({ "session_id": session, "endgrate_type": "crm-contact",
+            "transfer_data": [{ "data": { "first_name": "Annie", "email_addresses": [{ "email_address": "ann@example.com" }] } }] }))
+        .await;
+    let third = t.all_data(&key, "push", "crm-contact", &third).await;
+    assert_eq!(third[0]["id"], id.as_str(), "{third:?}");
+    assert_eq!(count_email(&t, "ann@example.com"), 1);
+
+    // sample_data writes nothing.
+    let total = t.sim.control().contacts().len();
+    let sample = t
+        .transfer(
+            &key,
+            "/api/push/transfer",
+            json!({ "session_id": session, "endgrate_type": "crm-contact", "sample_data": true,
+            "transfer_data": [{ "data": { "first_name": "Sam", "last_name": "Ple" } }] }),
+        )
+        .await;
+    let sample: Vec<Value> = t.all_data(&key, "push", "crm-contact", &sample).await;
+    assert_eq!(sample[0]["data"]["first_name"], "Sam");
+    assert_eq!(t.sim.control().contacts().len(), total);
+    t.stop().await;
+}

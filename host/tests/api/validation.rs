@@ -1,0 +1,254 @@
+//! Bad input gets a clear error naming the field, and changes nothing.
+
+use serde_json::{Value, json};
+
+use crate::harness::{TestHost, sim_config};
+
+fn names(body: &Value, field: &str) -> bool {
+    body["errors"].get(field).is_some()
+        && body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(field.split(['.', '[']).next().unwrap()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_input_names_its_field() {
+    let mut t = TestHost::start(sim_config(5, 2)).await;
+    let key = t.key("acme").await;
+    let cases = [
+        (
+            "/api/session/initiate",
+            json!({ "schema": [{ "endgrate_type": "crm-sandwich" }] }),
+            400,
+            "schema[0].endgrate_type",
+        ),
+        (
+            "/api/session/initiate",
+            json!({ "schema": "crm-contact" }),
+            400,
+            "schema",
+        ),
+        (
+            "/api/session/initiate",
+            json!({ "schema": [{ "properties": {} }] }),
+            400,
+            "schema[0].title",
+        ),
+        (
+            "/api/session/initiate",
+            json!({ "save_session": "yes" }),
+            400,
+            "save_session",
+        ),
+        (
+            "/api/session/initiate",
+            json!({ "category": "astrology" }),
+            400,
+            "category",
+        ),
+        (
+            "/api/session/initiate",
+            json!({ "redirect_url": "not a url" }),
+            400,
+            "redirect_url",
+        ),
+        (
+            "/api/session/initiate",
+            json!({ "data_webhook": { "metadata": {} } }),
+            400,
+            "data_webhook.endpoint",
+        ),
+        (
+            "/api/session/initiate",
+            json!({ "provider": "myspace" }),
+            400,
+            "provider",
+        ),
+        (
+            "/api/pull/transfer",
+            json!({ "endgrate_type": "crm-contact" }),
+            400,
+            "session_id",
+        ),
+        (
+            "/api/session/delete",
+            json!({ "session_id": 7 }),
+            400,
+            "session_id",
+        ),
+    ];
+    for (path, body, status, field) in cases {
+        let (got, answer) = t.post(&key, path, body.clone()).await;
+        assert_eq!(got, status, "{path} {body}: {answer}");
+        assert_eq!(answer["success"], false);
+        assert!(
+            names(&answer, field),
+            "{path} {body} should name {field}: {answer}"
+        );
+    }
+
+    let (_, answer) = t
+        .post(
+            &key,
+            "/api/session/initiate",
+            json!({ "schema": [{ "endgrate_type": "crm-contact" }] }),
+        )
+        .await;
+    let session = answer["session_id"].as_str().unwrap().to_owned();
+    let session_cases = [
+        (
+            "/api/pull/transfer",
+            json!({ "session_id": session }),
+            400,
+            "endgrate_type",
+        ),
+        (
+            "/api/pull/transfer",
+            json!({ "session_id": session, "endgrate_type": "crm-company" }),
+            422,
+            "endgrate_type",
+        ),
+        (
+            "/api/pull/transfer",
+            json!({ "session_id": session, "endgrate_type": "crm-contact", "params": { "shoe_size": 9 } }),
+            400,
+            "params.shoe_size",
+        ),
+        (
+            "/api/pull/transfer",
+            json!({ "session_id": session, "endgrate_type": "crm-contact", "params": { "updated_at__range": [1] } }),
+            400,
+            "params.updated_at__range",
+        ),
+        (
+            "/api/push/transfer",
+            json!({ "session_id": session, "endgrate_type": "crm-contact" }),
+            400,
+            "transfer_data",
+        ),
+        (
+            "/api/push/transfer",
+            json!({ "session_id": session, "endgrate_type": "crm-contact", "transfer_data": {} }),
+            400,
+            "transfer_data",
+        ),
+        (
+            "/api/session/credentials",
+            json!({ "session_id": session, "provider": "hubspot" }),
+            400,
+            "credentials",
+        ),
+        (
+            "/api/schemas",
+            json!({ "session_id": session, "data": [{ "endgrate_type": "crm-deal", "associations": true }] }),
+            422,
+            "data[0].endgrate_type",
+        ),
+    ];
+    for (path, body, status, field) in session_cases {
+        let (got, answer) = t.post(&key, path, body.clone()).await;
+        assert_eq!(got, status, "{path} {body}: {answer}");
+        assert!(
+            names(&answer, field),
+            "{path} {body} should name {field}: {answer}"
+        );
+    }
+    let (status, answer) = t
+        .get(
+            &key,
+            &format!("/api/session/configuration?session_id={session}"),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["message"].as_str()),
+        (409, Some("Session not yet configured."))
+    );
+    let (status, answer) = t
+        .get(
+            &key,
+            "/api/session/configuration?session_id=../../etc/passwd",
+        )
+        .await;
+    assert_eq!(status, 404, "{answer}");
+    let (status, answer) = t
+        .get(&key, "/api/pull/data?endgrate_type=crm-contact")
+        .await;
+    assert_eq!(status, 400);
+    assert!(names(&answer, "transfer_id"), "{answer}");
+
+    // Malformed and oversized bodies.
+    let response = t
+        .http
+        .post(format!("{}/api/session/initiate", t.url))
+        .bearer_auth(&key)
+        .body("{\"schema\": [")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let answer: Value = response.json().await.unwrap();
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON"),
+        "{answer}"
+    );
+    let huge = vec![b' '; (32 << 20) + 1];
+    let response = t
+        .http
+        .post(format!("{}/api/push/transfer", t.url))
+        .bearer_auth(&key)
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let answer: Value = response.json().await.unwrap();
+    assert!(
+        answer["message"].as_str().unwrap().contains("33554432"),
+        "{answer}"
+    );
+
+    // Nothing was created by any of it.
+    let (_, sessions) = t.get(&key, "/api/sessions").await;
+    assert_eq!(sessions["meta"]["count"], 1);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_is_refused_until_the_transfer_completes() {
+    let mut t = TestHost::start(sim_config(5, 2)).await;
+    let key = t.key("acme").await;
+    let (_, answer) = t
+        .post(
+            &key,
+            "/api/session/initiate",
+            json!({ "schema": [{ "endgrate_type": "crm-contact" }] }),
+        )
+        .await;
+    let session = answer["session_id"].as_str().unwrap().to_owned();
+    // Unconfigured: the transfer waits in the queue.
+    let (_, answer) = t
+        .post(
+            &key,
+            "/api/pull/transfer",
+            json!({ "session_id": session, "endgrate_type": "crm-contact" }),
+        )
+        .await;
+    let transfer = answer["transfer_id"].as_str().unwrap().to_owned();
+    let (status, answer) = t
+        .get(
+            &key,
+            &format!("/api/pull/data?endgrate_type=crm-contact&transfer_id={transfer}"),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("not completed")
+    );
+    t.stop().await;
+}
