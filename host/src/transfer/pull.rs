@@ -14,15 +14,21 @@ use crate::store::{key, seq_key};
 
 pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes), StepError> {
     let session = step.session;
+    // Only changes are returned in sync mode and by continuous re-pulls; the
+    // fingerprints they compare against are kept by every pull of a session
+    // that may ask for changes later.
     let changes_only = session.options.sync || t.continuous;
+    let track = changes_only || webhook(t, session, Hook::Data).is_some_and(|h| h.continuous);
     let state_key = key(&[&session.id, &t.endgrate_type]);
-    if !t.checkpoint.started && changes_only {
-        t.checkpoint.since = step
-            .db
-            .trees
-            .sync_state
-            .get(&state_key)?
-            .map(|v| String::from_utf8_lossy(&v).into_owned());
+    if !t.checkpoint.started && track {
+        if changes_only {
+            t.checkpoint.since = step
+                .db
+                .trees
+                .sync_state
+                .get(&state_key)?
+                .map(|v| String::from_utf8_lossy(&v).into_owned());
+        }
         let start = std::time::SystemTime::now() - step.config.sync_overlap;
         t.checkpoint.next_since = Some(crate::time::rfc3339(start));
     }
@@ -59,21 +65,24 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
             malformed += 1;
             continue;
         };
-        if changes_only {
+        if track {
             let hash_key = key(&[&session.id, &t.endgrate_type, &record.id]);
             let hash = fingerprint(record);
             let previous = step.db.trees.sync_state.get(&hash_key)?;
             if record.deleted {
-                if previous.is_none() && t.checkpoint.since.is_some() {
-                    // Never seen, already gone: nothing to report.
-                    continue;
-                }
                 writes.remove(TreeId::SyncState, hash_key);
-            } else {
-                if previous.as_deref() == Some(&hash[..]) {
+                // Never seen and already gone, or not asked for: nothing to report.
+                if !changes_only || previous.is_none() {
                     continue;
                 }
-                writes.put(TreeId::SyncState, hash_key, hash.to_vec());
+            } else {
+                let unchanged = previous.as_deref() == Some(&hash[..]);
+                if !unchanged {
+                    writes.put(TreeId::SyncState, hash_key, hash.to_vec());
+                }
+                if unchanged && changes_only {
+                    continue;
+                }
             }
         } else if record.deleted {
             continue;

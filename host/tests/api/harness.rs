@@ -190,6 +190,36 @@ impl TestHost {
         assert_eq!(status, 200, "{answer}");
     }
 
+    /// Walks the end user's browser through the OAuth2 flow from `start`
+    /// (e.g. `/session/start?session_id=..&provider=hubspot`), approving at
+    /// the simulator's consent page.
+    pub async fn sign_in(&self, start: &str) {
+        let location = |r: &reqwest::Response| r.headers()["location"].to_str().unwrap().to_owned();
+        let to_provider = self
+            .http
+            .get(format!("{}{start}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            to_provider.status().is_redirection(),
+            "{}",
+            to_provider.text().await.unwrap()
+        );
+        let consent = self
+            .http
+            .get(format!("{}&auto_approve=true", location(&to_provider)))
+            .send()
+            .await
+            .unwrap();
+        let back = self.http.get(location(&consent)).send().await.unwrap();
+        assert!(
+            back.status().is_success() || back.status().is_redirection(),
+            "{}",
+            back.text().await.unwrap()
+        );
+    }
+
     /// Triggers a transfer synchronously; its id.
     pub async fn transfer(&self, key: &str, path: &str, mut body: Value) -> String {
         body["synchronous"] = json!(true);

@@ -4,11 +4,13 @@
 
 mod harness;
 
+mod auth;
 mod crash;
 mod lifecycle;
 mod openapi;
 mod push;
 mod quick_start;
+mod schemas;
 mod security;
 mod validation;
 mod webhooks;
