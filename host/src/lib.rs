@@ -14,6 +14,8 @@ pub mod credentials;
 pub mod crypto;
 pub mod errors;
 pub mod runtime;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 pub mod server;
 pub mod sessions;
 pub mod store;

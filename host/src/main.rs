@@ -130,6 +130,10 @@ struct ServeArgs {
     /// Transfer steps run at once.
     #[arg(long, default_value_t = 32)]
     workers: usize,
+    /// Runs every provider's simulator inside the host and points the
+    /// connectors at them (needs the `sandbox` feature).
+    #[arg(long)]
+    sandbox: bool,
 }
 
 /// `ID=VALUE`.
@@ -198,6 +202,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.synchronous_cap = Duration::from_secs(args.synchronous_cap_secs);
     config.session_ttl = Duration::from_secs(args.session_ttl_secs);
     config.transfers.workers = args.workers.max(1);
+    #[cfg(feature = "sandbox")]
+    let _sandbox = if args.sandbox {
+        Some(
+            switchyard::sandbox::start(&mut config)
+                .await
+                .context("starting the sandbox simulators")?,
+        )
+    } else {
+        None
+    };
+    #[cfg(not(feature = "sandbox"))]
+    if args.sandbox {
+        bail!(
+            "this build has no sandbox: build with `--features sandbox` (cargo xtask serve does)"
+        );
+    }
     let host = server::start(config).await?;
     if let Some(key) = &host.generated_admin_key {
         println!(
@@ -205,6 +225,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     println!("Switchyard is listening on {}", host.url());
+    if args.sandbox {
+        println!(
+            "Sandbox mode: every provider is simulated locally. Connect an account on the session page, or attach\n\
+             credentials with POST /api/session/credentials and {{\"access_token\": \"sandbox\"}}."
+        );
+    }
     let shutdown = tokio::signal::ctrl_c();
     tokio::select! {
         served = host.wait() => served.context("the server stopped")?,

@@ -46,6 +46,8 @@ pub struct HostConfig {
     pub webhooks: WebhookConfig,
     /// Connection settings defaulted per provider (sandbox mode).
     pub default_settings: HashMap<String, Map<String, Value>>,
+    /// Names shown instead of the connectors' own, by connector id.
+    pub display_names: HashMap<String, String>,
 }
 
 impl HostConfig {
@@ -66,6 +68,7 @@ impl HostConfig {
             transfers: TransferConfig::default(),
             webhooks: WebhookConfig::default(),
             default_settings: HashMap::new(),
+            display_names: HashMap::new(),
         }
     }
 }
@@ -165,6 +168,9 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
         cache_dir: config.data_dir.join("cache").join("components"),
         overrides: config.overrides.clone(),
     })?;
+    for (id, name) in &config.display_names {
+        runtime.set_display_name(id, name.clone());
+    }
     watcher::load_directory(&runtime, &connectors_dir)
         .await
         .map_err(|source| StartError::Directory {

@@ -143,10 +143,22 @@ fn serve(root: &Path, args: Vec<String>) -> Result<()> {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(&data).join("connectors"));
     build_connectors(root, &root.join(connectors))?;
-    run(cargo()
-        .current_dir(root)
-        .args(["run", "--release", "--package", "switchyard", "--", "serve"])
-        .args(args))
+    // With no provider credentials configured, providers are simulated.
+    let no_sandbox = args.iter().any(|a| a == "--no-sandbox");
+    let has_credentials = args.iter().any(|a| a.starts_with("--oauth-client"))
+        || std::env::var_os("SWITCHYARD_OAUTH_CLIENTS").is_some();
+    let args: Vec<String> = args.into_iter().filter(|a| a != "--no-sandbox").collect();
+    let mut command = cargo();
+    command.current_dir(root).args(["run", "--release", "--package", "switchyard"]);
+    let sandbox = !no_sandbox && !has_credentials;
+    if sandbox {
+        command.args(["--features", "sandbox"]);
+    }
+    command.args(["--", "serve"]).args(args);
+    if sandbox {
+        command.arg("--sandbox");
+    }
+    run(&mut command)
 }
 
 /// The value of `--flag VALUE` or `--flag=VALUE`.

@@ -72,10 +72,8 @@ pub fn offered(state: &AppState, session: &Session) -> Vec<Manifest> {
         .and_then(|id| super::sessions::provider_list(state, &session.account, id));
     state
         .runtime
-        .registry()
-        .list()
-        .iter()
-        .map(|c| c.manifest.clone())
+        .manifests()
+        .into_iter()
         .filter(|m| session.options.provider.as_ref().is_none_or(|p| *p == m.id))
         .filter(|m| listed.as_ref().is_none_or(|l| l.contains(&m.id)))
         .filter(|m| {

@@ -31,10 +31,8 @@ pub async fn list(
     }
     let providers: Vec<Value> = state
         .runtime
-        .registry()
-        .list()
+        .manifests()
         .iter()
-        .map(|c| &c.manifest)
         .filter(|m| filters.provider.as_ref().is_none_or(|p| *p == m.id))
         .filter(|m| filters.category.as_ref().is_none_or(|c| *c == m.category))
         .map(provider_entry)

@@ -128,6 +128,8 @@ pub struct Runtime {
     limiters: Limiters,
     client: reqwest::Client,
     config: RuntimeConfig,
+    /// Names shown instead of the manifests', by connector id.
+    display_names: std::sync::RwLock<HashMap<String, String>>,
 }
 
 impl Runtime {
@@ -159,6 +161,7 @@ impl Runtime {
             limiters: Limiters::default(),
             client,
             config,
+            display_names: Default::default(),
         }))
     }
 
@@ -386,12 +389,43 @@ impl Runtime {
         }
     }
 
-    /// The manifest of a loaded connector.
+    /// The manifest of a loaded connector, as this host presents it.
     pub fn manifest(&self, id: &str) -> Result<Manifest, CallError> {
         self.registry
             .get(id)
-            .map(|c| c.manifest.clone())
+            .map(|c| self.presented(&c.manifest))
             .ok_or_else(|| CallError::UnknownConnector(id.to_owned()))
+    }
+
+    /// Every loaded connector's manifest, as this host presents them.
+    pub fn manifests(&self) -> Vec<Manifest> {
+        self.registry
+            .list()
+            .iter()
+            .map(|c| self.presented(&c.manifest))
+            .collect()
+    }
+
+    fn presented(&self, manifest: &Manifest) -> Manifest {
+        let mut m = manifest.clone();
+        let renamed = self
+            .display_names
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&m.id)
+            .cloned();
+        if let Some(name) = renamed {
+            m.display_name = name;
+        }
+        m
+    }
+
+    /// Shows connector `id` under another name (e.g. "HubSpot (sandbox)").
+    pub fn set_display_name(&self, id: &str, name: String) {
+        self.display_names
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_owned(), name);
     }
 
     pub async fn check(
