@@ -195,7 +195,10 @@ fn test(root: &Path) -> Result<()> {
     ]))?;
     // The host workspace: unit and integration tests (the integration tests
     // build and load the test components themselves).
-    run(cargo().current_dir(root).args(["test", "--workspace"]))
+    // With the sandbox feature, so sandbox mode is tested too.
+    run(cargo()
+        .current_dir(root)
+        .args(["test", "--workspace", "--features", "switchyard/sandbox"]))
 }
 
 fn host_triple() -> Result<String> {
