@@ -2,39 +2,44 @@
 //! and each provider's logo (served here so pages work offline).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::input::QueryParams;
 use super::{ApiError, AppState};
 use crate::runtime::manifest::Manifest;
 
-#[derive(Debug, Deserialize)]
-pub struct Filters {
-    provider: Option<String>,
-    category: Option<String>,
-    session_id: Option<String>,
-}
-
+/// `GET /api/integrations?provider&category&session_id`: with `session_id`,
+/// only the providers that session may offer.
 pub async fn list(
     State(state): State<AppState>,
-    Query(filters): Query<Filters>,
+    query: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
-    if filters.session_id.as_deref().is_some_and(str::is_empty) {
-        return Err(ApiError::field(
-            StatusCode::BAD_REQUEST,
-            "session_id",
-            "session_id must not be empty",
-        ));
-    }
-    let providers: Vec<Value> = state
-        .runtime
-        .manifests()
+    let provider = query.optional("provider");
+    let category = query.optional("category");
+    let manifests = match query.optional("session_id") {
+        Some(id) => {
+            let session = state
+                .sessions
+                .get_any(id)
+                .map_err(ApiError::storage)?
+                .ok_or_else(|| {
+                    ApiError::field(
+                        StatusCode::NOT_FOUND,
+                        "session_id",
+                        "No session with this session_id.",
+                    )
+                })?;
+            super::connect::offered(&state, &session)
+        }
+        None => state.runtime.manifests(),
+    };
+    let providers: Vec<Value> = manifests
         .iter()
-        .filter(|m| filters.provider.as_ref().is_none_or(|p| *p == m.id))
-        .filter(|m| filters.category.as_ref().is_none_or(|c| *c == m.category))
+        .filter(|m| provider.is_none_or(|p| p == m.id))
+        .filter(|m| category.is_none_or(|c| c == m.category))
         .map(provider_entry)
         .collect();
     Ok(Json(json!({ "providers": providers })))

@@ -6,6 +6,7 @@ mod harness;
 
 mod auth;
 mod crash;
+mod fuzz;
 mod lifecycle;
 mod openapi;
 mod push;
