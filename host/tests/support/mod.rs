@@ -101,3 +101,18 @@ pub async fn fake_provider(big_bytes: usize) -> FakeProvider {
         release,
     }
 }
+
+/// The bytes of a real connector (`hubspot`, `quickbooks`, ...), built in
+/// release for wasm32-wasip2 into `connectors/target/conformance`. The first
+/// call builds every connector in `all` with one cargo invocation, once per
+/// test process; `name` must be one of them.
+pub fn connector(name: &str, all: &[&str]) -> Vec<u8> {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    let target = connectors_dir().join("target").join("conformance");
+    BUILT.get_or_init(|| build(&target, &[], all));
+    assert!(
+        all.contains(&name),
+        "connector {name} is not among those built: {all:?}"
+    );
+    read(&target, name)
+}
