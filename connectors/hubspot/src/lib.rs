@@ -4,7 +4,11 @@
 //! - Full pulls list `GET /crm/v3/objects/{type}` with an explicit property
 //!   list, paging with `after` (HubSpot leaves `paging` out on the last page).
 //! - Incremental pulls search `POST /crm/v3/objects/{type}/search` with a
-//!   `GTE` filter on the last-modified property, sorted ascending.
+//!   `GTE` filter on the last-modified property, sorted ascending. Each page
+//!   starts a new search from the last record's modification time (see
+//!   [`SearchCursor`]), never from an offset: a record that changes during
+//!   the pull moves to the end of the order, and an offset would then skip
+//!   the record that slid into its place.
 //! - Pushes use the batch create and update endpoints and map the results
 //!   back to the input order (see [`push`]).
 //! - Associations use the v4 API (default association types 279/280).
@@ -30,15 +34,28 @@ const MAX_PAGE_SIZE: u32 = 100;
 /// The most inputs in one batch request.
 const MAX_BATCH: u32 = 100;
 
-/// HubSpot's search will not page past this many results.
-const SEARCH_CEILING: u64 = 10_000;
-
-/// The cursor of an incremental pull that restarted its search from a later
-/// `since` to stay under [`SEARCH_CEILING`]. A plain `after` is a bare number.
+/// Where an incremental pull goes on: the records changed at or after
+/// `since` (the last returned record's modification time, as HubSpot wrote
+/// it), except those in `seen`, already returned and changed exactly then
+/// (one that changed again has a later time and comes again).
+///
+/// Leaving records out by id, not by position, is what makes a change during
+/// the pull harmless, and keeps every search far below HubSpot's 10,000-result
+/// ceiling. Only when a page's worth of records changed in the same
+/// millisecond (a bulk import) are they skipped by position instead, with
+/// `after`, as are cursors written by earlier versions (a bare `after`
+/// number, or `{after, since}`).
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 struct SearchCursor {
+    #[serde(default = "zero")]
     after: String,
     since: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    seen: Vec<String>,
+}
+
+fn zero() -> String {
+    "0".to_owned()
 }
 
 /// An orange sprocket: a hub with three spokes ending in round nodes.
@@ -74,6 +91,59 @@ pub(crate) fn parse<T: DeserializeOwned>(response: Response) -> Result<T, Connec
     serde_json::from_value(value).map_err(|err| {
         ConnectorError::fatal(format!("HubSpot returned an unexpected answer: {err}"))
     })
+}
+
+/// A search result's modification time, as HubSpot wrote it.
+fn modified_at(raw: &Value, kind: Kind) -> Option<&str> {
+    raw.get("properties")?
+        .get(kind.modified_property())?
+        .as_str()
+}
+
+/// The cursor after a search page that returned `records` (what was left
+/// of `answered` results once those already seen were left out).
+fn next_search(
+    kind: Kind,
+    state: &SearchCursor,
+    records: &[Value],
+    answered: usize,
+) -> Result<String, ConnectorError> {
+    let offset = |after: usize| SearchCursor {
+        after: after.to_string(),
+        since: state.since.clone(),
+        seen: Vec::new(),
+    };
+    let after: usize = state.after.parse().unwrap_or(0);
+    let next = match records.last().map(|raw| modified_at(raw, kind)) {
+        // Every result was already seen (a page's worth changed at `since`),
+        // or the last one has no modification time: go on by position.
+        None | Some(None) => offset(after + answered),
+        Some(Some(last)) if last == state.since && after > 0 => offset(after + answered),
+        Some(Some(last)) => {
+            let mut seen: Vec<String> = records
+                .iter()
+                .filter(|raw| modified_at(raw, kind) == Some(last))
+                .filter_map(|raw| raw.get("id").and_then(id_of))
+                .collect();
+            if last == state.since {
+                seen.extend(state.seen.iter().cloned());
+            }
+            if seen.len() >= MAX_PAGE_SIZE as usize {
+                SearchCursor {
+                    after: seen.len().to_string(),
+                    since: last.to_owned(),
+                    seen: Vec::new(),
+                }
+            } else {
+                SearchCursor {
+                    after: zero(),
+                    since: last.to_owned(),
+                    seen,
+                }
+            }
+        }
+    };
+    switchyard_connector_sdk::cursor::encode(&next)
 }
 
 /// The id of a HubSpot object (a string; numbers accepted).
@@ -240,46 +310,75 @@ impl Connector for HubSpot {
         let with_associations = req.associations.iter().any(|t| t == other.endgrate_type());
         let after = req.cursor.as_deref().filter(|c| !c.is_empty());
         let incremental = req.since.as_deref().filter(|s| !s.is_empty());
-        let mut search_since: Option<String> = None;
-        let page: ObjectPage = match incremental {
+        let mut search: Option<SearchCursor> = None;
+        let (page, next): (ObjectPage, Option<String>) = match incremental {
             Some(since) => {
-                // A cursor that is not a bare `after` restarted the search.
-                let restarted = match after {
-                    Some(c) if !c.bytes().all(|b| b.is_ascii_digit()) => {
-                        Some(switchyard_connector_sdk::cursor::decode::<SearchCursor>(c)?)
-                    }
-                    _ => None,
+                let state = match after {
+                    None => SearchCursor {
+                        after: zero(),
+                        since: since.to_owned(),
+                        seen: Vec::new(),
+                    },
+                    Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => SearchCursor {
+                        after: c.to_owned(),
+                        since: since.to_owned(),
+                        seen: Vec::new(),
+                    },
+                    Some(c) => switchyard_connector_sdk::cursor::decode::<SearchCursor>(c)?,
                 };
-                let (since, after) = match &restarted {
-                    Some(state) => (state.since.as_str(), Some(state.after.as_str())),
-                    None => (since, after),
-                };
-                search_since = Some(since.to_owned());
                 let modified = kind.modified_property();
+                // Room for the records left out, so a page still fills up.
+                let asked = (limit as usize + state.seen.len()).min(MAX_PAGE_SIZE as usize);
                 let body = json!({
                     "filterGroups": [{"filters": [
-                        {"propertyName": modified, "operator": "GTE", "value": since}
+                        {"propertyName": modified, "operator": "GTE", "value": state.since}
                     ]}],
                     "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
                     "properties": kind.properties(),
-                    "limit": limit,
-                    "after": after.unwrap_or("0"),
+                    "limit": asked,
+                    "after": state.after,
                 });
-                parse(
+                let mut page: ObjectPage = parse(
                     API.post(format!("/crm/v3/objects/{}/search", kind.path()))
                         .idempotent(true)
                         .json_body(&body)?
                         .send()?,
-                )?
+                )?;
+                let answered = page.results.len();
+                let more = page.paging.as_ref().and_then(|p| p.next.as_ref()).is_some();
+                page.results.retain(|raw| {
+                    !(modified_at(raw, kind) == Some(state.since.as_str())
+                        && raw
+                            .get("id")
+                            .and_then(id_of)
+                            .is_some_and(|id| state.seen.contains(&id)))
+                });
+                let cut = page.results.len() > limit as usize;
+                page.results.truncate(limit as usize);
+                let next = if more || cut {
+                    Some(next_search(kind, &state, &page.results, answered)?)
+                } else {
+                    None
+                };
+                search = Some(state);
+                (page, next)
             }
-            None => parse(
-                API.get(format!("/crm/v3/objects/{}", kind.path()))
-                    .query("limit", limit)
-                    .query_opt("after", after)
-                    .query("properties", kind.properties().join(","))
-                    .query_opt("associations", with_associations.then(|| other.path()))
-                    .send()?,
-            )?,
+            None => {
+                let page: ObjectPage = parse(
+                    API.get(format!("/crm/v3/objects/{}", kind.path()))
+                        .query("limit", limit)
+                        .query_opt("after", after)
+                        .query("properties", kind.properties().join(","))
+                        .query_opt("associations", with_associations.then(|| other.path()))
+                        .send()?,
+                )?;
+                let next = page
+                    .paging
+                    .as_ref()
+                    .and_then(|p| p.next.as_ref())
+                    .and_then(|n| id_of(&n.after));
+                (page, next)
+            }
         };
         let mut records = Vec::with_capacity(page.results.len());
         for raw in &page.results {
@@ -292,7 +391,7 @@ impl Connector for HubSpot {
             }
             let mut record = PulledRecord::new(&id, &mapping::to_cdm(kind, raw))?;
             if with_associations {
-                let ids = if incremental.is_some() {
+                let ids = if search.is_some() {
                     fetch_association_ids(kind, &id)?
                 } else {
                     association_ids(raw, other)
@@ -300,28 +399,6 @@ impl Connector for HubSpot {
                 record = record.with_associations(other.endgrate_type(), ids);
             }
             records.push(record);
-        }
-        let mut next = page
-            .paging
-            .and_then(|p| p.next)
-            .and_then(|n| id_of(&n.after));
-        // Near the search ceiling, start again from the last record's
-        // modification time (records sharing it may come twice; none is skipped).
-        if let (Some(since), Some(after)) = (&search_since, &next)
-            && after
-                .parse::<u64>()
-                .is_ok_and(|a| a + u64::from(limit) > SEARCH_CEILING)
-            && let Some(last) = page.results.last().and_then(|raw| {
-                raw.get("properties")?
-                    .get(kind.modified_property())?
-                    .as_str()
-            })
-            && last != since
-        {
-            next = Some(switchyard_connector_sdk::cursor::encode(&SearchCursor {
-                after: "0".to_owned(),
-                since: last.to_owned(),
-            })?);
         }
         log::debug!("hubspot: pulled {} {}", records.len(), kind.path());
         Ok(Page::new(records, next))

@@ -119,7 +119,18 @@ fn incremental_pull_searches_by_last_modified_ascending() {
     let mut req = PullRequest::new("crm-company", 2);
     req.since = Some("2024-05-01T00:00:00Z".to_owned());
     let page = HubSpot::pull(&conn(), req).unwrap();
-    assert_eq!(page.next_cursor.as_deref(), Some("2"));
+    // The last record has no modification time: the next page goes on by
+    // position.
+    let next: SearchCursor =
+        switchyard_connector_sdk::cursor::decode(page.next_cursor.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        next,
+        SearchCursor {
+            after: "2".to_owned(),
+            since: "2024-05-01T00:00:00Z".to_owned(),
+            seen: Vec::new(),
+        }
+    );
     assert_eq!(
         page.records[0].data_as::<Value>().unwrap(),
         json!({"name": "Acme", "domain": "acme.com",
@@ -518,8 +529,130 @@ fn associate_puts_the_v4_default_association() {
     ));
 }
 
+fn modified(id: &str, at: &str) -> Value {
+    json!({"id": id, "properties": {"lastmodifieddate": at}})
+}
+
 #[test]
-fn incremental_pull_restarts_its_search_before_the_ceiling() {
+fn incremental_pages_go_on_from_the_last_change_not_an_offset() {
+    let mock = MockHttp::new();
+    mock.on("POST", "/crm/v3/objects/contacts/search")
+        .once()
+        .reply_json(
+            200,
+            json!({"total": 3, "results": [
+                modified("1", "2024-06-01T00:00:00.001Z"),
+                modified("2", "2024-06-01T00:00:00.002Z"),
+            ], "paging": {"next": {"after": "2"}}}),
+        );
+    // Contact 1 changed again meanwhile, so it moved to the end: an offset of
+    // 2 would now skip contact 3.
+    mock.on("POST", "/crm/v3/objects/contacts/search")
+        .once()
+        .reply_json(
+            200,
+            json!({"total": 3, "results": [
+                modified("2", "2024-06-01T00:00:00.002Z"),
+                modified("3", "2024-06-01T00:00:00.003Z"),
+                modified("1", "2024-06-01T00:00:09.000Z"),
+            ]}),
+        );
+    let mut req = PullRequest::new("crm-contact", 2);
+    req.since = Some("2024-05-01T00:00:00Z".to_owned());
+    let first = HubSpot::pull(&conn(), req.clone()).unwrap();
+    assert_eq!(first.records.len(), 2);
+    req.cursor = first.next_cursor;
+    let second = HubSpot::pull(&conn(), req).unwrap();
+    let ids: Vec<&str> = second.records.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["3", "1"],
+        "contact 2 is not repeated, contact 3 not skipped"
+    );
+    assert_eq!(second.next_cursor, None);
+    let body = mock.requests()[1].body_json().unwrap();
+    assert_eq!(body["after"], "0");
+    assert_eq!(body["limit"], 3, "room for the one record left out");
+    assert_eq!(
+        body["filterGroups"][0]["filters"][0]["value"],
+        "2024-06-01T00:00:00.002Z"
+    );
+}
+
+#[test]
+fn a_full_page_of_records_left_out_still_fills_the_page() {
+    let mock = MockHttp::new();
+    // Three contacts changed in the same millisecond; pages of two.
+    mock.on("POST", "/crm/v3/objects/contacts/search")
+        .once()
+        .reply_json(
+            200,
+            json!({"results": [
+                modified("1", "2024-06-01T00:00:00.001Z"),
+                modified("2", "2024-06-01T00:00:00.001Z"),
+            ], "paging": {"next": {"after": "2"}}}),
+        );
+    mock.on("POST", "/crm/v3/objects/contacts/search")
+        .once()
+        .reply_json(
+            200,
+            json!({"results": [
+                modified("1", "2024-06-01T00:00:00.001Z"),
+                modified("2", "2024-06-01T00:00:00.001Z"),
+                modified("3", "2024-06-01T00:00:00.001Z"),
+            ]}),
+        );
+    let mut req = PullRequest::new("crm-contact", 2);
+    req.since = Some("2024-05-01T00:00:00Z".to_owned());
+    let first = HubSpot::pull(&conn(), req.clone()).unwrap();
+    req.cursor = first.next_cursor;
+    let second = HubSpot::pull(&conn(), req).unwrap();
+    let ids: Vec<&str> = second.records.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["3"]);
+    assert_eq!(second.next_cursor, None);
+    assert_eq!(mock.requests()[1].body_json().unwrap()["limit"], 4);
+}
+
+#[test]
+fn a_bulk_change_in_one_millisecond_goes_on_by_position() {
+    let mock = MockHttp::new();
+    let results: Vec<Value> = (1..=100)
+        .map(|i| modified(&i.to_string(), "2024-06-01T00:00:00.001Z"))
+        .collect();
+    mock.on("POST", "/crm/v3/objects/contacts/search")
+        .reply_json(
+            200,
+            json!({"results": results, "paging": {"next": {"after": "100"}}}),
+        );
+    let mut req = PullRequest::new("crm-contact", 100);
+    req.since = Some("2024-05-01T00:00:00Z".to_owned());
+    let first = HubSpot::pull(&conn(), req.clone()).unwrap();
+    let next: SearchCursor =
+        switchyard_connector_sdk::cursor::decode(first.next_cursor.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        next,
+        SearchCursor {
+            after: "100".to_owned(),
+            since: "2024-06-01T00:00:00.001Z".to_owned(),
+            seen: Vec::new(),
+        }
+    );
+    req.cursor = first.next_cursor;
+    let second = HubSpot::pull(&conn(), req).unwrap();
+    let next: SearchCursor =
+        switchyard_connector_sdk::cursor::decode(second.next_cursor.as_deref().unwrap()).unwrap();
+    assert_eq!(next.after, "200");
+    let body = mock.requests()[1].body_json().unwrap();
+    assert_eq!(
+        (body["after"].as_str(), body["limit"].as_u64()),
+        (Some("100"), Some(100))
+    );
+}
+
+/// A bare `after` (an offset) from an earlier version still works; the next
+/// page goes on from the last change.
+#[test]
+fn incremental_cursors_of_earlier_versions_still_work() {
     let mock = MockHttp::new();
     mock.on("POST", "/crm/v3/objects/contacts/search")
         .reply_json(
