@@ -99,10 +99,15 @@ pub enum Progress {
 /// Why a step did not move the transfer forward.
 #[derive(Debug)]
 pub enum StepError {
-    /// Try again later (rate limit, temporary provider failure).
+    /// Try again later (temporary provider failure); counts towards giving up.
     Retry {
         after: Option<Duration>,
         reason: String,
+    },
+    /// The provider asks to slow down: wait (its `Retry-After` if given) and
+    /// go on; back-pressure is not a failure and never makes a transfer give up.
+    RateLimited {
+        after: Option<Duration>,
     },
     /// The credentials are no longer accepted: the end user must sign in again.
     Auth(String),
@@ -578,6 +583,12 @@ impl Engine {
                     true
                 }
             }
+            StepError::RateLimited { after } => {
+                let wait = after.unwrap_or(self.config.retry_base.saturating_mul(4));
+                tracing::debug!(transfer = %transfer_id, ?wait, "provider rate limiting; waiting");
+                transfer.not_before_ms = now_ms() + wait.as_millis() as u64;
+                true
+            }
             StepError::Auth(message) => {
                 tracing::warn!(session = %session_id, %message, "credentials rejected; the session needs re-authentication");
                 if !session.reauth_required {
@@ -773,9 +784,8 @@ pub fn classify(provider: &str, err: CallError) -> StepError {
     match err {
         CallError::Connector { error, .. } => match error {
             ConnectorError::Unauthorized(m) => StepError::Auth(named(m)),
-            ConnectorError::RateLimited(secs) => StepError::Retry {
+            ConnectorError::RateLimited(secs) => StepError::RateLimited {
                 after: secs.map(|s| Duration::from_secs(u64::from(s))),
-                reason: format!("{provider} is rate limiting"),
             },
             ConnectorError::Transient(m) => StepError::Retry {
                 after: None,

@@ -38,6 +38,10 @@ pub struct ItemIn {
 /// The journal entry of one write.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum OpState {
+    /// Looked up, not sent yet: a retried step need not look it up again.
+    Resolved {
+        update: Option<String>,
+    },
     Sending {
         update: Option<String>,
     },
@@ -316,6 +320,7 @@ async fn run_ops(
                 find_existing(step, common_type.as_deref(), &integration, &common).await?
             }
             Some(OpState::Sending { update: Some(id) }) => Some(id),
+            Some(OpState::Resolved { update }) => update,
             None => {
                 let mapped = match &op.item.internal_id {
                     Some(internal) => step
@@ -330,7 +335,17 @@ async fn run_ops(
                     (Some(id), _) => Some(id),
                     (None, true) => None,
                     (None, false) => {
-                        find_existing(step, common_type.as_deref(), &integration, &common).await?
+                        let found =
+                            find_existing(step, common_type.as_deref(), &integration, &common)
+                                .await?;
+                        // Kept (not flushed: losing it only costs the lookup again).
+                        let mut writes = Writes::default();
+                        let resolved = OpState::Resolved {
+                            update: found.clone(),
+                        };
+                        writes.put(TreeId::PushOps, op.key.clone(), encode(&resolved));
+                        commit(step.db, &t.id, Some(step.token), &writes)?;
+                        found
                     }
                 }
             }
@@ -398,9 +413,8 @@ async fn run_ops(
                     }
                 }
                 Some(Err(ConnectorError::RateLimited(secs))) => {
-                    retry.get_or_insert(StepError::Retry {
+                    retry.get_or_insert(StepError::RateLimited {
                         after: secs.map(|s| std::time::Duration::from_secs(u64::from(s))),
-                        reason: format!("{} is rate limiting", step.manifest.display_name),
                     });
                     continue;
                 }
@@ -429,7 +443,7 @@ async fn run_ops(
                 OpState::Failed { message } => {
                     outcomes.insert(op.key.clone(), Err(message.clone()))
                 }
-                OpState::Sending { .. } => None,
+                OpState::Sending { .. } | OpState::Resolved { .. } => None,
             };
             writes.put(TreeId::PushOps, op.key.clone(), encode(&state));
         }

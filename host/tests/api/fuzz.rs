@@ -89,7 +89,7 @@ async fn no_input_makes_the_host_fail() {
             } else {
                 key.as_str()
             };
-            let concrete = path.replace('{', "").replace('}', "");
+            let concrete = path.replace(['{', '}'], "");
             // Path parameters with path characters.
             if path.contains('{') {
                 for id in [

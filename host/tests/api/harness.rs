@@ -107,6 +107,13 @@ impl TestHost {
     }
 
     pub async fn start_with(sim: SimConfig, adjust: impl FnOnce(&mut HostConfig)) -> TestHost {
+        // `RUST_LOG=switchyard=debug cargo test ...` shows the host's log.
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
+        }
         let sim = Simulator::start(Provider::HubSpot, sim).await.unwrap();
         let data = tempfile::tempdir().unwrap();
         install_hubspot(data.path());

@@ -6,6 +6,7 @@ mod harness;
 
 mod auth;
 mod crash;
+mod faults;
 mod fuzz;
 mod lifecycle;
 mod openapi;

@@ -1,0 +1,202 @@
+//! Provider faults while transfers run: a 10% error rate, bursts of 429s,
+//! latency spikes, and tokens revoked then re-authenticated. Nothing is lost
+//! or duplicated, and every failure the app sees is one of the reference's
+//! error types.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::{TestHost, eventually, sim_config};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfers_survive_provider_faults_without_loss_or_duplicates() {
+    let mut t = TestHost::start(sim_config(700, 30)).await;
+    let key = t.key("acme").await;
+    let (_, answer) = t
+        .post(&key, "/api/session/initiate", json!({ "category": "crm" }))
+        .await;
+    let session = answer["session_id"].as_str().unwrap().to_owned();
+    t.sign_in(&format!(
+        "/session/start?session_id={session}&provider=hubspot"
+    ))
+    .await;
+    let source: HashSet<String> = t
+        .sim
+        .control()
+        .contacts()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+
+    // Faults for the whole run: 10% of requests fail; bursts of 429s and
+    // latency spikes come and go while the transfers run.
+    t.sim.control().set_error_rate(0.10);
+    let running = Arc::new(AtomicBool::new(true));
+    let chaos = {
+        let control = t.sim.control().clone();
+        let running = running.clone();
+        tokio::spawn(async move {
+            let mut round = 0u32;
+            while running.load(Ordering::Relaxed) {
+                round += 1;
+                // Now and then a burst of 429s (as when another app shares
+                // the account's quota), and a latency spike.
+                match round % 3 {
+                    0 => control.throttle_next(3),
+                    1 => control.set_latency(Duration::from_millis(50)),
+                    _ => control.set_latency(Duration::ZERO),
+                }
+                tokio::time::sleep(Duration::from_millis(700)).await;
+            }
+        })
+    };
+
+    let pull = t
+        .post(
+            &key,
+            "/api/pull/transfer",
+            json!({ "session_id": session, "endgrate_type": "crm-contact" }),
+        )
+        .await
+        .1["transfer_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let items: Vec<Value> = (0..60)
+        .map(|i| json!({
+            "internal_id": format!("p{i}"),
+            "data": { "first_name": "Fault", "last_name": format!("Tolerant{i}"), "email_addresses": [{ "email_address": format!("fault{i}@example.com") }] },
+            "associations": { "crm-company": [{ "internal_id": format!("co{}", i % 6), "data": { "name": format!("Fault Co {}", i % 6), "domain": format!("faultco{}.example", i % 6) } }] }
+        }))
+        .collect();
+    let push = t.post(&key, "/api/push/transfer", json!({ "session_id": session, "endgrate_type": "crm-contact", "transfer_data": items })).await.1["transfer_id"].as_str().unwrap().to_owned();
+
+    // Midway, the provider forgets every token and refresh token: the session
+    // needs the end user again, who signs in again.
+    eventually(Duration::from_secs(60), "some progress", || async {
+        t.call(
+            "GET",
+            &format!("/api/statistics?transfer_id={pull}"),
+            None,
+            None,
+        )
+        .await
+        .1["statistics"]["batches_success"]
+            .as_u64()
+            >= Some(2)
+    })
+    .await;
+    t.sim.control().revoke_refresh_tokens();
+    t.sim.control().expire_tokens();
+    eventually(
+        Duration::from_secs(60),
+        "the session to need re-authentication",
+        || async { t.get(&key, "/api/sessions").await.1["sessions"][0]["reauth_required"] == true },
+    )
+    .await;
+    t.sign_in(&format!("/session/reauthenticate?session_id={session}"))
+        .await;
+
+    for transfer in [&pull, &push] {
+        eventually(
+            Duration::from_secs(120),
+            "the transfers to finish",
+            || async {
+                t.call(
+                    "GET",
+                    &format!("/api/statistics?transfer_id={transfer}"),
+                    None,
+                    None,
+                )
+                .await
+                .1["completed"]
+                    == true
+            },
+        )
+        .await;
+    }
+    running.store(false, Ordering::Relaxed);
+    chaos.await.unwrap();
+    t.sim.control().set_error_rate(0.0);
+    t.sim.control().set_latency(Duration::ZERO);
+
+    let (_, stats) = t
+        .call(
+            "GET",
+            &format!("/api/statistics?transfer_id={pull}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(stats["status"], "completed", "{stats}");
+    let rows = t.all_data(&key, "pull", "crm-contact", &pull).await;
+    let pulled: Vec<String> = rows
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        pulled.iter().collect::<HashSet<_>>().len(),
+        pulled.len(),
+        "no record twice"
+    );
+    // Contacts the push created while the pull ran may be in it too.
+    assert!(
+        source.iter().all(|id| pulled.contains(id)),
+        "every source record pulled"
+    );
+
+    let results = t.all_data(&key, "push", "crm-contact", &push).await;
+    assert_eq!(results.len(), 60);
+    assert!(
+        results.iter().all(|r| r.get("error").is_none()),
+        "{:?}",
+        results.iter().find(|r| r.get("error").is_some())
+    );
+    let contacts = t.sim.control().contacts();
+    for i in 0..60 {
+        let email = format!("fault{i}@example.com");
+        assert_eq!(
+            contacts
+                .iter()
+                .filter(|c| c["properties"]["email"] == email.as_str())
+                .count(),
+            1,
+            "{email}"
+        );
+    }
+    let companies = t.sim.control().companies();
+    for i in 0..6 {
+        let name = format!("Fault Co {i}");
+        assert_eq!(
+            companies
+                .iter()
+                .filter(|c| c["properties"]["name"] == name.as_str())
+                .count(),
+            1,
+            "{name}"
+        );
+    }
+
+    let (_, errors) = t
+        .get(&key, &format!("/api/errors?session_id={session}"))
+        .await;
+    for error in errors["errors"].as_array().unwrap() {
+        assert!(
+            ["internal", "transfer_data", "upstream", "authentication"]
+                .contains(&error["error_type"].as_str().unwrap()),
+            "{error}"
+        );
+    }
+    assert!(
+        errors["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["error_type"] == "authentication")
+    );
+    t.stop().await;
+}
