@@ -28,27 +28,32 @@ fn connectors_dir() -> PathBuf {
 /// The HubSpot connector component, built once per test process.
 pub fn hubspot_wasm() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let target = connectors_dir().join("target");
-            let status = Command::new(env!("CARGO"))
-                .current_dir(connectors_dir())
-                .args([
-                    "build",
-                    "--release",
-                    "--quiet",
-                    "--target",
-                    "wasm32-wasip2",
-                    "-p",
-                    "hubspot",
-                ])
-                .env("CARGO_TARGET_DIR", &target)
-                .status()
-                .expect("cargo must be runnable");
-            assert!(status.success(), "building the hubspot connector failed");
-            target.join("wasm32-wasip2/release/hubspot.wasm")
-        })
-        .clone()
+    BUILT.get_or_init(|| component("hubspot")).clone()
+}
+
+/// Builds a package of the connectors workspace (release, wasm32-wasip2);
+/// the path of its component.
+pub fn component(package: &str) -> PathBuf {
+    let target = connectors_dir().join("target");
+    let status = Command::new(env!("CARGO"))
+        .current_dir(connectors_dir())
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            package,
+        ])
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .expect("cargo must be runnable");
+    assert!(status.success(), "building {package} failed");
+    target.join(format!(
+        "wasm32-wasip2/release/{}.wasm",
+        package.replace('-', "_")
+    ))
 }
 
 /// A host's settings for tests: the HubSpot connector against `sim`.

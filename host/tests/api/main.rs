@@ -8,6 +8,7 @@ mod auth;
 mod crash;
 mod faults;
 mod fuzz;
+mod hostile;
 mod lifecycle;
 mod openapi;
 mod push;
