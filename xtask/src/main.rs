@@ -37,6 +37,13 @@ enum Task {
     },
     /// Runs the benchmarks.
     Bench,
+    /// Runs the reliability tests long: many more crashes at random points
+    /// (seeded), bigger transfers, provider faults and hostile input, in release.
+    Soak {
+        /// Seed of the crash points (a failing run prints its seed).
+        #[arg(long, default_value_t = 20261123)]
+        seed: u64,
+    },
 }
 
 fn main() -> Result<()> {
@@ -47,6 +54,7 @@ fn main() -> Result<()> {
         Task::Test => test(&root),
         Task::NewConnector { name } => new_connector(&root, &name),
         Task::Bench => bench(&root),
+        Task::Soak { seed } => soak(&root, seed),
     }
 }
 
@@ -149,7 +157,9 @@ fn serve(root: &Path, args: Vec<String>) -> Result<()> {
         || std::env::var_os("SWITCHYARD_OAUTH_CLIENTS").is_some();
     let args: Vec<String> = args.into_iter().filter(|a| a != "--no-sandbox").collect();
     let mut command = cargo();
-    command.current_dir(root).args(["run", "--release", "--package", "switchyard"]);
+    command
+        .current_dir(root)
+        .args(["run", "--release", "--package", "switchyard"]);
     let sandbox = !no_sandbox && !has_credentials;
     if sandbox {
         command.args(["--features", "sandbox"]);
@@ -199,6 +209,35 @@ fn test(root: &Path) -> Result<()> {
     run(cargo()
         .current_dir(root)
         .args(["test", "--workspace", "--features", "switchyard/sandbox"]))
+}
+
+fn soak(root: &Path, seed: u64) -> Result<()> {
+    ensure_wasm_target()?;
+    run(cargo()
+        .current_dir(root)
+        .args([
+            "test",
+            "--release",
+            "--package",
+            "switchyard",
+            "--test",
+            "api",
+            "--",
+        ])
+        .args([
+            "crash::",
+            "faults::",
+            "fuzz::",
+            "hostile::",
+            "webhooks::",
+            "--test-threads",
+            "1",
+        ])
+        .env("SWITCHYARD_SOAK_KILLS", "20")
+        .env("SWITCHYARD_SOAK_TRANSFERS", "20")
+        .env("SWITCHYARD_SOAK_RECORDS", "10000")
+        .env("SWITCHYARD_SOAK_ITEMS", "400")
+        .env("SWITCHYARD_SOAK_SEED", seed.to_string()))
 }
 
 fn host_triple() -> Result<String> {

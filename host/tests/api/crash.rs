@@ -217,3 +217,146 @@ async fn a_killed_host_finishes_pulls_and_pushes_exactly_once() {
     }
     host.kill();
 }
+
+/// A tiny seeded generator, so a failing run can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Kills the host at seeded random points while pulls and pushes run across
+/// sessions. `cargo xtask soak` runs it longer (`SWITCHYARD_SOAK_KILLS`,
+/// `_TRANSFERS`, `_RECORDS`, `_ITEMS`, `_SEED`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_kills_never_lose_or_duplicate_a_record() {
+    let kills = env_number("SWITCHYARD_SOAK_KILLS", 3);
+    let transfers = env_number("SWITCHYARD_SOAK_TRANSFERS", 4);
+    let seed = env_number("SWITCHYARD_SOAK_SEED", 20261123);
+    let records = env_number("SWITCHYARD_SOAK_RECORDS", 1200) as usize;
+    let items = env_number("SWITCHYARD_SOAK_ITEMS", 120) as usize;
+    let mut rng = Rng(seed | 1);
+    eprintln!("seed {seed}: {kills} kills over {transfers} transfers");
+
+    let sim = Simulator::start(Provider::HubSpot, sim_config(5, records))
+        .await
+        .unwrap();
+    sim.control().set_latency(Duration::from_millis(15));
+    let data = tempfile::tempdir().unwrap();
+    install_hubspot(data.path());
+    let mut host = Process::start(data.path(), &sim).await;
+    let key = host
+        .call(
+            "POST",
+            "/api/admin/keys",
+            ADMIN_KEY,
+            Some(json!({ "account": "soak" })),
+        )
+        .await["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut sessions = Vec::new();
+    for _ in 0..2 {
+        let s = host
+            .call(
+                "POST",
+                "/api/session/initiate",
+                &key,
+                Some(json!({ "category": "crm" })),
+            )
+            .await["session_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        host.call("POST", "/api/session/credentials", &key, Some(json!({ "session_id": s, "provider": "hubspot", "credentials": { "access_token": TOKEN } }))).await;
+        sessions.push(s);
+    }
+    let mut pulls = Vec::new();
+    let mut pushes = Vec::new();
+    for n in 0..transfers {
+        let session = &sessions[(n % 2) as usize];
+        if n % 2 == 0 {
+            let t = host
+                .call(
+                    "POST",
+                    "/api/pull/transfer",
+                    &key,
+                    Some(json!({ "session_id": session, "endgrate_type": "crm-company" })),
+                )
+                .await;
+            pulls.push(t["transfer_id"].as_str().unwrap().to_owned());
+        } else {
+            let items: Vec<Value> = (0..items)
+                .map(|i| json!({ "internal_id": format!("t{n}-{i}"), "data": { "first_name": "Soak", "last_name": format!("T{n}I{i}"), "email_addresses": [{ "email_address": format!("soak-{n}-{i}@example.com") }] } }))
+                .collect();
+            let t = host.call("POST", "/api/push/transfer", &key, Some(json!({ "session_id": session, "endgrate_type": "crm-contact", "transfer_data": items, "disable_upsert": n % 4 == 1 }))).await;
+            pushes.push((n, t["transfer_id"].as_str().unwrap().to_owned()));
+        }
+    }
+    for kill in 0..kills {
+        // The crash point: somewhere in the next 1.5 s of work.
+        let at = Duration::from_millis(100 + rng.below(1400));
+        tokio::time::sleep(at).await;
+        eprintln!("kill {kill} after {at:?}");
+        host.kill();
+        host = Process::start(data.path(), &sim).await;
+    }
+    let all: Vec<&String> = pulls.iter().chain(pushes.iter().map(|(_, t)| t)).collect();
+    for transfer in &all {
+        host.until(transfer, "every transfer to finish", |s| {
+            s["completed"] == true
+        })
+        .await;
+        assert_eq!(host.stats(transfer).await["status"], "completed");
+    }
+    let source: HashSet<String> = sim
+        .control()
+        .companies()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    for pull in &pulls {
+        let rows = host.all(&key, "pull", "crm-company", pull).await;
+        let ids: Vec<String> = rows
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            ids.iter().collect::<HashSet<_>>().len(),
+            ids.len(),
+            "a record twice in {pull}"
+        );
+        assert_eq!(
+            ids.into_iter().collect::<HashSet<_>>(),
+            source,
+            "pull {pull} equals the source"
+        );
+    }
+    let contacts = sim.control().contacts();
+    for (n, push) in &pushes {
+        let results = host.all(&key, "push", "crm-contact", push).await;
+        assert_eq!(results.len(), items);
+        for i in 0..items {
+            let email = format!("soak-{n}-{i}@example.com");
+            let held = contacts
+                .iter()
+                .filter(|c| c["properties"]["email"] == email.as_str())
+                .count();
+            assert_eq!(held, 1, "{email} at the provider (seed {seed})");
+        }
+    }
+    host.kill();
+}
