@@ -7,9 +7,10 @@
 //! - An incremental pull (`since`) asks for records with
 //!   `Metadata.LastUpdatedTime >= since`, oldest change first. Its cursor
 //!   (opaque, see [`Changed`]) restarts the query from the last change time
-//!   seen instead of counting from `since`: a record changed during the pull
-//!   moves to the end of that order, and a plain start position would then
-//!   skip the record that slid into its place.
+//!   seen, leaving out by id the records of that second already returned,
+//!   instead of counting: a record changed during the pull moves to the end
+//!   of that order, and a start position would then skip the record that
+//!   slid into its place.
 //! - Queries never return deleted invoices, so the last page of an
 //!   incremental invoice pull also asks change data capture (`/cdc`) for the
 //!   invoices deleted since `since`, returned as `deleted` records.
@@ -26,12 +27,22 @@ use crate::mapping::{self, Kind};
 use crate::query::{self, MAX_RESULTS};
 
 /// Where an incremental pull resumes: the records changed at or after
-/// `after`, skipping the first `skip` of them (those already returned, which
-/// all changed exactly at `after`).
+/// `after` (the last returned record's time, in whole seconds), except those
+/// in `seen`, already returned and changed exactly then, as `Id/SyncToken`
+/// (one that changed again since, even in the same second, has a new
+/// `SyncToken` and comes again).
+///
+/// Leaving records out by id, not by position, is what keeps a change
+/// during the pull from shifting the position of a record not yet
+/// returned. Only when more than a query's worth of records changed in the
+/// same second are they skipped by position, `skip` of them, as cursors of
+/// earlier versions (without `seen`) also are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changed {
     pub after: String,
     pub skip: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seen: Vec<String>,
 }
 
 /// One page of `req.endgrate_type`.
@@ -64,12 +75,22 @@ pub fn pull(company: &Company, kind: Kind, req: &PullRequest) -> Result<Page, Co
                 None => Changed {
                     after: query::query_time(since)?,
                     skip: 0,
+                    seen: Vec::new(),
                 },
                 Some(text) => cursor::decode::<Changed>(text)?,
             };
-            let statement = query::pull_statement(kind, Some(&at.after), at.skip + 1, max)?;
-            let records = company.query(kind.entity(), &statement)?;
-            if records.is_empty() && kind == Kind::Invoice {
+            // Room for the records left out, so a page still fills up.
+            let asked = (max as usize + at.seen.len()).min(MAX_RESULTS as usize) as u32;
+            let statement = query::pull_statement(kind, Some(&at.after), at.skip + 1, asked)?;
+            let mut records = company.query(kind.entity(), &statement)?;
+            let answered = records.len();
+            records.retain(|raw| {
+                !(mapping::updated_at(raw).as_deref() == Some(at.after.as_str())
+                    && seen_key(raw).is_some_and(|key| at.seen.contains(&key)))
+            });
+            records.truncate(max as usize);
+            // Nothing new: the changes were all returned.
+            if records.is_empty() && answered < asked as usize && kind == Kind::Invoice {
                 let deleted = deleted_invoices(company, &query::query_time(since)?)?;
                 log::debug!(
                     "quickbooks: {} invoices deleted since {since}",
@@ -80,9 +101,11 @@ pub fn pull(company: &Company, kind: Kind, req: &PullRequest) -> Result<Page, Co
                     None,
                 ));
             }
-            let next = next_changed(&at, &records)
-                .map(|next| cursor::encode(&next))
-                .transpose()?;
+            let next = if records.is_empty() && answered < asked as usize {
+                None
+            } else {
+                Some(cursor::encode(&next_changed(&at, &records, answered))?)
+            };
             (records, next)
         }
     };
@@ -160,31 +183,50 @@ fn deleted_invoices(company: &Company, since: &str) -> Result<Vec<String>, Conne
         .collect())
 }
 
-/// The cursor after an incremental page; `None` after an empty one.
-fn next_changed(at: &Changed, records: &[Value]) -> Option<Changed> {
-    let last = records.last()?;
-    let count = records.len() as u64;
-    let Some(last_time) = mapping::updated_at(last) else {
-        // No time to resume from: go on counting from the same instant.
-        return Some(Changed {
-            after: at.after.clone(),
-            skip: at.skip + count,
-        });
+/// How a returned record is remembered in [`Changed::seen`]: `Id/SyncToken`.
+fn seen_key(raw: &Value) -> Option<String> {
+    let id = mapping::id_of(raw)?;
+    let sync = raw.get("SyncToken").and_then(Value::as_str).unwrap_or("");
+    Some(format!("{id}/{sync}"))
+}
+
+/// The cursor after an incremental page that returned `records`, what was
+/// left of `answered` query results once those already seen were left out.
+fn next_changed(at: &Changed, records: &[Value], answered: usize) -> Changed {
+    let by_position = |skip: u64| Changed {
+        after: at.after.clone(),
+        skip,
+        seen: Vec::new(),
     };
-    if last_time == at.after {
-        // The whole page changed at the instant it started from.
-        return Some(Changed {
-            after: last_time,
-            skip: at.skip + count,
-        });
+    let last_time = records.last().and_then(mapping::updated_at);
+    let Some(last_time) = last_time else {
+        // Every result was already seen, or the last has no time to resume
+        // from: go on counting from the same instant.
+        return by_position(at.skip + answered as u64);
+    };
+    if last_time == at.after && at.skip > 0 {
+        // Going on by position within one second.
+        return by_position(at.skip + records.len() as u64);
     }
-    let same = records
+    let mut seen: Vec<String> = records
         .iter()
-        .rev()
-        .take_while(|raw| mapping::updated_at(raw).as_deref() == Some(last_time.as_str()))
-        .count() as u64;
-    Some(Changed {
+        .filter(|raw| mapping::updated_at(raw).as_deref() == Some(last_time.as_str()))
+        .filter_map(seen_key)
+        .collect();
+    if last_time == at.after {
+        seen.extend(at.seen.iter().cloned());
+    }
+    if seen.len() >= MAX_RESULTS as usize {
+        // Too many changed in this second to leave out by id.
+        return Changed {
+            after: last_time,
+            skip: seen.len() as u64,
+            seen: Vec::new(),
+        };
+    }
+    Changed {
         after: last_time,
-        skip: same,
-    })
+        skip: 0,
+        seen,
+    }
 }

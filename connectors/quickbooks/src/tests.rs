@@ -332,14 +332,15 @@ fn incremental_pull_asks_for_changes_since_oldest_first() {
         "select * from Customer where Metadata.LastUpdatedTime >= '2024-05-01T07:00:00-00:00' \
          and Active IN (true, false) ORDERBY Metadata.LastUpdatedTime STARTPOSITION 1 MAXRESULTS 3"
     );
-    // The next page restarts from the last change time seen, skipping the
-    // two records already returned that changed at that very second.
+    // The next page restarts from the last change time seen, leaving out
+    // the two records already returned that changed at that very second.
     let cursor_text = first.next_cursor.clone().unwrap();
     assert_eq!(
         cursor::decode::<Changed>(&cursor_text),
         Ok(Changed {
             after: "2024-05-03T10:00:00-07:00".to_owned(),
-            skip: 2
+            skip: 0,
+            seen: vec!["9/0".to_owned(), "2/0".to_owned()],
         })
     );
     req.cursor = first.next_cursor;
@@ -348,13 +349,53 @@ fn incremental_pull_asks_for_changes_since_oldest_first() {
     assert_eq!(
         query_of(&mock, 1),
         "select * from Customer where Metadata.LastUpdatedTime >= '2024-05-03T10:00:00-07:00' \
-         and Active IN (true, false) ORDERBY Metadata.LastUpdatedTime STARTPOSITION 3 MAXRESULTS 3"
+         and Active IN (true, false) ORDERBY Metadata.LastUpdatedTime STARTPOSITION 1 MAXRESULTS 5"
     );
     req.cursor = second.next_cursor;
     let last = QuickBooks::pull(&conn(), req).unwrap();
     assert_eq!(last.next_cursor, None);
     assert!(query_of(&mock, 2).contains(">= '2024-05-04T00:00:00-07:00'"));
-    assert!(query_of(&mock, 2).contains("STARTPOSITION 2 MAXRESULTS 3"));
+    assert!(query_of(&mock, 2).contains("STARTPOSITION 1 MAXRESULTS 4"));
+}
+
+#[test]
+fn a_change_during_the_pull_skips_no_record() {
+    let mock = MockHttp::new();
+    let t = "2024-05-03T10:00:00-07:00";
+    let record = |id: &str, at: &str, sync: &str| {
+        json!({"Id": id, "SyncToken": sync, "DisplayName": id,
+               "MetaData": {"LastUpdatedTime": at}})
+    };
+    mock.on("GET", QUERY).once().reply_json(
+        200,
+        query_page("Customer", vec![record("1", t, "0"), record("2", t, "0")]),
+    );
+    // Customer 1 changed again within the same second: it moved behind 3,
+    // where a start position of 3 would now skip customer 3.
+    mock.on("GET", QUERY).once().reply_json(
+        200,
+        query_page(
+            "Customer",
+            vec![
+                record("2", t, "0"),
+                record("3", t, "0"),
+                record("1", t, "1"),
+            ],
+        ),
+    );
+    let mut req = PullRequest::new("accounting-customer", 2);
+    req.since = Some("2024-05-01T00:00:00Z".to_owned());
+    let first = QuickBooks::pull(&conn(), req.clone()).unwrap();
+    assert_eq!(first.records.len(), 2);
+    req.cursor = first.next_cursor;
+    let second = QuickBooks::pull(&conn(), req).unwrap();
+    let ids: Vec<&str> = second.records.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["3", "1"],
+        "2 is not repeated, 3 not skipped, 1 comes again"
+    );
+    assert!(query_of(&mock, 1).ends_with("STARTPOSITION 1 MAXRESULTS 4"));
 }
 
 #[test]
@@ -376,6 +417,7 @@ fn incremental_pages_within_one_second_keep_counting() {
     req.cursor = cursor::encode(&Changed {
         after: same.to_owned(),
         skip: 4,
+        seen: Vec::new(),
     })
     .ok();
     let page = QuickBooks::pull(&conn(), req).unwrap();
@@ -390,7 +432,8 @@ fn incremental_pages_within_one_second_keep_counting() {
         page.next_cursor.as_deref().map(cursor::decode::<Changed>),
         Some(Ok(Changed {
             after: same.to_owned(),
-            skip: 6
+            skip: 6,
+            seen: Vec::new(),
         }))
     );
 }
@@ -1226,6 +1269,7 @@ fn incremental_invoice_pulls_end_with_the_deletions_cdc_reports() {
     req.cursor = cursor::encode(&Changed {
         after: "2024-05-03T10:00:00-07:00".to_owned(),
         skip: 1,
+        seen: Vec::new(),
     })
     .ok();
     let page = QuickBooks::pull(&conn(), req.clone()).unwrap();
