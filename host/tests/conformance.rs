@@ -11,6 +11,8 @@
 //!   deletes that type) a deletion, a pull `since` just before, in pages of
 //!   two, returns only those records, as they now are, and the deletion
 //!   where the connector reports deletions.
+//! - `incremental_pull_while_records_change`: a record already returned
+//!   changes again between pages; no other record may be skipped for it.
 //! - `pull_through_429_storm`, `pull_through_5xx_burst`,
 //!   `pull_through_token_expiry`: the fault strikes after the first page; the
 //!   pull still ends with every record exactly once, field by field.
@@ -118,7 +120,8 @@ struct TypeCase {
     /// these associations.
     link: Option<Link>,
     /// Changes a raw record through the provider's API (mapped fields).
-    update: fn(&Simulator, &Value) -> ApiCall,
+    /// The `n`-th change (each writes different values).
+    update: fn(&Simulator, &Value, u32) -> ApiCall,
     /// Deletes a raw record through the provider's API, when the provider
     /// deletes records of this type at all.
     delete: Option<fn(&Simulator, &Value) -> ApiCall>,
@@ -423,7 +426,7 @@ impl Harness {
         ty: &TypeCase,
         since: Option<&str>,
         page_size: u32,
-        mut between: impl FnMut(usize),
+        mut between: impl AsyncFnMut(usize),
     ) -> Pulled {
         let associations: Vec<String> = self
             .links(ty)
@@ -472,7 +475,7 @@ impl Harness {
                     );
                     assert!(pages < 1000, "the pull of {} never ends", ty.endgrate_type);
                     cursor = Some(next);
-                    between(pages);
+                    between(pages).await;
                 }
                 None => return Pulled { records, pages },
             }
@@ -828,7 +831,7 @@ async fn connection(case: &'static Case) {
 async fn full_pull(case: &'static Case) {
     let h = Harness::start(case).await;
     for ty in &case.types {
-        let pulled = h.pull_all(ty, None, h.page_size, |_| {}).await;
+        let pulled = h.pull_all(ty, None, h.page_size, async |_| {}).await;
         assert!(
             pulled.pages >= 2,
             "{}: {} records came in one page of {}: no paging was exercised",
@@ -846,8 +849,8 @@ async fn incremental_pull(case: &'static Case) {
     for ty in &case.types {
         let raw = h.raw(ty);
         let mut updated = BTreeSet::new();
-        for record in [&raw[2], &raw[5], &raw[7]] {
-            h.api((ty.update)(&h.sim, record)).await;
+        for (n, record) in [&raw[2], &raw[5], &raw[7]].into_iter().enumerate() {
+            h.api((ty.update)(&h.sim, record, n as u32)).await;
             updated.insert((ty.id)(record));
         }
         let mut deleted = BTreeSet::new();
@@ -863,7 +866,7 @@ async fn incremental_pull(case: &'static Case) {
         assert_eq!(h.count(ty), raw.len() + 1 - deleted.len());
 
         let pulled = h
-            .pull_all(ty, Some(&since), INCREMENTAL_PAGE_SIZE, |_| {})
+            .pull_all(ty, Some(&since), INCREMENTAL_PAGE_SIZE, async |_| {})
             .await;
         assert!(
             pulled.pages >= 2 || case.min_page_size > INCREMENTAL_PAGE_SIZE,
@@ -909,6 +912,62 @@ async fn incremental_pull(case: &'static Case) {
     }
 }
 
+/// Records change while an incremental pull runs: five change before it,
+/// then the first of them changes again once the first page is read. The
+/// pull still returns every record changed before it started, and only
+/// those; a record comes twice only if it changed during the pull, and the
+/// last version of each is the simulator's.
+async fn incremental_pull_while_records_change(case: &'static Case) {
+    let h = Harness::start(case).await;
+    let since = since_now();
+    for ty in &case.types {
+        let raw = h.raw(ty);
+        let targets = [&raw[2], &raw[5], &raw[7], &raw[9], &raw[11]];
+        for (n, record) in targets.iter().enumerate() {
+            h.api((ty.update)(&h.sim, record, n as u32)).await;
+        }
+        let changed: BTreeSet<String> = targets.iter().map(|r| (ty.id)(r)).collect();
+        let moved = (ty.id)(targets[0]);
+        let pulled = h
+            .pull_all(ty, Some(&since), INCREMENTAL_PAGE_SIZE, async |page| {
+                if page == 1 {
+                    let current = h.raw_record(ty, &moved);
+                    h.api((ty.update)(&h.sim, &current, 99)).await;
+                }
+            })
+            .await;
+        let mut last: BTreeMap<String, &PulledRecord> = BTreeMap::new();
+        let mut twice = BTreeSet::new();
+        for record in &pulled.records {
+            if last.insert(record.id.clone(), record).is_some() {
+                twice.insert(record.id.clone());
+            }
+        }
+        let got: BTreeSet<String> = last.keys().cloned().collect();
+        assert_same_ids(ty, "an incremental pull during changes", &changed, &got);
+        assert!(
+            twice.iter().all(|id| *id == moved),
+            "{}: {twice:?} came twice, but only {moved} changed during the pull",
+            ty.endgrate_type
+        );
+        let links = h.links(ty);
+        let mut problems = Vec::new();
+        for (id, record) in &last {
+            let raw = h.raw_record(ty, id);
+            if *id == moved && !twice.contains(id) {
+                // Pulled once, before or after its second change.
+                continue;
+            }
+            problems.extend(
+                record_problems(ty, &raw, record, links.as_ref())
+                    .into_iter()
+                    .map(|p| format!("{id}: {p}")),
+            );
+        }
+        assert_no_problems(ty, "incremental pull during changes", &problems);
+    }
+}
+
 /// The faults a pull must survive.
 #[derive(Debug, Clone, Copy)]
 enum Fault {
@@ -926,7 +985,7 @@ async fn pull_through(case: &'static Case, fault: Fault) {
     let requests_before = control.total_requests();
     let mut struck = false;
     let pulled = h
-        .pull_all(ty, None, h.page_size, |page| {
+        .pull_all(ty, None, h.page_size, async |page| {
             if page == 1 {
                 struck = true;
                 match fault {
@@ -1639,11 +1698,11 @@ static HUBSPOT: Case = Case {
                 endgrate_type: "crm-company",
                 ids: hubspot_contact_companies,
             }),
-            update: |_, raw| {
+            update: |_, raw, n| {
                 hubspot_update(
                     "contacts",
                     raw,
-                    json!({"jobtitle": "Changed Title", "lastname": "Changed"}),
+                    json!({"jobtitle": format!("Changed Title {n}"), "lastname": "Changed"}),
                 )
             },
             delete: Some(|_, raw| {
@@ -1663,11 +1722,11 @@ static HUBSPOT: Case = Case {
             id: id_lower,
             expected: hubspot_company,
             link: None,
-            update: |_, raw| {
+            update: |_, raw, n| {
                 hubspot_update(
                     "companies",
                     raw,
-                    json!({"description": "Changed description"}),
+                    json!({"description": format!("Changed description {n}")}),
                 )
             },
             delete: Some(|_, raw| {
@@ -1792,8 +1851,13 @@ static QUICKBOOKS: Case = Case {
             id: id_upper,
             expected: quickbooks_customer,
             link: None,
-            update: |sim, raw| {
-                quickbooks_update(sim, "customer", raw, json!({"CompanyName": "Changed Co"}))
+            update: |sim, raw, n| {
+                quickbooks_update(
+                    sim,
+                    "customer",
+                    raw,
+                    json!({"CompanyName": format!("Changed Co {n}")}),
+                )
             },
             // Customers are never deleted, only made inactive.
             delete: None,
@@ -1810,8 +1874,18 @@ static QUICKBOOKS: Case = Case {
                 endgrate_type: "accounting-customer",
                 ids: |raw| ids_at(raw, &["/CustomerRef/value"]),
             }),
-            update: |sim, raw| {
-                quickbooks_update(sim, "invoice", raw, json!({"DueDate": "2031-01-31"}))
+            update: |sim, raw, n| {
+                quickbooks_update(
+                    sim,
+                    "invoice",
+                    raw,
+                    // QuickBooks refuses to change an invoice of an inactive
+                    // customer: it moves to customer 1, which is active.
+                    json!({
+                        "DueDate": format!("2031-01-{:02}", 1 + n % 28),
+                        "CustomerRef": {"value": "1"},
+                    }),
+                )
             },
             delete: Some(|sim, raw| {
                 let body = json!({"Id": raw["Id"], "SyncToken": raw["SyncToken"]});
@@ -1911,11 +1985,11 @@ static SALESFORCE: Case = Case {
                 endgrate_type: "crm-company",
                 ids: |raw| ids_at(raw, &["/AccountId"]),
             }),
-            update: |_, raw| {
+            update: |_, raw, n| {
                 ApiCall::new(
                     "PATCH",
                     salesforce_record("Contact", raw),
-                    Some(json!({"Title": "Changed Title"})),
+                    Some(json!({"Title": format!("Changed Title {n}")})),
                 )
             },
             delete: Some(|_, raw| ApiCall::new("DELETE", salesforce_record("Contact", raw), None)),
@@ -1929,11 +2003,11 @@ static SALESFORCE: Case = Case {
             id: id_upper,
             expected: salesforce_account,
             link: None,
-            update: |_, raw| {
+            update: |_, raw, n| {
                 ApiCall::new(
                     "PATCH",
                     salesforce_record("Account", raw),
-                    Some(json!({"Description": "Changed description"})),
+                    Some(json!({"Description": format!("Changed description {n}")})),
                 )
             },
             delete: Some(|_, raw| ApiCall::new("DELETE", salesforce_record("Account", raw), None)),
@@ -2047,11 +2121,11 @@ static PIPEDRIVE: Case = Case {
                 endgrate_type: "crm-company",
                 ids: |raw| ids_at(raw, &["/org_id"]),
             }),
-            update: |_, raw| {
+            update: |_, raw, n| {
                 ApiCall::new(
                     "PATCH",
                     format!("/api/v2/persons/{}", id_lower(raw)),
-                    Some(json!({"name": "Changed Person"})),
+                    Some(json!({"name": format!("Changed Person{n}")})),
                 )
             },
             delete: Some(|_, raw| {
@@ -2067,11 +2141,11 @@ static PIPEDRIVE: Case = Case {
             id: id_lower,
             expected: pipedrive_organization,
             link: None,
-            update: |_, raw| {
+            update: |_, raw, n| {
                 ApiCall::new(
                     "PATCH",
                     format!("/api/v2/organizations/{}", id_lower(raw)),
-                    Some(json!({"name": "Changed Organization"})),
+                    Some(json!({"name": format!("Changed Organization {n}")})),
                 )
             },
             delete: Some(|_, raw| {
@@ -2114,6 +2188,11 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn incremental_pull() {
                     super::incremental_pull(&$case).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn incremental_pull_while_records_change() {
+                    super::incremental_pull_while_records_change(&$case).await
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
