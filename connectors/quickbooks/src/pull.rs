@@ -2,8 +2,12 @@
 //! to the common model.
 //!
 //! - A full pull pages through QuickBooks' default order (ascending `Id`);
-//!   its cursor is the next start position, e.g. `"101"`. The page after the
-//!   last record is an empty `QueryResponse`, which ends the pull.
+//!   its cursor (opaque, see [`Listed`]) holds the next start position and
+//!   the last `Id` returned. Positions shift back when records before them
+//!   are deleted during the pull, so each page reads from a little before
+//!   that position and leaves out the `Id`s already returned; a plain start
+//!   position would skip one record per deletion. The page after the last
+//!   record is an empty `QueryResponse`, which ends the pull.
 //! - An incremental pull (`since`) asks for records with
 //!   `Metadata.LastUpdatedTime >= since`, oldest change first. Its cursor
 //!   (opaque, see [`Changed`]) restarts the query from the last change time
@@ -45,31 +49,106 @@ pub struct Changed {
     pub seen: Vec<String>,
 }
 
+/// Where a full pull goes on: after the record with `Id` `last`, which is at
+/// position `start - 1` unless records before it were deleted since. Cursors
+/// of earlier versions are a bare start position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listed {
+    pub start: u64,
+    pub last: String,
+}
+
+/// How many deletions between two pages a full pull's next query absorbs
+/// before it has to look further back.
+const OVERLAP: u64 = 100;
+
+/// A record's `Id` as a number (QuickBooks' ids are ascending integers).
+fn number_of(raw: &Value) -> Option<u64> {
+    mapping::id_of(raw)?.parse().ok()
+}
+
+/// One page of a full pull, in ascending `Id` order.
+fn list(
+    company: &Company,
+    kind: Kind,
+    cursor_text: Option<&str>,
+    max: u32,
+) -> Result<(Vec<Value>, Option<String>), ConnectorError> {
+    let (start, last) = match cursor_text {
+        None => (1, None),
+        Some(text) if text.bytes().all(|b| b.is_ascii_digit()) => {
+            let start = text
+                .parse::<u64>()
+                .ok()
+                .filter(|s| *s >= 1)
+                .ok_or_else(|| {
+                    ConnectorError::fatal(format!(
+                        "the cursor {text:?} was not made by the QuickBooks connector \
+                     (a full pull's cursor is a start position)"
+                    ))
+                })?;
+            (start, None)
+        }
+        Some(text) => {
+            let listed = cursor::decode::<Listed>(text)?;
+            (listed.start.max(1), Some(listed.last))
+        }
+    };
+    let last_number = last.as_deref().and_then(|l| l.parse::<u64>().ok());
+    let mut window = match last_number {
+        Some(_) => start.saturating_sub(OVERLAP).max(1),
+        None => start,
+    };
+    let (answer, asked) = loop {
+        let asked = (u64::from(max) + (start - window)).min(u64::from(MAX_RESULTS)) as u32;
+        let statement = query::pull_statement(kind, None, window, asked)?;
+        let answer = company.query(kind.entity(), &statement)?;
+        // The window must begin at or before the last record returned, or
+        // more records than it spans were deleted: then look further back.
+        let reached = match last_number {
+            None => true,
+            Some(_) if window == 1 => true,
+            Some(last) => answer
+                .first()
+                .is_some_and(|first| number_of(first).is_none_or(|n| n <= last)),
+        };
+        if reached {
+            break (answer, asked);
+        }
+        window = window.saturating_sub(u64::from(MAX_RESULTS) / 2).max(1);
+    };
+    let fresh = match last_number {
+        Some(last) => answer
+            .iter()
+            .position(|raw| number_of(raw).is_none_or(|n| n > last))
+            .unwrap_or(answer.len()),
+        None => 0,
+    };
+    let end = (fresh + max as usize).min(answer.len());
+    let records = answer[fresh..end].to_vec();
+    let next = match (records.last(), &last) {
+        (Some(raw), _) => Some(Listed {
+            start: window + end as u64,
+            last: mapping::id_of(raw).unwrap_or_default(),
+        }),
+        // Only records already returned, and the query was full: go on.
+        (None, Some(last)) if answer.len() == asked as usize => Some(Listed {
+            start: window + answer.len() as u64,
+            last: last.clone(),
+        }),
+        (None, _) => None,
+    };
+    let next = next.map(|n| cursor::encode(&n)).transpose()?;
+    Ok((records, next))
+}
+
 /// One page of `req.endgrate_type`.
 pub fn pull(company: &Company, kind: Kind, req: &PullRequest) -> Result<Page, ConnectorError> {
     let max = req.page_size.clamp(1, MAX_RESULTS);
     let since = req.since.as_deref().filter(|s| !s.trim().is_empty());
     let cursor_text = req.cursor.as_deref().filter(|c| !c.is_empty());
     let (records, next) = match since {
-        None => {
-            let start = match cursor_text {
-                None => 1,
-                Some(text) => text
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|s| *s >= 1)
-                    .ok_or_else(|| {
-                        ConnectorError::fatal(format!(
-                            "the cursor {text:?} was not made by the QuickBooks connector \
-                         (a full pull's cursor is a start position)"
-                        ))
-                    })?,
-            };
-            let statement = query::pull_statement(kind, None, start, max)?;
-            let records = company.query(kind.entity(), &statement)?;
-            let next = (!records.is_empty()).then(|| (start + records.len() as u64).to_string());
-            (records, next)
-        }
+        None => list(company, kind, cursor_text, max)?,
         Some(since) => {
             let at = match cursor_text {
                 None => Changed {

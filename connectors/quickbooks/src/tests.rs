@@ -245,7 +245,16 @@ fn full_pull_pages_until_an_empty_query_response() {
     mock.on("GET", QUERY).reply_json(200, empty_page());
     let mut req = PullRequest::new("accounting-customer", 2);
     let first = QuickBooks::pull(&conn(), req.clone()).unwrap();
-    assert_eq!(first.next_cursor.as_deref(), Some("3"));
+    assert_eq!(
+        first
+            .next_cursor
+            .as_deref()
+            .map(cursor::decode::<pull::Listed>),
+        Some(Ok(pull::Listed {
+            start: 3,
+            last: "17".to_owned()
+        }))
+    );
     let ids: Vec<&str> = first.records.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, ["1", "17"]);
     // Inactive customers come back, marked inactive, not deleted.
@@ -269,9 +278,76 @@ fn full_pull_pages_until_an_empty_query_response() {
     );
     assert_eq!(
         query_of(&mock, 1),
-        "select * from Customer where Active IN (true, false) STARTPOSITION 3 MAXRESULTS 2"
+        "select * from Customer where Active IN (true, false) STARTPOSITION 1 MAXRESULTS 4"
     );
     assert!(requests.iter().all(|r| r.idempotent && r.method == "GET"));
+}
+
+fn invoice(id: u64) -> Value {
+    json!({"Id": id.to_string(), "DocNumber": format!("{}", 1000 + id)})
+}
+
+fn invoices(ids: impl IntoIterator<Item = u64>) -> Value {
+    query_page("Invoice", ids.into_iter().map(invoice).collect())
+}
+
+#[test]
+fn a_deletion_during_a_full_pull_skips_no_record() {
+    let mock = MockHttp::new();
+    mock.on("GET", QUERY)
+        .once()
+        .reply_json(200, invoices([1, 2, 3]));
+    // Invoice 2 was deleted meanwhile: invoice 4 is now at position 3,
+    // where a start position of 4 would skip it.
+    mock.on("GET", QUERY)
+        .once()
+        .reply_json(200, invoices([1, 3, 4, 5, 6, 7]));
+    let mut req = PullRequest::new("accounting-invoice", 3);
+    let first = QuickBooks::pull(&conn(), req.clone()).unwrap();
+    req.cursor = first.next_cursor;
+    let second = QuickBooks::pull(&conn(), req).unwrap();
+    let ids: Vec<&str> = second.records.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["4", "5", "6"]);
+    assert_eq!(
+        query_of(&mock, 1),
+        "select * from Invoice STARTPOSITION 1 MAXRESULTS 6"
+    );
+    assert_eq!(
+        second
+            .next_cursor
+            .as_deref()
+            .map(cursor::decode::<pull::Listed>),
+        Some(Ok(pull::Listed {
+            start: 6,
+            last: "6".to_owned()
+        }))
+    );
+}
+
+#[test]
+fn many_deletions_during_a_full_pull_look_further_back() {
+    let mock = MockHttp::new();
+    // 150 invoices before 500 were deleted: position 401 now holds 551.
+    mock.on("GET", QUERY)
+        .once()
+        .reply_json(200, invoices(551..=652));
+    mock.on("GET", QUERY)
+        .once()
+        .reply_json(200, invoices((351..=500).chain(551..=650)));
+    let mut req = PullRequest::new("accounting-invoice", 2);
+    req.cursor = cursor::encode(&pull::Listed {
+        start: 501,
+        last: "500".to_owned(),
+    })
+    .ok();
+    let page = QuickBooks::pull(&conn(), req).unwrap();
+    let ids: Vec<&str> = page.records.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["551", "552"], "nothing after 500 is skipped");
+    assert_eq!(
+        query_of(&mock, 0),
+        "select * from Invoice STARTPOSITION 401 MAXRESULTS 102"
+    );
+    assert!(query_of(&mock, 1).starts_with("select * from Invoice STARTPOSITION 1 "));
 }
 
 #[test]
