@@ -13,6 +13,8 @@
 //!   where the connector reports deletions.
 //! - `incremental_pull_while_records_change`: a record already returned
 //!   changes again between pages; no other record may be skipped for it.
+//! - `full_pull_while_records_are_deleted`: likewise when a record already
+//!   returned is deleted.
 //! - `pull_through_429_storm`, `pull_through_5xx_burst`,
 //!   `pull_through_token_expiry`: the fault strikes after the first page; the
 //!   pull still ends with every record exactly once, field by field.
@@ -966,6 +968,46 @@ async fn incremental_pull_while_records_change(case: &'static Case) {
         }
         assert_no_problems(ty, "incremental pull during changes", &problems);
     }
+}
+
+/// A record already returned is deleted while a full pull runs (for types
+/// the provider deletes): every record that outlives the pull still comes,
+/// exactly once and as the simulator holds it.
+async fn full_pull_while_records_are_deleted(case: &'static Case) {
+    let h = Harness::start(case).await;
+    let mut deleted_any = false;
+    for ty in &case.types {
+        let Some(delete) = ty.delete else {
+            continue;
+        };
+        let raw = h.raw(ty);
+        let victim = raw[1].clone();
+        let victim_id = (ty.id)(&victim);
+        let mut struck = false;
+        let pulled = h
+            .pull_all(ty, None, h.page_size, async |page| {
+                if page == 1 {
+                    h.api(delete(&h.sim, &victim)).await;
+                    struck = true;
+                }
+            })
+            .await;
+        assert!(struck, "{}: one page only", ty.endgrate_type);
+        deleted_any = true;
+        let mut records = pulled.records;
+        records.retain(|r| r.id != victim_id);
+        h.assert_is_data_set(
+            ty,
+            &Pulled {
+                records,
+                pages: pulled.pages,
+            },
+        );
+    }
+    assert!(
+        deleted_any || case.types.iter().all(|t| t.delete.is_none()),
+        "no type was checked"
+    );
 }
 
 /// The faults a pull must survive.
@@ -2193,6 +2235,11 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn incremental_pull_while_records_change() {
                     super::incremental_pull_while_records_change(&$case).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn full_pull_while_records_are_deleted() {
+                    super::full_pull_while_records_are_deleted(&$case).await
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
