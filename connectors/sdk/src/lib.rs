@@ -115,7 +115,7 @@
 //! installs, so connector logic runs under plain `cargo test --target
 //! x86_64-unknown-linux-gnu`:
 //!
-//! ```ignore
+//! ```text
 //! let mock = MockHttp::new();
 //! mock.on("GET", "/contacts").reply_json(200, json!({"data": [], "next_cursor": null}));
 //! let page = Acme::pull(&Connection::new("https://api.acme.example", json!({})),
@@ -173,7 +173,7 @@ pub mod __private {
 /// Exports a [`Connector`] implementation as the component's `connector`
 /// interface. Call it once, at the top level of the connector crate:
 ///
-/// ```ignore
+/// ```text
 /// switchyard_connector_sdk::export_connector!(Acme);
 /// ```
 ///

@@ -65,9 +65,12 @@ impl CompileCache {
 }
 
 /// Writes through a temporary file and a rename, so a crash never leaves a
-/// half-written file under the final name.
+/// half-written file under the final name. The temporary name is unique per
+/// write, so concurrent writers of the same file never share one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
     std::fs::write(&tmp, bytes)?;
     std::fs::File::open(&tmp)?.sync_all()?;
     std::fs::rename(&tmp, path)

@@ -360,3 +360,64 @@ async fn random_kills_never_lose_or_duplicate_a_record() {
     }
     host.kill();
 }
+
+/// `switchyard keys create` on a stopped host's data directory gives a key
+/// the started host accepts; `keys revoke` takes it away again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keys_command_manages_keys_of_a_stopped_host() {
+    let sim = Simulator::start(Provider::HubSpot, sim_config(3, 1))
+        .await
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    install_hubspot(data.path());
+    // The data directory is made by a first start.
+    Process::start(data.path(), &sim).await.kill();
+    let keys = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .arg("keys")
+            .args(args)
+            .arg("--data")
+            .arg(data.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let created = keys(&["create", "--account", "cli"]);
+    let key = created
+        .split_whitespace()
+        .find(|w| w.starts_with("sy_live_"))
+        .expect("the key is printed")
+        .to_owned();
+    let key_id = created
+        .split_whitespace()
+        .find(|w| w.starts_with("key_"))
+        .unwrap()
+        .to_owned();
+    assert!(keys(&["list"]).contains(&key_id));
+    assert!(!keys(&["list"]).contains(&key), "lists never show a secret");
+
+    let host = Process::start(data.path(), &sim).await;
+    let answer = host
+        .call("POST", "/api/session/initiate", &key, Some(json!({})))
+        .await;
+    assert_eq!(answer["success"], true);
+    host.kill();
+
+    keys(&["revoke", &key_id]);
+    let host = Process::start(data.path(), &sim).await;
+    let refused = host
+        .http
+        .post(format!("{}/api/session/initiate", host.url))
+        .bearer_auth(&key)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    host.kill();
+}
