@@ -472,18 +472,18 @@ fn push_fails_the_call_only_before_anything_is_written() {
 }
 
 #[test]
-fn find_match_searches_with_eq_filters() {
+fn find_match_reads_a_contact_by_email_and_searches_the_rest() {
     let mock = MockHttp::new();
-    mock.on("POST", "/crm/v3/objects/contacts/search")
-        .once()
-        .reply_json(
-            200,
-            json!({"total": 1, "results": [{"id": "42", "properties": {}}]}),
-        );
+    mock.on("GET", "/crm/v3/objects/contacts/a%40x.com")
+        .reply_json(200, json!({"id": "42", "properties": {"email": "a@x.com"}}));
+    mock.on("GET", "/crm/v3/objects/contacts/")
+        .reply_json(404, json!({"status": "error", "message": "Object not found", "category": "OBJECT_NOT_FOUND"}));
     mock.on("POST", "/crm/v3/objects/contacts/search")
         .reply_json(200, json!({"total": 0, "results": []}));
     let found = HubSpot::find_match(&conn(), "crm-contact", r#"{"email": "a@x.com"}"#);
     assert_eq!(found, Ok(Some("42".to_owned())));
+    let missing = HubSpot::find_match(&conn(), "crm-contact", r#"{"email_addresses": "b@x.com"}"#);
+    assert_eq!(missing, Ok(None), "a 404 is no match, not an error");
     let none = HubSpot::find_match(
         &conn(),
         "crm-contact",
@@ -491,13 +491,11 @@ fn find_match_searches_with_eq_filters() {
     );
     assert_eq!(none, Ok(None));
     let requests = mock.requests();
-    assert!(requests[0].idempotent);
+    assert_eq!(requests[0].method, "GET");
+    assert_eq!(requests[0].query_param("idProperty").as_deref(), Some("email"));
+    assert!(requests[2].idempotent);
     assert_eq!(
-        requests[0].body_json().unwrap()["filterGroups"],
-        json!([{"filters": [{"propertyName": "email", "operator": "EQ", "value": "a@x.com"}]}])
-    );
-    assert_eq!(
-        requests[1].body_json().unwrap()["filterGroups"],
+        requests[2].body_json().unwrap()["filterGroups"],
         json!([
             {"filters": [{"propertyName": "lastname", "operator": "EQ", "value": "L"},
                          {"propertyName": "phone", "operator": "EQ", "value": "+1"}]},
