@@ -4,6 +4,7 @@
 //! - [`runtime`]: loads, sandboxes and hot-swaps connector components.
 //! - [`api`]: the HTTP API.
 //! - [`store`]: state on disk (sled).
+//! - [`ui`]: the connect pages, the statistics page and the dashboard.
 //! - [`server`]: wires them together into a running host.
 
 pub mod accounts;
@@ -21,4 +22,5 @@ pub mod sessions;
 pub mod store;
 pub mod time;
 pub mod transfer;
+pub mod ui;
 pub mod webhooks;

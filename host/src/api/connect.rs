@@ -1,65 +1,70 @@
-//! The end user's side of a session: the provider choice, the OAuth2
-//! redirect and callback, and the API-key form. When the end user is done,
-//! the session is configured, the configuration webhook fires and the browser
-//! goes to the app's `redirect_url`.
+//! The end user's side of a session (the pages are drawn by [`crate::ui`]):
+//! the provider choice, the OAuth2 redirect and callback, the API-key form,
+//! then the selections the session allows (data types and resources, field
+//! mapping). When the end user is done the session is configured, the
+//! configuration webhook fires and the browser goes to the app's
+//! `redirect_url`. `/session/reauthenticate` signs in again and keeps the
+//! selections; `/session/edit` re-opens the selections.
+//!
+//! Between signing in and finishing the selections, the provider account
+//! waits on the session as `pending`: transfers start only once it is
+//! configured.
 
+use std::collections::HashMap;
+
+use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use serde_json::{Map, Value};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::{Map, Value, json};
 
 use super::AppState;
 use super::input::QueryParams;
 use crate::credentials::StoredCredential;
 use crate::credentials::oauth::{self, PendingAuthorization};
 use crate::runtime::manifest::{AuthSpec, Manifest};
-use crate::runtime::types::Connection;
-use crate::sessions::Session;
+use crate::runtime::types::{Connection, ConnectorError};
 use crate::sessions::configuration::configure;
+use crate::sessions::{ConnectionState, Session};
 use crate::store::{decode, encode, now_ms};
+use crate::ui::key_form::{self, Rejection};
+use crate::ui::layout::{Page, problem, q, unavailable};
+use crate::ui::steps::{self, Step, has_data_step, has_fields_step};
+use crate::ui::{mapping, outcome, picker, samples, selection};
 
-/// A page telling the end user what went wrong, never a stack trace.
-fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
-    (status, page(title, &format!("<p>{}</p>", escape(detail)))).into_response()
+pub use crate::ui::layout::escape;
+
+/// A redirect that makes the browser GET the target (after a form post too).
+fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
 }
 
-fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t}</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1f2933}}a.provider,button{{display:flex;gap:.75rem;align-items:center;padding:.75rem 1rem;margin:.5rem 0;border:1px solid #cbd2d9;border-radius:.5rem;text-decoration:none;color:inherit;background:#fff;font-size:1rem;cursor:pointer}}img{{width:2rem;height:2rem}}label{{display:block;margin:.75rem 0 .25rem}}input{{width:100%;padding:.5rem;font-size:1rem}}</style></head><body><h1>{t}</h1>{body}</body></html>",
-        t = escape(title)
-    ))
-}
-
-pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+fn page_at(page: Page<'_>, status: StatusCode) -> Response {
+    page.respond(status)
 }
 
 /// The live session of a page, or the page saying why there is none.
-fn live_session(state: &AppState, query: &QueryParams) -> Result<Session, Box<Response>> {
-    let Some(id) = query.optional("session_id") else {
+fn live_session(state: &AppState, session_id: Option<&str>) -> Result<Session, Box<Response>> {
+    let Some(id) = session_id.filter(|id| !id.is_empty()) else {
         return Err(Box::new(problem(
             StatusCode::BAD_REQUEST,
-            "No session",
-            "This link has no session_id. Ask the app that sent you here for a new link.",
+            "This link is incomplete",
+            "The link has no session in it. Go back to the app that sent you here and start again.",
         )));
     };
     match state.sessions.get_any(id) {
         Ok(Some(s)) if s.expires_ms.is_none_or(|t| t > now_ms()) => Ok(s),
-        Ok(_) => Err(Box::new(problem(
+        Ok(Some(_)) => Err(Box::new(problem(
+            StatusCode::GONE,
+            "This link has expired",
+            "Links to connect an account are valid for a limited time. Go back to the app that sent you here for a new one.",
+        ))),
+        Ok(None) => Err(Box::new(problem(
             StatusCode::NOT_FOUND,
-            "Session not found",
-            "This session does not exist or has expired. Ask the app that sent you here for a new link.",
+            "We couldn't find this session",
+            "The link may be mistyped, or the app deleted the session. Go back to the app that sent you here for a new link.",
         ))),
-        Err(_) => Err(Box::new(problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Try again shortly",
-            "The service is temporarily unavailable.",
-        ))),
+        Err(_) => Err(Box::new(unavailable())),
     }
 }
 
@@ -70,7 +75,7 @@ pub fn offered(state: &AppState, session: &Session) -> Vec<Manifest> {
         .integration_provider_list_id
         .as_deref()
         .and_then(|id| super::sessions::provider_list(state, &session.account, id));
-    state
+    let mut out: Vec<Manifest> = state
         .runtime
         .manifests()
         .into_iter()
@@ -83,126 +88,181 @@ pub fn offered(state: &AppState, session: &Session) -> Vec<Manifest> {
                         .is_some()
                 })
         })
-        .collect()
+        .collect();
+    out.sort_by_key(|m| m.display_name.to_lowercase());
+    out
 }
 
-/// `GET /session?session_id=`: pick a provider.
+fn not_offered() -> Response {
+    problem(
+        StatusCode::NOT_FOUND,
+        "This app isn't available",
+        "The app you picked can't be used for this connection. Go back and choose another.",
+    )
+}
+
+/// `GET /session?session_id=`: the start of the flow (or where it stands).
 pub async fn session_page(State(state): State<AppState>, query: QueryParams) -> Response {
-    let session = match live_session(&state, &query) {
+    let session = match live_session(&state, query.optional("session_id")) {
         Ok(s) => s,
         Err(page) => return *page,
     };
-    let providers = offered(&state, &session);
-    if let [only] = providers.as_slice()
-        && session.options.provider.is_some()
-    {
-        return start_page(&session, only);
+    if let Some(pending) = &session.pending {
+        return match state.runtime.manifest(&pending.provider) {
+            Ok(m) => see_other(&next_selection_url(&session, &m, None)),
+            Err(_) => not_offered(),
+        };
     }
+    if let Some(connection) = &session.connection {
+        if session.reauth_required {
+            return see_other(&format!(
+                "/session/reauthenticate?session_id={}",
+                q(&session.id)
+            ));
+        }
+        return match state.runtime.manifest(&connection.provider) {
+            Ok(m) => {
+                let can_edit = has_data_step(&session, &m) || has_fields_step(&session);
+                page_at(outcome::connected(&session, &m, can_edit), StatusCode::OK)
+            }
+            Err(_) => problem(
+                StatusCode::NOT_FOUND,
+                "This app isn't available any more",
+                "The app this session is connected to has been removed. Ask the app that sent you here for a new link.",
+            ),
+        };
+    }
+    let providers = offered(&state, &session);
     if providers.is_empty() {
         return problem(
             StatusCode::NOT_FOUND,
-            "No provider available",
-            "No installed provider can serve this session's data types.",
+            "No app available",
+            "None of the apps that can be connected here handle the data this session asks for. Let the app that sent you here know.",
         );
     }
-    let mut body = String::from("<p>Choose the account to connect.</p>");
-    for m in &providers {
-        body.push_str(&format!(
-            "<a class=\"provider\" href=\"/session/start?session_id={sid}&amp;provider={id}\"><img alt=\"\" src=\"/api/integrations/{id}/logo.svg\">{name}</a>",
-            sid = escape(&session.id),
-            id = escape(&m.id),
-            name = escape(&m.display_name)
-        ));
+    let asked = query
+        .optional("provider")
+        .filter(|_| session.options.bypass_ui);
+    let direct = match (asked, providers.as_slice()) {
+        (Some(p), _) => providers.iter().find(|m| m.id == p),
+        (None, [only]) if session.options.provider.is_some() || session.options.bypass_ui => {
+            Some(only)
+        }
+        _ => None,
+    };
+    if let Some(m) = direct {
+        return sign_in(&state, &session, m).await;
     }
-    page("Connect your account", &body).into_response()
+    let steps = steps::steps(&session, None, false);
+    page_at(picker::page(&session, &providers, &steps), StatusCode::OK)
 }
 
 /// `GET /session/start?session_id=&provider=`: the OAuth redirect or the key form.
 pub async fn start(State(state): State<AppState>, query: QueryParams) -> Response {
-    let session = match live_session(&state, &query) {
+    let session = match live_session(&state, query.optional("session_id")) {
         Ok(s) => s,
         Err(page) => return *page,
     };
     let provider = query.optional("provider").unwrap_or_default();
-    let Some(manifest) = offered(&state, &session)
+    match offered(&state, &session)
         .into_iter()
         .find(|m| m.id == provider)
-    else {
-        return problem(
-            StatusCode::NOT_FOUND,
-            "Provider not available",
-            "This provider is not offered for this session.",
-        );
-    };
-    match &manifest.auth {
-        AuthSpec::OAuth2(_) => authorize(&state, &session, &manifest).await,
-        AuthSpec::ApiKey(_) => start_page(&session, &manifest),
+    {
+        Some(m) => sign_in(&state, &session, &m).await,
+        None => not_offered(),
     }
 }
 
-/// `GET /session/reauthenticate?session_id=`: sign in again with the same provider.
+/// `GET /session/reauthenticate?session_id=`: sign in again with the same
+/// provider; the selections stay as they are.
 pub async fn reauthenticate(State(state): State<AppState>, query: QueryParams) -> Response {
-    let session = match live_session(&state, &query) {
+    let session = match live_session(&state, query.optional("session_id")) {
         Ok(s) => s,
         Err(page) => return *page,
     };
-    let Some(provider) = session.provider().or(session.options.provider.as_deref()) else {
-        return Redirect::to(&format!("/session?session_id={}", session.id)).into_response();
+    let Some(provider) = session
+        .provider()
+        .or(session.pending.as_ref().map(|p| p.provider.as_str()))
+        .or(session.options.provider.as_deref())
+    else {
+        return see_other(&format!("/session?session_id={}", q(&session.id)));
     };
     match state.runtime.manifest(provider) {
-        Ok(m) => match &m.auth {
-            AuthSpec::OAuth2(_) => authorize(&state, &session, &m).await,
-            AuthSpec::ApiKey(_) => start_page(&session, &m),
-        },
+        Ok(m) => sign_in(&state, &session, &m).await,
         Err(_) => problem(
             StatusCode::NOT_FOUND,
-            "Provider not available",
-            "This session's provider is no longer installed.",
+            "This app isn't available any more",
+            "The app this session is connected to has been removed. Ask the app that sent you here for a new link.",
         ),
     }
 }
 
-fn start_page(session: &Session, manifest: &Manifest) -> Response {
+/// `GET /session/edit?session_id=`: the selections again, for a connected session.
+pub async fn edit(State(state): State<AppState>, query: QueryParams) -> Response {
+    let session = match live_session(&state, query.optional("session_id")) {
+        Ok(s) => s,
+        Err(page) => return *page,
+    };
+    let Some(provider) = session
+        .provider()
+        .or(session.pending.as_ref().map(|p| p.provider.as_str()))
+    else {
+        return see_other(&format!("/session?session_id={}", q(&session.id)));
+    };
+    let Ok(manifest) = state.runtime.manifest(provider) else {
+        return not_offered();
+    };
+    if !has_data_step(&session, &manifest) && !has_fields_step(&session) {
+        return problem(
+            StatusCode::OK,
+            "Nothing to change here",
+            "This connection has no choices to make: it shares what the app asked for. To use another account, sign in again from the app.",
+        );
+    }
+    see_other(&next_selection_url(&session, &manifest, None))
+}
+
+/// The first selection step after `after` (None: the first of all).
+fn next_selection_url(session: &Session, manifest: &Manifest, after: Option<Step>) -> String {
+    let sid = q(&session.id);
+    if after.is_none() && has_data_step(session, manifest) {
+        format!("/session/select?session_id={sid}")
+    } else if after != Some(Step::Fields) && has_fields_step(session) {
+        format!("/session/fields?session_id={sid}")
+    } else {
+        format!("/session/done?session_id={sid}")
+    }
+}
+
+/// Sends the end user to sign in with `manifest`'s provider.
+async fn sign_in(state: &AppState, session: &Session, manifest: &Manifest) -> Response {
     match &manifest.auth {
-        AuthSpec::OAuth2(_) => Redirect::to(&format!(
-            "/session/start?session_id={}&provider={}",
-            session.id, manifest.id
-        ))
-        .into_response(),
+        AuthSpec::OAuth2(_) => authorize(state, session, manifest).await,
         AuthSpec::ApiKey(fields) => {
-            let mut form = format!(
-                "<form method=\"post\" action=\"/session/api-key\"><input type=\"hidden\" name=\"session_id\" value=\"{}\"><input type=\"hidden\" name=\"provider\" value=\"{}\">",
-                escape(&session.id),
-                escape(&manifest.id)
-            );
-            for f in fields {
-                form.push_str(&format!(
-                    "<label for=\"{n}\">{l}</label><input id=\"{n}\" name=\"{n}\" type=\"{t}\" required>",
-                    n = escape(&f.name),
-                    l = escape(&f.label),
-                    t = if f.secret { "password" } else { "text" }
-                ));
-            }
-            form.push_str("<button type=\"submit\">Connect</button></form>");
-            page(&format!("Connect {}", manifest.display_name), &form).into_response()
+            let steps = flow_steps(session, manifest);
+            page_at(
+                key_form::page(session, manifest, fields, &steps, &HashMap::new(), None),
+                StatusCode::OK,
+            )
         }
     }
 }
 
+/// The steps of the connect flow (not of an edit).
+fn flow_steps(session: &Session, manifest: &Manifest) -> Vec<Step> {
+    steps::steps(session, Some(manifest), false)
+}
+
 async fn authorize(state: &AppState, session: &Session, manifest: &Manifest) -> Response {
     let AuthSpec::OAuth2(spec) = &manifest.auth else {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "Not an OAuth provider",
-            "This provider signs in with a key.",
-        );
+        return not_offered();
     };
     let Some(client) = state.credentials.oauth_clients().get(&manifest.id) else {
         return problem(
             StatusCode::SERVICE_UNAVAILABLE,
-            "Provider not set up",
+            &format!("{} isn't set up yet", manifest.display_name),
             &format!(
-                "This service has no OAuth app configured for {}; its operator must add one.",
+                "This service has no {} app configured, so you can't sign in with it yet. Let the app that sent you here know.",
                 manifest.display_name
             ),
         );
@@ -225,11 +285,7 @@ async fn authorize(state: &AppState, session: &Session, manifest: &Manifest) -> 
         .is_err()
         || state.db.flush().await.is_err()
     {
-        return problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Try again shortly",
-            "The service is temporarily unavailable.",
-        );
+        return unavailable();
     }
     match oauth::authorize_url(
         spec,
@@ -241,8 +297,8 @@ async fn authorize(state: &AppState, session: &Session, manifest: &Manifest) -> 
         Ok(url) => Redirect::to(&url).into_response(),
         Err(_) => problem(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "Provider misconfigured",
-            "The provider's authorize URL is invalid.",
+            &format!("{} isn't set up correctly", manifest.display_name),
+            "The sign-in address of this app is invalid. Let the app that sent you here know.",
         ),
     }
 }
@@ -251,63 +307,55 @@ async fn authorize(state: &AppState, session: &Session, manifest: &Manifest) -> 
 pub async fn callback(State(state): State<AppState>, query: QueryParams) -> Response {
     if let Some(error) = query.optional("error") {
         let detail = query.optional("error_description").unwrap_or(error);
+        // The sign-in attempt is over either way.
+        if let Some(token) = query.optional("state") {
+            let _ = state.db.trees.oauth_states.remove(token);
+        }
+        let message = if error == "access_denied" {
+            "You declined access, so nothing was connected.".to_owned()
+        } else {
+            format!("The app said: {detail}.")
+        };
         return problem(
             StatusCode::BAD_REQUEST,
             "Sign-in was not completed",
-            &format!("The provider said: {detail}. Go back to the app and try again."),
+            &format!("{message} Go back to the app that sent you here to try again."),
         );
     }
     let (Some(state_token), Some(code)) = (query.optional("state"), query.optional("code")) else {
         return problem(
             StatusCode::BAD_REQUEST,
             "Sign-in link incomplete",
-            "The provider's answer has no code or state.",
+            "The answer from the app you signed in with has no code. Start again from the app that sent you here.",
         );
     };
     // Single use: taken out of the store before anything else.
     let pending: Option<PendingAuthorization> =
         match state.db.trees.oauth_states.remove(state_token) {
             Ok(v) => v.and_then(|v| decode(&v).ok()),
-            Err(_) => {
-                return problem(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Try again shortly",
-                    "The service is temporarily unavailable.",
-                );
-            }
+            Err(_) => return unavailable(),
         };
     let Some(pending) =
         pending.filter(|p| now_ms().saturating_sub(p.created_ms) < oauth::STATE_TTL_MS)
     else {
         return problem(
             StatusCode::BAD_REQUEST,
-            "Sign-in link expired",
-            "This sign-in was already used or has expired. Start again from the app.",
+            "This sign-in has expired",
+            "This sign-in was already used or took too long. Start again from the app that sent you here.",
         );
     };
-    let Ok(Some(mut session)) = state.sessions.get_any(&pending.session_id) else {
-        return problem(
-            StatusCode::NOT_FOUND,
-            "Session not found",
-            "This session no longer exists.",
-        );
+    let mut session = match live_session(&state, Some(&pending.session_id)) {
+        Ok(s) => s,
+        Err(page) => return *page,
     };
     let Ok(manifest) = state.runtime.manifest(&pending.provider) else {
-        return problem(
-            StatusCode::NOT_FOUND,
-            "Provider not available",
-            "This provider is no longer installed.",
-        );
+        return not_offered();
     };
     let (AuthSpec::OAuth2(spec), Some(client)) = (
         &manifest.auth,
         state.credentials.oauth_clients().get(&manifest.id),
     ) else {
-        return problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Provider not set up",
-            "This provider has no OAuth app configured.",
-        );
+        return not_offered();
     };
     let tokens = match oauth::exchange_code(
         state.credentials.http(),
@@ -321,7 +369,13 @@ pub async fn callback(State(state): State<AppState>, query: QueryParams) -> Resp
     .await
     {
         Ok(t) => t,
-        Err(e) => return problem(StatusCode::BAD_GATEWAY, "Sign-in failed", &e.to_string()),
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_GATEWAY,
+                "Sign-in failed",
+                &format!("{e}. Start again from the app that sent you here."),
+            );
+        }
     };
     let callback_params: Vec<(String, String)> = query
         .0
@@ -342,7 +396,13 @@ pub async fn callback(State(state): State<AppState>, query: QueryParams) -> Resp
             .ok()
             .filter(Value::is_object)
             .unwrap_or(Value::Object(Map::new())),
-        Err(e) => return problem(StatusCode::BAD_GATEWAY, "Sign-in failed", &e.to_string()),
+        Err(e) => {
+            return problem(
+                StatusCode::BAD_GATEWAY,
+                "Sign-in failed",
+                &format!("{e}. Start again from the app that sent you here."),
+            );
+        }
     };
     let credential = StoredCredential {
         provider: manifest.id.clone(),
@@ -357,41 +417,72 @@ pub async fn callback(State(state): State<AppState>, query: QueryParams) -> Resp
         expires_at_ms: oauth::expires_in_ms(&tokens).map(|ms| now_ms() + ms),
         api_key: None,
     };
-    finish(&state, &mut session, &manifest, credential, settings).await
+    match signed_in(&state, &mut session, &manifest, credential, settings).await {
+        Ok(next) => see_other(&next),
+        Err(page) => page,
+    }
 }
 
-/// `POST /session/api-key` (form): the key form's answer, checked with the provider.
+/// `POST /session/api-key` (form): the key form's answer, checked with the
+/// provider. A request that accepts JSON (the page's script) gets
+/// `{"ok": true, "redirect"}` or `{"ok": false, "field", "message"}`.
 pub async fn api_key(
     State(state): State<AppState>,
-    axum::Form(form): axum::Form<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<HashMap<String, String>>,
 ) -> Response {
-    let query = QueryParams(form.clone());
-    let mut session = match live_session(&state, &query) {
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    let mut session = match live_session(&state, form.get("session_id").map(String::as_str)) {
         Ok(s) => s,
         Err(page) => return *page,
     };
     let provider = form.get("provider").cloned().unwrap_or_default();
-    let Some(manifest) = offered(&state, &session)
+    let manifest = match offered(&state, &session)
         .into_iter()
         .find(|m| m.id == provider)
-    else {
-        return problem(
-            StatusCode::NOT_FOUND,
-            "Provider not available",
-            "This provider is not offered for this session.",
-        );
+    {
+        Some(m) => m,
+        None if session.provider() == Some(provider.as_str()) => {
+            match state.runtime.manifest(&provider) {
+                Ok(m) => m,
+                Err(_) => return not_offered(),
+            }
+        }
+        None => return not_offered(),
     };
     let AuthSpec::ApiKey(fields) = &manifest.auth else {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "Not a key provider",
-            "This provider signs in with OAuth.",
-        );
+        return not_offered();
+    };
+    let reject = |field: String, message: String, session: &Session| -> Response {
+        if wants_json {
+            return Json(json!({ "ok": false, "field": field, "message": message }))
+                .into_response();
+        }
+        let steps = flow_steps(session, &manifest);
+        let rejection = Rejection { field, message };
+        page_at(
+            key_form::page(session, &manifest, fields, &steps, &form, Some(&rejection)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
     };
     let mut secret = None;
-    let mut settings = Map::new();
+    let mut settings = state
+        .config
+        .default_settings
+        .get(&manifest.id)
+        .cloned()
+        .unwrap_or_default();
     for f in fields {
-        let value = form.get(&f.name).cloned().unwrap_or_default();
+        let value = form
+            .get(&f.name)
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default();
+        if value.is_empty() {
+            return reject(f.name.clone(), format!("Enter your {}.", f.label), &session);
+        }
         if f.secret {
             secret = Some(value);
         } else {
@@ -404,6 +495,7 @@ pub async fn api_key(
         ..Default::default()
     };
     let settings = Value::Object(settings);
+    // Stored first so the check can use it; put back if the provider says no.
     let previous = state.credentials.load(&session.id).ok().flatten();
     if state
         .credentials
@@ -411,11 +503,7 @@ pub async fn api_key(
         .await
         .is_err()
     {
-        return problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Try again shortly",
-            "The service is temporarily unavailable.",
-        );
+        return unavailable();
     }
     let connection = Connection {
         key: session.id.clone(),
@@ -431,69 +519,271 @@ pub async fn api_key(
         )
         .await
     {
-        let _ = match previous {
+        let restored = match previous {
             Some(p) => state.credentials.store(&session.id, &p).await,
-            None => state
-                .db
-                .trees
-                .credentials
-                .remove(&session.id)
-                .map(|_| ())
-                .map_err(Into::into),
+            None => match state.db.trees.credentials.remove(&session.id) {
+                Ok(_) => state.db.flush().await,
+                Err(e) => Err(e.into()),
+            },
         };
-        return (StatusCode::UNPROCESSABLE_ENTITY, page(&format!("Connect {}", manifest.display_name), &format!(
-            "<p role=\"alert\" class=\"field-error\">{} rejected the key: {}</p><p><a href=\"/session/start?session_id={}&amp;provider={}\">Try again</a></p>",
-            escape(&manifest.display_name), escape(&e.to_string()), escape(&session.id), escape(&manifest.id)
-        ))).into_response();
+        if restored.is_err() {
+            return unavailable();
+        }
+        let message = match &e {
+            // The provider's own words, when the host's message carries them.
+            crate::runtime::CallError::Connector {
+                error: ConnectorError::Unauthorized(m) | ConnectorError::InvalidData(m),
+                ..
+            } => {
+                let said = m.rsplit_once(" said: ").map_or(m.as_str(), |(_, s)| s);
+                format!("{} didn't accept this: {said}", manifest.display_name)
+            }
+            crate::runtime::CallError::Connector { error, .. } => {
+                format!("{} didn't accept this: {error}", manifest.display_name)
+            }
+            other => format!(
+                "{} couldn't be reached to check it ({other}). Try again in a moment.",
+                manifest.display_name
+            ),
+        };
+        return reject(key_form::secret_field(fields), message, &session);
     }
-    finish(&state, &mut session, &manifest, credential, settings).await
+    match signed_in(&state, &mut session, &manifest, credential, settings).await {
+        Ok(next) if wants_json => Json(json!({ "ok": true, "redirect": next })).into_response(),
+        Ok(next) => see_other(&next),
+        Err(page) => page,
+    }
 }
 
-/// Stores the credentials, configures the session, fires the configuration
-/// webhook and sends the end user back to the app.
-async fn finish(
+/// The end user signed in: keep the credentials, then either finish (a
+/// re-authentication, or nothing to choose) or go to the selections.
+/// Answers where the browser goes next.
+async fn signed_in(
     state: &AppState,
     session: &mut Session,
     manifest: &Manifest,
     credential: StoredCredential,
     settings: Value,
-) -> Response {
+) -> Result<String, Response> {
     if state
         .credentials
         .store(&session.id, &credential)
         .await
         .is_err()
     {
-        return problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Try again shortly",
-            "The service is temporarily unavailable.",
-        );
+        return Err(unavailable());
     }
+    let reauthentication = session.provider() == Some(manifest.id.as_str());
+    if !reauthentication && (has_data_step(session, manifest) || has_fields_step(session)) {
+        session.pending = Some(ConnectionState {
+            provider: manifest.id.clone(),
+            configured_ms: now_ms(),
+            settings,
+        });
+        if state.sessions.save(session).await.is_err() {
+            return Err(unavailable());
+        }
+        return Ok(next_selection_url(session, manifest, None));
+    }
+    complete(state, session, manifest, Some(settings)).await
+}
+
+/// Configures the session with its selections, fires the configuration
+/// webhook and answers where the browser goes: the app's `redirect_url`, or
+/// the "You're connected" card.
+async fn complete(
+    state: &AppState,
+    session: &mut Session,
+    manifest: &Manifest,
+    settings: Option<Value>,
+) -> Result<String, Response> {
+    let settings = settings
+        .or_else(|| session.pending.as_ref().map(|p| p.settings.clone()))
+        .or_else(|| session.connection.as_ref().map(|c| c.settings.clone()))
+        .unwrap_or_else(|| Value::Object(Map::new()));
     configure(session, manifest, settings);
     if super::sessions::fire_configuration(state, session, manifest).is_err()
         || state.sessions.save(session).await.is_err()
     {
-        return problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Try again shortly",
-            "The service is temporarily unavailable.",
-        );
+        return Err(unavailable());
     }
     state.webhooks.ring();
     state.transfers.wake();
-    match &session.options.redirect_url {
-        Some(url) => Redirect::to(url).into_response(),
-        None => (
-            [(header::CACHE_CONTROL, "no-store")],
-            page(
-                "You're connected",
-                &format!(
-                    "<p>Your {} account is connected. You can close this window.</p>",
-                    escape(&manifest.display_name)
-                ),
-            ),
-        )
-            .into_response(),
+    Ok(match &session.options.redirect_url {
+        Some(url) => url.clone(),
+        None => format!("/session/done?session_id={}", q(&session.id)),
+    })
+}
+
+/// The provider and mode of a session in its selection steps: signing in
+/// (`pending`) or editing a configured session.
+fn selecting(state: &AppState, session: &Session) -> Result<(Manifest, bool), Box<Response>> {
+    let (provider, editing) = match (&session.pending, &session.connection) {
+        (Some(p), _) => (p.provider.as_str(), false),
+        (None, Some(c)) => (c.provider.as_str(), true),
+        (None, None) => {
+            return Err(Box::new(see_other(&format!(
+                "/session?session_id={}",
+                q(&session.id)
+            ))));
+        }
+    };
+    state
+        .runtime
+        .manifest(provider)
+        .map(|m| (m, editing))
+        .map_err(|_| Box::new(not_offered()))
+}
+
+fn selection_steps(session: &Session, manifest: &Manifest, editing: bool) -> Vec<Step> {
+    steps::steps(session, Some(manifest), editing)
+}
+
+/// `GET /session/select?session_id=`: data types, resources, passthrough objects.
+pub async fn select_page(State(state): State<AppState>, query: QueryParams) -> Response {
+    let session = match live_session(&state, query.optional("session_id")) {
+        Ok(s) => s,
+        Err(page) => return *page,
+    };
+    let (manifest, editing) = match selecting(&state, &session) {
+        Ok(x) => x,
+        Err(page) => return *page,
+    };
+    if !has_data_step(&session, &manifest) {
+        return see_other(&next_selection_url(&session, &manifest, Some(Step::Data)));
+    }
+    let steps = selection_steps(&session, &manifest, editing);
+    page_at(
+        selection::page(&session, &manifest, &steps, editing, None),
+        StatusCode::OK,
+    )
+}
+
+/// `POST /session/select` (form).
+pub async fn select_submit(
+    State(state): State<AppState>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let sid = form
+        .iter()
+        .find(|(k, _)| k == "session_id")
+        .map(|(_, v)| v.as_str());
+    let mut session = match live_session(&state, sid) {
+        Ok(s) => s,
+        Err(page) => return *page,
+    };
+    let (manifest, editing) = match selecting(&state, &session) {
+        Ok(x) => x,
+        Err(page) => return *page,
+    };
+    if let Err(problem) = selection::apply(&mut session, &manifest, &form) {
+        let steps = selection_steps(&session, &manifest, editing);
+        return page_at(
+            selection::page(&session, &manifest, &steps, editing, Some(&problem)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
+    if has_fields_step(&session) {
+        if state.sessions.save(&session).await.is_err() {
+            return unavailable();
+        }
+        return see_other(&next_selection_url(&session, &manifest, Some(Step::Data)));
+    }
+    match complete(&state, &mut session, &manifest, None).await {
+        Ok(next) => see_other(&next),
+        Err(page) => page,
+    }
+}
+
+/// `GET /session/fields?session_id=`: the field mapping.
+pub async fn fields_page(State(state): State<AppState>, query: QueryParams) -> Response {
+    let session = match live_session(&state, query.optional("session_id")) {
+        Ok(s) => s,
+        Err(page) => return *page,
+    };
+    let (manifest, editing) = match selecting(&state, &session) {
+        Ok(x) => x,
+        Err(page) => return *page,
+    };
+    if !has_fields_step(&session) {
+        return see_other(&next_selection_url(&session, &manifest, Some(Step::Fields)));
+    }
+    fields_form(&state, &session, &manifest, editing, None, StatusCode::OK)
+}
+
+fn fields_form(
+    state: &AppState,
+    session: &Session,
+    manifest: &Manifest,
+    editing: bool,
+    problem: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let examples: HashMap<String, _> = session
+        .schemas
+        .iter()
+        .filter(|s| s.enabled)
+        .map(|s| {
+            (
+                s.name.clone(),
+                samples::sample_values(&state.db, &session.id, &s.name),
+            )
+        })
+        .collect();
+    let steps = selection_steps(session, manifest, editing);
+    page_at(
+        mapping::page(session, manifest, &steps, &examples, editing, problem),
+        status,
+    )
+}
+
+/// `POST /session/fields` (form): the mapping, then the session is configured.
+pub async fn fields_submit(
+    State(state): State<AppState>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let sid = form
+        .iter()
+        .find(|(k, _)| k == "session_id")
+        .map(|(_, v)| v.as_str());
+    let mut session = match live_session(&state, sid) {
+        Ok(s) => s,
+        Err(page) => return *page,
+    };
+    let (manifest, editing) = match selecting(&state, &session) {
+        Ok(x) => x,
+        Err(page) => return *page,
+    };
+    if let Err(problem) = mapping::apply(&mut session, &manifest, &form) {
+        return fields_form(
+            &state,
+            &session,
+            &manifest,
+            editing,
+            Some(&problem),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
+    match complete(&state, &mut session, &manifest, None).await {
+        Ok(next) => see_other(&next),
+        Err(page) => page,
+    }
+}
+
+/// `GET /session/done?session_id=`: "You're connected" (no `redirect_url`).
+pub async fn done(State(state): State<AppState>, query: QueryParams) -> Response {
+    let session = match live_session(&state, query.optional("session_id")) {
+        Ok(s) => s,
+        Err(page) => return *page,
+    };
+    let Some(provider) = session.provider() else {
+        return see_other(&format!("/session?session_id={}", q(&session.id)));
+    };
+    match state.runtime.manifest(provider) {
+        Ok(m) => {
+            let steps = flow_steps(&session, &m);
+            page_at(outcome::done(&session, &m, &steps), StatusCode::OK)
+        }
+        Err(_) => not_offered(),
     }
 }

@@ -7,6 +7,7 @@ pub mod connect;
 mod health;
 pub mod input;
 mod integrations;
+mod listing;
 mod openapi;
 mod sessions;
 mod transfers;
@@ -30,6 +31,7 @@ use crate::runtime::Runtime;
 use crate::sessions::Sessions;
 use crate::store::Db;
 use crate::transfer::Transfers;
+use crate::ui;
 use crate::webhooks::delivery::Doorbell;
 
 /// Largest connector component accepted by upload.
@@ -268,12 +270,45 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
             ep(
                 "GET",
                 "/api/sessions",
-                "The account's sessions, newest first.",
+                "The account's sessions, newest first; `search` matches id, name or provider.",
                 ApiKey,
-                &["limit", "offset"],
+                &["search", "limit", "offset"],
                 &[],
             ),
             get(sessions::list),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/sessions/{session_id}",
+                "One session in detail, with the links to hand to its end user.",
+                ApiKey,
+                &[],
+                &[],
+            ),
+            get(listing::session),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/transfers",
+                "The account's transfers (or one session's), newest first, with their statistics.",
+                ApiKey,
+                &["session_id", "limit", "offset"],
+                &[],
+            ),
+            get(listing::transfers),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/account",
+                "The account of the API key.",
+                ApiKey,
+                &[],
+                &[],
+            ),
+            get(listing::account),
         ),
         (
             ep(
@@ -520,6 +555,120 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
                 &["session_id", "provider"],
             ),
             post(connect::api_key),
+        ),
+        (
+            ep(
+                "GET",
+                "/session/select",
+                "Choosing the data types, resources and passthrough objects to share.",
+                Browser,
+                &["session_id"],
+                &[],
+            ),
+            get(connect::select_page),
+        ),
+        (
+            ep(
+                "POST",
+                "/session/select",
+                "The data-choice form's answer.",
+                Browser,
+                &[],
+                &["session_id"],
+            ),
+            post(connect::select_submit),
+        ),
+        (
+            ep(
+                "GET",
+                "/session/fields",
+                "Mapping fields and choosing each field's upsert behaviour.",
+                Browser,
+                &["session_id"],
+                &[],
+            ),
+            get(connect::fields_page),
+        ),
+        (
+            ep(
+                "POST",
+                "/session/fields",
+                "The field-mapping form's answer; configures the session.",
+                Browser,
+                &[],
+                &["session_id"],
+            ),
+            post(connect::fields_submit),
+        ),
+        (
+            ep(
+                "GET",
+                "/session/edit",
+                "Re-opens the selections of a connected session.",
+                Browser,
+                &["session_id"],
+                &[],
+            ),
+            get(connect::edit),
+        ),
+        (
+            ep(
+                "GET",
+                "/session/done",
+                "The end of the connect flow when the app gave no redirect_url.",
+                Browser,
+                &["session_id"],
+                &[],
+            ),
+            get(connect::done),
+        ),
+        (
+            ep(
+                "GET",
+                "/statistics",
+                "A transfer's live statistics page.",
+                Browser,
+                &["transfer_id"],
+                &[],
+            ),
+            get(ui::statistics::page),
+        ),
+        (
+            ep(
+                "GET",
+                "/statistics/events",
+                "A transfer's statistics as server-sent events, until it completes.",
+                Public,
+                &["transfer_id"],
+                &[],
+            ),
+            get(ui::statistics::events),
+        ),
+        (
+            ep(
+                "GET",
+                "/dashboard",
+                "The developer dashboard (signs in with an API key).",
+                Browser,
+                &[],
+                &[],
+            ),
+            get(ui::dashboard::page),
+        ),
+        (
+            ep(
+                "GET",
+                "/ui/{file}",
+                "The pages' embedded stylesheet, scripts and icons.",
+                Public,
+                &[],
+                &[],
+            ),
+            get(ui::assets::serve),
+        ),
+        (
+            ep("GET", "/favicon.ico", "The site icon.", Public, &[], &[]),
+            get(ui::assets::favicon),
         ),
     ]
 }

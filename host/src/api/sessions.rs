@@ -157,6 +157,7 @@ pub async fn initiate(
         schemas,
         connection: None,
         reauth_required: false,
+        pending: None,
     };
     state
         .sessions
@@ -178,6 +179,8 @@ fn default_schema_entry(endgrate_type: &str, associations: bool) -> SessionSchem
         enabled: true,
         integration: None,
         mapping: None,
+        upsert: Default::default(),
+        passthrough: false,
     }
 }
 
@@ -269,6 +272,8 @@ fn parse_schema(at: &str, entry: &Value) -> Result<SessionSchema, ApiError> {
         enabled: true,
         integration: None,
         mapping: None,
+        upsert: Default::default(),
+        passthrough: false,
     })
 }
 
@@ -319,10 +324,39 @@ pub async fn list(
     query: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     let (limit, offset) = query.page(50, 1000)?;
-    let (sessions, total) = state
-        .sessions
-        .list(&caller.account, offset, limit)
-        .map_err(ApiError::storage)?;
+    let search = query
+        .optional("search")
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty());
+    let (sessions, total) = match &search {
+        None => state
+            .sessions
+            .list(&caller.account, offset, limit)
+            .map_err(ApiError::storage)?,
+        // Matches the id, the label or the provider, case-insensitively.
+        Some(needle) => {
+            let all = state
+                .sessions
+                .list(&caller.account, 0, usize::MAX)
+                .map_err(ApiError::storage)?
+                .0;
+            let found: Vec<Session> = all
+                .into_iter()
+                .filter(|s| {
+                    s.id.to_lowercase().contains(needle)
+                        || s.options
+                            .name
+                            .as_deref()
+                            .is_some_and(|n| n.to_lowercase().contains(needle))
+                        || s.provider()
+                            .or(s.options.provider.as_deref())
+                            .is_some_and(|p| p.contains(needle))
+                })
+                .collect();
+            let total = found.len();
+            (found.into_iter().skip(offset).take(limit).collect(), total)
+        }
+    };
     let rows: Vec<Value> = sessions
         .iter()
         .map(|s| {
@@ -332,6 +366,7 @@ pub async fn list(
                 "provider": s.provider().or(s.options.provider.as_deref()),
                 "configured": s.is_configured(),
                 "reauth_required": s.reauth_required,
+                "choosing": s.pending.is_some(),
                 "created": crate::time::rfc3339_ms(s.created_ms),
                 "expires": s.expires_ms.map(crate::time::rfc3339_ms),
                 "schemas": s.schema_names(),
@@ -340,7 +375,7 @@ pub async fn list(
         .collect();
     Ok(Json(json!({
         "success": true,
-        "meta": page_meta(&state, "/api/sessions", &[], total, offset, limit),
+        "meta": page_meta(&state, "/api/sessions", &search.as_deref().map(|s| vec![("search", s)]).unwrap_or_default(), total, offset, limit),
         "sessions": rows,
     })))
 }

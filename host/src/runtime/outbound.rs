@@ -182,9 +182,25 @@ impl Outbound {
             match status {
                 401 if !refreshed => {
                     if let (Some(source), Some(used)) = (&self.credential, &secret) {
-                        secret = Some(source.refresh(used).await.map_err(credential_error)?);
-                        refreshed = true;
-                        continue;
+                        match source.refresh(used).await {
+                            Ok(fresh) => {
+                                secret = Some(fresh);
+                                refreshed = true;
+                                continue;
+                            }
+                            // Cannot be renewed (an API key, a revoked grant):
+                            // say what the provider said.
+                            Err(CredentialError::Revoked(reason)) => {
+                                let body = self.read_body(response, &url).await.unwrap_or_default();
+                                return Err(ConnectorError::Unauthorized(format!(
+                                    "{reason}; {} said: {}",
+                                    self.provider,
+                                    provider_message(&body)
+                                ))
+                                .into());
+                            }
+                            Err(e) => return Err(credential_error(e)),
+                        }
                     }
                 }
                 401 if self.credential.is_some() => {
@@ -445,6 +461,19 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// The provider's own words in an error answer: a JSON `message`,
+/// `error_description`, `error` or `detail`, else the start of the body.
+fn provider_message(body: &[u8]) -> String {
+    let said = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            ["message", "error_description", "error", "detail"]
+                .iter()
+                .find_map(|k| v.get(k).and_then(|m| m.as_str()).map(str::to_owned))
+        });
+    said.unwrap_or_else(|| excerpt(body))
 }
 
 fn excerpt(body: &[u8]) -> String {

@@ -41,6 +41,7 @@ pub fn configure(session: &mut Session, manifest: &Manifest, settings: Value) {
         settings,
     });
     session.reauth_required = false;
+    session.pending = None;
 }
 
 /// `provider_info` as the configuration object and errors show it.
@@ -73,12 +74,18 @@ pub fn integration_info(integration: &Integration) -> Value {
 /// The configuration object of a configured session.
 pub fn configuration_object(session: &Session, manifest: &Manifest) -> Value {
     let mut schemas = Map::new();
+    let mut passthrough = Map::new();
     for schema in session.schemas.iter().filter(|s| s.enabled) {
         let integration = schema
             .integration
             .as_deref()
             .and_then(|i| manifest.integration(i));
-        schemas.insert(
+        let into = if schema.passthrough {
+            &mut passthrough
+        } else {
+            &mut schemas
+        };
+        into.insert(
             schema.name.clone(),
             json!({
                 "integration": integration.map(|i| i.endgrate_type.clone()),
@@ -86,6 +93,7 @@ pub fn configuration_object(session: &Session, manifest: &Manifest) -> Value {
                 "schema": schema.schema,
                 "associations": schema.associations,
                 "field_mapping": schema.mapping,
+                "upsert_behaviour": schema.upsert,
                 "passthrough_fields": {},
             }),
         );
@@ -98,6 +106,6 @@ pub fn configuration_object(session: &Session, manifest: &Manifest) -> Value {
             "provider_info": provider_info(manifest),
         },
         "schemas": schemas,
-        "passthrough_schemas": {},
+        "passthrough_schemas": passthrough,
     })
 }

@@ -14,7 +14,9 @@ pub mod sweeper;
 use std::time::Duration;
 
 use crate::store::{Db, StoreError, decode, encode, get_json, key, prefix, remove_prefix};
-pub use model::{ConnectionState, Session, SessionOptions, SessionSchema, Webhook, Webhooks};
+pub use model::{
+    ConnectionState, Session, SessionOptions, SessionSchema, UpsertBehaviour, Webhook, Webhooks,
+};
 
 /// Sessions live this long unless `save_session` is set.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(72 * 3600);

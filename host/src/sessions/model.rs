@@ -1,6 +1,8 @@
 //! What a session holds: the options the app chose at `initiate`, its schemas,
 //! and, once configured, the provider connection.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -21,6 +23,11 @@ pub struct Session {
     /// must authenticate again (`/session/reauthenticate`).
     #[serde(default)]
     pub reauth_required: bool,
+    /// The provider account the end user signed in to on the connect page
+    /// while the selections they still have to make (schemas, resources,
+    /// fields) are pending; it becomes `connection` when they finish.
+    #[serde(default)]
+    pub pending: Option<ConnectionState>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -81,6 +88,47 @@ pub struct SessionSchema {
     pub integration: Option<String>,
     /// Custom schemas: custom field → common-model path.
     pub mapping: Option<FieldMapping>,
+    /// How pushes that update an existing record treat each field, as the
+    /// end user chose on the field-mapping page (absent: overwrite).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub upsert: BTreeMap<String, UpsertBehaviour>,
+    /// A provider object no schema named, enabled by the end user on the
+    /// session page (`passthrough_schemas`).
+    #[serde(default)]
+    pub passthrough: bool,
+}
+
+/// What a push that updates an existing provider record does with a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpsertBehaviour {
+    /// The pushed value replaces the provider's.
+    #[default]
+    Overwrite,
+    /// The provider's value is kept; the field is only written on creation.
+    DoNotUpdate,
+    /// The pushed value is written only where the provider has none.
+    SetIfNotSet,
+}
+
+impl UpsertBehaviour {
+    pub const ALL: [UpsertBehaviour; 3] = [
+        UpsertBehaviour::Overwrite,
+        UpsertBehaviour::DoNotUpdate,
+        UpsertBehaviour::SetIfNotSet,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpsertBehaviour::Overwrite => "overwrite",
+            UpsertBehaviour::DoNotUpdate => "do_not_update",
+            UpsertBehaviour::SetIfNotSet => "set_if_not_set",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.as_str() == text)
+    }
 }
 
 /// The connected provider account.

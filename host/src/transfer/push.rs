@@ -18,7 +18,7 @@ use super::{Hook, Progress, Step, StepError, Transfer, stage_error, stage_webhoo
 use crate::cdm;
 use crate::errors::ErrorType;
 use crate::runtime::types::{ConnectorError, PushItem};
-use crate::sessions::SessionSchema;
+use crate::sessions::{SessionSchema, UpsertBehaviour};
 use crate::store::{encode, get_json, key, seq_key};
 
 /// An item as the app pushed it, validated when the transfer was accepted.
@@ -350,6 +350,11 @@ async fn run_ops(
                 }
             }
         };
+        // An update leaves alone the fields the end user chose not to update.
+        let common = match update {
+            Some(_) => to_common(schema, &kept_on_update(schema, &op.item.data)),
+            None => common,
+        };
         pending.push((op, update, common));
     }
 
@@ -494,6 +499,16 @@ async fn find_existing(
         }
     }
     Ok(None)
+}
+
+/// An item's data without the fields marked "do not update" on the session's
+/// field-mapping page (they are written when a record is created only).
+fn kept_on_update(schema: &SessionSchema, data: &Value) -> Value {
+    let mut data = data.clone();
+    if let Value::Object(fields) = &mut data {
+        fields.retain(|name, _| schema.upsert.get(name) != Some(&UpsertBehaviour::DoNotUpdate));
+    }
+    data
 }
 
 fn to_common(schema: &SessionSchema, data: &Value) -> Value {

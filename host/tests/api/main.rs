@@ -11,6 +11,7 @@ mod fuzz;
 mod hostile;
 mod lifecycle;
 mod openapi;
+mod pages;
 mod push;
 mod quick_start;
 mod schemas;

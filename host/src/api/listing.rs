@@ -1,0 +1,178 @@
+//! Read-only views the dashboard is built on (ours): who the key belongs to,
+//! the account's transfers, and one session in detail with the links to hand
+//! to its end user.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde_json::{Value, json};
+
+use super::input::{Caller, QueryParams};
+use super::sessions::session_of;
+use super::{ApiError, AppState, page_meta};
+use crate::sessions::Session;
+use crate::store::{get_json, prefix};
+use crate::transfer::Transfer;
+
+/// `GET /api/account`: the API key's account.
+pub async fn account(caller: Caller) -> Json<Value> {
+    Json(json!({ "success": true, "account": caller.account }))
+}
+
+/// The transfers of `session`, newest first.
+fn session_transfers(state: &AppState, session: &Session) -> Result<Vec<Transfer>, ApiError> {
+    let mut out = Vec::new();
+    for k in state
+        .db
+        .trees
+        .session_transfers
+        .scan_prefix(prefix(&session.id))
+        .keys()
+    {
+        let k = k.map_err(ApiError::storage)?;
+        let id = k.rsplit(|b| *b == 0).next().unwrap_or_default();
+        if let Some(t) =
+            get_json::<Transfer>(&state.db.trees.transfers, id).map_err(ApiError::storage)?
+        {
+            out.push(t);
+        }
+    }
+    out.sort_by_key(|t| std::cmp::Reverse(t.created_ms));
+    Ok(out)
+}
+
+fn transfer_row(state: &AppState, t: &Transfer, session: &Session) -> Value {
+    let mut row = t.statistics_json();
+    row["session_name"] = json!(session.options.name);
+    row["provider_display_name"] = json!(
+        state
+            .runtime
+            .manifest(&t.stats.provider)
+            .map(|m| m.display_name)
+            .ok()
+            .or_else(|| session.provider().map(str::to_owned))
+    );
+    row["sample_data"] = json!(t.sample_data);
+    row["statistics_page"] = json!(format!(
+        "{}/statistics?transfer_id={}",
+        state.config.public_url, t.id
+    ));
+    row
+}
+
+/// `GET /api/transfers?session_id&limit&offset`: the account's transfers
+/// (or one session's), newest first.
+pub async fn transfers(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    let (limit, offset) = query.page(50, 1000)?;
+    let sessions: Vec<Session> = match query.optional("session_id") {
+        Some(id) => vec![session_of(&state, &caller, id)?],
+        None => {
+            state
+                .sessions
+                .list(&caller.account, 0, usize::MAX)
+                .map_err(ApiError::storage)?
+                .0
+        }
+    };
+    let mut rows: Vec<(u64, Value)> = Vec::new();
+    for s in &sessions {
+        for t in session_transfers(&state, s)? {
+            rows.push((t.created_ms, transfer_row(&state, &t, s)));
+        }
+    }
+    rows.sort_by_key(|(created, _)| std::cmp::Reverse(*created));
+    let total = rows.len();
+    let page: Vec<Value> = rows
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(_, v)| v)
+        .collect();
+    let mut filters = Vec::new();
+    if let Some(s) = query.optional("session_id") {
+        filters.push(("session_id", s));
+    }
+    Ok(Json(json!({
+        "success": true,
+        "meta": page_meta(&state, "/api/transfers", &filters, total, offset, limit),
+        "transfers": page,
+    })))
+}
+
+/// `GET /api/sessions/{session_id}`: one session in detail.
+pub async fn session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(session_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let s = session_of(&state, &caller, &session_id)?;
+    let provider = s
+        .provider()
+        .or(s.pending.as_ref().map(|p| p.provider.as_str()))
+        .or(s.options.provider.as_deref());
+    let manifest = provider.and_then(|p| state.runtime.manifest(p).ok());
+    let base = &state.config.public_url;
+    let sid = url::form_urlencoded::byte_serialize(s.id.as_bytes()).collect::<String>();
+    let schemas: Vec<Value> = s
+        .schemas
+        .iter()
+        .map(|x| {
+            json!({
+                "name": x.name,
+                "endgrate_type": x.endgrate_type,
+                "custom": x.custom,
+                "enabled": x.enabled,
+                "passthrough": x.passthrough,
+                "integration": x.integration,
+                "associations": x.associations,
+                "field_mapping": x.mapping,
+                "upsert_behaviour": x.upsert,
+            })
+        })
+        .collect();
+    let status = if s.reauth_required {
+        "reauthentication_required"
+    } else if s.is_configured() {
+        "connected"
+    } else if s.pending.is_some() {
+        "choosing"
+    } else {
+        "waiting"
+    };
+    let o = &s.options;
+    Ok(Json(json!({
+        "success": true,
+        "session": {
+            "session_id": s.id,
+            "name": o.name,
+            "status": status,
+            "provider": provider,
+            "provider_display_name": manifest.as_ref().map(|m| m.display_name.clone()),
+            "configured": s.is_configured(),
+            "configured_at": s.connection.as_ref().map(|c| crate::time::rfc3339_ms(c.configured_ms)),
+            "reauth_required": s.reauth_required,
+            "created": crate::time::rfc3339_ms(s.created_ms),
+            "expires": s.expires_ms.map(crate::time::rfc3339_ms),
+            "options": {
+                "redirect_url": o.redirect_url,
+                "save_session": o.save_session,
+                "sync": o.sync,
+                "schema_selection": o.schema_selection,
+                "resource_selection": o.resource_selection,
+                "field_selection": o.field_selection,
+                "passthrough_schemas": o.passthrough_schemas,
+                "bypass_ui": o.bypass_ui,
+                "integration_provider_list_id": o.integration_provider_list_id,
+            },
+            "schemas": schemas,
+            "links": {
+                "connect": format!("{base}/session?session_id={sid}"),
+                "reauthenticate": format!("{base}/session/reauthenticate?session_id={sid}"),
+                "edit": format!("{base}/session/edit?session_id={sid}"),
+            },
+        },
+    })))
+}

@@ -1,0 +1,23 @@
+//! The pages people see, served by the host itself with every asset embedded
+//! in the binary (no CDN, no build step: hand-written HTML, CSS and vanilla
+//! JavaScript under `assets/`):
+//!
+//! - the end user's connect flow (its handlers are in [`crate::api::connect`]):
+//!   [`steps`] (the flow and its header), [`picker`], [`key_form`],
+//!   [`selection`] (data types, resources, passthrough objects), [`mapping`]
+//!   (fields, with [`samples`] from `sample_data` pushes), [`outcome`];
+//! - [`statistics`]: a transfer's live progress page and its event feed;
+//! - [`dashboard`]: the developer dashboard;
+//! - [`layout`] (the shared shell, escaping, problem pages) and [`assets`].
+
+pub mod assets;
+pub mod dashboard;
+pub mod key_form;
+pub mod layout;
+pub mod mapping;
+pub mod outcome;
+pub mod picker;
+pub mod samples;
+pub mod selection;
+pub mod statistics;
+pub mod steps;

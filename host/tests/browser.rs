@@ -1,0 +1,827 @@
+//! The pages people use, driven in a real headless Chromium (Debian's
+//! `chromium` and `chromium-driver`; missing ones fail the tests with the
+//! command that installs them): the end user's connect flow against the
+//! sandbox simulators, re-authentication, an API-key provider's rejection
+//! shown on the form, the statistics page and the dashboard.
+//!
+//! Every test fails on console errors of the host's pages, saves a
+//! screenshot under `target/browser-screenshots/FAILED-<test>.png` when it
+//! fails, and a screenshot of each page it visits (desktop and phone) for
+//! people to look at.
+
+#[path = "browser/webdriver.rs"]
+mod webdriver;
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Html;
+use axum::routing::{get, post};
+use futures::FutureExt;
+use serde_json::{Value, json};
+use switchyard::runtime::ConnectorOverride;
+use switchyard::sandbox::Sandbox;
+use switchyard::server::{self, HostConfig, RunningHost};
+use switchyard_simulators::Provider;
+use webdriver::{Browser, WAIT};
+
+const ADMIN_KEY: &str = "sy_admin_browser";
+const SANDBOX: [&str; 4] = ["hubspot", "quickbooks", "salesforce", "pipedrive"];
+
+/// One Chromium at a time: the machines are small.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn connectors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../connectors")
+}
+
+/// The components the tests install, built once per test process.
+fn component(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    let target = connectors_dir().join("target");
+    BUILT.get_or_init(|| {
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.current_dir(connectors_dir())
+            .args(["build", "--release", "--quiet", "--target", "wasm32-wasip2"])
+            .env("CARGO_TARGET_DIR", &target);
+        for p in SANDBOX.iter().chain(&["keyed", "probe"]) {
+            cmd.args(["-p", p]);
+        }
+        assert!(
+            cmd.status().expect("cargo runs").success(),
+            "building the connectors failed"
+        );
+    });
+    target.join(format!("wasm32-wasip2/release/{name}.wasm"))
+}
+
+/// What the app's backend sees: webhooks, and the page `redirect_url` lands on.
+#[derive(Clone, Default)]
+struct App {
+    url: String,
+    hooks: Arc<Mutex<Vec<(String, Value)>>>,
+}
+
+impl App {
+    async fn start() -> App {
+        let hooks: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+        let keep = hooks.clone();
+        let router = axum::Router::new()
+            .route(
+                "/done",
+                get(|| async {
+                    Html("<!doctype html><html><head><title>Acme</title><link rel=\"icon\" href=\"data:,\"></head><body><h1 id=\"back\">Back in Acme</h1></body></html>")
+                }),
+            )
+            .route(
+                "/hook",
+                post(move |headers: HeaderMap, body: Bytes| {
+                    let hooks = keep.clone();
+                    async move {
+                        let event = headers
+                            .get("x-switchyard-event")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned();
+                        let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                        hooks.lock().unwrap().push((event, body));
+                        StatusCode::OK
+                    }
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        App { url, hooks }
+    }
+
+    fn configuration(&self) -> Option<Value> {
+        self.hooks
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(_, body)| body.get("schemas").is_some())
+            .map(|(_, b)| b.clone())
+    }
+}
+
+/// A provider that takes API keys: `GET /me` accepts only `good-key`.
+async fn keyed_provider() -> String {
+    let router = axum::Router::new()
+        .route(
+            "/me",
+            get(|headers: HeaderMap| async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                if auth == "Bearer good-key" {
+                    (StatusCode::OK, Json(json!({ "id": 7, "name": "Acme" })))
+                } else {
+                    (
+                        StatusCode::UNAUTHORIZED,
+                        Json(
+                            json!({ "message": "Invalid API key: it was revoked or never existed." }),
+                        ),
+                    )
+                }
+            }),
+        )
+        .route(
+            "/contacts",
+            get(|| async {
+                Json(json!([
+                    { "first_name": "Grace", "last_name": "Hopper", "email_addresses": [{ "email_address": "grace@keyed.test", "email_address_type": "WORK" }] }
+                ]))
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
+}
+
+/// A host in sandbox mode with the four sandbox connectors (and the
+/// API-key test connector when `keyed` gives its provider's address).
+struct Env {
+    host: Option<RunningHost>,
+    url: String,
+    sandbox: Sandbox,
+    http: reqwest::Client,
+    app: App,
+    key: String,
+    _data: tempfile::TempDir,
+}
+
+impl Env {
+    async fn start(keyed: Option<String>) -> Env {
+        let data = tempfile::tempdir().unwrap();
+        let dir = data.path().join("connectors");
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut names: Vec<&str> = SANDBOX.to_vec();
+        if keyed.is_some() {
+            names.push("keyed");
+        }
+        for name in names {
+            let built = tokio::task::block_in_place(|| component(name));
+            std::fs::copy(built, dir.join(format!("{name}.wasm"))).unwrap();
+        }
+        let mut config = HostConfig::new("127.0.0.1:0".parse().unwrap(), data.path().to_owned());
+        config.admin_key = Some(ADMIN_KEY.into());
+        config.transfers.retry_base = Duration::from_millis(50);
+        config.transfers.retry_max = Duration::from_millis(500);
+        config.webhooks.backoff_base = Duration::from_millis(50);
+        config.webhooks.backoff_max = Duration::from_millis(200);
+        if let Some(base) = keyed {
+            config.overrides.insert(
+                "keyed".into(),
+                ConnectorOverride {
+                    api_base: Some(base),
+                    allowed_hosts: Vec::new(),
+                },
+            );
+        }
+        let sandbox = switchyard::sandbox::start(&mut config).await.unwrap();
+        let host = server::start(config).await.unwrap();
+        let url = host.url();
+        let http = reqwest::Client::new();
+        let answer: Value = http
+            .post(format!("{url}/api/admin/keys"))
+            .bearer_auth(ADMIN_KEY)
+            .json(&json!({ "account": "acme" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Env {
+            key: answer["api_key"].as_str().unwrap().to_owned(),
+            host: Some(host),
+            url,
+            sandbox,
+            http,
+            app: App::start().await,
+            _data: data,
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.url))
+            .bearer_auth(&self.key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, answer) = self.call(method, path, body).await;
+        assert_eq!(status, 200, "{method} {path}: {answer}");
+        answer
+    }
+
+    async fn initiate(&self, body: Value) -> String {
+        self.ok("POST", "/api/session/initiate", Some(body)).await["session_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    fn simulator(&self, provider: Provider) -> &switchyard_simulators::Simulator {
+        self.sandbox
+            .simulators
+            .iter()
+            .find(|s| s.provider() == provider)
+            .unwrap()
+    }
+
+    async fn stop(mut self) {
+        if let Some(host) = self.host.take() {
+            host.shutdown().await.unwrap();
+        }
+    }
+}
+
+/// Polls `check` until it holds, failing after `limit`.
+async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Ends a browser test: a failure saves a screenshot and fails; a pass
+/// still fails on console errors of the host's pages.
+async fn finish(browser: Browser, env: &Env, outcome: std::thread::Result<()>) {
+    match outcome {
+        Ok(()) => {
+            let errors = browser.console_errors(&env.url).await;
+            if !errors.is_empty() {
+                let shot = browser.failure_shot().await;
+                browser.quit().await;
+                panic!(
+                    "console errors on the host's pages (screenshot {}):\n{}",
+                    shot.display(),
+                    errors.join("\n")
+                );
+            }
+            browser.quit().await;
+        }
+        Err(panic) => {
+            let shot = browser.failure_shot().await;
+            eprintln!("browser test failed; screenshot at {}", shot.display());
+            browser.quit().await;
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+/// The custom schema of the end-user flow: the app's own names for a contact.
+fn lead_schema() -> Value {
+    json!({
+        "title": "Lead",
+        "endgrate_type": "crm-contact",
+        "type": "object",
+        "properties": {
+            "given_name": { "type": ["string", "null"] },
+            "surname": { "type": ["string", "null"] },
+            "work_email": { "type": ["string", "null"] },
+        },
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_user_connects_hubspot_chooses_data_maps_fields_and_pulls_the_mapped_shape() {
+    let _one = ONE_BROWSER.lock().await;
+    let env = Env::start(None).await;
+    let session = env
+        .initiate(json!({
+            "name": "Acme onboarding",
+            "schema": [lead_schema(), { "endgrate_type": "crm-company" }],
+            "schema_selection": true,
+            "field_selection": true,
+            "redirect_url": format!("{}/done", env.app.url),
+            "configuration_webhook": { "endpoint": format!("{}/hook", env.app.url), "metadata": { "user": 42 } },
+        }))
+        .await;
+    // Example values for the mapping page, pushed before the end user arrives.
+    env.ok(
+        "POST",
+        "/api/push/transfer",
+        Some(json!({
+            "session_id": session, "endgrate_type": "crm-contact", "sample_data": true,
+            "transfer_data": [{ "data": { "given_name": "Ada", "surname": "Lovelace", "work_email": "ada@acme.test" } }],
+        })),
+    )
+    .await;
+
+    let browser = Browser::start("end_user_flow").await;
+    let b = &browser;
+    let outcome = AssertUnwindSafe(async {
+        b.goto(&format!("{}/session?session_id={session}", env.url))
+            .await;
+        b.wait_for_text("h1", "Connect your account").await;
+        for name in [
+            "HubSpot (sandbox)",
+            "Pipedrive (sandbox)",
+            "Salesforce (sandbox)",
+        ] {
+            b.wait_for_text("#providers", name).await;
+        }
+        // Only providers that serve the session's data: QuickBooks has no contacts.
+        assert!(!b.exists("#provider-quickbooks").await);
+        b.snap("01-connect-picker").await;
+        b.snap_phone("01-connect-picker").await;
+
+        b.click("#provider-hubspot").await;
+        // The simulator's own consent page (another origin).
+        b.click("#approve").await;
+        b.wait_for_url("the data step", |u| u.contains("/session/select"))
+            .await;
+        b.wait_for_text("h1", "Choose what to share").await;
+        b.snap("02-connect-choose-data").await;
+        b.snap_phone("02-connect-choose-data").await;
+        // Companies off: only contacts are shared.
+        b.click("#enable-1").await;
+        b.click("#continue").await;
+
+        b.wait_for_url("the mapping step", |u| u.contains("/session/fields"))
+            .await;
+        b.wait_for_text("#fields-form", "Ada").await;
+        b.wait_for_text("#fields-form", "ada@acme.test").await;
+        assert!(!b.exists("#mapping-1").await, "companies were switched off");
+        b.click("select[name='map:0:given_name'] option[value='first_name']")
+            .await;
+        b.click("select[name='map:0:surname'] option[value='last_name']")
+            .await;
+        b.click("select[name='map:0:work_email'] option[value='email_addresses.0.email_address']")
+            .await;
+        b.click("select[name='upsert:0:work_email'] option[value='do_not_update']")
+            .await;
+        b.snap("03-connect-map-fields").await;
+        b.snap_phone("03-connect-map-fields").await;
+        b.click("#finish").await;
+
+        let back = format!("{}/done", env.app.url);
+        b.wait_for_url("the app's redirect_url", |u| u.starts_with(&back))
+            .await;
+        b.wait_for_text("#back", "Back in Acme").await;
+    })
+    .catch_unwind()
+    .await;
+    finish(browser, &env, outcome).await;
+
+    // The configuration webhook carries the end user's choices.
+    eventually(WAIT, "the configuration webhook", || async {
+        env.app.configuration().is_some()
+    })
+    .await;
+    let config = env.app.configuration().unwrap();
+    assert_eq!(config["session_id"], session);
+    assert_eq!(config["metadata"]["user"], 42);
+    assert_eq!(config["endgrate"]["provider"], "hubspot");
+    let schemas = config["schemas"].as_object().unwrap();
+    assert_eq!(
+        schemas.keys().collect::<Vec<_>>(),
+        ["crm-contact"],
+        "{config}"
+    );
+    assert_eq!(
+        schemas["crm-contact"]["field_mapping"],
+        json!({ "given_name": "first_name", "surname": "last_name", "work_email": "email_addresses.0.email_address" })
+    );
+    assert_eq!(
+        schemas["crm-contact"]["upsert_behaviour"],
+        json!({ "work_email": "do_not_update" })
+    );
+
+    // A pull returns records in the app's own shape.
+    let pulled = env
+        .ok(
+            "POST",
+            "/api/pull/transfer",
+            Some(json!({ "session_id": session, "endgrate_type": "crm-contact", "synchronous": true })),
+        )
+        .await;
+    let transfer = pulled["transfer_id"].as_str().unwrap();
+    let data = env
+        .ok(
+            "GET",
+            &format!("/api/pull/data?endgrate_type=crm-contact&transfer_id={transfer}&limit=50"),
+            None,
+        )
+        .await;
+    let rows = data["transfer_data"].as_array().unwrap();
+    assert_eq!(rows.len(), 50);
+    for row in rows {
+        let fields = row["data"].as_object().unwrap();
+        assert!(
+            fields
+                .keys()
+                .all(|k| ["given_name", "surname", "work_email"].contains(&k.as_str())),
+            "{row}"
+        );
+    }
+    assert!(
+        rows.iter().any(|r| r["data"]["work_email"]
+            .as_str()
+            .is_some_and(|e| e.contains('@'))),
+        "{data}"
+    );
+    // Companies were switched off by the end user.
+    let (status, _) = env
+        .call(
+            "POST",
+            "/api/pull/transfer",
+            Some(json!({ "session_id": session, "endgrate_type": "crm-company" })),
+        )
+        .await;
+    assert_eq!(status, 422);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_user_signs_in_again_after_the_tokens_are_revoked() {
+    let _one = ONE_BROWSER.lock().await;
+    let env = Env::start(None).await;
+    let session = env
+        .initiate(json!({ "name": "Re-auth demo", "category": "crm" }))
+        .await;
+    let browser = Browser::start("reauthentication").await;
+    let b = &browser;
+    let sid = session.clone();
+    let outcome = AssertUnwindSafe(async {
+        b.goto(&format!("{}/session?session_id={sid}", env.url))
+            .await;
+        b.click("#provider-hubspot").await;
+        b.click("#approve").await;
+        b.wait_for_url("the done page", |u| u.contains("/session/done"))
+            .await;
+        b.wait_for_text("h1", "You're connected").await;
+        b.snap("04-connect-done").await;
+        b.snap_phone("04-connect-done").await;
+
+        // The tokens stop working: the next pull asks for re-authentication.
+        let hubspot = env.simulator(Provider::HubSpot).control();
+        hubspot.revoke_refresh_tokens();
+        hubspot.expire_tokens();
+        let pulled = env
+            .ok(
+                "POST",
+                "/api/pull/transfer",
+                Some(json!({ "session_id": sid, "endgrate_type": "crm-contact" })),
+            )
+            .await;
+        let transfer = pulled["transfer_id"].as_str().unwrap().to_owned();
+        eventually(WAIT, "the session to need re-authentication", || async {
+            env.ok("GET", &format!("/api/sessions/{sid}"), None).await["session"]["status"]
+                == "reauthentication_required"
+        })
+        .await;
+        let detail = env.ok("GET", &format!("/api/sessions/{sid}"), None).await;
+        let link = detail["session"]["links"]["reauthenticate"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        // The end user follows the link, approves again, and the waiting pull goes on.
+        b.goto(&link).await;
+        b.click("#approve").await;
+        b.wait_for_url("the done page", |u| u.contains("/session/done"))
+            .await;
+        b.wait_for_text("h1", "You're connected").await;
+        eventually(WAIT, "the waiting pull to complete", || async {
+            let (_, s) = env
+                .call(
+                    "GET",
+                    &format!("/api/statistics?transfer_id={transfer}"),
+                    None,
+                )
+                .await;
+            s["completed"] == true
+        })
+        .await;
+        let (_, s) = env
+            .call(
+                "GET",
+                &format!("/api/statistics?transfer_id={transfer}"),
+                None,
+            )
+            .await;
+        assert_eq!(s["status"], "completed", "{s}");
+        assert_eq!(s["statistics"]["records_transferred"], 1000, "{s}");
+
+        // Opening the session link again shows the connection and how to change it.
+        b.goto(&format!("{}/session?session_id={sid}", env.url))
+            .await;
+        b.wait_for_text("h1", "HubSpot (sandbox) is connected")
+            .await;
+        assert!(b.exists("#reconnect").await);
+        b.snap("05-connect-already-connected").await;
+    })
+    .catch_unwind()
+    .await;
+    finish(browser, &env, outcome).await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_key_provider_s_rejection_is_shown_next_to_the_field() {
+    let _one = ONE_BROWSER.lock().await;
+    let provider = keyed_provider().await;
+    let env = Env::start(Some(provider)).await;
+    let session = env
+        .initiate(json!({
+            "name": "Keyed", "provider": "keyed",
+            "schema": [{ "endgrate_type": "crm-contact" }],
+            "redirect_url": format!("{}/done", env.app.url),
+        }))
+        .await;
+    let browser = Browser::start("api_key_form").await;
+    let b = &browser;
+    let sid = session.clone();
+    let outcome = AssertUnwindSafe(async {
+        // An unknown session gets a clear page, not a trace.
+        b.goto(&format!("{}/session?session_id=no-such-session", env.url))
+            .await;
+        b.wait_for_text("h1", "We couldn't find this session").await;
+        b.snap("06-connect-unknown-session").await;
+        // (Chromium logs the 404 of that page itself; it is the point of it.)
+        let _ = b.console().await;
+
+        b.goto(&format!("{}/session?session_id={sid}", env.url))
+            .await;
+        b.wait_for_text("h1", "Connect Keyed CRM").await;
+        b.type_into("#field-subdomain", "acme").await;
+        b.type_into("#field-api_key", "wrong-key").await;
+        b.click("#connect").await;
+        b.wait_for_text(
+            "#error-api_key",
+            "Invalid API key: it was revoked or never existed.",
+        )
+        .await;
+        assert_eq!(
+            b.attribute("#field-api_key", "aria-invalid")
+                .await
+                .as_deref(),
+            Some("true")
+        );
+        assert!(
+            b.url().await.contains("/session?session_id="),
+            "the end user stays on the form"
+        );
+        b.snap("07-connect-api-key-rejected").await;
+        b.snap_phone("07-connect-api-key-rejected").await;
+
+        b.type_into("#field-api_key", "good-key").await;
+        b.click("#connect").await;
+        let back = format!("{}/done", env.app.url);
+        b.wait_for_url("the app's redirect_url", |u| u.starts_with(&back))
+            .await;
+    })
+    .catch_unwind()
+    .await;
+    finish(browser, &env, outcome).await;
+
+    let config = env
+        .ok(
+            "GET",
+            &format!("/api/session/configuration?session_id={session}"),
+            None,
+        )
+        .await;
+    assert_eq!(config["endgrate"]["provider"], "keyed");
+    let pulled = env
+        .ok(
+            "POST",
+            "/api/pull/transfer",
+            Some(json!({ "session_id": session, "endgrate_type": "crm-contact", "synchronous": true })),
+        )
+        .await;
+    let data = env
+        .ok(
+            "GET",
+            &format!(
+                "/api/pull/data?endgrate_type=crm-contact&transfer_id={}",
+                pulled["transfer_id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(data["transfer_data"][0]["data"]["first_name"], "Grace");
+    env.stop().await;
+}
+
+/// A pull slow enough to watch: the simulator answers each page late.
+async fn slow_pull(env: &Env, session: &str) -> String {
+    env.simulator(Provider::HubSpot)
+        .control()
+        .set_latency(Duration::from_millis(600));
+    env.ok(
+        "POST",
+        "/api/pull/transfer",
+        Some(json!({ "session_id": session, "endgrate_type": "crm-contact" })),
+    )
+    .await["transfer_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_page_and_dashboard_follow_a_running_transfer_and_upload_a_connector() {
+    let _one = ONE_BROWSER.lock().await;
+    let env = Env::start(None).await;
+    let session = env
+        .initiate(json!({
+            "name": "Dashboard demo",
+            "schema": [{ "endgrate_type": "crm-contact" }, { "endgrate_type": "crm-company" }],
+            "statistics": true,
+        }))
+        .await;
+    env.ok(
+        "POST",
+        "/api/session/credentials",
+        Some(json!({ "session_id": session, "provider": "hubspot", "credentials": { "access_token": "sandbox" } })),
+    )
+    .await;
+    // A second, unconfigured session, for the list and its search.
+    env.initiate(json!({ "name": "Other customer", "category": "crm" }))
+        .await;
+    let probe = tokio::task::block_in_place(|| component("probe"))
+        .canonicalize()
+        .unwrap();
+
+    let browser = Browser::start("statistics_and_dashboard").await;
+    let b = &browser;
+    let outcome = AssertUnwindSafe(async {
+        // The statistics page follows a transfer live and stops when it completes.
+        let transfer = slow_pull(&env, &session).await;
+        b.goto(&format!("{}/statistics?transfer_id={transfer}", env.url))
+            .await;
+        b.wait_for(
+            "the statistics page to show records arriving",
+            "const s = document.getElementById('status'); const r = document.getElementById('records');\
+             return s.dataset.status === 'running' && parseInt(r.textContent.replace(/\\D/g, ''), 10) > 0;",
+            json!([]),
+        )
+        .await;
+        b.snap("08-statistics-running").await;
+        b.wait_for_text("#status", "Completed").await;
+        b.wait_for_text("#records", "1,000").await;
+        b.wait_for_text("#live", "This transfer has finished.").await;
+        b.wait_for(
+            "the progress bar to fill",
+            "const f = document.getElementById('bar-fill').getBoundingClientRect();\
+             const b = document.getElementById('bar').getBoundingClientRect();\
+             return Math.abs(f.width - b.width) < 1;",
+            json!([]),
+        )
+        .await;
+        b.snap("09-statistics-completed").await;
+        b.snap_phone("09-statistics-completed").await;
+
+        // The dashboard: sign in with the API key.
+        b.goto(&format!("{}/dashboard", env.url)).await;
+        b.type_into("#api-key", &env.key).await;
+        b.snap("10-dashboard-sign-in").await;
+        b.click("#signin-button").await;
+        b.wait_for_text("#view", "Dashboard demo").await;
+        b.wait_for_text("#view", "Other customer").await;
+        b.wait_for_text("#account-name", "acme").await;
+        b.snap("11-dashboard-sessions").await;
+        b.snap_phone("11-dashboard-sessions").await;
+        b.type_into("#session-search", "demo").await;
+        b.wait_for(
+            "the search to leave one session",
+            "return document.querySelectorAll('#view tbody tr').length === 1 && document.querySelector('#view tbody').innerText.includes('Dashboard demo');",
+            json!([]),
+        )
+        .await;
+
+        // A running transfer's progress, live.
+        let running = slow_pull(&env, &session).await;
+        b.goto(&format!("{}/dashboard#/transfers", env.url)).await;
+        b.wait_for(
+            "the dashboard to show the running transfer's progress",
+            "const row = document.querySelector(`tr[data-transfer='${arguments[0]}']`);\
+             if (!row) return false;\
+             const n = parseInt(row.querySelector('.records').textContent.replace(/\\D/g, ''), 10);\
+             return row.querySelector('.badge').dataset.status === 'running' && n > 0 && n < 1000;",
+            json!([running]),
+        )
+        .await;
+        b.snap("12-dashboard-transfers-running").await;
+        b.wait_for(
+            "the dashboard to show it completed",
+            "const row = document.querySelector(`tr[data-transfer='${arguments[0]}']`);\
+             return !!row && row.querySelector('.badge').dataset.status === 'completed' && row.querySelector('.records').textContent.includes('1,000');",
+            json!([running]),
+        )
+        .await;
+        env.simulator(Provider::HubSpot)
+            .control()
+            .set_latency(Duration::ZERO);
+
+        // The session's detail: transfers and the link to hand to the end user.
+        b.goto(&format!("{}/dashboard#/sessions/{session}", env.url))
+            .await;
+        b.wait_for_text("#view", "Links for your end user").await;
+        let link = b
+            .eval(
+                "return document.getElementById('link-reauth').value;",
+                json!([]),
+            )
+            .await;
+        assert_eq!(
+            link,
+            json!(format!(
+                "{}/session/reauthenticate?session_id={session}",
+                env.url
+            ))
+        );
+        b.wait_for(
+            "the session's transfers",
+            "return document.querySelectorAll('tr[data-transfer]').length === 2;",
+            json!([]),
+        )
+        .await;
+        b.snap("13-dashboard-session-detail").await;
+
+        // Connectors: the admin key unlocks them; an upload hot-loads.
+        b.goto(&format!("{}/dashboard#/connectors", env.url)).await;
+        b.type_into("#admin-key", ADMIN_KEY).await;
+        b.click("#admin-signin").await;
+        b.wait_for_text("#view", "HubSpot (sandbox)").await;
+        b.send_keys("#connector-file", &probe.display().to_string())
+            .await;
+        b.wait_for_text("#connector-file-name", "probe.wasm").await;
+        b.click("#upload-connector").await;
+        b.wait_for_text("#upload-result", "Loaded Probe 1.0.0").await;
+        b.wait_for(
+            "the probe connector in the list",
+            "return !!document.querySelector(\"tr[data-connector='probe']\");",
+            json!([]),
+        )
+        .await;
+        b.snap("14-dashboard-connectors").await;
+
+        // Keys and the webhook secret.
+        b.goto(&format!("{}/dashboard#/keys", env.url)).await;
+        b.click("#reveal-secret").await;
+        b.wait_for(
+            "the webhook secret",
+            "return !document.getElementById('webhook-secret').textContent.includes('•');",
+            json!([]),
+        )
+        .await;
+        b.wait_for_text("#view", "acme").await;
+        b.snap("15-dashboard-keys").await;
+        b.goto(&format!("{}/dashboard#/errors", env.url)).await;
+        b.wait_for_text("#view", "No errors").await;
+        b.snap("16-dashboard-errors").await;
+    })
+    .catch_unwind()
+    .await;
+    finish(browser, &env, outcome).await;
+
+    // The upload really installed it.
+    let (_, listed) = {
+        let r = env
+            .http
+            .get(format!("{}/api/admin/connectors", env.url))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json::<Value>().await.unwrap())
+    };
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == "probe" && c["version"] == "1.0.0"),
+        "{listed}"
+    );
+    env.stop().await;
+}
