@@ -62,7 +62,7 @@ fn live_session(state: &AppState, session_id: Option<&str>) -> Result<Session, B
         Ok(None) => Err(Box::new(problem(
             StatusCode::NOT_FOUND,
             "We couldn't find this session",
-            "The link may be mistyped, or the app deleted the session. Go back to the app that sent you here for a new link.",
+            "This session does not exist or has expired: the link may be mistyped, or the app deleted it. Go back to the app that sent you here for a new link.",
         ))),
         Err(_) => Err(Box::new(unavailable())),
     }
@@ -151,7 +151,15 @@ pub async fn session_page(State(state): State<AppState>, query: QueryParams) -> 
         _ => None,
     };
     if let Some(m) = direct {
-        return sign_in(&state, &session, m).await;
+        return match m.auth {
+            // Through /session/start, the one place sign-ins begin.
+            AuthSpec::OAuth2(_) => see_other(&format!(
+                "/session/start?session_id={}&provider={}",
+                q(&session.id),
+                q(&m.id)
+            )),
+            AuthSpec::ApiKey(_) => sign_in(&state, &session, m).await,
+        };
     }
     let steps = steps::steps(&session, None, false);
     page_at(picker::page(&session, &providers, &steps), StatusCode::OK)
