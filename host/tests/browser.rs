@@ -537,6 +537,31 @@ async fn end_user_signs_in_again_after_the_tokens_are_revoked() {
             .await;
         assert!(b.exists("#reconnect").await);
         b.snap("05-connect-already-connected").await;
+
+        // The developer sees the authentication error in the dashboard and resolves it.
+        b.goto(&format!("{}/dashboard#/errors", env.url)).await;
+        b.type_into("#api-key", &env.key).await;
+        b.click("#signin-button").await;
+        b.wait_for_text("#view", "authentication").await;
+        b.wait_for_text("#view", "/session/reauthenticate").await;
+        b.snap("17-dashboard-errors-open").await;
+        let errors = env
+            .ok("GET", &format!("/api/errors?session_id={sid}"), None)
+            .await;
+        let pk = errors["errors"][0]["pk"].as_str().unwrap().to_owned();
+        b.click(&format!("button[data-pk='{pk}']")).await;
+        eventually(WAIT, "the error to be marked resolved", || async {
+            env.ok("GET", &format!("/api/errors?session_id={sid}"), None)
+                .await["errors"][0]["resolved"]
+                == true
+        })
+        .await;
+        b.wait_for(
+            "the resolved error to leave the list",
+            "return !document.querySelector(`button[data-pk='${arguments[0]}']`);",
+            json!([pk]),
+        )
+        .await;
     })
     .catch_unwind()
     .await;
@@ -823,5 +848,58 @@ async fn statistics_page_and_dashboard_follow_a_running_transfer_and_upload_a_co
             .any(|c| c["id"] == "probe" && c["version"] == "1.0.0"),
         "{listed}"
     );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_sandbox_provider_connects_in_the_browser_and_pulls() {
+    let _one = ONE_BROWSER.lock().await;
+    let env = Env::start(None).await;
+    let browser = Browser::start("every_sandbox_provider").await;
+    let b = &browser;
+    let outcome = AssertUnwindSafe(async {
+        for (provider, category, pull) in [
+            ("hubspot", "crm", "crm-contact"),
+            ("salesforce", "crm", "crm-contact"),
+            ("pipedrive", "crm", "crm-company"),
+            ("quickbooks", "accounting", "accounting-customer"),
+        ] {
+            let started = std::time::Instant::now();
+            let session = env
+                .initiate(json!({ "name": format!("{provider} newcomer"), "category": category }))
+                .await;
+            b.goto(&format!("{}/session?session_id={session}", env.url))
+                .await;
+            b.click(&format!("#provider-{provider}")).await;
+            b.click("#approve").await;
+            b.wait_for_url("the done page", |u| u.contains("/session/done"))
+                .await;
+            b.wait_for_text("h1", "You're connected").await;
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{provider}: the connect flow took {:?}",
+                started.elapsed()
+            );
+            let pulled = env
+                .ok(
+                    "POST",
+                    "/api/pull/transfer",
+                    Some(json!({ "session_id": session, "endgrate_type": pull, "synchronous": true })),
+                )
+                .await;
+            let transfer = pulled["transfer_id"].as_str().unwrap();
+            let (_, stats) = env
+                .call("GET", &format!("/api/statistics?transfer_id={transfer}"), None)
+                .await;
+            assert_eq!(stats["status"], "completed", "{provider}: {stats}");
+            assert!(
+                stats["statistics"]["records_transferred"].as_u64().unwrap_or(0) > 0,
+                "{provider}: {stats}"
+            );
+        }
+    })
+    .catch_unwind()
+    .await;
+    finish(browser, &env, outcome).await;
     env.stop().await;
 }

@@ -309,8 +309,8 @@
         return h("tr", { class: e.resolved ? "resolved" : "" },
           h("td", { class: "nowrap", text: fmtTime(e.timestamp) }),
           h("td", null, h("span", { class: "badge" + (e.resolved ? " ok" : " bad"), text: e.resolved ? "Resolved" : e.error_type.replace(/_/g, " ") })),
-          h("td", null, h("div", { class: "primary-text", text: e.message }), h("div", { class: "muted small", text: e.error_resolve_text })),
-          withSession ? h("td", { class: "hide-sm" }, h("a", { href: "#/sessions/" + encodeURIComponent(e.session_id), text: "Open session" })) : null,
+          h("td", null, h("div", { class: "error-text", text: e.message }), h("div", { class: "muted small", text: e.error_resolve_text })),
+          withSession ? h("td", { class: "hide-sm nowrap" }, h("a", { href: "#/sessions/" + encodeURIComponent(e.session_id), text: "Open session" })) : null,
           h("td", { class: "nowrap" }, button));
       }))));
   }
@@ -418,7 +418,6 @@
             var text = "Loaded " + (answer.display_name || answer.id) + " " + answer.version +
               (answer.replaced_version ? ", replacing " + answer.replaced_version : "") + ". It serves new calls now.";
             add(result, h("div", { class: "callout ok", text: text }));
-            toast(text);
             return load();
           }).catch(function (err) {
             add(result, h("div", { class: "notice error", role: "alert", text: err.message }));
@@ -511,6 +510,7 @@
     clearTimeout(timer);
     clear(view);
     if (!store.getItem(KEY)) { showSignIn(); return; }
+    document.getElementById("app").classList.remove("signed-out");
     document.getElementById("signin").hidden = true;
     document.getElementById("nav").hidden = false;
     document.getElementById("account").hidden = false;
@@ -529,6 +529,7 @@
   }
 
   function showSignIn(message) {
+    document.getElementById("app").classList.add("signed-out");
     document.getElementById("signin").hidden = false;
     document.getElementById("nav").hidden = true;
     document.getElementById("account").hidden = true;
