@@ -123,7 +123,16 @@ pub async fn session_page(State(state): State<AppState>, query: QueryParams) -> 
         return match state.runtime.manifest(&connection.provider) {
             Ok(m) => {
                 let can_edit = has_data_step(&session, &m) || has_fields_step(&session);
-                page_at(outcome::connected(&session, &m, can_edit), StatusCode::OK)
+                let transfers = if session.options.statistics {
+                    crate::ui::statistics::session_transfers(&state.db, &session.id)
+                        .unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                page_at(
+                    outcome::connected(&session, &m, can_edit, &transfers),
+                    StatusCode::OK,
+                )
             }
             Err(_) => problem(
                 StatusCode::NOT_FOUND,

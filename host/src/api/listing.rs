@@ -10,7 +10,6 @@ use super::input::{Caller, QueryParams};
 use super::sessions::session_of;
 use super::{ApiError, AppState, page_meta};
 use crate::sessions::Session;
-use crate::store::{get_json, prefix};
 use crate::transfer::Transfer;
 
 /// `GET /api/account`: the API key's account.
@@ -20,24 +19,7 @@ pub async fn account(caller: Caller) -> Json<Value> {
 
 /// The transfers of `session`, newest first.
 fn session_transfers(state: &AppState, session: &Session) -> Result<Vec<Transfer>, ApiError> {
-    let mut out = Vec::new();
-    for k in state
-        .db
-        .trees
-        .session_transfers
-        .scan_prefix(prefix(&session.id))
-        .keys()
-    {
-        let k = k.map_err(ApiError::storage)?;
-        let id = k.rsplit(|b| *b == 0).next().unwrap_or_default();
-        if let Some(t) =
-            get_json::<Transfer>(&state.db.trees.transfers, id).map_err(ApiError::storage)?
-        {
-            out.push(t);
-        }
-    }
-    out.sort_by_key(|t| std::cmp::Reverse(t.created_ms));
-    Ok(out)
+    crate::ui::statistics::session_transfers(&state.db, &session.id).map_err(ApiError::storage)
 }
 
 fn transfer_row(state: &AppState, t: &Transfer, session: &Session) -> Value {

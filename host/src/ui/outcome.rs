@@ -6,6 +6,7 @@ use super::layout::{Page, Shape, escape, q};
 use super::steps::{Step, header};
 use crate::runtime::manifest::Manifest;
 use crate::sessions::Session;
+use crate::transfer::Transfer;
 
 /// The flow finished and the app gave nowhere to go.
 pub fn done(session: &Session, manifest: &Manifest, steps: &[Step]) -> Page<'static> {
@@ -30,8 +31,14 @@ pub fn done(session: &Session, manifest: &Manifest, steps: &[Step]) -> Page<'sta
     }
 }
 
-/// A connected session opened again: what it shares, and how to change it.
-pub fn connected(session: &Session, manifest: &Manifest, can_edit: bool) -> Page<'static> {
+/// A connected session opened again: what it shares, how to change it, and
+/// (with the session's `statistics` option) its recent transfers.
+pub fn connected(
+    session: &Session,
+    manifest: &Manifest,
+    can_edit: bool,
+    transfers: &[Transfer],
+) -> Page<'static> {
     let sid = escape(&q(&session.id));
     let mut body = format!(
         "{}<div class=\"state\"><img class=\"state-logo\" src=\"/api/integrations/{}/logo.svg\" alt=\"\" width=\"56\" height=\"56\">\
@@ -41,6 +48,22 @@ pub fn connected(session: &Session, manifest: &Manifest, can_edit: bool) -> Page
         escape(&manifest.display_name),
     );
     body.push_str(&summary(session));
+    if session.options.statistics && !transfers.is_empty() {
+        body.push_str(
+            "<div class=\"summary\"><h2>Recent transfers</h2><ul class=\"transfer-list\">",
+        );
+        for t in transfers.iter().take(5) {
+            let status = format!("{:?}", t.status).to_lowercase();
+            body.push_str(&format!(
+                "<li><a href=\"/statistics?transfer_id={id}\">{method} {ty}</a><span class=\"badge\" data-status=\"{status}\">{label}</span></li>",
+                id = escape(&q(&t.id)),
+                method = if t.method == crate::transfer::Method::Pull { "Pull" } else { "Push" },
+                ty = escape(&super::selection::type_label(&t.endgrate_type)),
+                label = escape(&format!("{:?}", t.status)),
+            ));
+        }
+        body.push_str("</ul></div>");
+    }
     body.push_str("<div class=\"actions\">");
     if can_edit {
         body.push_str(&format!(

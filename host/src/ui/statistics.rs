@@ -30,6 +30,28 @@ fn load(state: &AppState, id: &str) -> Result<Option<Transfer>, crate::store::St
     get_json(&state.db.trees.transfers, id.as_bytes())
 }
 
+/// The transfers of a session, newest first.
+pub fn session_transfers(
+    db: &crate::store::Db,
+    session_id: &str,
+) -> Result<Vec<Transfer>, crate::store::StoreError> {
+    let mut out = Vec::new();
+    for k in db
+        .trees
+        .session_transfers
+        .scan_prefix(crate::store::prefix(session_id))
+        .keys()
+    {
+        let k = k?;
+        let id = k.rsplit(|b| *b == 0).next().unwrap_or_default();
+        if let Some(t) = get_json::<Transfer>(&db.trees.transfers, id)? {
+            out.push(t);
+        }
+    }
+    out.sort_by_key(|t| std::cmp::Reverse(t.created_ms));
+    Ok(out)
+}
+
 /// The snapshot the page draws: the statistics object plus the errors.
 pub fn snapshot(state: &AppState, t: &Transfer) -> Value {
     let mut snap = t.statistics_json();

@@ -460,3 +460,105 @@ async fn a_do_not_update_field_is_left_alone_when_a_push_updates_a_record() {
     );
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resources_and_passthrough_objects_are_chosen_on_the_data_step() {
+    let mut t = TestHost::start(sim_config(6, 4)).await;
+    let key = t.key("acme").await;
+    let (_, answer) = t
+        .post(
+            &key,
+            "/api/session/initiate",
+            json!({
+                "schema": [{ "endgrate_type": "crm-contact" }],
+                "resource_selection": true,
+                "passthrough_schemas": true,
+                "statistics": true,
+            }),
+        )
+        .await;
+    let session = answer["session_id"].as_str().unwrap().to_owned();
+    t.sign_in(&format!(
+        "/session/start?session_id={session}&provider=hubspot"
+    ))
+    .await;
+    let page = t
+        .http
+        .get(format!("{}/session/select?session_id={session}", t.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("name=\"resource:0\""), "{page}");
+    assert!(page.contains("More from"), "companies are offered: {page}");
+
+    let wrong = t
+        .http
+        .post(format!("{}/session/select", t.url))
+        .form(&[
+            ("session_id", session.as_str()),
+            ("resource:0", "accounting-invoice"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 422);
+    let done = t
+        .http
+        .post(format!("{}/session/select", t.url))
+        .form(&[
+            ("session_id", session.as_str()),
+            ("resource:0", "crm-contact"),
+            ("passthrough", "crm-company"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        location(&done),
+        format!("/session/done?session_id={session}")
+    );
+    let (_, config) = t
+        .get(
+            &key,
+            &format!("/api/session/configuration?session_id={session}"),
+        )
+        .await;
+    assert_eq!(
+        config["schemas"]["crm-contact"]["integration"],
+        "crm-contact"
+    );
+    assert_eq!(
+        config["passthrough_schemas"]["crm-company"]["integration"], "crm-company",
+        "{config}"
+    );
+    let pulled = t
+        .transfer(
+            &key,
+            "/api/pull/transfer",
+            json!({ "session_id": session, "endgrate_type": "crm-company" }),
+        )
+        .await;
+    assert_eq!(
+        t.all_data(&key, "pull", "crm-company", &pulled).await.len(),
+        4
+    );
+
+    // With `statistics`, the session page lists its transfers.
+    let again = t
+        .http
+        .get(format!("{}/session?session_id={session}", t.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        again.contains(&format!("/statistics?transfer_id={pulled}")),
+        "{again}"
+    );
+    t.stop().await;
+}
