@@ -80,8 +80,8 @@
     if (!id) return h("span", { class: "muted", text: "—" });
     name = name || providerNames[id];
     return h("span", { class: "cell-provider" },
-      h("img", { src: "/api/integrations/" + encodeURIComponent(id) + "/logo.svg", alt: "", width: 22, height: 22 }),
-      name || id);
+      h("img", { src: "/api/integrations/" + encodeURIComponent(id) + "/logo.svg", alt: "", width: 22, height: 22, title: name || id }),
+      h("span", { class: "provider-label", text: name || id }));
   }
   function empty(title, detail) {
     return h("div", { class: "empty" }, h("strong", { text: title }), detail);
