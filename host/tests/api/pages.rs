@@ -562,3 +562,43 @@ async fn resources_and_passthrough_objects_are_chosen_on_the_data_step() {
     );
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_session_link_gets_a_clear_page() {
+    let mut t = TestHost::start_with(sim_config(1, 1), |c| {
+        c.session_ttl = std::time::Duration::from_millis(1);
+        // The sweeper would delete it (a 404 page); this test wants it still there.
+        c.sweep_interval = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    let key = t.key("acme").await;
+    let (_, answer) = t
+        .post(&key, "/api/session/initiate", json!({ "category": "crm" }))
+        .await;
+    let session = answer["session_id"].as_str().unwrap().to_owned();
+    crate::harness::eventually(
+        std::time::Duration::from_secs(5),
+        "the session's lifetime to pass",
+        || async {
+            t.http
+                .get(format!("{}/session?session_id={session}", t.url))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                == 410
+        },
+    )
+    .await;
+    let page = t
+        .http
+        .get(format!("{}/session?session_id={session}", t.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("This link has expired"), "{page}");
+    t.stop().await;
+}
