@@ -107,7 +107,10 @@ pub enum UpsertBehaviour {
     Overwrite,
     /// The provider's value is kept; the field is only written on creation.
     DoNotUpdate,
-    /// The pushed value is written only where the provider has none.
+    /// The pushed value is written only where the provider has none. Kept on
+    /// the session and in the configuration object; the host itself cannot
+    /// enforce it yet, as the connector contract has no call that reads one
+    /// record's current values (pushes write it like `Overwrite`).
     SetIfNotSet,
 }
 
