@@ -385,6 +385,31 @@ async fn end_user_connects_hubspot_chooses_data_maps_fields_and_pulls_the_mapped
         b.wait_for_url("the app's redirect_url", |u| u.starts_with(&back))
             .await;
         b.wait_for_text("#back", "Back in Acme").await;
+
+        // The end user comes back to change a choice: /session/edit re-opens them.
+        b.goto(&format!("{}/session/edit?session_id={session}", env.url))
+            .await;
+        b.wait_for_url("the data step", |u| u.contains("/session/select"))
+            .await;
+        assert_eq!(
+            b.eval(
+                "return document.getElementById('enable-1').checked;",
+                json!([])
+            )
+            .await,
+            json!(false),
+            "the page shows the choices made"
+        );
+        b.click("#continue").await;
+        b.wait_for_url("the mapping step", |u| u.contains("/session/fields"))
+            .await;
+        b.wait_for_text("#finish", "Save changes").await;
+        b.click("select[name='upsert:0:work_email'] option[value='overwrite']")
+            .await;
+        b.snap("18-connect-edit-fields").await;
+        b.click("#finish").await;
+        b.wait_for_url("the app's redirect_url", |u| u.starts_with(&back))
+            .await;
     })
     .catch_unwind()
     .await;
@@ -412,6 +437,23 @@ async fn end_user_connects_hubspot_chooses_data_maps_fields_and_pulls_the_mapped
     assert_eq!(
         schemas["crm-contact"]["upsert_behaviour"],
         json!({ "work_email": "do_not_update" })
+    );
+    // The edit replaced it.
+    let now = env
+        .ok(
+            "GET",
+            &format!("/api/session/configuration?session_id={session}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        now["schemas"]["crm-contact"]["upsert_behaviour"],
+        json!({}),
+        "{now}"
+    );
+    assert_eq!(
+        now["schemas"]["crm-contact"]["field_mapping"]["work_email"],
+        "email_addresses.0.email_address"
     );
 
     // A pull returns records in the app's own shape.
