@@ -5,9 +5,13 @@
 //! Writes that must happen together go in one sled transaction over several
 //! trees. sled flushes on a timer, so every write the API acknowledges is
 //! followed by [`Db::flush`] before the answer goes out: a 2xx means it is on
-//! disk.
+//! disk. Flushes are grouped (see [`group_commit`]).
+
+mod group_commit;
+pub mod recovery;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -77,6 +81,7 @@ pub struct Trees {
 #[derive(Clone)]
 pub struct Db {
     db: sled::Db,
+    commits: Arc<group_commit::GroupCommit>,
     pub trees: Trees,
 }
 
@@ -114,7 +119,8 @@ impl Db {
             errors: db.open_tree("errors")?,
             outbox: db.open_tree("outbox")?,
         };
-        Ok(Db { db, trees })
+        let commits = Arc::new(group_commit::GroupCommit::new(db.clone()));
+        Ok(Db { db, commits, trees })
     }
 
     pub fn admin_key_hash(&self) -> Result<Option<[u8; 32]>, StoreError> {
@@ -137,8 +143,13 @@ impl Db {
 
     /// Waits until everything written so far is durable.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
-        Ok(())
+        self.commits.flush().await
+    }
+
+    /// Whether writes have failed since the database was opened (see
+    /// [`recovery`]).
+    pub fn storage_failed(&self) -> bool {
+        self.commits.failed()
     }
 }
 
