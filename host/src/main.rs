@@ -10,7 +10,7 @@ use switchyard::accounts::Accounts;
 use switchyard::crypto::Sealer;
 use switchyard::runtime::ConnectorOverride;
 use switchyard::runtime::credentials::Secret;
-use switchyard::server::{self, HostConfig};
+use switchyard::server::{self, HostConfig, Stopped};
 use switchyard::store::Db;
 
 #[derive(Parser)]
@@ -144,6 +144,7 @@ fn split_spec<'a>(flag: &str, spec: &'a str) -> anyhow::Result<(&'a str, &'a str
 }
 
 fn main() -> anyhow::Result<()> {
+    ignore_file_size_signal();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -233,10 +234,37 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let shutdown = tokio::signal::ctrl_c();
     tokio::select! {
-        served = host.wait() => served.context("the server stopped")?,
+        stopped = host.wait() => match stopped.context("the server stopped")? {
+            Stopped::Served => {}
+            Stopped::StorageRecovered => restart()?,
+        },
         _ = shutdown => tracing::info!("shutting down"),
     }
     Ok(())
+}
+
+/// Replaces this process with a fresh `switchyard` with the same arguments
+/// and environment: the only way to reopen a database after a storage
+/// failure (see `store::recovery`). Like a restart after a crash, it loses
+/// nothing acknowledged; the listening address is free again at once.
+fn restart() -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+    tracing::warn!("restarting to reopen the database after the storage failure");
+    let exe = std::env::current_exe().context("finding this executable to restart it")?;
+    let err = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .exec();
+    Err(err).context("restarting after the storage failure")
+}
+
+/// A full disk quota (`ulimit -f`) must fail the write with an error the host
+/// reports, not kill it with `SIGXFSZ`.
+fn ignore_file_size_signal() {
+    // SAFETY: setting a signal to SIG_IGN installs no handler code and is
+    // done before any other thread starts.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
 }
 
 async fn keys(command: KeysCommand) -> anyhow::Result<()> {

@@ -19,7 +19,7 @@ use crate::crypto::{KeyError, Sealer};
 use crate::runtime::watcher::{self, DirectoryWatch};
 use crate::runtime::{ConnectorOverride, Runtime, RuntimeConfig, SandboxLimits};
 use crate::sessions::{self, Sessions};
-use crate::store::{Db, StoreError};
+use crate::store::{Db, StoreError, recovery};
 use crate::transfer::{TransferConfig, Transfers};
 use crate::webhooks::delivery::{self, Doorbell, WebhookConfig};
 
@@ -98,6 +98,7 @@ pub enum StartError {
 /// A host that is serving.
 pub struct RunningHost {
     pub addr: SocketAddr,
+    pub data_dir: PathBuf,
     pub runtime: Arc<Runtime>,
     pub connectors_dir: PathBuf,
     /// Set when this start generated the admin key: show it once.
@@ -109,25 +110,42 @@ pub struct RunningHost {
     _watch: DirectoryWatch,
 }
 
+/// Why [`RunningHost::wait`] returned.
+#[derive(Debug, PartialEq)]
+pub enum Stopped {
+    /// The server stopped serving.
+    Served,
+    /// Storage failed and now takes writes again: restart to reopen it.
+    StorageRecovered,
+}
+
 impl RunningHost {
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    /// Runs until the server stops (it only stops on error or shutdown).
-    pub async fn wait(self) -> std::io::Result<()> {
+    /// Runs until the server stops on an error, or until storage failed and
+    /// then took writes again: the caller should then start a new host on
+    /// the same data, since the database cannot recover in place
+    /// ([`crate::store::recovery`]).
+    pub async fn wait(self) -> std::io::Result<Stopped> {
         let RunningHost {
             served,
             _watch,
             shutdown,
             background,
+            state,
+            data_dir,
             ..
         } = self;
         let _keep_background = background;
         let _keep_shutdown_sender = shutdown;
-        served
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        tokio::select! {
+            served = served => served
+                .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+                .map(|()| Stopped::Served),
+            () = recovery::writable_again(&state.db, &data_dir) => Ok(Stopped::StorageRecovered),
+        }
     }
 
     /// Stops accepting connections, finishes requests in flight and stops
@@ -247,6 +265,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
     tracing::info!(%addr, connectors = %connectors_dir.display(), "serving");
     Ok(RunningHost {
         addr,
+        data_dir: config.data_dir.clone(),
         runtime,
         connectors_dir,
         generated_admin_key: match provisioned {

@@ -1,8 +1,22 @@
-//! `GET /healthz`: 200 once the host serves.
+//! `GET /healthz`: 200 while the host serves and its storage takes writes;
+//! 503 once a write to storage has failed (until the host has recovered).
 
 use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-pub async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+use super::AppState;
+
+pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    if state.db.storage_failed() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({
+                "status": "unavailable",
+                "storage": "failed: writes are refused until the data directory is writable again",
+            })),
+        );
+    }
+    (StatusCode::OK, Json(json!({ "status": "ok" })))
 }

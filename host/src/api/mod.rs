@@ -160,7 +160,7 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
             ep(
                 "GET",
                 "/healthz",
-                "Answers 200 once the host serves.",
+                "Answers 200 while the host serves and its storage takes writes, 503 after a storage failure.",
                 Public,
                 &[],
                 &[],
@@ -760,7 +760,7 @@ impl ApiError {
         tracing::error!(%err, "storage failure");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "Storage is unavailable; nothing was changed. Try again shortly.",
+            "Storage is unavailable, so this request could not be saved durably. Try again shortly.",
         )
     }
 }

@@ -316,6 +316,11 @@ async fn dispatch(engine: Arc<Engine>) {
 
 impl Engine {
     fn eligibility(&self, session_id: &str, transfer_id: &str, running: usize) -> Eligibility {
+        // No step can checkpoint while storage refuses writes; the host
+        // restarts once it takes them again (store::recovery).
+        if self.db.storage_failed() {
+            return Eligibility::Later;
+        }
         let transfer = match get_json::<Transfer>(&self.db.trees.transfers, transfer_id.as_bytes())
         {
             Ok(Some(t)) => t,
@@ -360,7 +365,8 @@ impl Engine {
             Ok(true) => {}
             Ok(false) => return false,
             Err(err) => {
-                tracing::error!(%err, "cannot lease a transfer");
+                tracing::error!(%err, "cannot lease a transfer; trying again in a second");
+                tokio::time::sleep(Duration::from_secs(1)).await;
                 return true;
             }
         }

@@ -2,112 +2,14 @@
 //! the same data directory and finishes both, every record exactly once.
 
 use std::collections::HashSet;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchyard_simulators::{Provider, Simulator};
 
-use crate::harness::{ADMIN_KEY, TOKEN, eventually, install_hubspot, sim_config};
-
-struct Process {
-    child: Child,
-    url: String,
-    http: reqwest::Client,
-}
-
-impl Process {
-    async fn start(data: &Path, sim: &Simulator) -> Process {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
-            .arg(data)
-            .args(["--connector-base", &format!("hubspot={}", sim.base_url())])
-            .env("SWITCHYARD_ADMIN_KEY", ADMIN_KEY)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let p = Process {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::new(),
-        };
-        eventually(Duration::from_secs(60), "the host to serve", || async {
-            p.http
-                .get(format!("{}/healthz", p.url))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-        })
-        .await;
-        p
-    }
-
-    async fn call(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> Value {
-        let mut r = self
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.url))
-            .bearer_auth(key);
-        if let Some(body) = body {
-            r = r.json(&body);
-        }
-        let response = r.send().await.unwrap();
-        let status = response.status();
-        let body: Value = response.json().await.unwrap();
-        assert!(status.is_success(), "{method} {path}: {status} {body}");
-        body
-    }
-
-    async fn stats(&self, transfer: &str) -> Value {
-        self.call(
-            "GET",
-            &format!("/api/statistics?transfer_id={transfer}"),
-            "",
-            None,
-        )
-        .await
-    }
-
-    /// Waits for `check` on the transfer's statistics.
-    async fn until(&self, transfer: &str, what: &str, check: impl Fn(&Value) -> bool) {
-        eventually(Duration::from_secs(120), what, || async {
-            check(&self.stats(transfer).await)
-        })
-        .await;
-    }
-
-    async fn all(&self, key: &str, kind: &str, ty: &str, transfer: &str) -> Vec<Value> {
-        let mut rows = Vec::new();
-        let mut offset = 0;
-        loop {
-            let page = self.call("GET", &format!("/api/{kind}/data?endgrate_type={ty}&transfer_id={transfer}&limit=1000&offset={offset}"), key, None).await;
-            let got = page["transfer_data"].as_array().unwrap();
-            rows.extend(got.iter().cloned());
-            if page["meta"].get("next").is_none() {
-                return rows;
-            }
-            offset += got.len();
-        }
-    }
-
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::harness::{ADMIN_KEY, TOKEN, install_hubspot, sim_config};
+use crate::process::Process;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_host_finishes_pulls_and_pushes_exactly_once() {
@@ -410,14 +312,9 @@ async fn the_keys_command_manages_keys_of_a_stopped_host() {
 
     keys(&["revoke", &key_id]);
     let host = Process::start(data.path(), &sim).await;
-    let refused = host
-        .http
-        .post(format!("{}/api/session/initiate", host.url))
-        .bearer_auth(&key)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 401);
+    let (status, _) = host
+        .send("POST", "/api/session/initiate", &key, Some(json!({})))
+        .await;
+    assert_eq!(status, 401);
     host.kill();
 }
