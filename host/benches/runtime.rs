@@ -6,7 +6,9 @@
 //!   `mapper` component versus the very same mapping code compiled natively
 //!   (parse, map, serialise in both).
 //!
-//! Writes `bench/results/latest.json` and `latest.md`.
+//! Writes its rows to `<parts>/runtime.json` (`SWITCHYARD_BENCH_PARTS`, or
+//! `target/bench-parts`); `cargo xtask bench` merges the parts into
+//! `bench/results/latest.json` and `latest.md`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -111,32 +113,6 @@ async fn mapping(runtime: &Runtime) -> (Duration, Duration) {
     (native, wasm)
 }
 
-fn git_commit() -> String {
-    Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_owned())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    format!("{cpu}, {cores} cores, {}", std::env::consts::OS)
-}
-
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
@@ -166,32 +142,25 @@ async fn main() {
                "ratio": native.as_secs_f64() / wasm_time.as_secs_f64(), "target": 0.5,
                "absolute_target": "wasm ≤ 2× native"}),
     ];
-    let report = json!({"commit": git_commit(), "machine": machine(), "scenarios": scenarios});
-
-    let mut md = format!(
-        "# Benchmark results\n\ncommit `{}` on {}\n\n| scenario | figure | baseline | ratio | target |\n|---|---|---|---|---|\n",
-        report["commit"].as_str().unwrap_or_default(),
-        report["machine"].as_str().unwrap_or_default()
-    );
-    for s in report["scenarios"].as_array().into_iter().flatten() {
-        md.push_str(&format!(
-            "| {} | {:.1} {} | {:.1} {} | {:.2} | ≥ {} |\n",
+    for s in &scenarios {
+        println!(
+            "  {:<48} {:>9.1} {:<3} {:>9.1} {:<3} ratio {:.2}",
             s["name"].as_str().unwrap_or_default(),
             s["figure"].as_f64().unwrap_or_default(),
             s["unit"].as_str().unwrap_or_default(),
             s["baseline"].as_f64().unwrap_or_default(),
             s["unit"].as_str().unwrap_or_default(),
             s["ratio"].as_f64().unwrap_or_default(),
-            s["target"]
-        ));
+        );
     }
-    print!("{md}");
-    let out = root().join("bench/results");
-    std::fs::create_dir_all(&out).expect("bench/results");
+    let dir = std::env::var_os("SWITCHYARD_BENCH_PARTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/bench-parts"));
+    std::fs::create_dir_all(&dir).expect("the parts directory");
+    let part = json!({ "bench": "runtime", "scenarios": scenarios });
     std::fs::write(
-        out.join("latest.json"),
-        serde_json::to_string_pretty(&report).unwrap_or_default(),
+        dir.join("runtime.json"),
+        serde_json::to_string_pretty(&part).expect("json"),
     )
-    .expect("write latest.json");
-    std::fs::write(out.join("latest.md"), md).expect("write latest.md");
+    .expect("write runtime.json");
 }

@@ -1,6 +1,8 @@
 //! `cargo xtask`: the project's build, run and test commands, so that a fresh
 //! machine needs exactly two: `cargo xtask serve` and `cargo xtask test`.
 
+mod bench_report;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -35,8 +37,16 @@ enum Task {
         /// Connector id: lowercase letters, digits and dashes.
         name: String,
     },
-    /// Runs the benchmarks.
-    Bench,
+    /// Runs the benchmarks (release) and writes bench/results/latest.{json,md}.
+    Bench {
+        /// Only these scenarios, comma-separated: runtime, ceiling,
+        /// rate-limited, push, latency, scale, judging.
+        #[arg(long)]
+        only: Option<String>,
+        /// Small sizes, to try the benchmarks out in a minute.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Runs the reliability tests long: many more crashes at random points
     /// (seeded), bigger transfers, provider faults and hostile input, in release.
     Soak {
@@ -53,7 +63,7 @@ fn main() -> Result<()> {
         Task::Serve { args } => serve(&root, args),
         Task::Test => test(&root),
         Task::NewConnector { name } => new_connector(&root, &name),
-        Task::Bench => bench(&root),
+        Task::Bench { only, quick } => bench(&root, only.as_deref(), quick),
         Task::Soak { seed } => soak(&root, seed),
     }
 }
@@ -331,9 +341,32 @@ fn add_workspace_member(manifest: &Path, name: &str) -> Result<()> {
     Ok(())
 }
 
-fn bench(root: &Path) -> Result<()> {
+fn bench(root: &Path, only: Option<&str>, quick: bool) -> Result<()> {
     ensure_wasm_target()?;
-    run(cargo()
-        .current_dir(root)
-        .args(["bench", "--package", "switchyard", "--bench", "runtime"]))
+    let wanted: Vec<&str> = only
+        .map(|o| o.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    let parts = root.join("target/bench-parts");
+    let _ = std::fs::remove_dir_all(&parts);
+    let mut benches = Vec::new();
+    if wanted.is_empty() || wanted.contains(&"runtime") {
+        benches.push("runtime");
+    }
+    if wanted.is_empty() || wanted.iter().any(|w| *w != "runtime") {
+        benches.push("transfers");
+    }
+    for bench in &benches {
+        let mut cmd = cargo();
+        cmd.current_dir(root)
+            .args(["bench", "--package", "switchyard", "--bench", bench])
+            .env("SWITCHYARD_BENCH_PARTS", &parts);
+        if let Some(only) = only {
+            cmd.env("SWITCHYARD_BENCH_ONLY", only);
+        }
+        if quick {
+            cmd.env("SWITCHYARD_BENCH_QUICK", "1");
+        }
+        run(&mut cmd)?;
+    }
+    bench_report::write(root, &parts, &benches)
 }
