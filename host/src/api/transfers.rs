@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::input::{Body, Caller, QueryParams};
@@ -342,8 +343,12 @@ async fn data(
     let mut rows = Vec::with_capacity(limit.min(total.saturating_sub(offset)));
     let start = seq_key(&transfer.id, offset as u64);
     let end = seq_key(&transfer.id, (offset + limit) as u64);
+    // Rows are stored as JSON and go out as they are, never parsed into a tree.
     for value in state.db.trees.records.range(start..end).values() {
-        rows.push(decode::<Value>(&value.map_err(ApiError::storage)?).map_err(ApiError::storage)?);
+        rows.push(
+            decode::<Box<RawValue>>(&value.map_err(ApiError::storage)?)
+                .map_err(ApiError::storage)?,
+        );
     }
     let path = format!("/api/{}/data", method.as_str());
     Ok(Json(json!({

@@ -2,7 +2,11 @@
 //! records for the session (custom-schema mapping, `params` filters, changes
 //! only in sync mode), and stage them with the next cursor as one checkpoint.
 
-use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::writes::{TreeId, Writes};
@@ -10,7 +14,7 @@ use super::{Hook, Progress, Step, StepError, Transfer, stage_error, stage_webhoo
 use crate::cdm::filter::Filter;
 use crate::errors::ErrorType;
 use crate::runtime::types::{PullRequest, PulledRecord};
-use crate::store::{key, seq_key};
+use crate::store::{encode, key, seq_key};
 
 pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes), StepError> {
     let session = step.session;
@@ -57,11 +61,17 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
         Some(params) if !params.is_empty() => Filter::parse(params, &[]).ok(),
         _ => None,
     };
+    let custom_mapping = match (&step.schema.mapping, step.schema.custom) {
+        (Some(mapping), true) => Some(mapping),
+        _ => None,
+    };
     let mut writes = Writes::default();
-    let mut out = Vec::with_capacity(page.records.len());
+    let mut out: Vec<PulledItem> = Vec::with_capacity(page.records.len());
     let mut malformed = 0usize;
     for record in &page.records {
-        let Ok(data) = serde_json::from_str::<Value>(&record.data) else {
+        // The connector's JSON is kept as it is unless a mapping or a filter
+        // needs it as a tree: most pulls store and serve it unparsed.
+        let Ok(raw) = serde_json::from_str::<&RawValue>(&record.data) else {
             malformed += 1;
             continue;
         };
@@ -87,35 +97,43 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
         } else if record.deleted {
             continue;
         }
-        let shaped = match (&step.schema.mapping, step.schema.custom) {
-            (Some(mapping), true) => mapping.to_custom(&data),
-            _ => data,
+        let data = if custom_mapping.is_some() || filter.is_some() {
+            let Ok(parsed) = serde_json::from_str::<Value>(raw.get()) else {
+                malformed += 1;
+                continue;
+            };
+            let shaped = match custom_mapping {
+                Some(mapping) => mapping.to_custom(&parsed),
+                None => parsed,
+            };
+            if let Some(filter) = &filter
+                && !record.deleted
+                && !filter.matches(&shaped)
+            {
+                continue;
+            }
+            Data::Shaped(shaped)
+        } else {
+            Data::AsPulled(raw)
         };
-        if let Some(filter) = &filter
-            && !record.deleted
-            && !filter.matches(&shaped)
-        {
-            continue;
-        }
-        let mut item = json!({ "id": record.id, "data": shaped });
-        if !associations.is_empty() {
-            let linked: Map<String, Value> = record
-                .associations
-                .iter()
-                .map(|(ty, ids)| (ty.clone(), json!(ids)))
-                .collect();
-            item["associations"] = Value::Object(linked);
-        }
-        if record.deleted {
-            item["deleted"] = json!(true);
-        }
-        out.push(item);
+        out.push(PulledItem {
+            id: &record.id,
+            data,
+            associations: (!associations.is_empty()).then(|| {
+                record
+                    .associations
+                    .iter()
+                    .map(|(ty, ids)| (ty.as_str(), ids.as_slice()))
+                    .collect()
+            }),
+            deleted: record.deleted,
+        });
     }
     for (i, item) in out.iter().enumerate() {
         writes.put(
             TreeId::Records,
             seq_key(&t.id, t.checkpoint.written + i as u64),
-            serde_json::to_vec(item).unwrap_or_default(),
+            encode(item),
         );
     }
     if malformed > 0 {
@@ -171,6 +189,25 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
     } else {
         Ok((Progress::More, writes))
     }
+}
+
+/// A pulled record as stored and served: `{"id", "data", "associations"?,
+/// "deleted"?}`.
+#[derive(Serialize)]
+struct PulledItem<'a> {
+    id: &'a str,
+    data: Data<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    associations: Option<BTreeMap<&'a str, &'a [String]>>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    deleted: bool,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Data<'a> {
+    AsPulled(&'a RawValue),
+    Shaped(Value),
 }
 
 /// What a record looks like, to tell whether it changed since the last pull.
