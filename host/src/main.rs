@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use switchyard::accounts::Accounts;
 use switchyard::crypto::Sealer;
-use switchyard::runtime::ConnectorOverride;
+use switchyard::runtime::RequestRate;
 use switchyard::runtime::credentials::Secret;
 use switchyard::server::{self, HostConfig, Stopped};
 use switchyard::store::Db;
@@ -98,6 +98,11 @@ struct ServeArgs {
     /// reached over http too. Repeatable.
     #[arg(long = "connector-base", value_name = "ID=URL")]
     connector_bases: Vec<String>,
+    /// The request rate of the provider accounts a connector serves, when it
+    /// differs from the rate the connector declares (a higher tier), e.g.
+    /// `hubspot=190/10` for 190 requests per 10 s. Repeatable.
+    #[arg(long = "connector-rate", value_name = "ID=REQUESTS/SECONDS")]
+    connector_rates: Vec<String>,
     /// This host's OAuth app at a provider: `hubspot=CLIENT_ID:CLIENT_SECRET`.
     /// Repeatable.
     #[arg(
@@ -143,6 +148,17 @@ fn split_spec<'a>(flag: &str, spec: &'a str) -> anyhow::Result<(&'a str, &'a str
         .with_context(|| format!("{flag} must look like ID=VALUE (got {spec:?})"))
 }
 
+/// `REQUESTS/SECONDS`, both positive whole numbers.
+fn parse_rate(text: &str) -> Option<RequestRate> {
+    let (requests, seconds) = text.split_once('/')?;
+    let requests: u32 = requests.trim().parse().ok().filter(|n| *n > 0)?;
+    let seconds: u32 = seconds.trim().parse().ok().filter(|n| *n > 0)?;
+    Some(RequestRate {
+        requests,
+        window_ms: seconds.checked_mul(1000)?,
+    })
+}
+
 fn main() -> anyhow::Result<()> {
     ignore_file_size_signal();
     tracing_subscriber::fmt()
@@ -173,13 +189,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             bail!("--connector-base must look like ID=URL (got {spec:?})");
         };
         url::Url::parse(url).with_context(|| format!("--connector-base {spec:?}: invalid URL"))?;
-        config.overrides.insert(
-            id.to_owned(),
-            ConnectorOverride {
-                api_base: Some(url.to_owned()),
-                allowed_hosts: Vec::new(),
-            },
-        );
+        config.overrides.entry(id.to_owned()).or_default().api_base = Some(url.to_owned());
+    }
+    for spec in &args.connector_rates {
+        let (id, rate) = split_spec("--connector-rate", spec)?;
+        let rate = parse_rate(rate).with_context(|| {
+            format!("--connector-rate must look like ID=REQUESTS/SECONDS, e.g. hubspot=190/10 (got {spec:?})")
+        })?;
+        config.overrides.entry(id.to_owned()).or_default().rate = Some(rate);
     }
     for spec in &args.oauth_clients {
         let (id, pair) = split_spec("--oauth-client", spec)?;
@@ -342,4 +359,23 @@ async fn keys_over_http(
     }
     println!("{}", serde_json::to_string_pretty(&body)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_requests_per_whole_seconds() {
+        assert_eq!(
+            parse_rate("190/10"),
+            Some(RequestRate {
+                requests: 190,
+                window_ms: 10_000
+            })
+        );
+        for bad in ["", "190", "0/10", "10/0", "-1/10", "ten/10", "10/1.5"] {
+            assert_eq!(parse_rate(bad), None, "{bad:?}");
+        }
+    }
 }

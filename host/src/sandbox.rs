@@ -40,6 +40,7 @@ pub async fn start(config: &mut HostConfig) -> std::io::Result<Sandbox> {
             ConnectorOverride {
                 api_base: Some(sim.base_url()),
                 allowed_hosts: Vec::new(),
+                rate: None,
             },
         );
         config.oauth.insert(

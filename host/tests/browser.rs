@@ -184,6 +184,7 @@ impl Env {
                 ConnectorOverride {
                     api_base: Some(base),
                     allowed_hosts: Vec::new(),
+                    rate: None,
                 },
             );
         }

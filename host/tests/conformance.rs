@@ -266,6 +266,7 @@ impl Harness {
             ConnectorOverride {
                 api_base: Some(sim.base_url()),
                 allowed_hosts: Vec::new(),
+                rate: None,
             },
         );
         let runtime = Runtime::new(RuntimeConfig {

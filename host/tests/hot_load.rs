@@ -32,6 +32,7 @@ async fn runtime_for(provider_url: &str, cache: &std::path::Path) -> Arc<Runtime
         ConnectorOverride {
             api_base: Some(provider_url.to_owned()),
             allowed_hosts: Vec::new(),
+            rate: None,
         },
     );
     Runtime::new(RuntimeConfig {

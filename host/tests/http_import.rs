@@ -17,7 +17,7 @@ use switchyard::runtime::credentials::{
     CredentialError, CredentialSource, Secret, StaticCredential,
 };
 use switchyard::runtime::types::{Connection, ConnectorError, PullRequest};
-use switchyard::runtime::{CallError, ConnectorOverride, Runtime, RuntimeConfig};
+use switchyard::runtime::{CallError, ConnectorOverride, RequestRate, Runtime, RuntimeConfig};
 
 /// A scripted answer: status, and the `Retry-After` header if any.
 type ScriptedAnswer = (u16, Option<&'static str>);
@@ -73,12 +73,22 @@ async fn provider(state: Scripted) -> String {
 }
 
 async fn runtime(url: &str, cache: &std::path::Path) -> Arc<Runtime> {
+    runtime_with_rate(url, cache, None).await
+}
+
+/// With `rate` instead of the 100 requests per second `misbehave` declares.
+async fn runtime_with_rate(
+    url: &str,
+    cache: &std::path::Path,
+    rate: Option<RequestRate>,
+) -> Arc<Runtime> {
     let mut overrides = HashMap::new();
     overrides.insert(
         "misbehave".to_owned(),
         ConnectorOverride {
             api_base: Some(url.to_owned()),
             allowed_hosts: Vec::new(),
+            rate,
         },
     );
     let runtime = Runtime::new(RuntimeConfig {
@@ -160,6 +170,45 @@ async fn the_host_attaches_the_credential() {
         .unwrap();
     assert_eq!(got, json!({ "status": 200, "body": "hello" }));
     assert_eq!(*state.seen.lock().unwrap(), ["Bearer k-123"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_rate_replaces_the_declared_one() {
+    let state = Scripted::default();
+    let url = provider(state.clone()).await;
+    let cache = tempfile::tempdir().unwrap();
+    let credential = || Arc::new(StaticCredential(Secret::new("k"))) as Arc<dyn CredentialSource>;
+
+    // As declared (100 per second): two requests in a row both go.
+    let declared = runtime(&url, cache.path()).await;
+    fetch(&declared, credential()).await.unwrap();
+    fetch(&declared, credential()).await.unwrap();
+
+    // One per hour: the second request's slot is past the call's deadline,
+    // so the call ends at once as rate limited, and never reaches the provider.
+    let one_an_hour = RequestRate {
+        requests: 1,
+        window_ms: 3_600_000,
+    };
+    let slow = runtime_with_rate(&url, cache.path(), Some(one_an_hour)).await;
+    fetch(&slow, credential()).await.unwrap();
+    let started = Instant::now();
+    let refused = fetch(&slow, credential()).await;
+    assert!(
+        matches!(
+            refused,
+            Err(CallError::Connector {
+                error: ConnectorError::RateLimited(_),
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "refused at once"
+    );
+    assert_eq!(state.seen.lock().unwrap().len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

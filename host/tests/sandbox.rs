@@ -30,6 +30,7 @@ async fn setup() -> Setup {
             ConnectorOverride {
                 api_base: Some(provider.url.clone()),
                 allowed_hosts: Vec::new(),
+                rate: None,
             },
         );
     }

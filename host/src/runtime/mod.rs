@@ -35,7 +35,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 
 use bindings::v0_1;
 use credentials::CredentialSource;
-use manifest::{InvalidManifest, Manifest};
+use manifest::{InvalidManifest, Manifest, RateLimit};
 use outbound::{AllowedHosts, Outbound};
 use rate_limit::Limiters;
 use registry::{InstallRefused, Installed, LoadedConnector, Registry};
@@ -75,12 +75,21 @@ impl Default for SandboxLimits {
 const PURE_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The host configuration's say over one connector: where its API really is
-/// (a simulator, a regional endpoint) and which other hosts it may reach. These
-/// hosts may be reached over plain http too.
+/// (a simulator, a regional endpoint), which other hosts it may reach (these
+/// over plain http too), and the request rate of the provider accounts it
+/// serves when that differs from the manifest's (a higher tier).
 #[derive(Debug, Clone, Default)]
 pub struct ConnectorOverride {
     pub api_base: Option<String>,
     pub allowed_hosts: Vec<String>,
+    pub rate: Option<RequestRate>,
+}
+
+/// At most `requests` requests per `window_ms` per connected account.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RequestRate {
+    pub requests: u32,
+    pub window_ms: u32,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -329,7 +338,7 @@ impl Runtime {
                 placement: connector.manifest.credential_placement.clone(),
                 limiter: self
                     .limiters
-                    .get(id, &conn.key, connector.manifest.rate_limit),
+                    .get(id, &conn.key, self.rate_limit(id, &connector.manifest)),
                 deadline,
                 max_response_bytes: self.config.limits.max_response_bytes,
                 provider: connector.manifest.display_name.clone(),
@@ -363,6 +372,17 @@ impl Runtime {
     /// The base URL relative requests resolve against: the connection's own
     /// (e.g. Salesforce `instance_url`), else the host configuration's, else the
     /// manifest's.
+    /// The manifest's rate limit, with the configured request rate instead
+    /// of the declared one when there is one.
+    fn rate_limit(&self, id: &str, manifest: &Manifest) -> RateLimit {
+        let mut limit = manifest.rate_limit;
+        if let Some(rate) = self.config.overrides.get(id).and_then(|o| o.rate) {
+            limit.requests = rate.requests;
+            limit.window_ms = rate.window_ms;
+        }
+        limit
+    }
+
     fn api_base(&self, manifest: &Manifest, conn: &Connection) -> String {
         conn.api_base
             .clone()

@@ -65,6 +65,7 @@ pub fn config(data: &Path, sim: &Simulator) -> HostConfig {
         ConnectorOverride {
             api_base: Some(sim.base_url()),
             allowed_hosts: Vec::new(),
+            rate: None,
         },
     );
     config.oauth.insert(
