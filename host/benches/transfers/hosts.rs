@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use switchyard::credentials::oauth::OAuthClient;
-use switchyard::runtime::ConnectorOverride;
 use switchyard::runtime::credentials::Secret;
+use switchyard::runtime::{ConnectorOverride, RequestRate};
 use switchyard::server::{self, HostConfig, RunningHost};
 use switchyard_simulators::{Provider, SimConfig, Simulator};
 
@@ -105,6 +105,21 @@ fn settings(provider: Provider, sim: &Simulator) -> Map<String, Value> {
     settings
 }
 
+/// Whether the host paces requests to the connector's declared rate limit
+/// (the simulator enforces it too), or sends as fast as it can (the
+/// simulator enforces none: the scenarios that measure the host itself).
+#[derive(Clone, Copy, PartialEq)]
+pub enum Pacing {
+    Declared,
+    Unlimited,
+}
+
+/// `--connector-rate` for [`Pacing::Unlimited`].
+const UNLIMITED: RequestRate = RequestRate {
+    requests: 1_000_000,
+    window_ms: 1000,
+};
+
 /// A host in this process, its connectors pointed at `sims`.
 pub struct InProcess {
     pub host: RunningHost,
@@ -113,7 +128,7 @@ pub struct InProcess {
 }
 
 impl InProcess {
-    pub async fn start(built: &Path, sims: &[(Provider, &Simulator)]) -> InProcess {
+    pub async fn start(built: &Path, sims: &[(Provider, &Simulator)], pacing: Pacing) -> InProcess {
         let data = tempfile::tempdir().expect("a temp dir");
         let providers: Vec<Provider> = sims.iter().map(|(p, _)| *p).collect();
         install(data.path(), built, &providers, None);
@@ -129,6 +144,7 @@ impl InProcess {
                 ConnectorOverride {
                     api_base: Some(sim.base_url()),
                     allowed_hosts: Vec::new(),
+                    rate: (pacing == Pacing::Unlimited).then_some(UNLIMITED),
                 },
             );
             config.oauth.insert(
@@ -156,7 +172,7 @@ impl InProcess {
 }
 
 /// `switchyard serve` as a separate process with the HubSpot connector
-/// pointed at `sim`.
+/// pointed at `sim`, unpaced ([`Pacing::Unlimited`]).
 pub struct Process {
     child: Child,
     pub url: String,
@@ -176,6 +192,14 @@ impl Process {
             .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
             .arg(data.path())
             .args(["--connector-base", &format!("hubspot={}", sim.base_url())])
+            .args([
+                "--connector-rate",
+                &format!(
+                    "hubspot={}/{}",
+                    UNLIMITED.requests,
+                    UNLIMITED.window_ms / 1000
+                ),
+            ])
             .env("SWITCHYARD_ADMIN_KEY", ADMIN_KEY)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

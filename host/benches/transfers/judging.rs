@@ -25,7 +25,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::api::Api;
-use crate::hosts::{self, InProcess, TOKEN};
+use crate::hosts::{self, InProcess, Pacing, TOKEN};
 use crate::push::contacts_with_companies;
 use crate::report::Scenario;
 
@@ -100,7 +100,7 @@ pub async fn judging(built: &Path, people: usize, pushed: usize) -> Vec<Scenario
     let mut rows = Vec::new();
     for case in &CASES {
         let sim = hosts::simulator(case.provider, people, people / 5, false).await;
-        let host = InProcess::start(built, &[(case.provider, &sim)]).await;
+        let host = InProcess::start(built, &[(case.provider, &sim)], Pacing::Unlimited).await;
         let api = Api::new(&host.url(), "judging").await;
         rows.push(pull(case, &api, &sim, people).await);
         rows.push(push(case, &api, &sim, pushed).await);

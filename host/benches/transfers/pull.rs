@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use switchyard_simulators::{Provider, Simulator};
 
 use crate::api::Api;
-use crate::hosts::{self, InProcess, TOKEN};
+use crate::hosts::{self, InProcess, Pacing, TOKEN};
 use crate::report::Scenario;
 
 /// HubSpot's largest list page, which the connector asks for.
@@ -85,7 +85,7 @@ pub async fn ceiling(built: &Path, contacts: usize) -> Vec<Scenario> {
     // plain run is the baseline.
     let (n, plain_first) = plain_pull(&sim).await;
     assert_eq!(n, contacts);
-    let host = InProcess::start(built, &[(Provider::HubSpot, &sim)]).await;
+    let host = InProcess::start(built, &[(Provider::HubSpot, &sim)], Pacing::Unlimited).await;
     let api = Api::new(&host.url(), "bench").await;
     let session = api
         .session(&["crm-contact", "crm-company"], "hubspot", TOKEN)
@@ -116,7 +116,7 @@ pub async fn ceiling(built: &Path, contacts: usize) -> Vec<Scenario> {
             Some(0.8),
         )
         .note(format!(
-            "No rate limit. Host: trigger → completed in {:.1} s ({:.0} rec/s, {pages} pages of {PAGE_SIZE}), then every record read through `GET /api/pull/data` ({DATA_PAGE} a page) in {:.1} s; the figure is end to end. Plain client: the same {PAGE_SIZE}-record pages from the same simulator with reqwest, each parsed into `serde_json::Value` (best of two runs: {:.1} s, {:.1} s).",
+            "No rate limit: the simulator enforces none and the host runs with `--connector-rate hubspot=1000000/1` instead of the declared 100 / 10 s. Host: trigger → completed in {:.1} s ({:.0} rec/s, {pages} pages of {PAGE_SIZE}), then every record read through `GET /api/pull/data` ({DATA_PAGE} a page) in {:.1} s; the figure is end to end. Plain client: the same {PAGE_SIZE}-record pages from the same simulator with reqwest, each parsed into `serde_json::Value` (best of two runs: {:.1} s, {:.1} s).",
             completed.as_secs_f64(),
             rate(completed),
             (total - completed).as_secs_f64(),
@@ -173,7 +173,7 @@ pub async fn fill_window(api: &Api, sim: &Simulator, session: &str) {
 pub async fn rate_limited(built: &Path, contacts: usize) -> Vec<Scenario> {
     let sim = hosts::simulator(Provider::HubSpot, contacts, warmup_companies(), true).await;
     let limit = Provider::HubSpot.default_rate_limit();
-    let host = InProcess::start(built, &[(Provider::HubSpot, &sim)]).await;
+    let host = InProcess::start(built, &[(Provider::HubSpot, &sim)], Pacing::Declared).await;
     let api = Api::new(&host.url(), "bench").await;
     let session = api
         .session(&["crm-contact", "crm-company"], "hubspot", TOKEN)

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use switchyard_simulators::Provider;
 
 use crate::api::Api;
-use crate::hosts::{self, InProcess, TOKEN};
+use crate::hosts::{self, InProcess, Pacing, TOKEN};
 use crate::pull::{self, DATA_PAGE};
 use crate::report::Scenario;
 
@@ -99,7 +99,7 @@ pub async fn push_scenarios(
     let sim = hosts::simulator(Provider::HubSpot, 10, pull::warmup_companies(), true).await;
     let limit = Provider::HubSpot.default_rate_limit();
     let per_second = f64::from(limit.max) / limit.window.as_secs_f64();
-    let host = InProcess::start(built, &[(Provider::HubSpot, &sim)]).await;
+    let host = InProcess::start(built, &[(Provider::HubSpot, &sim)], Pacing::Declared).await;
     let api = Api::new(&host.url(), "bench").await;
     let session = api
         .session(&["crm-contact", "crm-company"], "hubspot", TOKEN)
