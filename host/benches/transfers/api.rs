@@ -85,14 +85,19 @@ impl Api {
         session
     }
 
-    /// Triggers a transfer and waits for it to finish (`synchronous`); its id.
+    /// Triggers a transfer and waits for it to finish (`synchronous`, then
+    /// polling if it outlasts the host's synchronous cap); its id.
     pub async fn transfer(&self, kind: &str, mut body: Value) -> String {
         body["synchronous"] = json!(true);
         let id = self.post(&format!("/api/{kind}/transfer"), body).await["transfer_id"]
             .as_str()
             .expect("a transfer id")
             .to_owned();
-        let stats = self.statistics(&id).await;
+        let mut stats = self.statistics(&id).await;
+        while stats["status"] == "running" || stats["status"] == "queued" {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            stats = self.statistics(&id).await;
+        }
         assert_eq!(
             stats["status"], "completed",
             "transfer {id} did not complete: {stats}"
