@@ -15,16 +15,17 @@
 //! Each check is a row whose figure is the number of records that passed
 //! and whose baseline is the number expected, so its target ratio is 1.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Instant;
 
 use serde_json::{Map, Value, json};
 use switchyard_simulators::{Provider, Simulator};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::api::Api;
+use crate::expected::{
+    at, hubspot_contact, pipedrive_person, quickbooks_customer, salesforce_contact, view,
+};
 use crate::hosts::{self, InProcess, Pacing, TOKEN};
 use crate::push::contacts_with_companies;
 use crate::report::Scenario;
@@ -356,73 +357,8 @@ async fn push(case: &Case, api: &Api, sim: &Simulator, n: usize) -> Scenario {
 }
 
 // ---------------------------------------------------------------------------
-// The common model as flat text fields, and what each provider's raw record
-// should give (after host/tests/conformance.rs).
-
-fn view(endgrate_type: &str, record: &Value) -> Map<String, Value> {
-    let t = |field: &str| text(record.get(field));
-    let phones: Vec<Value> = record
-        .get("phone_numbers")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let typed = |p: &Value| {
-        p.get("phone_number_type")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_ascii_uppercase()
-    };
-    let phone = phones
-        .iter()
-        .find(|p| typed(p) == "WORK")
-        .or_else(|| phones.iter().find(|p| typed(p) != "MOBILE"))
-        .map_or(Value::Null, |p| text(p.get("phone_number")));
-    let mobile = phones
-        .iter()
-        .find(|p| typed(p) == "MOBILE")
-        .map_or(Value::Null, |p| text(p.get("phone_number")));
-    let email = text(record.pointer("/email_addresses/0/email_address"));
-    let address = |field: &str| text(record.pointer(&format!("/addresses/0/{field}")));
-    let mut m: BTreeMap<&str, Value> = BTreeMap::new();
-    m.insert("email", email);
-    m.insert("phone", phone);
-    m.insert("mobile", mobile);
-    m.insert("updated_at", instant(&t("updated_at")));
-    for f in ["street_1", "city", "state", "postal_code", "country"] {
-        m.insert(f, address(f));
-    }
-    let fields: &[&str] = match endgrate_type {
-        "accounting-customer" => &["customer_name", "company_name"],
-        _ => &["first_name", "last_name", "title", "company_name"],
-    };
-    for f in fields {
-        m.insert(f, t(f));
-    }
-    if endgrate_type == "accounting-customer" {
-        m.insert(
-            "active",
-            record.get("active").cloned().unwrap_or(Value::Null),
-        );
-    }
-    m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
-}
-
-fn flat<const N: usize>(fields: [(&str, Value); N]) -> Map<String, Value> {
-    fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
-}
-
-/// A string (trimmed; blank is `null`) or a number written out; else `null`.
-fn text(value: Option<&Value>) -> Value {
-    match value {
-        Some(Value::String(s)) if !s.trim().is_empty() => Value::String(s.trim().to_owned()),
-        Some(Value::Number(n)) => Value::String(n.to_string()),
-        _ => Value::Null,
-    }
-}
-
-fn at(raw: &Value, pointer: &str) -> Value {
-    text(raw.pointer(pointer))
-}
+// Reading raw records (the expected mapping itself is in `expected`, shared
+// with the conformance suite).
 
 fn text_at(raw: &Value, pointer: &str) -> String {
     at(raw, pointer).as_str().unwrap_or_default().to_owned()
@@ -434,136 +370,4 @@ fn ids_at(raw: &Value, pointer: &str) -> Vec<String> {
         .map(str::to_owned)
         .into_iter()
         .collect()
-}
-
-/// An instant as Unix milliseconds (RFC 3339, or Salesforce's `+0000`).
-fn instant(value: &Value) -> Value {
-    let Some(text) = value.as_str() else {
-        return Value::Null;
-    };
-    let mut fixed = text.to_owned();
-    let bytes = text.as_bytes();
-    if bytes.len() > 5
-        && matches!(bytes[bytes.len() - 5], b'+' | b'-')
-        && bytes[bytes.len() - 4..].iter().all(u8::is_ascii_digit)
-    {
-        fixed.insert(text.len() - 2, ':');
-    }
-    match OffsetDateTime::parse(&fixed, &Rfc3339) {
-        Ok(t) => json!((t.unix_timestamp_nanos() / 1_000_000) as i64),
-        Err(_) => value.clone(),
-    }
-}
-
-fn first_line(value: Value) -> Value {
-    match value.as_str().and_then(|s| s.lines().next()) {
-        Some(line) => text(Some(&json!(line))),
-        None => value,
-    }
-}
-
-fn hubspot_contact(raw: &Value) -> Map<String, Value> {
-    let p = |name: &str| at(raw, &format!("/properties/{name}"));
-    flat([
-        ("first_name", p("firstname")),
-        ("last_name", p("lastname")),
-        ("email", p("email")),
-        ("phone", p("phone")),
-        ("mobile", p("mobilephone")),
-        ("title", p("jobtitle")),
-        ("company_name", p("company")),
-        ("street_1", p("address")),
-        ("city", p("city")),
-        ("state", p("state")),
-        ("postal_code", p("zip")),
-        ("country", p("country")),
-        ("updated_at", instant(&p("lastmodifieddate"))),
-    ])
-}
-
-fn quickbooks_customer(raw: &Value) -> Map<String, Value> {
-    flat([
-        ("customer_name", at(raw, "/DisplayName")),
-        ("company_name", at(raw, "/CompanyName")),
-        ("email", at(raw, "/PrimaryEmailAddr/Address")),
-        ("phone", at(raw, "/PrimaryPhone/FreeFormNumber")),
-        ("mobile", at(raw, "/Mobile/FreeFormNumber")),
-        ("street_1", at(raw, "/BillAddr/Line1")),
-        ("city", at(raw, "/BillAddr/City")),
-        ("state", at(raw, "/BillAddr/CountrySubDivisionCode")),
-        ("postal_code", at(raw, "/BillAddr/PostalCode")),
-        ("country", at(raw, "/BillAddr/Country")),
-        ("active", raw.get("Active").cloned().unwrap_or(Value::Null)),
-        ("updated_at", instant(&at(raw, "/MetaData/LastUpdatedTime"))),
-    ])
-}
-
-fn salesforce_contact(raw: &Value) -> Map<String, Value> {
-    flat([
-        ("first_name", at(raw, "/FirstName")),
-        ("last_name", at(raw, "/LastName")),
-        ("email", at(raw, "/Email")),
-        ("phone", at(raw, "/Phone")),
-        ("mobile", at(raw, "/MobilePhone")),
-        ("title", at(raw, "/Title")),
-        ("street_1", first_line(at(raw, "/MailingStreet"))),
-        ("city", at(raw, "/MailingCity")),
-        ("state", at(raw, "/MailingState")),
-        ("postal_code", at(raw, "/MailingPostalCode")),
-        ("country", at(raw, "/MailingCountry")),
-        ("updated_at", instant(&at(raw, "/SystemModstamp"))),
-    ])
-}
-
-/// `(value, label)` of a person's `emails` or `phones`, the primary first.
-fn pipedrive_entries(raw: &Value, field: &str) -> Vec<(Value, String)> {
-    let mut entries: Vec<(bool, Value, String)> = raw
-        .get(field)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|e| {
-            let primary = e.get("primary").and_then(Value::as_bool).unwrap_or(false);
-            let label = e.get("label").and_then(Value::as_str).unwrap_or_default();
-            (primary, text(e.get("value")), label.to_ascii_lowercase())
-        })
-        .filter(|(_, value, _)| !value.is_null())
-        .collect();
-    entries.sort_by_key(|(primary, _, _)| !primary);
-    entries.into_iter().map(|(_, v, l)| (v, l)).collect()
-}
-
-fn pipedrive_person(raw: &Value) -> Map<String, Value> {
-    let name = at(raw, "/name");
-    let (first, last) = (at(raw, "/first_name"), at(raw, "/last_name"));
-    let (first, last) = match (name.as_str(), first.as_str(), last.as_str()) {
-        (Some(n), Some(f), Some(l)) if format!("{f} {l}") == n => (first, last),
-        (Some(n), ..) => match n.split_once(' ') {
-            Some((f, l)) => (json!(f), text(Some(&json!(l)))),
-            None => (json!(n), Value::Null),
-        },
-        _ => (first, last),
-    };
-    let email = pipedrive_entries(raw, "emails")
-        .into_iter()
-        .next()
-        .map_or(Value::Null, |(v, _)| v);
-    let phones = pipedrive_entries(raw, "phones");
-    let phone = phones
-        .iter()
-        .find(|(_, l)| l == "work")
-        .or_else(|| phones.iter().find(|(_, l)| l != "mobile"))
-        .map_or(Value::Null, |(v, _)| v.clone());
-    let mobile = phones
-        .iter()
-        .find(|(_, l)| l == "mobile")
-        .map_or(Value::Null, |(v, _)| v.clone());
-    flat([
-        ("first_name", first),
-        ("last_name", last),
-        ("email", email),
-        ("phone", phone),
-        ("mobile", mobile),
-        ("updated_at", instant(&at(raw, "/update_time"))),
-    ])
 }

@@ -21,6 +21,11 @@
 //! merges the parts into `bench/results/latest.json` and `latest.md`.
 
 mod api;
+// What each connector must make of a raw record, shared with the conformance
+// suite (which uses all of it; the judging here, part).
+#[allow(dead_code)]
+#[path = "../../tests/expected/mod.rs"]
+mod expected;
 mod hosts;
 mod judging;
 mod latency;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use switchyard_simulators::{Provider, Simulator};
 
-use crate::harness::{ADMIN_KEY, TOKEN, install_hubspot, sim_config};
+use crate::harness::{install_hubspot, sim_config};
 use crate::process::Process;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -19,41 +19,18 @@ async fn a_killed_host_finishes_pulls_and_pushes_exactly_once() {
     let data = tempfile::tempdir().unwrap();
     install_hubspot(data.path());
     let host = Process::start(data.path(), &sim).await;
-    let created = host
-        .call(
-            "POST",
-            "/api/admin/keys",
-            ADMIN_KEY,
-            Some(json!({ "account": "acme" })),
-        )
-        .await;
-    let key = created["api_key"].as_str().unwrap().to_owned();
-    let session = host
-        .call(
-            "POST",
-            "/api/session/initiate",
-            &key,
-            Some(json!({ "category": "crm" })),
-        )
-        .await["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    host.call("POST", "/api/session/credentials", &key, Some(json!({ "session_id": session, "provider": "hubspot", "credentials": { "access_token": TOKEN } }))).await;
+    let key = host.api_key("acme").await;
+    let session = host.connected_session(&key).await;
 
     // A pull, killed after some pages.
     sim.control().set_latency(Duration::from_millis(40));
     let pull = host
-        .call(
-            "POST",
-            "/api/pull/transfer",
+        .trigger(
             &key,
-            Some(json!({ "session_id": session, "endgrate_type": "crm-company" })),
+            "pull",
+            json!({ "session_id": session, "endgrate_type": "crm-company" }),
         )
-        .await["transfer_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
     host.until(&pull, "some pages", |s| {
         s["statistics"]["batches_success"].as_u64() >= Some(3)
     })
@@ -159,32 +136,10 @@ async fn random_kills_never_lose_or_duplicate_a_record() {
     let data = tempfile::tempdir().unwrap();
     install_hubspot(data.path());
     let mut host = Process::start(data.path(), &sim).await;
-    let key = host
-        .call(
-            "POST",
-            "/api/admin/keys",
-            ADMIN_KEY,
-            Some(json!({ "account": "soak" })),
-        )
-        .await["api_key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = host.api_key("soak").await;
     let mut sessions = Vec::new();
     for _ in 0..2 {
-        let s = host
-            .call(
-                "POST",
-                "/api/session/initiate",
-                &key,
-                Some(json!({ "category": "crm" })),
-            )
-            .await["session_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        host.call("POST", "/api/session/credentials", &key, Some(json!({ "session_id": s, "provider": "hubspot", "credentials": { "access_token": TOKEN } }))).await;
-        sessions.push(s);
+        sessions.push(host.connected_session(&key).await);
     }
     let mut pulls = Vec::new();
     let mut pushes = Vec::new();

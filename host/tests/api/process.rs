@@ -5,10 +5,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use switchyard_simulators::Simulator;
 
-use crate::harness::{ADMIN_KEY, eventually};
+use crate::harness::{ADMIN_KEY, TOKEN, eventually};
 
 pub struct Process {
     pub url: String,
@@ -49,6 +49,44 @@ impl Process {
         })
         .await;
         p
+    }
+
+    /// A new API key of `account`.
+    pub async fn api_key(&self, account: &str) -> String {
+        let created = self
+            .call(
+                "POST",
+                "/api/admin/keys",
+                ADMIN_KEY,
+                Some(json!({ "account": account })),
+            )
+            .await;
+        created["api_key"].as_str().unwrap().to_owned()
+    }
+
+    /// A CRM session connected to HubSpot with the simulator's token.
+    pub async fn connected_session(&self, key: &str) -> String {
+        let initiated = self
+            .call(
+                "POST",
+                "/api/session/initiate",
+                key,
+                Some(json!({ "category": "crm" })),
+            )
+            .await;
+        let session = initiated["session_id"].as_str().unwrap().to_owned();
+        let credentials = json!({ "session_id": session, "provider": "hubspot", "credentials": { "access_token": TOKEN } });
+        self.call("POST", "/api/session/credentials", key, Some(credentials))
+            .await;
+        session
+    }
+
+    /// Triggers a `pull` or `push` transfer; its id.
+    pub async fn trigger(&self, key: &str, kind: &str, body: Value) -> String {
+        let answer = self
+            .call("POST", &format!("/api/{kind}/transfer"), key, Some(body))
+            .await;
+        answer["transfer_id"].as_str().unwrap().to_owned()
     }
 
     /// A request that must succeed; its JSON answer.

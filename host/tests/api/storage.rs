@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchyard_simulators::{Provider, Simulator};
 
-use crate::harness::{ADMIN_KEY, TOKEN, eventually, install_hubspot, sim_config};
+use crate::harness::{eventually, install_hubspot, sim_config};
 use crate::process::Process;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,17 +22,7 @@ async fn a_full_disk_answers_503_and_the_host_recovers_when_there_is_room_again(
     let data = tempfile::tempdir().unwrap();
     install_hubspot(data.path());
     let host = Process::start(data.path(), &sim).await;
-    let key = host
-        .call(
-            "POST",
-            "/api/admin/keys",
-            ADMIN_KEY,
-            Some(json!({ "account": "acme" })),
-        )
-        .await["api_key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = host.api_key("acme").await;
     let new_session = || async {
         host.send(
             "POST",
@@ -42,23 +32,17 @@ async fn a_full_disk_answers_503_and_the_host_recovers_when_there_is_room_again(
         )
         .await
     };
-    let (_, session) = new_session().await;
-    let session = session["session_id"].as_str().unwrap().to_owned();
-    host.call("POST", "/api/session/credentials", &key, Some(json!({ "session_id": session, "provider": "hubspot", "credentials": { "access_token": TOKEN } }))).await;
+    let session = host.connected_session(&key).await;
 
     // A pull accepted before the disk fills, slowed so it is still running.
     sim.control().set_latency(Duration::from_millis(100));
     let pull = host
-        .call(
-            "POST",
-            "/api/pull/transfer",
+        .trigger(
             &key,
-            Some(json!({ "session_id": session, "endgrate_type": "crm-company" })),
+            "pull",
+            json!({ "session_id": session, "endgrate_type": "crm-company" }),
         )
-        .await["transfer_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
 
     // The disk is full: create sessions until a write fails. Every session
     // acknowledged before that must survive.
