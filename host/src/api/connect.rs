@@ -652,6 +652,21 @@ fn selecting(state: &AppState, session: &Session) -> Result<(Manifest, bool), Bo
         .map_err(|_| Box::new(not_offered()))
 }
 
+/// The live session a selection form was posted for, with its provider's
+/// manifest and mode (see [`selecting`]).
+fn selecting_form(
+    state: &AppState,
+    form: &[(String, String)],
+) -> Result<(Session, Manifest, bool), Box<Response>> {
+    let sid = form
+        .iter()
+        .find(|(k, _)| k == "session_id")
+        .map(|(_, v)| v.as_str());
+    let session = live_session(state, sid)?;
+    let (manifest, editing) = selecting(state, &session)?;
+    Ok((session, manifest, editing))
+}
+
 fn selection_steps(session: &Session, manifest: &Manifest, editing: bool) -> Vec<Step> {
     steps::steps(session, Some(manifest), editing)
 }
@@ -681,15 +696,7 @@ pub async fn select_submit(
     State(state): State<AppState>,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    let sid = form
-        .iter()
-        .find(|(k, _)| k == "session_id")
-        .map(|(_, v)| v.as_str());
-    let mut session = match live_session(&state, sid) {
-        Ok(s) => s,
-        Err(page) => return *page,
-    };
-    let (manifest, editing) = match selecting(&state, &session) {
+    let (mut session, manifest, editing) = match selecting_form(&state, &form) {
         Ok(x) => x,
         Err(page) => return *page,
     };
@@ -759,15 +766,7 @@ pub async fn fields_submit(
     State(state): State<AppState>,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    let sid = form
-        .iter()
-        .find(|(k, _)| k == "session_id")
-        .map(|(_, v)| v.as_str());
-    let mut session = match live_session(&state, sid) {
-        Ok(s) => s,
-        Err(page) => return *page,
-    };
-    let (manifest, editing) = match selecting(&state, &session) {
+    let (mut session, manifest, editing) = match selecting_form(&state, &form) {
         Ok(x) => x,
         Err(page) => return *page,
     };
