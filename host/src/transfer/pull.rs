@@ -65,13 +65,19 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
         (Some(mapping), true) => Some(mapping),
         _ => None,
     };
+    let needs_tree = custom_mapping.is_some() || filter.is_some();
     let mut writes = Writes::default();
     let mut out: Vec<PulledItem> = Vec::with_capacity(page.records.len());
     let mut malformed = 0usize;
     for record in &page.records {
         // The connector's JSON is kept as it is unless a mapping or a filter
         // needs it as a tree: most pulls store and serve it unparsed.
-        let Ok(raw) = serde_json::from_str::<&RawValue>(&record.data) else {
+        let parsed = if needs_tree {
+            serde_json::from_str::<Value>(&record.data).map(Data::Tree)
+        } else {
+            serde_json::from_str::<&RawValue>(&record.data).map(Data::Raw)
+        };
+        let Ok(data) = parsed else {
             malformed += 1;
             continue;
         };
@@ -97,24 +103,21 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
         } else if record.deleted {
             continue;
         }
-        let data = if custom_mapping.is_some() || filter.is_some() {
-            let Ok(parsed) = serde_json::from_str::<Value>(raw.get()) else {
-                malformed += 1;
-                continue;
-            };
-            let shaped = match custom_mapping {
-                Some(mapping) => mapping.to_custom(&parsed),
-                None => parsed,
-            };
-            if let Some(filter) = &filter
-                && !record.deleted
-                && !filter.matches(&shaped)
-            {
-                continue;
+        let data = match data {
+            Data::Tree(parsed) => {
+                let shaped = match custom_mapping {
+                    Some(mapping) => mapping.to_custom(&parsed),
+                    None => parsed,
+                };
+                if let Some(filter) = &filter
+                    && !record.deleted
+                    && !filter.matches(&shaped)
+                {
+                    continue;
+                }
+                Data::Tree(shaped)
             }
-            Data::Shaped(shaped)
-        } else {
-            Data::AsPulled(raw)
+            raw => raw,
         };
         out.push(PulledItem {
             id: &record.id,
@@ -206,8 +209,10 @@ struct PulledItem<'a> {
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Data<'a> {
-    AsPulled(&'a RawValue),
-    Shaped(Value),
+    /// The connector's JSON as it came.
+    Raw(&'a RawValue),
+    /// Parsed, because a custom mapping or a filter works on it.
+    Tree(Value),
 }
 
 /// What a record looks like, to tell whether it changed since the last pull.
