@@ -10,7 +10,7 @@
 //! crash (and the queue and push journals are built to survive crashes).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use super::Db;
@@ -40,7 +40,7 @@ pub async fn writable_again(db: &Db, data_dir: &Path) {
     }
 }
 
-fn probe(path: &PathBuf) -> std::io::Result<()> {
+fn probe(path: &Path) -> std::io::Result<()> {
     let written = std::fs::File::create(path).and_then(|mut f| {
         f.write_all(&vec![0u8; PROBE_BYTES])?;
         f.sync_all()
