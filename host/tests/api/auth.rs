@@ -111,21 +111,8 @@ async fn a_revoked_session_waits_for_reauthentication_then_finishes() {
 
     t.sign_in(&format!("/session/reauthenticate?session_id={session}"))
         .await;
-    eventually(Duration::from_secs(30), "the resumed transfer", || {
-        let (t, transfer) = (&t, &transfer);
-        async move {
-            t.call(
-                "GET",
-                &format!("/api/statistics?transfer_id={transfer}"),
-                None,
-                None,
-            )
-            .await
-            .1["completed"]
-                == true
-        }
-    })
-    .await;
+    t.until_completed(&transfer, Duration::from_secs(30), "the resumed transfer")
+        .await;
     assert_eq!(
         t.all_data(&key, "pull", "crm-contact", &transfer)
             .await

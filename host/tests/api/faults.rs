@@ -102,20 +102,10 @@ async fn transfers_survive_provider_faults_without_loss_or_duplicates() {
         .await;
 
     for transfer in [&pull, &push] {
-        eventually(
+        t.until_completed(
+            transfer,
             Duration::from_secs(120),
             "the transfers to finish",
-            || async {
-                t.call(
-                    "GET",
-                    &format!("/api/statistics?transfer_id={transfer}"),
-                    None,
-                    None,
-                )
-                .await
-                .1["completed"]
-                    == true
-            },
         )
         .await;
     }

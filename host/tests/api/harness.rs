@@ -175,6 +175,25 @@ impl TestHost {
         (status, value)
     }
 
+    /// Waits (up to `limit`) until the transfer's statistics say completed.
+    pub async fn until_completed(&self, transfer: &str, limit: Duration, what: &str) {
+        eventually(limit, what, || async {
+            let path = format!("/api/statistics?transfer_id={transfer}");
+            self.call("GET", &path, None, None).await.1["completed"] == true
+        })
+        .await;
+    }
+
+    /// A form posted to one of the host's pages, as a browser would.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.url))
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn post(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
         self.call("POST", path, Some(key), Some(body)).await
     }

@@ -63,20 +63,10 @@ async fn misbehaving_connectors_fail_alone_while_others_complete() {
     );
 
     for (mode, transfer) in &hostile {
-        eventually(
+        t.until_completed(
+            transfer,
             Duration::from_secs(60),
             "the hostile transfers to end",
-            || async {
-                t.call(
-                    "GET",
-                    &format!("/api/statistics?transfer_id={transfer}"),
-                    None,
-                    None,
-                )
-                .await
-                .1["completed"]
-                    == true
-            },
         )
         .await;
         let (_, stats) = t

@@ -40,21 +40,8 @@ async fn a_transfer_waits_for_configuration_then_runs() {
     );
 
     t.attach(&key, &session).await;
-    eventually(Duration::from_secs(30), "the waiting pull", || {
-        let (t, transfer) = (&t, &transfer);
-        async move {
-            t.call(
-                "GET",
-                &format!("/api/statistics?transfer_id={transfer}"),
-                None,
-                None,
-            )
-            .await
-            .1["completed"]
-                == true
-        }
-    })
-    .await;
+    t.until_completed(&transfer, Duration::from_secs(30), "the waiting pull")
+        .await;
     let rows = t.all_data(&key, "pull", "crm-company", &transfer).await;
     assert_eq!(rows.len(), 4);
     t.stop().await;
@@ -91,21 +78,8 @@ async fn synchronous_waits_at_most_the_cap() {
         "answered at the cap, before the slow provider finished"
     );
     t.sim.control().set_latency(Duration::ZERO);
-    eventually(Duration::from_secs(30), "the pull after the cap", || {
-        let (t, transfer) = (&t, &transfer);
-        async move {
-            t.call(
-                "GET",
-                &format!("/api/statistics?transfer_id={transfer}"),
-                None,
-                None,
-            )
-            .await
-            .1["completed"]
-                == true
-        }
-    })
-    .await;
+    t.until_completed(&transfer, Duration::from_secs(30), "the pull after the cap")
+        .await;
     t.stop().await;
 }
 

@@ -165,12 +165,8 @@ async fn the_selection_steps_store_schemas_mapping_and_upsert_behaviour() {
 
     // Nothing chosen: the page says so.
     let refused = t
-        .http
-        .post(format!("{}/session/select", t.url))
-        .form(&[("session_id", session.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .post_form("/session/select", &[("session_id", session.as_str())])
+        .await;
     assert_eq!(refused.status(), 422);
     assert!(
         refused
@@ -181,12 +177,11 @@ async fn the_selection_steps_store_schemas_mapping_and_upsert_behaviour() {
     );
 
     let chose = t
-        .http
-        .post(format!("{}/session/select", t.url))
-        .form(&[("session_id", session.as_str()), ("enable:0", "on")])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/session/select",
+            &[("session_id", session.as_str()), ("enable:0", "on")],
+        )
+        .await;
     assert_eq!(
         location(&chose),
         format!("/session/fields?session_id={session}")
@@ -207,30 +202,28 @@ async fn the_selection_steps_store_schemas_mapping_and_upsert_behaviour() {
     assert!(!fields.contains("mapping-1"), "companies were switched off");
 
     let bad = t
-        .http
-        .post(format!("{}/session/fields", t.url))
-        .form(&[
-            ("session_id", session.as_str()),
-            ("map:0:mail", "no.such.path"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/session/fields",
+            &[
+                ("session_id", session.as_str()),
+                ("map:0:mail", "no.such.path"),
+            ],
+        )
+        .await;
     assert_eq!(bad.status(), 422);
 
     let done = t
-        .http
-        .post(format!("{}/session/fields", t.url))
-        .form(&[
-            ("session_id", session.as_str()),
-            ("map:0:who", "first_name"),
-            ("map:0:mail", "email_addresses.0.email_address"),
-            ("upsert:0:who", "set_if_not_set"),
-            ("upsert:0:mail", "overwrite"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/session/fields",
+            &[
+                ("session_id", session.as_str()),
+                ("map:0:who", "first_name"),
+                ("map:0:mail", "email_addresses.0.email_address"),
+                ("upsert:0:who", "set_if_not_set"),
+                ("upsert:0:mail", "overwrite"),
+            ],
+        )
+        .await;
     assert_eq!(location(&done), "https://app.example/back");
 
     let (status, config) = t
@@ -407,15 +400,14 @@ async fn a_do_not_update_field_is_left_alone_when_a_push_updates_a_record() {
     ))
     .await;
     let done = t
-        .http
-        .post(format!("{}/session/fields", t.url))
-        .form(&[
-            ("session_id", session.as_str()),
-            ("upsert:0:first_name", "do_not_update"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/session/fields",
+            &[
+                ("session_id", session.as_str()),
+                ("upsert:0:first_name", "do_not_update"),
+            ],
+        )
+        .await;
     assert_eq!(
         location(&done),
         format!("/session/done?session_id={session}")
@@ -495,27 +487,25 @@ async fn resources_and_passthrough_objects_are_chosen_on_the_data_step() {
     assert!(page.contains("More from"), "companies are offered: {page}");
 
     let wrong = t
-        .http
-        .post(format!("{}/session/select", t.url))
-        .form(&[
-            ("session_id", session.as_str()),
-            ("resource:0", "accounting-invoice"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/session/select",
+            &[
+                ("session_id", session.as_str()),
+                ("resource:0", "accounting-invoice"),
+            ],
+        )
+        .await;
     assert_eq!(wrong.status(), 422);
     let done = t
-        .http
-        .post(format!("{}/session/select", t.url))
-        .form(&[
-            ("session_id", session.as_str()),
-            ("resource:0", "crm-contact"),
-            ("passthrough", "crm-company"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/session/select",
+            &[
+                ("session_id", session.as_str()),
+                ("resource:0", "crm-contact"),
+                ("passthrough", "crm-company"),
+            ],
+        )
+        .await;
     assert_eq!(
         location(&done),
         format!("/session/done?session_id={session}")
