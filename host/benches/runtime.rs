@@ -42,8 +42,12 @@ fn mapper_component() -> Vec<u8> {
         .status()
         .expect("cargo runs");
     assert!(status.success(), "building the mapper component failed");
-    std::fs::read(root().join("connectors/target/wasm32-wasip2/release/mapper.wasm"))
-        .expect("mapper.wasm")
+    // `cargo xtask bench` says where the connectors' target directory is
+    // (it honours CARGO_TARGET_DIR).
+    let target = std::env::var_os("SWITCHYARD_CONNECTORS_TARGET")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("connectors/target"));
+    std::fs::read(target.join("wasm32-wasip2/release/mapper.wasm")).expect("mapper.wasm")
 }
 
 async fn runtime(pooling: bool, cache: &Path, wasm: &[u8]) -> Arc<Runtime> {

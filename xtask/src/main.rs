@@ -2,6 +2,7 @@
 //! machine needs exactly two: `cargo xtask serve` and `cargo xtask test`.
 
 mod bench_report;
+mod system_packages;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,6 +32,8 @@ enum Task {
         args: Vec<String>,
     },
     /// Runs every test: connectors (natively), host unit and integration tests.
+    /// Installs Chromium and its driver for the browser tests when missing
+    /// (as root with apt-get; otherwise says the command to run).
     Test,
     /// Creates a compiling connector skeleton with a passing test.
     NewConnector {
@@ -105,6 +108,51 @@ fn ensure_wasm_target() -> Result<()> {
     Ok(())
 }
 
+/// Chromium and its driver, for the browser tests (host/tests/browser.rs).
+/// Those tests also take `CHROMIUM` and `CHROMEDRIVER` pointing at the
+/// binaries; a binary given that way is not looked for.
+fn ensure_browser() -> Result<()> {
+    let needed: Vec<(&str, &str)> = [
+        ("CHROMIUM", "chromium", "chromium"),
+        ("CHROMEDRIVER", "chromedriver", "chromium-driver"),
+    ]
+    .into_iter()
+    .filter(|(var, _, _)| std::env::var_os(var).is_none())
+    .map(|(_, binary, package)| (binary, package))
+    .collect();
+    system_packages::ensure("the browser tests", &needed)
+}
+
+/// The target directory of the cargo workspace in `dir`, as cargo resolves
+/// it: `CARGO_TARGET_DIR`, `build.target-dir` in `.cargo/config.toml`, or
+/// the workspace's `target`.
+fn target_dir(dir: &Path) -> Result<PathBuf> {
+    let out = cargo()
+        .current_dir(dir)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .with_context(|| format!("running cargo metadata in {}", dir.display()))?;
+    if !out.status.success() {
+        bail!(
+            "cargo metadata failed in {}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("cargo metadata did not answer JSON")?;
+    metadata["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .context("cargo metadata gave no target_directory")
+}
+
+/// Where `cargo build --release --target wasm32-wasip2` in `connectors/`
+/// writes the components.
+fn components_dir(root: &Path) -> Result<PathBuf> {
+    Ok(target_dir(&root.join("connectors"))?.join("wasm32-wasip2/release"))
+}
+
 /// The real connectors: every member of the connectors workspace except the
 /// SDK and the test components.
 fn connector_crates(root: &Path) -> Result<Vec<String>> {
@@ -140,11 +188,9 @@ fn build_connectors(root: &Path, out: &Path) -> Result<()> {
         cmd.args(["-p", name]);
     }
     run(&mut cmd)?;
+    let components = components_dir(root)?;
     for name in &crates {
-        let file = format!("{}.wasm", name.replace('-', "_"));
-        let built = root
-            .join("connectors/target/wasm32-wasip2/release")
-            .join(&file);
+        let built = components.join(format!("{}.wasm", name.replace('-', "_")));
         let target = out.join(format!("{name}.wasm"));
         // Write beside and rename, so a watching host never reads half a file.
         let tmp = out.join(format!(".{name}.wasm.tmp"));
@@ -196,6 +242,8 @@ fn flag_value(args: &[String], flag: &str) -> Option<String> {
 }
 
 fn test(root: &Path) -> Result<()> {
+    // First, so a missing package stops the run before a long build.
+    ensure_browser()?;
     ensure_wasm_target()?;
     let host_triple = host_triple()?;
     // Connectors: every component must build for wasm, and their own tests
@@ -310,9 +358,13 @@ fn new_connector(root: &Path, name: &str) -> Result<()> {
         std::fs::write(&path, text)?;
     }
     add_workspace_member(&root.join("connectors/Cargo.toml"), name)?;
+    let component = components_dir(root)
+        .unwrap_or_else(|_| root.join("connectors/target/wasm32-wasip2/release"))
+        .join(format!("{}.wasm", name.replace('-', "_")));
     println!(
-        "Created connectors/{name}.\n\nNext:\n  cd connectors && cargo test -p {name} --target {}\n  cargo xtask build-connectors   # builds it and copies {name}.wasm into ./data/connectors\n\nA running host picks it up within a second; see docs/connector-guide.md.",
-        host_triple().unwrap_or_else(|_| "x86_64-unknown-linux-gnu".into())
+        "Created connectors/{name}.\n\nNext:\n  cd connectors && cargo test -p {name} --target {}\n  cargo xtask build-connectors   # builds {} and copies it to ./data/connectors/{name}.wasm\n\nA running host picks it up within a second; see docs/connector-guide.md.",
+        host_triple().unwrap_or_else(|_| "x86_64-unknown-linux-gnu".into()),
+        component.display()
     );
     Ok(())
 }
@@ -346,7 +398,9 @@ fn bench(root: &Path, only: Option<&str>, quick: bool) -> Result<()> {
     let wanted: Vec<&str> = only
         .map(|o| o.split(',').map(str::trim).collect())
         .unwrap_or_default();
-    let parts = root.join("target/bench-parts");
+    let parts = target_dir(root)?.join("bench-parts");
+    // The runtime bench builds the mapper component and reads it from here.
+    let connectors_target = target_dir(&root.join("connectors"))?;
     let _ = std::fs::remove_dir_all(&parts);
     let mut benches = Vec::new();
     if wanted.is_empty() || wanted.contains(&"runtime") {
@@ -359,7 +413,8 @@ fn bench(root: &Path, only: Option<&str>, quick: bool) -> Result<()> {
         let mut cmd = cargo();
         cmd.current_dir(root)
             .args(["bench", "--package", "switchyard", "--bench", bench])
-            .env("SWITCHYARD_BENCH_PARTS", &parts);
+            .env("SWITCHYARD_BENCH_PARTS", &parts)
+            .env("SWITCHYARD_CONNECTORS_TARGET", &connectors_target);
         if let Some(only) = only {
             cmd.env("SWITCHYARD_BENCH_ONLY", only);
         }
