@@ -6,19 +6,24 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::store::{Db, StoreError, decode, encode, key, prefix};
+use crate::wire;
 
-/// The reference's four kinds of error.
+/// Endgrate's five kinds of error (`error_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorType {
     /// Something went wrong inside this host (or its connector).
     Internal,
-    /// One pushed item was rejected.
-    TransferData,
-    /// The provider failed.
+    /// The connector or the provider refused what was asked (one pushed
+    /// item rejected). Earlier versions stored it as `transfer_data`.
+    #[serde(alias = "transfer_data")]
+    Integration,
+    /// The provider failed or could not be reached.
     Upstream,
     /// The end user must authenticate again.
     Authentication,
+    /// A record did not fit the schema or the field mapping.
+    Mapping,
 }
 
 impl ErrorType {
@@ -26,9 +31,10 @@ impl ErrorType {
     pub fn resolve_text(self, provider: &str) -> String {
         match self {
             ErrorType::Internal => "Something failed inside Switchyard. The transfer was stopped; trigger it again, and if it keeps failing, send this error's message to your Switchyard operator.".to_owned(),
-            ErrorType::TransferData => format!("{provider} rejected this item. Correct the fields named in the message and push the item again; the other items were not affected."),
+            ErrorType::Integration => format!("{provider} rejected this item. Correct the fields named in the message and push the item again; the other items were not affected."),
             ErrorType::Upstream => format!("{provider} failed or answered something unexpected. Check {provider}'s status, then trigger the transfer again; records already transferred are kept."),
             ErrorType::Authentication => format!("{provider} no longer accepts this session's credentials. Send the end user to /session/reauthenticate?session_id=<session_id> to sign in again; waiting transfers resume once they do."),
+            ErrorType::Mapping => "The item does not fit the session's schema or field mapping, so it was not sent. Correct the fields named in the message and push the item again; the other items were not affected.".to_owned(),
         }
     }
 }
@@ -96,6 +102,10 @@ impl ErrorRecord {
 
     /// The error as `GET /api/errors` and the error webhook show it.
     pub fn to_json(&self) -> Value {
+        let mut provider_info = self.provider_info.clone();
+        let mut integration_info = self.integration_info.clone();
+        wire::upgrade_info(&mut provider_info);
+        wire::upgrade_info(&mut integration_info);
         let mut v = json!({
             "pk": self.pk,
             "transfer_id": self.transfer_id,
@@ -106,8 +116,8 @@ impl ErrorRecord {
             "error_resolve_text": self.error_resolve_text,
             "resolved": self.resolved,
             "endgrate": {
-                "provider_info": self.provider_info,
-                "integration_info": self.integration_info,
+                "provider_info": provider_info,
+                "integration_info": integration_info,
             },
         });
         if let Some(index) = self.index {

@@ -24,3 +24,4 @@ pub mod time;
 pub mod transfer;
 pub mod ui;
 pub mod webhooks;
+pub mod wire;

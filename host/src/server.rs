@@ -211,16 +211,6 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
         ),
         sessions::sweeper::spawn(sessions.clone(), config.sweep_interval),
     ];
-    let (transfers, dispatcher) = Transfers::start(
-        db.clone(),
-        runtime.clone(),
-        sessions.clone(),
-        credentials.clone(),
-        doorbell.clone(),
-        config.transfers.clone(),
-    )?;
-    background.push(dispatcher);
-
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen {
@@ -231,6 +221,23 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
         addr: config.listen,
         source,
     })?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"))
+        .trim_end_matches('/')
+        .to_owned();
+    let (transfers, dispatcher) = Transfers::start(
+        db.clone(),
+        runtime.clone(),
+        sessions.clone(),
+        credentials.clone(),
+        doorbell.clone(),
+        config.transfers.clone(),
+        public_url.clone(),
+    )?;
+    background.push(dispatcher);
+
     let state = AppState {
         runtime: runtime.clone(),
         db,
@@ -242,12 +249,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
         transfers,
         webhooks: doorbell,
         config: std::sync::Arc::new(ApiConfig {
-            public_url: config
-                .public_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{addr}"))
-                .trim_end_matches('/')
-                .to_owned(),
+            public_url,
             session_ttl: config.session_ttl,
             synchronous_cap: config.synchronous_cap,
             default_settings: config.default_settings.clone(),

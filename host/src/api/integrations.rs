@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 use super::input::QueryParams;
 use super::{ApiError, AppState};
 use crate::runtime::manifest::Manifest;
+use crate::sessions::configuration::{provider_info, served_direction};
+use crate::wire::{self, Direction};
 
 /// `GET /api/integrations?provider&category&session_id`: with `session_id`,
 /// only the providers that session may offer.
@@ -39,19 +41,21 @@ pub async fn list(
     let providers: Vec<Value> = manifests
         .iter()
         .filter(|m| provider.is_none_or(|p| p == m.id))
-        .filter(|m| category.is_none_or(|c| c == m.category))
-        .map(provider_entry)
+        .filter(|m| category.is_none_or(|c| c.eq_ignore_ascii_case(&m.category)))
+        .map(|m| provider_entry(m, &state.config.public_url))
         .collect();
     Ok(Json(json!({ "providers": providers })))
 }
 
 /// One provider as `GET /api/integrations` lists it.
-pub fn provider_entry(m: &Manifest) -> Value {
+pub fn provider_entry(m: &Manifest, public_url: &str) -> Value {
     let integrations: Vec<Value> = m
         .integrations
         .iter()
         .map(|i| {
+            let direction = served_direction(i, Direction::Import);
             json!({
+                "name": wire::integration_name(&i.endgrate_type, direction),
                 "display_name": i.display_name,
                 "endgrate_type": i.endgrate_type,
                 "supports_pull": i.supports_pull,
@@ -62,14 +66,7 @@ pub fn provider_entry(m: &Manifest) -> Value {
         })
         .collect();
     json!({
-        "provider": {
-            "name": m.id,
-            "display_name": m.display_name,
-            "url": m.homepage,
-            "image": format!("/api/integrations/{}/logo.svg", m.id),
-            "auth_type": m.auth_type(),
-            "endgrate_provider_type": m.category,
-        },
+        "provider": provider_info(m, public_url),
         "integrations": integrations,
     })
 }

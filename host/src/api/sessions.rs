@@ -2,7 +2,7 @@
 //! existing credentials, provider lists, and per-schema association switches.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{MatchedPath, State};
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
@@ -16,6 +16,7 @@ use crate::sessions::configuration::{configuration_object, configure};
 use crate::sessions::{Session, SessionOptions, SessionSchema, Webhooks};
 use crate::store::{self, decode, encode, key, new_id, now_ms, prefix};
 use crate::webhooks::outbox::{self, Delivery};
+use crate::wire::Direction;
 
 fn bad(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::field(StatusCode::BAD_REQUEST, field, message)
@@ -50,6 +51,7 @@ pub fn session_of(
 pub async fn initiate(
     State(state): State<AppState>,
     caller: Caller,
+    route: MatchedPath,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let mut schemas = Vec::new();
@@ -144,6 +146,11 @@ pub async fn initiate(
             data: body.webhook("data_webhook")?,
             completed: body.webhook("completed_webhook")?,
             error: body.webhook("error_webhook")?,
+        },
+        session_method: if route.as_str() == "/api/push/initiate" {
+            Direction::Export
+        } else {
+            Direction::Import
         },
     };
     let created_ms = now_ms();
@@ -299,7 +306,11 @@ pub async fn configuration(
             ),
         )
     })?;
-    Ok(Json(configuration_object(&session, &manifest)))
+    Ok(Json(configuration_object(
+        &session,
+        &manifest,
+        &state.config.public_url,
+    )))
 }
 
 /// `POST /api/session/delete`.
@@ -520,7 +531,7 @@ pub fn fire_configuration(
     manifest: &crate::runtime::manifest::Manifest,
 ) -> Result<(), ApiError> {
     if let Some(hook) = &session.options.webhooks.configuration {
-        let mut body = configuration_object(session, manifest);
+        let mut body = configuration_object(session, manifest, &state.config.public_url);
         body["metadata"] = hook.metadata.clone();
         let delivery = Delivery::new(
             &session.account,

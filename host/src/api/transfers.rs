@@ -177,7 +177,13 @@ pub async fn push(
     transfer.stats.records = items.len() as u64;
     let mut writes = Writes::default();
     for (index, raw) in items.iter().enumerate() {
-        let item = read_item(&session, schema, raw, true);
+        let item = read_item(
+            &session,
+            schema,
+            raw,
+            &format!("transfer_data[{index}]"),
+            true,
+        )?;
         writes.put(
             TreeId::PushItems,
             seq_key(&transfer.id, index as u64),
@@ -192,77 +198,89 @@ pub async fn push(
     answer(&state, &transfer.id, synchronous).await
 }
 
-/// Reads one pushed item; a problem makes the item invalid (it fails alone).
-fn read_item(session: &Session, schema: &SessionSchema, raw: &Value, top: bool) -> ItemIn {
-    let mut item = ItemIn {
-        id: None,
-        internal_id: None,
-        data: Value::Null,
-        associations: Vec::new(),
-        invalid: None,
-    };
+/// Reads the pushed item at `at` (`transfer_data[3]`). A request that is not
+/// shaped like items (not an object, no `data` object, ids that are not
+/// strings, associations that are not lists of items of the session's
+/// schemas) is refused whole, naming the place; an item whose `data` breaks
+/// its schema is marked invalid and fails alone when the push runs.
+fn read_item(
+    session: &Session,
+    schema: &SessionSchema,
+    raw: &Value,
+    at: &str,
+    top: bool,
+) -> Result<ItemIn, ApiError> {
     let Some(fields) = raw.as_object() else {
-        item.invalid = Some("the item must be an object `{\"data\": {...}}`".into());
-        return item;
+        return Err(bad(
+            at,
+            format!("`{at}` must be an object `{{\"data\": {{...}}}}`."),
+        ));
     };
     let id_text = |name: &str| match fields.get(name) {
         Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
         None | Some(Value::Null) => Ok(None),
-        Some(_) => Err(format!("`{name}` must be a string")),
+        Some(_) => Err(bad(
+            &format!("{at}.{name}"),
+            format!("`{at}.{name}` must be a non-empty string."),
+        )),
+    };
+    let mut item = ItemIn {
+        id: id_text("id")?,
+        internal_id: id_text("internal_id")?,
+        data: Value::Null,
+        associations: Vec::new(),
+        invalid: None,
+    };
+    let Some(Value::Object(_)) = fields.get("data") else {
+        return Err(bad(
+            &format!("{at}.data"),
+            format!("`{at}.data` is required and must be an object of the schema's fields."),
+        ));
+    };
+    let mut data = fields["data"].clone();
+    if !schema.custom
+        && let Some(t) = &schema.endgrate_type
+    {
+        cdm::normalize_push(t, &mut data);
+    }
+    let validator = if schema.custom {
+        Validator::compile(&schema.schema).ok()
+    } else {
+        schema
+            .endgrate_type
+            .as_deref()
+            .and_then(Validator::for_default)
     };
     let mut problems = Vec::new();
-    match id_text("id") {
-        Ok(v) => item.id = v,
-        Err(e) => problems.push(e),
-    }
-    match id_text("internal_id") {
-        Ok(v) => item.internal_id = v,
-        Err(e) => problems.push(e),
-    }
-    match fields.get("data") {
-        Some(Value::Object(_)) => {
-            let mut data = fields["data"].clone();
-            if !schema.custom
-                && let Some(t) = &schema.endgrate_type
-            {
-                cdm::normalize_push(t, &mut data);
-            }
-            let validator = if schema.custom {
-                Validator::compile(&schema.schema).ok()
-            } else {
-                schema
-                    .endgrate_type
-                    .as_deref()
-                    .and_then(Validator::for_default)
-            };
-            if let Some(validator) = validator
-                && let Err(violations) = validator.validate(&data)
-            {
-                for v in violations {
-                    problems.push(format!("data{}: {}", v.path, v.message));
-                }
-            }
-            item.data = data;
+    if let Some(validator) = validator
+        && let Err(violations) = validator.validate(&data)
+    {
+        for v in violations {
+            problems.push(format!("data{}: {}", v.path, v.message));
         }
-        Some(_) => problems.push("`data` must be an object".into()),
-        None => problems.push("`data` is required".into()),
     }
+    item.data = data;
     match fields.get("associations") {
         None | Some(Value::Null) => {}
         Some(Value::Object(by_type)) if top => {
             for (t, children) in by_type {
+                let place = format!("{at}.associations.{t}");
                 let Some(child_schema) = session.schema(t) else {
-                    problems.push(format!("associations: this session has no schema {t:?}"));
-                    continue;
+                    return Err(bad(&place, format!("This session has no schema {t:?}.")));
                 };
                 let Some(children) = children.as_array() else {
-                    problems.push(format!("associations.{t} must be a list of items"));
-                    continue;
+                    return Err(bad(&place, format!("`{place}` must be a list of items.")));
                 };
                 let mut read = Vec::new();
                 for (j, child) in children.iter().enumerate() {
-                    let c = read_item(session, child_schema, child, false);
+                    let c = read_item(
+                        session,
+                        child_schema,
+                        child,
+                        &format!("{place}[{j}]"),
+                        false,
+                    )?;
                     if let Some(why) = &c.invalid {
                         problems.push(format!("associations.{t}[{j}]: {why}"));
                     }
@@ -272,14 +290,22 @@ fn read_item(session: &Session, schema: &SessionSchema, raw: &Value, top: bool) 
             }
         }
         Some(Value::Object(_)) => {
-            problems.push("associated items cannot have associations of their own".into())
+            return Err(bad(
+                &format!("{at}.associations"),
+                "Associated items cannot have associations of their own.",
+            ));
         }
-        Some(_) => problems.push("`associations` must be an object of lists".into()),
+        Some(_) => {
+            return Err(bad(
+                &format!("{at}.associations"),
+                format!("`{at}.associations` must be an object of lists of items."),
+            ));
+        }
     }
     if !problems.is_empty() {
         item.invalid = Some(problems.join("; "));
     }
-    item
+    Ok(item)
 }
 
 /// The trigger's answer, after waiting for the transfer with `synchronous`.
@@ -390,7 +416,14 @@ pub async fn statistics(
                     "No transfer with this transfer_id.",
                 )
             })?;
-        return Ok(Json(transfer.statistics_json()));
+        let mut answer = transfer.statistics_json();
+        answer["success"] = json!(true);
+        // Public (a transfer id is the only key): never hand out the session
+        // id, which the session pages accept.
+        if let Some(fields) = answer.as_object_mut() {
+            fields.remove("session_id");
+        }
+        return Ok(Json(answer));
     }
     let session_id = query
         .optional("session_id")

@@ -102,10 +102,10 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> InvalidManife
 }
 
 impl Manifest {
-    /// The auth type as `GET /api/integrations` names it.
+    /// `auth_type` as Endgrate names it (`oauth`, `api_key`).
     pub fn auth_type(&self) -> &'static str {
         match self.auth {
-            AuthSpec::OAuth2(_) => "oauth2",
+            AuthSpec::OAuth2(_) => "oauth",
             AuthSpec::ApiKey(_) => "api_key",
         }
     }

@@ -4,10 +4,11 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{ConnectionState, Session};
+use super::{ConnectionState, Session, SessionSchema};
 use crate::cdm::{self, mapping::FieldMapping};
 use crate::runtime::manifest::{Integration, Manifest};
 use crate::store::now_ms;
+use crate::wire::{self, Direction};
 
 /// Connects `session` to `manifest`'s provider with its default selections:
 /// every schema the provider serves is enabled, served by the integration of
@@ -44,35 +45,68 @@ pub fn configure(session: &mut Session, manifest: &Manifest, settings: Value) {
     session.pending = None;
 }
 
-/// `provider_info` as the configuration object and errors show it.
-pub fn provider_info(manifest: &Manifest) -> Value {
+/// `provider_info` as the configuration object, integrations and errors
+/// show it; `public_url` makes the logo's URL absolute.
+pub fn provider_info(manifest: &Manifest, public_url: &str) -> Value {
     json!({
         "name": manifest.id,
         "display_name": manifest.display_name,
         "url": manifest.homepage,
-        "image": format!("/api/integrations/{}/logo.svg", manifest.id),
+        "image": format!("{public_url}/api/integrations/{}/logo.svg", manifest.id),
         "auth_type": manifest.auth_type(),
-        "endgrate_provider_type": manifest.category,
+        "specific": {},
+        "endgrate_provider_type": wire::provider_type(&manifest.category),
     })
 }
 
-/// `integration_info` of one integration.
-pub fn integration_info(integration: &Integration) -> Value {
-    let method = match (integration.supports_pull, integration.supports_push) {
-        (true, true) => "pull_push",
-        (true, false) => "pull",
-        (false, true) => "push",
-        (false, false) => "none",
-    };
+/// The direction an integration serves a session in: the session's own,
+/// unless the integration only goes the other way.
+pub fn served_direction(integration: &Integration, wanted: Direction) -> Direction {
+    match wanted {
+        Direction::Import if !integration.supports_pull && integration.supports_push => {
+            Direction::Export
+        }
+        Direction::Export if !integration.supports_push && integration.supports_pull => {
+            Direction::Import
+        }
+        _ => wanted,
+    }
+}
+
+/// `integration_info` of one integration serving `direction`.
+pub fn integration_info(integration: &Integration, direction: Direction) -> Value {
+    let name = wire::integration_name(&integration.endgrate_type, direction);
     json!({
-        "name": integration.endgrate_type,
-        "display_name": integration.display_name,
-        "method": method,
+        "display_name": wire::integration_display_name(&name),
+        "name": name,
+        "method": direction.as_str(),
+        "endgrate_type": integration.endgrate_type,
+        "supports_associations": integration.supports_associations,
     })
+}
+
+/// The `schema` member of a configured schema: its JSON Schema with the
+/// members Endgrate's configuration carries.
+fn configured_schema(schema: &SessionSchema, direction: Direction) -> Value {
+    let mut out = match &schema.schema {
+        Value::Object(fields) => fields.clone(),
+        _ => Map::new(),
+    };
+    out.insert("type".into(), "object".into());
+    out.entry("title")
+        .or_insert_with(|| schema.name.clone().into());
+    out.entry("properties").or_insert_with(|| json!({}));
+    out.entry("required").or_insert_with(|| json!([]));
+    if let Some(t) = &schema.endgrate_type {
+        out.insert("endgrate_type".into(), t.clone().into());
+    }
+    out.insert("associations".into(), schema.associations.into());
+    out.insert("session_method".into(), direction.as_str().into());
+    Value::Object(out)
 }
 
 /// The configuration object of a configured session.
-pub fn configuration_object(session: &Session, manifest: &Manifest) -> Value {
+pub fn configuration_object(session: &Session, manifest: &Manifest, public_url: &str) -> Value {
     let mut schemas = Map::new();
     let mut passthrough = Map::new();
     for schema in session.schemas.iter().filter(|s| s.enabled) {
@@ -80,6 +114,9 @@ pub fn configuration_object(session: &Session, manifest: &Manifest) -> Value {
             .integration
             .as_deref()
             .and_then(|i| manifest.integration(i));
+        let direction = integration.map_or(session.options.session_method, |i| {
+            served_direction(i, session.options.session_method)
+        });
         let into = if schema.passthrough {
             &mut passthrough
         } else {
@@ -88,13 +125,13 @@ pub fn configuration_object(session: &Session, manifest: &Manifest) -> Value {
         into.insert(
             schema.name.clone(),
             json!({
-                "integration": integration.map(|i| i.endgrate_type.clone()),
-                "integration_info": integration.map(integration_info),
-                "schema": schema.schema,
+                "integration": integration.map(|i| wire::integration_name(&i.endgrate_type, direction)),
+                "integration_info": integration.map(|i| integration_info(i, direction)),
+                "schema": configured_schema(schema, direction),
                 "associations": schema.associations,
                 "field_mapping": schema.mapping,
                 "upsert_behaviour": schema.upsert,
-                "passthrough_fields": {},
+                "passthrough_fields": { "properties": {}, "required": [] },
             }),
         );
     }
@@ -103,7 +140,7 @@ pub fn configuration_object(session: &Session, manifest: &Manifest) -> Value {
         "session_id": session.id,
         "endgrate": {
             "provider": manifest.id,
-            "provider_info": provider_info(manifest),
+            "provider_info": provider_info(manifest, public_url),
         },
         "schemas": schemas,
         "passthrough_schemas": passthrough,

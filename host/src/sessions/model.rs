@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cdm::mapping::FieldMapping;
+use crate::wire::Direction;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
@@ -48,6 +49,10 @@ pub struct SessionOptions {
     pub webhook_concurrency: bool,
     pub bypass_ui: bool,
     pub webhooks: Webhooks,
+    /// `EXPORT` for sessions made by `/api/push/initiate`, `IMPORT` otherwise
+    /// (the configuration's `session_method`).
+    #[serde(default)]
+    pub session_method: Direction,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -85,6 +85,8 @@ struct Engine {
     doorbell: Doorbell,
     config: TransferConfig,
     scheduler: Scheduler,
+    /// The host's address as apps reach it (absolute links in errors).
+    public_url: String,
     /// Leases of other boots are void.
     boot: u64,
     finished: broadcast::Sender<String>,
@@ -146,6 +148,7 @@ impl From<CommitError> for StepError {
 pub struct Step<'a> {
     pub db: &'a Db,
     pub runtime: &'a Runtime,
+    pub public_url: &'a str,
     pub config: &'a TransferConfig,
     pub session: &'a Session,
     pub schema: &'a SessionSchema,
@@ -182,6 +185,7 @@ impl Transfers {
         credentials: Credentials,
         doorbell: Doorbell,
         config: TransferConfig,
+        public_url: String,
     ) -> Result<(Self, tokio::task::JoinHandle<()>), StoreError> {
         let (finished, _) = broadcast::channel(1024);
         let engine = Arc::new(Engine {
@@ -193,6 +197,7 @@ impl Transfers {
             doorbell,
             config,
             scheduler: Scheduler::default(),
+            public_url,
             finished,
         });
         let resumed = engine.scheduler.load(&engine.db)?;
@@ -457,6 +462,7 @@ impl Engine {
         let step = Step {
             db: &self.db,
             runtime: &self.runtime,
+            public_url: &self.public_url,
             config: &self.config,
             session: &session,
             schema,
@@ -671,6 +677,7 @@ impl Engine {
         stage_error(
             &self.db,
             &self.runtime,
+            &self.public_url,
             writes,
             transfer,
             session,
@@ -687,6 +694,7 @@ impl Engine {
 pub fn stage_error(
     db: &Db,
     runtime: &Runtime,
+    public_url: &str,
     writes: &mut Writes,
     transfer: &Transfer,
     session: &Session,
@@ -700,6 +708,7 @@ pub fn stage_error(
         let schema = session.schema(&transfer.endgrate_type)?;
         m.integration(schema.integration.as_deref()?)
     });
+    let direction = transfer.method.direction();
     let record = ErrorRecord::new(
         db,
         NewError {
@@ -708,8 +717,10 @@ pub fn stage_error(
             transfer_id: Some(&transfer.id),
             error_type,
             message,
-            provider_info: manifest.as_ref().map(provider_info).unwrap_or(Value::Null),
-            integration_info: integration.map(integration_info).unwrap_or(Value::Null),
+            provider_info: manifest
+                .as_ref()
+                .map_or(Value::Null, |m| provider_info(m, public_url)),
+            integration_info: integration.map_or(Value::Null, |i| integration_info(i, direction)),
             index,
             internal_id,
         },

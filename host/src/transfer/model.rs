@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::sessions::Webhooks;
+use crate::wire::Direction;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -18,6 +19,14 @@ impl Method {
         match self {
             Method::Pull => "pull",
             Method::Push => "push",
+        }
+    }
+
+    /// `IMPORT` or `EXPORT`, as Endgrate's answers name it.
+    pub fn direction(self) -> Direction {
+        match self {
+            Method::Pull => Direction::Import,
+            Method::Push => Direction::Export,
         }
     }
 }
@@ -106,7 +115,7 @@ impl Transfer {
     pub fn statistics_json(&self) -> Value {
         let s = &self.stats;
         json!({
-            "method": self.method.as_str(),
+            "method": self.method.direction().as_str(),
             "completed": self.is_finished(),
             "initiated": crate::time::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.created_ms)),
             "transfer_id": self.id,
@@ -116,7 +125,11 @@ impl Transfer {
             "error": self.error,
             "statistics": {
                 "provider": s.provider,
-                "integration": s.integration,
+                "integration": if s.integration.is_empty() {
+                    String::new()
+                } else {
+                    crate::wire::integration_name(&s.integration, self.method.direction())
+                },
                 "batch_size": s.batch_size,
                 "records": s.records,
                 "batches": s.batches,

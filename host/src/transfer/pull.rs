@@ -144,6 +144,7 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
         stage_error(
             step.db,
             step.runtime,
+            step.public_url,
             &mut writes,
             t,
             session,

@@ -159,8 +159,9 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
             if let Some(message) = &item.invalid {
                 result["id"] = json!(item.id);
                 result["data"] = json!({});
-                result["error"] = json!({ "error_type": "transfer_data", "message": message });
-                stage_item_error(step, t, &mut writes, index, item, message.clone())?;
+                result["error"] = json!({ "error_type": ErrorType::Mapping, "message": message });
+                let error = (ErrorType::Mapping, message.clone());
+                stage_item_error(step, t, &mut writes, index, item, error)?;
             } else {
                 match outcomes.get(&op_key(&t.id, index, None)) {
                     Some(Ok((id, created, data))) => {
@@ -177,8 +178,9 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
                         result["id"] = json!(item.id);
                         result["data"] = json!({});
                         result["error"] =
-                            json!({ "error_type": "transfer_data", "message": message });
-                        stage_item_error(step, t, &mut writes, index, item, message)?;
+                            json!({ "error_type": ErrorType::Integration, "message": message });
+                        let error = (ErrorType::Integration, message);
+                        stage_item_error(step, t, &mut writes, index, item, error)?;
                     }
                 }
                 // Associated items that failed are reported under their parent.
@@ -190,7 +192,8 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
                             Some(Ok((id, _, _))) => ids.push(json!(id)),
                             Some(Err(message)) => {
                                 let message = format!("associated {ty} #{j}: {message}");
-                                stage_item_error(step, t, &mut writes, index, child, message)?;
+                                let error = (ErrorType::Integration, message);
+                                stage_item_error(step, t, &mut writes, index, child, error)?;
                             }
                             None => {}
                         }
@@ -241,16 +244,17 @@ fn stage_item_error(
     writes: &mut Writes,
     index: usize,
     item: &ItemIn,
-    message: String,
+    (error_type, message): (ErrorType, String),
 ) -> Result<(), StepError> {
     t.transfer_errors = true;
     stage_error(
         step.db,
         step.runtime,
+        step.public_url,
         writes,
         t,
         step.session,
-        ErrorType::TransferData,
+        error_type,
         message,
         Some(index),
         item.internal_id.clone(),

@@ -30,7 +30,7 @@ pub fn page(session: &Session, providers: &[Manifest], steps: &[Step]) -> Page<'
     body.push_str("<ul class=\"providers\" id=\"providers\">");
     for m in providers {
         let how = match m.auth_type() {
-            "oauth2" => "Sign in",
+            "oauth" => "Sign in",
             _ => "API key",
         };
         body.push_str(&format!(

@@ -55,6 +55,10 @@ pub fn session_transfers(
 /// The snapshot the page draws: the statistics object plus the errors.
 pub fn snapshot(state: &AppState, t: &Transfer) -> Value {
     let mut snap = t.statistics_json();
+    // The page is public: the session id would open the session's pages.
+    if let Some(fields) = snap.as_object_mut() {
+        fields.remove("session_id");
+    }
     let errors = crate::errors::list(
         &state.db,
         &t.account,

@@ -172,6 +172,7 @@ impl TestHost {
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
         let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        crate::conforms::answer(method, path, status, &value);
         (status, value)
     }
 
@@ -332,12 +333,17 @@ impl Received {
     }
 }
 
+/// Picks a webhook body (by its contents).
+pub type PicksBody = fn(&Value) -> bool;
+
 /// A webhook receiver on a free port; `down` makes it answer 503.
 #[derive(Clone)]
 pub struct Receiver {
     pub url: String,
     pub received: Arc<Mutex<Vec<Received>>>,
     pub down: Arc<Mutex<bool>>,
+    /// Refuses (503) the first delivery whose body this picks, once.
+    pub refuse_once: Arc<Mutex<Option<PicksBody>>>,
     pub refused: Arc<Mutex<u32>>,
     pub arrived: Arc<Notify>,
 }
@@ -347,6 +353,7 @@ pub async fn receiver() -> Receiver {
         url: String::new(),
         received: Arc::default(),
         down: Arc::default(),
+        refuse_once: Arc::default(),
         refused: Arc::default(),
         arrived: Arc::default(),
     };
@@ -356,7 +363,16 @@ pub async fn receiver() -> Receiver {
         axum::routing::post(move |headers: HeaderMap, body: Bytes| {
             let state = state.clone();
             async move {
-                if *state.down.lock().unwrap() {
+                let refuse_one = {
+                    let mut pick = state.refuse_once.lock().unwrap();
+                    let body: Value = serde_json::from_slice(&body).unwrap_or_default();
+                    let refuse = pick.is_some_and(|picks| picks(&body));
+                    if refuse {
+                        *pick = None;
+                    }
+                    refuse
+                };
+                if refuse_one || *state.down.lock().unwrap() {
                     *state.refused.lock().unwrap() += 1;
                     return StatusCode::SERVICE_UNAVAILABLE;
                 }
@@ -388,7 +404,12 @@ pub async fn receiver() -> Receiver {
 }
 
 impl Receiver {
+    /// What arrived so far, each checked against the OpenAPI document.
     pub fn events(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
+        let events = self.received.lock().unwrap().clone();
+        for event in &events {
+            crate::conforms::webhook(&event.event, &event.json());
+        }
+        events
     }
 }

@@ -2,6 +2,7 @@
 //! on a free loopback port, with the HubSpot connector against a HubSpot
 //! simulator, and talks to it over HTTP as an app would.
 
+mod conforms;
 mod harness;
 
 mod auth;
@@ -11,6 +12,7 @@ mod fuzz;
 mod hostile;
 mod lifecycle;
 mod openapi;
+
 mod pages;
 mod process;
 mod push;

@@ -65,3 +65,42 @@ async fn every_route_is_documented_and_served() {
     }
     t.stop().await;
 }
+
+/// The user-facing reference (`docs/api-reference.md`) has a section for
+/// every route the host serves, and names no route it does not serve.
+#[test]
+fn every_route_has_a_section_in_the_api_reference() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/api-reference.md");
+    let text = std::fs::read_to_string(&path).expect("docs/api-reference.md exists");
+    let headings: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("### "))
+        .filter_map(|rest| {
+            let mut words = rest.split_whitespace();
+            let method = words.next()?;
+            let path = words.next()?;
+            (method.chars().all(|c| c.is_ascii_uppercase()) && path.starts_with('/'))
+                .then(|| (method.to_owned(), path.to_owned()))
+        })
+        .collect();
+    let served: Vec<(String, String)> = switchyard::api::endpoints()
+        .into_iter()
+        .map(|(e, _)| (e.method.to_owned(), e.path.to_owned()))
+        .collect();
+    for route in &served {
+        assert!(
+            headings.contains(route),
+            "docs/api-reference.md has no `### {} {}` section",
+            route.0,
+            route.1
+        );
+    }
+    for heading in &headings {
+        assert!(
+            served.contains(heading),
+            "docs/api-reference.md documents `{} {}`, which the host does not serve",
+            heading.0,
+            heading.1
+        );
+    }
+}

@@ -518,10 +518,10 @@ async fn resources_and_passthrough_objects_are_chosen_on_the_data_step() {
         .await;
     assert_eq!(
         config["schemas"]["crm-contact"]["integration"],
-        "crm-contact"
+        "get-contacts"
     );
     assert_eq!(
-        config["passthrough_schemas"]["crm-company"]["integration"], "crm-company",
+        config["passthrough_schemas"]["crm-company"]["integration"], "get-companies",
         "{config}"
     );
     let pulled = t

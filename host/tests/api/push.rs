@@ -25,7 +25,7 @@ async fn a_bad_item_fails_alone_with_its_index_and_internal_id() {
             "transfer_data": [
                 { "data": { "first_name": "Ann", "last_name": "Lee", "email_addresses": [{ "email_address": "ann@example.com" }] }, "internal_id": "a" },
                 { "data": { "first_name": 5 }, "internal_id": "bad" },
-                "not an item",
+                { "data": { "email_addresses": "not a list" } },
                 { "data": { "first_name": "Cy", "last_name": "Po", "email_addresses": [{ "email_address": "cy@example.com" }] }, "internal_id": "c" }
             ]
         }))
@@ -55,12 +55,12 @@ async fn a_bad_item_fails_alone_with_its_index_and_internal_id() {
     assert_eq!(errors.len(), 2, "{errors:?}");
     let bad = errors.iter().find(|e| e["index"] == 1).unwrap();
     assert_eq!(bad["internal_id"], "bad");
-    assert_eq!(bad["error_type"], "transfer_data");
+    assert_eq!(bad["error_type"], "mapping");
+    // The host refused it, not HubSpot: the text must not blame the provider.
+    let resolve = bad["error_resolve_text"].as_str().unwrap();
     assert!(
-        bad["error_resolve_text"]
-            .as_str()
-            .unwrap()
-            .contains("HubSpot")
+        resolve.contains("schema") && !resolve.contains("HubSpot"),
+        "{resolve}"
     );
     assert_eq!(bad["endgrate"]["provider_info"]["name"], "hubspot");
     let (_, data) = t

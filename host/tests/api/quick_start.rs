@@ -29,7 +29,7 @@ async fn quick_start_requests_work_unchanged() {
     assert_eq!(config["endgrate"]["provider"], "hubspot");
     assert_eq!(
         config["schemas"]["crm-contact"]["integration"],
-        "crm-contact"
+        "get-contacts"
     );
 
     // Pull Data.
@@ -95,7 +95,7 @@ async fn quick_start_requests_work_unchanged() {
         )
         .await;
     assert_eq!(status, 200);
-    assert_eq!(stats["method"], "pull");
+    assert_eq!(stats["method"], "IMPORT");
     assert_eq!(stats["completed"], true);
     assert_eq!(stats["statistics"]["records_transferred"], 620);
     assert_eq!(stats["statistics"]["provider"], "hubspot");

@@ -92,7 +92,7 @@ async fn webhooks_arrive_signed_in_order_after_the_receiver_was_down_across_a_re
     );
     assert_eq!(bodies[4]["metadata"]["tag"], "done");
     assert_eq!(bodies[4]["completed"], true);
-    assert_eq!(bodies[5]["error_type"], "transfer_data");
+    assert_eq!(bodies[5]["error_type"], "mapping");
     assert_eq!(bodies[5]["internal_id"], "x9");
     assert_eq!(bodies[5]["index"], 0);
     assert_eq!(bodies[5]["metadata"]["tag"], "oops");

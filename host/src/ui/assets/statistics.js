@@ -20,8 +20,8 @@
     if (s.completed) return 100;
     var st = s.statistics || {};
     var done = st.batches_success || 0, queued = st.batches_queued || 0;
-    if (s.method === "push" && done + queued > 0) return Math.floor(100 * done / (done + queued));
-    if (s.method === "push" && st.records > 0) return Math.floor(100 * (st.records_transferred || 0) / st.records);
+    if (s.method === "EXPORT" && done + queued > 0) return Math.floor(100 * done / (done + queued));
+    if (s.method === "EXPORT" && st.records > 0) return Math.floor(100 * (st.records_transferred || 0) / st.records);
     return null;
   }
 
@@ -51,7 +51,7 @@
     if (status === "failed" && s.error) $("progress-caption").textContent = s.error;
 
     $("records").textContent = number.format(st.records_transferred || 0) +
-      (s.method === "push" ? " / " + number.format(st.records || 0) : "");
+      (s.method === "EXPORT" ? " / " + number.format(st.records || 0) : "");
     $("batches-success").textContent = number.format(st.batches_success || 0);
     $("batches-queued").textContent = number.format(st.batches_queued || 0);
     $("batches-fail").textContent = number.format(st.batches_fail || 0);
