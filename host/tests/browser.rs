@@ -735,6 +735,10 @@ async fn statistics_page_and_dashboard_follow_a_running_transfer_and_upload_a_co
     // A second, unconfigured session, for the list and its search.
     env.initiate(json!({ "name": "Other customer", "category": "crm" }))
         .await;
+    // A third, which the developer deletes from the sessions tab.
+    let doomed = env
+        .initiate(json!({ "name": "Churned customer", "category": "crm" }))
+        .await;
     let probe = tokio::task::block_in_place(|| component("probe"))
         .canonicalize()
         .unwrap();
@@ -778,6 +782,21 @@ async fn statistics_page_and_dashboard_follow_a_running_transfer_and_upload_a_co
         b.wait_for_text("#account-name", "acme").await;
         b.snap("11-dashboard-sessions").await;
         b.snap_phone("11-dashboard-sessions").await;
+        // Deleting a session from the list (the confirmation accepted).
+        b.wait_for_text("#view", "Churned customer").await;
+        b.eval("window.confirm = () => true;", json!([])).await;
+        b.click(&format!("button[data-delete-session='{doomed}']"))
+            .await;
+        b.wait_for(
+            "the deleted session to leave the list",
+            "return !document.querySelector('#view').innerText.includes('Churned customer') && document.querySelector('#view').innerText.includes('Other customer');",
+            json!([]),
+        )
+        .await;
+        let (status, _) = env
+            .call("GET", &format!("/api/sessions/{doomed}"), None)
+            .await;
+        assert_eq!(status, 404, "the session is gone from the API too");
         b.type_into("#session-search", "demo").await;
         b.wait_for(
             "the search to leave one session",

@@ -12,7 +12,7 @@ mod fuzz;
 mod hostile;
 mod lifecycle;
 mod openapi;
-
+mod options;
 mod pages;
 mod process;
 mod push;

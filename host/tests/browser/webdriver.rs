@@ -37,7 +37,7 @@ fn binaries() -> (PathBuf, PathBuf) {
         _ => panic!(
             "The browser tests need Chromium and ChromeDriver, and they are not installed. \
              Install Debian's packages as root: `apt-get update && apt-get install -y chromium chromium-driver` \
-             (.ci/run does this), or point CHROMIUM and CHROMEDRIVER at the binaries."
+             (`cargo xtask test` installs them when it runs as root), or point CHROMIUM and CHROMEDRIVER at the binaries."
         ),
     }
 }

@@ -138,7 +138,7 @@
   function percent(t) {
     if (t.completed) return 100;
     var s = t.statistics || {}, done = s.batches_success || 0, queued = s.batches_queued || 0;
-    if (t.method === "push" && done + queued > 0) return Math.floor(100 * done / (done + queued));
+    if (t.method === "EXPORT" && done + queued > 0) return Math.floor(100 * done / (done + queued));
     return null;
   }
   function progressCell(t) {
@@ -148,7 +148,7 @@
     if (p !== null) { fill.style.width = p + "%"; bar.setAttribute("aria-valuenow", String(p)); }
     if (t.status === "queued") { bar.classList.remove("indeterminate"); }
     bar.appendChild(fill);
-    var text = number.format(s.records_transferred || 0) + (t.method === "push" ? " / " + number.format(s.records || 0) : "") + " records";
+    var text = number.format(s.records_transferred || 0) + (t.method === "EXPORT" ? " / " + number.format(s.records || 0) : "") + " records";
     return h("div", { class: "progress-cell" }, bar, h("span", { class: "records", text: text }));
   }
   function transferTable(transfers, withSession) {
@@ -158,7 +158,7 @@
         h("th", { text: "Status" }), h("th", { text: "Progress" }), h("th", { text: "" }))),
       h("tbody", null, transfers.map(function (t) {
         return h("tr", { "data-transfer": t.transfer_id },
-          h("td", { class: "nowrap" }, h("span", { class: "primary-text", text: (t.method === "pull" ? "Pull " : "Push ") + typeLabel(t.endgrate_type) + (t.sample_data ? " (sample)" : "") }),
+          h("td", { class: "nowrap" }, h("span", { class: "primary-text", text: (t.method === "IMPORT" ? "Pull " : "Push ") + typeLabel(t.endgrate_type) + (t.sample_data ? " (sample)" : "") }),
             h("span", { class: "sub", title: t.transfer_id, text: fmtTime(t.initiated) + " · " + t.transfer_id.slice(0, 8) })),
           withSession ? h("td", { class: "hide-sm nowrap" }, h("a", { href: "#/sessions/" + encodeURIComponent(t.session_id), text: t.session_name || "Untitled session" })) : null,
           h("td", null, badge(t.status)),
@@ -182,6 +182,17 @@
   // ---------- Views ----------
   var views = {};
 
+  // Deletes a session and everything stored for it, after asking.
+  function deleteSessionButton(s, deleted) {
+    return h("button", {
+      class: "btn danger small", type: "button", "data-delete-session": s.session_id, onclick: function (event) {
+        event.stopPropagation();
+        if (!window.confirm("Delete " + (s.name || "this session") + "? Its credentials, transfers and records are deleted, and its end user has to connect again.")) return;
+        api("/api/session/delete", { method: "POST", json: { session_id: s.session_id } }).then(function () { toast("Session deleted."); deleted(); }, failed);
+      }
+    }, "Delete");
+  }
+
   views.sessions = function () {
     var search = h("input", { type: "search", id: "session-search", placeholder: "Search by name, id or provider", "aria-label": "Search sessions" });
     var body = h("div", null, empty("Loading…"));
@@ -200,7 +211,7 @@
         }
         add(body, h("div", { class: "table-wrap" }, h("table", null,
           h("thead", null, h("tr", null, h("th", { text: "Session" }), h("th", { text: "Provider" }), h("th", { text: "Status" }),
-            h("th", { class: "hide-sm", text: "Created" }), h("th", { class: "hide-sm", text: "Expires" }))),
+            h("th", { class: "hide-sm", text: "Created" }), h("th", { class: "hide-sm", text: "Expires" }), h("th", { text: "" }))),
           h("tbody", null, rows.map(function (s) {
             var status = s.reauth_required ? "reauthentication_required" : s.configured ? "connected" : s.choosing ? "choosing" : "waiting";
             var href = "#/sessions/" + encodeURIComponent(s.session_id);
@@ -209,7 +220,8 @@
               h("td", null, providerCell(s.provider)),
               h("td", null, badge(status)),
               h("td", { class: "hide-sm nowrap", text: fmtTime(s.created) }),
-              h("td", { class: "hide-sm nowrap", text: s.expires ? relative(s.expires) : "Kept" }));
+              h("td", { class: "hide-sm nowrap", text: s.expires ? relative(s.expires) : "Kept" }),
+              h("td", { class: "nowrap" }, deleteSessionButton(s, load)));
           })))));
         var meta = answer.meta || {};
         add(body, h("div", { class: "pager" },
@@ -240,7 +252,8 @@
           h("div", { class: "copy-row" }, input, copyButton(function () { return url; })));
       };
       add(holder,
-        pageHead(s.name || "Untitled session", s.session_id, badge(s.status)),
+        pageHead(s.name || "Untitled session", s.session_id, h("div", { class: "toolbar" }, badge(s.status),
+          deleteSessionButton(s, function () { location.hash = "#/sessions"; }))),
         s.reauth_required ? h("div", { class: "notice error", role: "alert" },
           "The provider no longer accepts this session's credentials. Send the end user the re-authentication link below; waiting transfers resume once they sign in.") : null,
         h("div", { class: "grid-2" },
