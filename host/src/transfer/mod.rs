@@ -56,6 +56,11 @@ pub struct TransferConfig {
     /// started (provider clocks and search indexes lag); repeats are dropped
     /// by content hash.
     pub sync_overlap: Duration,
+    /// Sync pulls list every record (instead of the changes since the last
+    /// pull) when the last full listing is older than this, and report the
+    /// records it no longer returns as deleted: providers do not flag every
+    /// deletion.
+    pub full_resync: Duration,
 }
 
 impl Default for TransferConfig {
@@ -68,6 +73,7 @@ impl Default for TransferConfig {
             max_attempts: 8,
             continuous_interval: Duration::from_secs(15 * 60),
             sync_overlap: Duration::from_secs(60),
+            full_resync: Duration::from_secs(24 * 3600),
         }
     }
 }

@@ -86,6 +86,10 @@ pub struct Checkpoint {
     /// Sync pulls: changes since this time, and the time the next one starts from.
     pub since: Option<String>,
     pub next_since: Option<String>,
+    /// Sync pulls: this pull lists every record, so a record the session
+    /// saw before and this pull does not return was deleted.
+    #[serde(default)]
+    pub full_listing: bool,
     /// Records (pull) or results (push) stored so far.
     pub written: u64,
     /// Push: the next item to push.

@@ -2,7 +2,7 @@
 //! records for the session (custom-schema mapping, `params` filters, changes
 //! only in sync mode), and stage them with the next cursor as one checkpoint.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -24,14 +24,31 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
     let changes_only = session.options.sync || t.continuous;
     let track = changes_only || webhook(t, session, Hook::Data).is_some_and(|h| h.continuous);
     let state_key = key(&[&session.id, &t.endgrate_type]);
+    let listed_key = key(&[&session.id, FULL_LISTING, &t.endgrate_type]);
     if !t.checkpoint.started && track {
         if changes_only {
-            t.checkpoint.since = step
+            let listed_ms = step
                 .db
                 .trees
                 .sync_state
-                .get(&state_key)?
-                .map(|v| String::from_utf8_lossy(&v).into_owned());
+                .get(&listed_key)?
+                .and_then(|v| String::from_utf8_lossy(&v).parse::<u64>().ok());
+            let listing_due = listed_ms.is_none_or(|ms| {
+                crate::store::now_ms().saturating_sub(ms)
+                    >= step.config.full_resync.as_millis() as u64
+            });
+            t.checkpoint.since = if listing_due {
+                None
+            } else {
+                step.db
+                    .trees
+                    .sync_state
+                    .get(&state_key)?
+                    .map(|v| String::from_utf8_lossy(&v).into_owned())
+            };
+            // A filtered pull does not list every record.
+            let unfiltered = t.params.as_object().is_none_or(|p| p.is_empty());
+            t.checkpoint.full_listing = t.checkpoint.since.is_none() && unfiltered;
         }
         let start = std::time::SystemTime::now() - step.config.sync_overlap;
         t.checkpoint.next_since = Some(crate::time::rfc3339(start));
@@ -67,6 +84,10 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
     };
     let needs_tree = custom_mapping.is_some() || filter.is_some();
     let mut writes = Writes::default();
+    let done = page.next_cursor.is_none();
+    let full_listing = t.checkpoint.full_listing;
+    let seen_prefix = key(&[&session.id, SEEN, &t.id]);
+    let mut seen_here: HashSet<&str> = HashSet::new();
     let mut out: Vec<PulledItem> = Vec::with_capacity(page.records.len());
     let mut malformed = 0usize;
     for record in &page.records {
@@ -81,6 +102,17 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
             malformed += 1;
             continue;
         };
+        if full_listing && !record.deleted {
+            // The last page's ids are compared right away, not stored.
+            seen_here.insert(&record.id);
+            if !done {
+                writes.put(
+                    TreeId::SyncState,
+                    seen_key(&seen_prefix, &record.id),
+                    Vec::new(),
+                );
+            }
+        }
         if track {
             let hash_key = key(&[&session.id, &t.endgrate_type, &record.id]);
             let hash = fingerprint(record);
@@ -132,6 +164,17 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
             deleted: record.deleted,
         });
     }
+    let gone = if full_listing && done {
+        sweep_unlisted(step, t, &seen_prefix, &seen_here, &mut writes)?
+    } else {
+        Vec::new()
+    };
+    out.extend(gone.iter().map(|id| PulledItem {
+        id,
+        data: Data::Raw(EMPTY.get_or_init(empty_object)),
+        associations: None,
+        deleted: true,
+    }));
     for (i, item) in out.iter().enumerate() {
         writes.put(
             TreeId::Records,
@@ -165,7 +208,6 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
     t.stats.batches += 1;
     t.stats.batches_success += 1;
     t.stats.batches_queued = u64::from(page.next_cursor.is_some());
-    let done = page.next_cursor.is_none();
     if let Some(hook) = webhook(t, session, Hook::Data)
         && (n > 0 || done)
     {
@@ -182,6 +224,13 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
         stage_webhook(step.db, &mut writes, session, "data", &hook, &body)?;
     }
     if done {
+        if full_listing {
+            writes.put(
+                TreeId::SyncState,
+                listed_key,
+                crate::store::now_ms().to_string().into_bytes(),
+            );
+        }
         if let Some(next) = &t.checkpoint.next_since {
             writes.put(
                 TreeId::SyncState,
@@ -193,6 +242,57 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
     } else {
         Ok((Progress::More, writes))
     }
+}
+
+/// Sync-state keys of the ids a full listing returned, and of the time of
+/// the last full listing (session id first, so deleting a session clears them).
+const SEEN: &str = "\u{1}seen";
+const FULL_LISTING: &str = "\u{1}full-listing";
+
+fn seen_key(seen_prefix: &[u8], id: &str) -> Vec<u8> {
+    let mut k = seen_prefix.to_vec();
+    k.push(0);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+static EMPTY: std::sync::OnceLock<Box<RawValue>> = std::sync::OnceLock::new();
+
+fn empty_object() -> Box<RawValue> {
+    RawValue::from_string("{}".to_owned()).expect("{} is JSON")
+}
+
+/// At the end of a full listing: the ids the session saw before (they have
+/// a fingerprint) that the listing returned neither on an earlier page (a
+/// seen-marker) nor on this last one (`seen_here`). Their fingerprints and
+/// the listing's seen-markers are removed in the same commit.
+fn sweep_unlisted(
+    step: &Step<'_>,
+    t: &Transfer,
+    seen_prefix: &[u8],
+    seen_here: &HashSet<&str>,
+    writes: &mut Writes,
+) -> Result<Vec<String>, StepError> {
+    let tree = &step.db.trees.sync_state;
+    let mut fingerprints = key(&[&step.session.id, &t.endgrate_type]);
+    fingerprints.push(0);
+    let mut gone = Vec::new();
+    for entry in tree.scan_prefix(&fingerprints).keys() {
+        let k = entry?;
+        let id = String::from_utf8_lossy(&k[fingerprints.len()..]).into_owned();
+        let listed =
+            seen_here.contains(id.as_str()) || tree.contains_key(seen_key(seen_prefix, &id))?;
+        if !listed {
+            writes.remove(TreeId::SyncState, k.to_vec());
+            gone.push(id);
+        }
+    }
+    let mut markers = seen_prefix.to_vec();
+    markers.push(0);
+    for entry in tree.scan_prefix(&markers).keys() {
+        writes.remove(TreeId::SyncState, entry?.to_vec());
+    }
+    Ok(gone)
 }
 
 /// A pulled record as stored and served: `{"id", "data", "associations"?,

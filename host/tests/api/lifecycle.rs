@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{TestHost, eventually, sim_config};
+use crate::harness::{TOKEN, TestHost, eventually, sim_config};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transfer_waits_for_configuration_then_runs() {
@@ -113,6 +113,47 @@ async fn sync_pulls_return_only_changes() {
     assert_eq!(changed.len(), 1, "{changed:?}");
     assert_eq!(changed[0]["id"], new_id);
     t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_pull_reports_a_record_deleted_when_a_full_listing_no_longer_returns_it() {
+    // Every sync pull lists every record (HubSpot's full listing does not
+    // flag deleted contacts: they are simply gone from it).
+    // Three pages: ids of the first two are remembered across steps.
+    let t = TestHost::start_with(sim_config(250, 2), |c| {
+        c.transfers.full_resync = Duration::ZERO;
+    })
+    .await;
+    let key = t.key("acme").await;
+    let session = t.connected_session(&key, json!({ "sync": true })).await;
+    let pull = json!({ "session_id": session, "endgrate_type": "crm-contact" });
+    let first = t.transfer(&key, "/api/pull/transfer", pull.clone()).await;
+    let all = t.all_data(&key, "pull", "crm-contact", &first).await;
+    assert_eq!(all.len(), 250);
+
+    let gone = all[4]["id"].as_str().unwrap().to_owned();
+    let archived = t
+        .http
+        .delete(format!(
+            "{}/crm/v3/objects/contacts/{gone}",
+            t.sim.base_url()
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(archived.status(), 204);
+
+    let second = t.transfer(&key, "/api/pull/transfer", pull.clone()).await;
+    let changes = t.all_data(&key, "pull", "crm-contact", &second).await;
+    assert_eq!(
+        changes,
+        [json!({ "id": gone, "data": {}, "deleted": true })],
+        "only the deletion is reported"
+    );
+    let third = t.transfer(&key, "/api/pull/transfer", pull).await;
+    let changes = t.all_data(&key, "pull", "crm-contact", &third).await;
+    assert!(changes.is_empty(), "reported once: {changes:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
