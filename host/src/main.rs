@@ -135,6 +135,10 @@ struct ServeArgs {
     /// Transfer steps run at once.
     #[arg(long, default_value_t = 32)]
     workers: usize,
+    /// Sync pulls list every record (to find deletions the provider does not
+    /// flag) when the last full listing is older than this many hours.
+    #[arg(long, default_value_t = 24)]
+    full_resync_hours: u64,
     /// Runs every provider's simulator inside the host and points the
     /// connectors at them (needs the `sandbox` feature).
     #[arg(long)]
@@ -220,6 +224,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.synchronous_cap = Duration::from_secs(args.synchronous_cap_secs);
     config.session_ttl = Duration::from_secs(args.session_ttl_secs);
     config.transfers.workers = args.workers.max(1);
+    config.transfers.full_resync = Duration::from_secs(args.full_resync_hours * 3600);
     #[cfg(feature = "sandbox")]
     let _sandbox = if args.sandbox {
         Some(
