@@ -84,8 +84,9 @@ pub fn offered(state: &AppState, session: &Session) -> Vec<Manifest> {
         .filter(|m| {
             session.schemas.is_empty()
                 || session.schemas.iter().any(|s| {
-                    m.integration(s.endgrate_type.as_deref().unwrap_or(&s.name))
-                        .is_some()
+                    (s.open_resource && !m.integrations.is_empty())
+                        || m.integration(s.endgrate_type.as_deref().unwrap_or(&s.name))
+                            .is_some()
                 })
         })
         .collect();

@@ -188,6 +188,7 @@ fn default_schema_entry(endgrate_type: &str, associations: bool) -> SessionSchem
         mapping: None,
         upsert: Default::default(),
         passthrough: false,
+        open_resource: false,
     }
 }
 
@@ -230,31 +231,46 @@ fn parse_schema(at: &str, entry: &Value) -> Result<SessionSchema, ApiError> {
         ));
     }
     let custom = fields.contains_key("properties");
-    if !custom {
-        return match endgrate_type {
-            Some(t) => Ok(default_schema_entry(&t, associations)),
-            None => Err(bad(
-                at,
-                format!(
-                    "`{at}` needs an `endgrate_type` (a default schema) or a `title` and `properties` (a custom schema)."
-                ),
-            )),
-        };
-    }
-    let title = text("title")?
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| {
-            bad(
-                &format!("{at}.title"),
-                format!("A custom schema needs a `title` (`{at}.title`)."),
-            )
-        })?;
-    if title.chars().count() > 100 || title.chars().any(|c| c.is_control()) {
+    let title = text("title")?.filter(|t| !t.trim().is_empty());
+    if let Some(title) = &title
+        && (title.chars().count() > 100 || title.chars().any(|c| c.is_control()))
+    {
         return Err(bad(
             &format!("{at}.title"),
             "A schema title is at most 100 printable characters.",
         ));
     }
+    if !custom {
+        return match (endgrate_type, title) {
+            (Some(t), _) => Ok(default_schema_entry(&t, associations)),
+            // The end user picks the provider resource that fills it.
+            (None, Some(title)) => Ok(SessionSchema {
+                schema: json!({ "title": title, "type": "object", "properties": {} }),
+                name: title,
+                endgrate_type: None,
+                custom: false,
+                associations,
+                enabled: true,
+                integration: None,
+                mapping: None,
+                upsert: Default::default(),
+                passthrough: false,
+                open_resource: true,
+            }),
+            (None, None) => Err(bad(
+                at,
+                format!(
+                    "`{at}` needs an `endgrate_type` (a default schema), a `title` (the end user picks the provider data that fills it), or a `title` and `properties` (a custom schema)."
+                ),
+            )),
+        };
+    }
+    let title = title.ok_or_else(|| {
+        bad(
+            &format!("{at}.title"),
+            format!("A custom schema needs a `title` (`{at}.title`)."),
+        )
+    })?;
     if !fields.get("properties").is_some_and(Value::is_object) {
         return Err(bad(
             &format!("{at}.properties"),
@@ -281,6 +297,7 @@ fn parse_schema(at: &str, entry: &Value) -> Result<SessionSchema, ApiError> {
         mapping: None,
         upsert: Default::default(),
         passthrough: false,
+        open_resource: false,
     })
 }
 

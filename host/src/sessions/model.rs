@@ -101,6 +101,11 @@ pub struct SessionSchema {
     /// session page (`passthrough_schemas`).
     #[serde(default)]
     pub passthrough: bool,
+    /// Given by its `title` only: the end user picks which provider resource
+    /// fills it on the session page, and its records take that resource's
+    /// common-model shape.
+    #[serde(default)]
+    pub open_resource: bool,
 }
 
 /// What a push that updates an existing provider record does with a field.

@@ -451,12 +451,20 @@ impl Engine {
             });
         };
         let Some(integration) = schema.integration.clone() else {
-            return Err(StepError::Fail {
-                error_type: ErrorType::Upstream,
-                message: format!(
+            let message = if schema.open_resource {
+                format!(
+                    "the end user has not chosen which {} data fills {:?}: send them to /session/edit?session_id={}",
+                    manifest.display_name, transfer.endgrate_type, session.id
+                )
+            } else {
+                format!(
                     "{} has no integration for {:?}: choose another provider or schema",
                     manifest.display_name, transfer.endgrate_type
-                ),
+                )
+            };
+            return Err(StepError::Fail {
+                error_type: ErrorType::Integration,
+                message,
             });
         };
         if transfer.status == Status::Queued {

@@ -18,6 +18,9 @@ pub fn resource_options<'a>(
     schema: &SessionSchema,
     manifest: &'a Manifest,
 ) -> Vec<&'a Integration> {
+    if schema.open_resource {
+        return manifest.integrations.iter().collect();
+    }
     let wanted = schema.endgrate_type.as_deref().unwrap_or(&schema.name);
     let mut out: Vec<&Integration> = manifest
         .integrations
@@ -33,16 +36,32 @@ pub fn resource_options<'a>(
     out
 }
 
-/// The integration serving `schema` now (chosen, or the default of its type).
+/// The integration serving `schema` now (chosen, or the default of its
+/// type; a schema given by title only has none until the end user picks).
 pub fn current_resource<'a>(
     schema: &SessionSchema,
     manifest: &'a Manifest,
 ) -> Option<&'a Integration> {
-    schema
+    let chosen = schema
         .integration
         .as_deref()
-        .and_then(|i| manifest.integration(i))
-        .or_else(|| resource_options(schema, manifest).into_iter().next())
+        .and_then(|i| manifest.integration(i));
+    if schema.open_resource {
+        return chosen;
+    }
+    chosen.or_else(|| resource_options(schema, manifest).into_iter().next())
+}
+
+/// Binds a schema given by title only to the resource the end user picked:
+/// its records take that resource's common-model shape.
+fn bind_open_resource(schema: &mut SessionSchema, chosen: &str) {
+    schema.integration = Some(chosen.to_owned());
+    if let Some(default) = cdm::default_schema(chosen) {
+        let mut shaped = default.clone();
+        shaped["title"] = serde_json::Value::String(schema.name.clone());
+        schema.schema = shaped;
+        schema.endgrate_type = Some(chosen.to_owned());
+    }
 }
 
 /// What people call a schema: a default type's plural ("Contacts"), a
@@ -115,7 +134,8 @@ pub fn page(
         .enumerate()
         .filter(|(_, s)| !s.passthrough)
         .collect();
-    if opts.schema_selection || opts.resource_selection {
+    let open = listed.iter().any(|(_, s)| s.open_resource);
+    if opts.schema_selection || opts.resource_selection || open {
         body.push_str("<fieldset class=\"choices\"><legend>Data types</legend>");
         for (i, s) in &listed {
             let label = escape(&schema_label(s));
@@ -123,7 +143,13 @@ pub fn page(
             let current = current_resource(s, manifest);
             let detail = current
                 .map(|c| format!("{} · {}", escape(&c.display_name), access_label(c)))
-                .unwrap_or_else(|| format!("{provider} has no matching data"));
+                .unwrap_or_else(|| {
+                    if s.open_resource {
+                        format!("Choose the {provider} data that fills it")
+                    } else {
+                        format!("{provider} has no matching data")
+                    }
+                });
             let control = if opts.schema_selection {
                 format!(
                     "<input type=\"checkbox\" name=\"enable:{i}\" id=\"enable-{i}\" value=\"on\"{checked}{disabled}>",
@@ -141,7 +167,7 @@ pub fn page(
                 "<div class=\"choice\"><label class=\"choice-main\" for=\"enable-{i}\">{control}\
                  <span class=\"choice-text\"><span class=\"choice-name\">{label}</span><span class=\"choice-meta\">{detail}</span></span></label>"
             ));
-            if opts.resource_selection && !options.is_empty() {
+            if (opts.resource_selection || s.open_resource) && !options.is_empty() {
                 body.push_str(&format!(
                     "<div class=\"choice-extra\"><label for=\"resource-{i}\">{provider} object</label><select id=\"resource-{i}\" name=\"resource:{i}\">"
                 ));
@@ -222,7 +248,7 @@ pub fn apply(
         if schema.passthrough {
             continue;
         }
-        if opts.resource_selection
+        if (opts.resource_selection || schema.open_resource)
             && let Some(chosen) = one(&format!("resource:{i}"))
         {
             if !resource_options(schema, manifest)
@@ -235,7 +261,18 @@ pub fn apply(
                     schema_label(schema)
                 ));
             }
-            schema.integration = Some(chosen.to_owned());
+            if schema.open_resource {
+                bind_open_resource(schema, chosen);
+            } else {
+                schema.integration = Some(chosen.to_owned());
+            }
+        }
+        if schema.open_resource && schema.enabled && schema.integration.is_none() {
+            return Err(format!(
+                "Choose the {} data that fills {}.",
+                manifest.display_name,
+                schema_label(schema)
+            ));
         }
         if opts.schema_selection {
             schema.enabled = one(&format!("enable:{i}")) == Some("on")
@@ -265,6 +302,7 @@ pub fn apply(
                 mapping: None,
                 upsert: Default::default(),
                 passthrough: true,
+                open_resource: false,
             }),
             None => {}
         }

@@ -54,6 +54,7 @@ pub fn passthrough_candidates<'a>(
 pub fn has_data_step(session: &Session, manifest: &Manifest) -> bool {
     session.options.schema_selection
         || session.options.resource_selection
+        || session.schemas.iter().any(|s| s.open_resource)
         || !passthrough_candidates(session, manifest).is_empty()
 }
 
@@ -73,7 +74,10 @@ pub fn steps(session: &Session, manifest: Option<&Manifest>, editing: bool) -> V
     }
     match manifest {
         Some(m) if has_data_step(session, m) => out.push(Step::Data),
-        None if session.options.schema_selection || session.options.resource_selection => {
+        None if session.options.schema_selection
+            || session.options.resource_selection
+            || session.schemas.iter().any(|s| s.open_resource) =>
+        {
             out.push(Step::Data)
         }
         _ => {}

@@ -592,3 +592,90 @@ async fn an_expired_session_link_gets_a_clear_page() {
     assert!(page.contains("This link has expired"), "{page}");
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_given_by_title_only_is_filled_by_the_resource_the_end_user_picks() {
+    let t = TestHost::start(sim_config(5, 2)).await;
+    let key = t.key("acme").await;
+    let (status, answer) = t
+        .post(
+            &key,
+            "/api/session/initiate",
+            json!({ "schema": [{ "title": "Accounts" }] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let session = answer["session_id"].as_str().unwrap().to_owned();
+    t.sign_in(&format!(
+        "/session/start?session_id={session}&provider=hubspot"
+    ))
+    .await;
+    let page = t
+        .http
+        .get(format!("{}/session/select?session_id={session}", t.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("name=\"resource:0\""), "{page}");
+    assert!(
+        page.contains("Choose the HubSpot data that fills it"),
+        "{page}"
+    );
+
+    // Finishing without a choice is refused with a reason.
+    let unchosen = t
+        .post_form("/session/select", &[("session_id", session.as_str())])
+        .await;
+    assert_eq!(unchosen.status(), 422);
+    assert!(unchosen.text().await.unwrap().contains("fills Accounts"));
+    let done = t
+        .post_form(
+            "/session/select",
+            &[
+                ("session_id", session.as_str()),
+                ("resource:0", "crm-company"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        location(&done),
+        format!("/session/done?session_id={session}")
+    );
+    let (_, config) = t
+        .get(
+            &key,
+            &format!("/api/session/configuration?session_id={session}"),
+        )
+        .await;
+    let accounts = &config["schemas"]["Accounts"];
+    assert_eq!(accounts["integration"], "get-companies", "{config}");
+    assert_eq!(accounts["schema"]["title"], "Accounts");
+    assert!(accounts["schema"]["properties"]["domain"].is_object());
+
+    // It pulls the companies under its title, and pushes one.
+    let pulled = t
+        .transfer(
+            &key,
+            "/api/pull/transfer",
+            json!({ "session_id": session, "endgrate_type": "Accounts" }),
+        )
+        .await;
+    let rows = t.all_data(&key, "pull", "Accounts", &pulled).await;
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter().all(|r| r["data"]["name"].is_string()),
+        "{rows:?}"
+    );
+    let pushed = t
+        .transfer(&key, "/api/push/transfer", json!({ "session_id": session, "endgrate_type": "Accounts", "transfer_data": [{ "data": { "name": "Title Only Ltd", "domain": "title-only.example" } }] }))
+        .await;
+    let results = t.all_data(&key, "push", "Accounts", &pushed).await;
+    let id = results[0]["id"].as_str().expect("created");
+    assert_eq!(
+        t.sim.control().record("companies", id).unwrap()["properties"]["name"],
+        "Title Only Ltd"
+    );
+}
