@@ -573,9 +573,17 @@ pub fn check_failed(provider: &str, err: CallError) -> ApiError {
             StatusCode::SERVICE_UNAVAILABLE,
             format!("{provider} could not be reached to check the credentials: {m}. Try again."),
         ),
+        // The connector's words without its own "rejected the credentials".
+        CallError::Connector {
+            error: ConnectorError::Unauthorized(m),
+            ..
+        } => unprocessable(
+            "credentials",
+            format!("{provider} rejected the credentials ({m})."),
+        ),
         CallError::Connector { error, .. } => unprocessable(
             "credentials",
-            format!("{provider} rejected the credentials: {error}"),
+            format!("{provider} rejected the credentials ({error})."),
         ),
         other => ApiError::new(
             StatusCode::BAD_GATEWAY,

@@ -169,7 +169,7 @@ impl Credentials {
         }
         let Some(refresh_token) = stored.refresh_token.clone() else {
             return Err(CredentialError::Revoked(
-                "the provider rejected the credentials and there is no refresh token".into(),
+                "they cannot be renewed: there is no refresh token".into(),
             ));
         };
         let manifest = self

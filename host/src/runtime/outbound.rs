@@ -189,15 +189,16 @@ impl Outbound {
                                 continue;
                             }
                             // Cannot be renewed (an API key, a revoked grant):
-                            // say what the provider said.
+                            // say what the provider said, else why not.
                             Err(CredentialError::Revoked(reason)) => {
                                 let body = self.read_body(response, &url).await.unwrap_or_default();
-                                return Err(ConnectorError::Unauthorized(format!(
-                                    "{reason}; {} said: {}",
-                                    self.provider,
-                                    provider_message(&body)
-                                ))
-                                .into());
+                                let said = provider_message(&body);
+                                let message = if said.trim().is_empty() {
+                                    reason
+                                } else {
+                                    format!("{} said: {said}", self.provider)
+                                };
+                                return Err(ConnectorError::Unauthorized(message).into());
                             }
                             Err(e) => return Err(credential_error(e)),
                         }

@@ -121,3 +121,33 @@ async fn a_revoked_session_waits_for_reauthentication_then_finishes() {
     );
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_credential_is_explained_once_in_the_providers_words() {
+    let t = TestHost::start(sim_config(1, 1)).await;
+    let key = t.key("acme").await;
+    let (_, answer) = t
+        .post(
+            &key,
+            "/api/session/initiate",
+            json!({ "schema": [{ "endgrate_type": "crm-contact" }] }),
+        )
+        .await;
+    let session = answer["session_id"].as_str().unwrap();
+    let (status, answer) = t
+        .post(&key, "/api/session/credentials", json!({ "session_id": session, "provider": "hubspot", "credentials": { "access_token": "not-a-token" } }))
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    let message = answer["message"].as_str().unwrap();
+    assert_eq!(
+        message.matches("rejected the credentials").count(),
+        1,
+        "{message}"
+    );
+    assert!(
+        message.starts_with("HubSpot rejected the credentials"),
+        "{message}"
+    );
+    assert!(message.contains("HubSpot said:"), "{message}");
+    assert!(answer["errors"]["credentials"].is_string(), "{answer}");
+}
