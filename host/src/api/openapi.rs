@@ -101,9 +101,14 @@ pub fn build() -> Value {
             let properties: Map<String, Value> = e
                 .body
                 .iter()
-                .map(|f| ((*f).to_owned(), json!({})))
+                .map(|f| ((*f).to_owned(), body_field(f)))
                 .collect();
-            op["requestBody"] = json!({ "content": { "application/json": { "schema": { "type": "object", "properties": properties } } } });
+            let content = if e.access == Access::Browser {
+                "application/x-www-form-urlencoded"
+            } else {
+                "application/json"
+            };
+            op["requestBody"] = json!({ "content": { content: { "schema": { "type": "object", "properties": properties } } } });
         }
         paths
             .entry(e.path)
@@ -207,6 +212,42 @@ fn array_of(items: Value) -> Value {
 
 fn direction() -> Value {
     json!({ "type": "string", "enum": ["IMPORT", "EXPORT"] })
+}
+
+/// The schema of a request body's field, by its name (the same name means
+/// the same thing in every request).
+fn body_field(name: &str) -> Value {
+    let webhook = || {
+        object(
+            &[("endpoint", string())],
+            &[("metadata", any_object()), ("continuous", boolean())],
+        )
+    };
+    match name {
+        "schema" => array_of(any_object()),
+        "transfer_data" => array_of(object(
+            &[("data", any_object())],
+            &[
+                ("id", string()),
+                ("internal_id", string()),
+                ("associations", any_object()),
+            ],
+        )),
+        "providers" => array_of(string()),
+        "data" => array_of(object(
+            &[("endgrate_type", string()), ("associations", boolean())],
+            &[],
+        )),
+        "params" | "associations" | "credentials" => any_object(),
+        "configuration_webhook" | "data_webhook" | "completed_webhook" | "error_webhook" => {
+            webhook()
+        }
+        "save_session" | "sync" | "field_selection" | "schema_selection"
+        | "resource_selection" | "passthrough_fields" | "passthrough_schemas" | "statistics"
+        | "webhook_concurrency" | "bypass_ui" | "synchronous" | "disable_upsert"
+        | "sample_data" | "resolved" => boolean(),
+        _ => string(),
+    }
 }
 
 /// Every named schema of the answers and webhooks.
