@@ -188,3 +188,32 @@ pub fn remove_session(db: &Db, account: &str, session_id: &str) -> Result<(), St
     db.trees.errors.apply_batch(batch)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error as version 0.1 of the host stored it.
+    #[test]
+    fn errors_stored_by_earlier_versions_read_with_todays_values() {
+        let stored = json!({
+            "pk": "00000000000000000042", "account": "acme", "session_id": "s1",
+            "transfer_id": "t1", "timestamp": "2026-11-01T00:00:00Z",
+            "error_type": "transfer_data", "message": "bad item",
+            "error_resolve_text": "fix it", "resolved": false,
+            "provider_info": { "name": "hubspot", "display_name": "HubSpot", "url": "https://www.hubspot.com",
+                "image": "/api/integrations/hubspot/logo.svg", "auth_type": "oauth2", "endgrate_provider_type": "crm" },
+            "integration_info": { "name": "crm-contact", "display_name": "HubSpot Contacts", "method": "pull_push" },
+            "index": 3, "internal_id": "x"
+        });
+        let record: ErrorRecord = crate::store::decode(&encode(&stored)).unwrap();
+        assert_eq!(record.error_type, ErrorType::Integration);
+        let shown = record.to_json();
+        assert_eq!(shown["error_type"], "integration");
+        let provider = &shown["endgrate"]["provider_info"];
+        assert_eq!(provider["auth_type"], "oauth");
+        assert_eq!(provider["specific"], json!({}));
+        assert_eq!(provider["endgrate_provider_type"], "CRM");
+        assert_eq!(shown["endgrate"]["integration_info"]["method"], "IMPORT");
+    }
+}

@@ -242,10 +242,20 @@ fn body_field(name: &str) -> Value {
         "configuration_webhook" | "data_webhook" | "completed_webhook" | "error_webhook" => {
             webhook()
         }
-        "save_session" | "sync" | "field_selection" | "schema_selection"
-        | "resource_selection" | "passthrough_fields" | "passthrough_schemas" | "statistics"
-        | "webhook_concurrency" | "bypass_ui" | "synchronous" | "disable_upsert"
-        | "sample_data" | "resolved" => boolean(),
+        "save_session"
+        | "sync"
+        | "field_selection"
+        | "schema_selection"
+        | "resource_selection"
+        | "passthrough_fields"
+        | "passthrough_schemas"
+        | "statistics"
+        | "webhook_concurrency"
+        | "bypass_ui"
+        | "synchronous"
+        | "disable_upsert"
+        | "sample_data"
+        | "resolved" => boolean(),
         _ => string(),
     }
 }
