@@ -286,3 +286,26 @@ async fn server_errors_of_a_get_are_retried() {
     assert_eq!(got, json!({ "status": 200, "body": "hello" }));
     assert_eq!(state.seen.lock().unwrap().len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transport_error_names_neither_the_url_nor_the_credential() {
+    // A port nothing listens on: the connection is refused.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let base = format!("http://127.0.0.1:{closed}/v1?api_key=sekret-in-query");
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = runtime(&base, cache.path()).await;
+    let err = fetch(
+        &runtime,
+        Arc::new(StaticCredential(Secret::new("sekret-token"))),
+    )
+    .await
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("could not reach"), "{text}");
+    for leak in [&format!("127.0.0.1:{closed}"), "sekret", "/ok"] {
+        assert!(!text.contains(leak), "{leak:?} leaked into: {text}");
+    }
+}

@@ -168,9 +168,7 @@ impl Credentials {
             return Ok(secret);
         }
         let Some(refresh_token) = stored.refresh_token.clone() else {
-            return Err(CredentialError::Revoked(
-                "they cannot be renewed: there is no refresh token".into(),
-            ));
+            return Err(CredentialError::NotRenewable);
         };
         let manifest = self
             .inner

@@ -37,6 +37,10 @@ pub enum CredentialError {
     /// was revoked): the end user must authenticate again.
     #[error("credentials can no longer be refreshed: {0}")]
     Revoked(String),
+    /// There is nothing to renew the credential with (an API key, a token
+    /// without a refresh token): what the provider said is the whole story.
+    #[error("the credentials cannot be renewed")]
+    NotRenewable,
     /// The token endpoint could not be reached or failed; try again later.
     #[error("token refresh failed temporarily: {0}")]
     Unavailable(String),

@@ -171,7 +171,7 @@ impl Outbound {
                     return Err(ConnectorError::Transient(format!(
                         "could not reach {}: {}",
                         self.provider,
-                        error_chain(&err)
+                        transport_error(err, secret.as_ref())
                     ))
                     .into());
                 }
@@ -189,14 +189,18 @@ impl Outbound {
                                 continue;
                             }
                             // Cannot be renewed (an API key, a revoked grant):
-                            // say what the provider said, else why not.
-                            Err(CredentialError::Revoked(reason)) => {
+                            // say what the provider said, and why not.
+                            Err(
+                                e @ (CredentialError::Revoked(_) | CredentialError::NotRenewable),
+                            ) => {
                                 let body = self.read_body(response, &url).await.unwrap_or_default();
-                                let said = provider_message(&body);
-                                let message = if said.trim().is_empty() {
-                                    reason
-                                } else {
-                                    format!("{} said: {said}", self.provider)
+                                let said =
+                                    format!("{} said: {}", self.provider, provider_message(&body));
+                                let message = match e {
+                                    CredentialError::Revoked(reason) => {
+                                        format!("{said} ({reason})")
+                                    }
+                                    _ => said,
                                 };
                                 return Err(ConnectorError::Unauthorized(message).into());
                             }
@@ -364,7 +368,7 @@ impl Outbound {
                     ConnectorError::Transient(format!(
                         "{}'s answer was cut off: {}",
                         self.provider,
-                        error_chain(&e)
+                        transport_error(e, None)
                     ))
                 })?;
             match chunk {
@@ -449,19 +453,27 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 fn credential_error(err: CredentialError) -> SendError {
     match err {
         CredentialError::Revoked(m) => ConnectorError::Unauthorized(m).into(),
+        e @ CredentialError::NotRenewable => ConnectorError::Unauthorized(e.to_string()).into(),
         CredentialError::Unavailable(m) => ConnectorError::Transient(m).into(),
     }
 }
 
-fn error_chain(err: &dyn std::error::Error) -> String {
+/// A transport failure in words fit for the connector, the error log and
+/// the logs: without the request's URL (its query may carry a credential)
+/// and with the credential's value blanked wherever it still appears.
+fn transport_error(err: reqwest::Error, secret: Option<&Secret>) -> String {
+    let err = err.without_url();
     let mut text = err.to_string();
-    let mut source = err.source();
+    let mut source = std::error::Error::source(&err);
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());
         source = cause.source();
     }
-    text
+    match secret.map(Secret::expose).filter(|s| s.len() >= 4) {
+        Some(value) => text.replace(value, "[credential]"),
+        None => text,
+    }
 }
 
 /// The provider's own words in an error answer: a JSON `message`,
