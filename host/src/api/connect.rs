@@ -94,6 +94,23 @@ pub fn offered(state: &AppState, session: &Session) -> Vec<Manifest> {
     out
 }
 
+/// The session was deleted while the end user was signing in.
+fn session_gone() -> Response {
+    problem(
+        StatusCode::NOT_FOUND,
+        "We couldn't find this session",
+        "The app deleted this session while you were signing in, so nothing was kept. Go back to the app that sent you here for a new link.",
+    )
+}
+
+/// Drops the credentials a sign-in stored for a session deleted meanwhile.
+async fn forget_credentials(state: &AppState, session_id: &str) -> Response {
+    match state.credentials.remove(session_id).await {
+        Ok(()) => session_gone(),
+        Err(_) => unavailable(),
+    }
+}
+
 fn not_offered() -> Response {
     problem(
         StatusCode::NOT_FOUND,
@@ -513,16 +530,10 @@ pub async fn api_key(
         ..Default::default()
     };
     let settings = Value::Object(settings);
-    // Stored first so the check can use it; put back if the provider says no.
-    let previous = state.credentials.load(&session.id).ok().flatten();
-    if state
-        .credentials
-        .store(&session.id, &credential)
-        .await
-        .is_err()
-    {
-        return unavailable();
-    }
+    // Checked before anything is stored: a rejected key never replaces the
+    // session's, and transfers never run on an unchecked one.
+    let _one_change = state.credentials.changing(&session.id).await;
+    let candidate = state.credentials.candidate(credential);
     let connection = Connection {
         key: session.id.clone(),
         api_base: None,
@@ -530,23 +541,9 @@ pub async fn api_key(
     };
     if let Err(e) = state
         .runtime
-        .check(
-            &manifest.id,
-            &connection,
-            Some(state.credentials.source(&session.id)),
-        )
+        .check(&manifest.id, &connection, Some(candidate.clone()))
         .await
     {
-        let restored = match previous {
-            Some(p) => state.credentials.store(&session.id, &p).await,
-            None => match state.db.trees.credentials.remove(&session.id) {
-                Ok(_) => state.db.flush().await,
-                Err(e) => Err(e.into()),
-            },
-        };
-        if restored.is_err() {
-            return unavailable();
-        }
         let message = match &e {
             // The provider's own words, when the host's message carries them.
             crate::runtime::CallError::Connector {
@@ -566,6 +563,7 @@ pub async fn api_key(
         };
         return reject(key_form::secret_field(fields), message, &session);
     }
+    let credential = candidate.checked().await;
     match signed_in(&state, &mut session, &manifest, credential, settings).await {
         Ok(next) if wants_json => Json(json!({ "ok": true, "redirect": next })).into_response(),
         Ok(next) => see_other(&next),
@@ -591,6 +589,13 @@ async fn signed_in(
     {
         return Err(unavailable());
     }
+    // The sign-in took a while: the app may have changed the session, or
+    // deleted it, meanwhile.
+    match state.sessions.get_any(&session.id) {
+        Ok(Some(fresh)) => *session = fresh,
+        Ok(None) => return Err(forget_credentials(state, &session.id).await),
+        Err(_) => return Err(unavailable()),
+    }
     let reauthentication = session.provider() == Some(manifest.id.as_str());
     if !reauthentication && (has_data_step(session, manifest) || has_fields_step(session)) {
         session.pending = Some(ConnectionState {
@@ -598,8 +603,10 @@ async fn signed_in(
             configured_ms: now_ms(),
             settings,
         });
-        if state.sessions.save(session).await.is_err() {
-            return Err(unavailable());
+        match state.sessions.save(session).await {
+            Ok(true) => {}
+            Ok(false) => return Err(forget_credentials(state, &session.id).await),
+            Err(_) => return Err(unavailable()),
         }
         return Ok(next_selection_url(session, manifest, None));
     }
@@ -620,10 +627,13 @@ async fn complete(
         .or_else(|| session.connection.as_ref().map(|c| c.settings.clone()))
         .unwrap_or_else(|| Value::Object(Map::new()));
     configure(session, manifest, settings);
-    if super::sessions::fire_configuration(state, session, manifest).is_err()
-        || state.sessions.save(session).await.is_err()
-    {
+    if super::sessions::fire_configuration(state, session, manifest).is_err() {
         return Err(unavailable());
+    }
+    match state.sessions.save(session).await {
+        Ok(true) => {}
+        Ok(false) => return Err(forget_credentials(state, &session.id).await),
+        Err(_) => return Err(unavailable()),
     }
     state.webhooks.ring();
     state.transfers.wake();
@@ -709,8 +719,10 @@ pub async fn select_submit(
         );
     }
     if has_fields_step(&session) {
-        if state.sessions.save(&session).await.is_err() {
-            return unavailable();
+        match state.sessions.save(&session).await {
+            Ok(true) => {}
+            Ok(false) => return session_gone(),
+            Err(_) => return unavailable(),
         }
         return see_other(&next_selection_url(&session, &manifest, Some(Step::Data)));
     }

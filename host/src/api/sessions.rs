@@ -415,7 +415,7 @@ pub async fn attach_credentials(
     caller: Caller,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let mut session = session_of(&state, &caller, &body.required_string("session_id")?)?;
+    let session = session_of(&state, &caller, &body.required_string("session_id")?)?;
     let provider = body.required_string("provider")?;
     let manifest = state.runtime.manifest(&provider).map_err(|_| {
         bad(
@@ -495,47 +495,42 @@ pub async fn attach_credentials(
     }
     let settings = Value::Object(settings);
 
-    // Stored first so that the check can refresh; put back if it fails.
-    let previous = state
-        .credentials
-        .load(&session.id)
-        .map_err(ApiError::storage)?;
-    state
-        .credentials
-        .store(&session.id, &stored)
-        .await
-        .map_err(ApiError::storage)?;
+    // Checked before anything is stored: a rejected credential never
+    // replaces the session's, and transfers never run on an unchecked one.
+    let _one_change = state.credentials.changing(&session.id).await;
+    let candidate = state.credentials.candidate(stored);
     let connection = Connection {
         key: session.id.clone(),
         api_base: None,
         settings: settings.clone(),
     };
-    let checked = state
+    state
         .runtime
-        .check(
-            &provider,
-            &connection,
-            Some(state.credentials.source(&session.id)),
-        )
-        .await;
-    if let Err(err) = checked {
-        match previous {
-            Some(p) => state.credentials.store(&session.id, &p).await,
-            None => {
-                let _ = state.db.trees.credentials.remove(&session.id);
-                state.db.flush().await
-            }
-        }
+        .check(&provider, &connection, Some(candidate.clone()))
+        .await
+        .map_err(|err| check_failed(&manifest.display_name, err))?;
+    // Re-read after the wait: the session may have changed or gone.
+    let mut session = session_of(&state, &caller, &session.id)?;
+    state
+        .credentials
+        .store(&session.id, &candidate.checked().await)
+        .await
         .map_err(ApiError::storage)?;
-        return Err(check_failed(&manifest.display_name, err));
-    }
     configure(&mut session, &manifest, settings);
     fire_configuration(&state, &session, &manifest)?;
-    state
+    if !state
         .sessions
         .save(&session)
         .await
-        .map_err(ApiError::storage)?;
+        .map_err(ApiError::storage)?
+    {
+        state
+            .credentials
+            .remove(&session.id)
+            .await
+            .map_err(ApiError::storage)?;
+        return Err(no_session());
+    }
     state.webhooks.ring();
     state.transfers.wake();
     Ok(Json(json!({ "success": true, "session_id": session.id })))
@@ -697,11 +692,14 @@ pub async fn set_associations(
         })?;
         schema.associations = on;
     }
-    state
+    if !state
         .sessions
         .save(&session)
         .await
-        .map_err(ApiError::storage)?;
+        .map_err(ApiError::storage)?
+    {
+        return Err(no_session());
+    }
     Ok(Json(json!({ "success": true, "session_id": session.id })))
 }
 

@@ -72,6 +72,8 @@ struct Inner {
     http: reqwest::Client,
     /// One lock per session, taken to refresh.
     refreshing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// One lock per session, taken to replace its credential.
+    changing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Credentials {
@@ -89,6 +91,7 @@ impl Credentials {
                 oauth,
                 http,
                 refreshing: Mutex::new(HashMap::new()),
+                changing: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -118,6 +121,12 @@ impl Credentials {
             .seal(&context(session_id), &encode(credential));
         self.inner.db.trees.credentials.insert(session_id, sealed)?;
         Ok(())
+    }
+
+    /// Forgets a session's credentials (durably).
+    pub async fn remove(&self, session_id: &str) -> Result<(), StoreError> {
+        self.inner.db.trees.credentials.remove(session_id)?;
+        self.inner.db.flush().await
     }
 
     pub fn load(&self, session_id: &str) -> Result<Option<StoredCredential>, StoreError> {
@@ -167,6 +176,36 @@ impl Credentials {
         if already_fresh && let Some(secret) = current {
             return Ok(secret);
         }
+        let renewed = self.renew(&stored).await?;
+        // Gone meanwhile (the session was deleted): do not resurrect it.
+        if self
+            .inner
+            .db
+            .trees
+            .credentials
+            .get(session_id)
+            .ok()
+            .flatten()
+            .is_none()
+        {
+            return Err(CredentialError::Revoked("the session was deleted".into()));
+        }
+        self.write(session_id, &renewed)
+            .map_err(|e| CredentialError::Unavailable(e.to_string()))?;
+        self.inner
+            .db
+            .flush()
+            .await
+            .map_err(|e| CredentialError::Unavailable(e.to_string()))?;
+        tracing::info!(session = %session_id, provider = %stored.provider, "access token refreshed");
+        renewed.secret().ok_or_else(|| {
+            CredentialError::Unavailable("the token response had no access token".into())
+        })
+    }
+
+    /// Trades `stored`'s refresh token for a new access token (kept in a
+    /// rotated refresh token when the provider sends one); stores nothing.
+    async fn renew(&self, stored: &StoredCredential) -> Result<StoredCredential, CredentialError> {
         let Some(refresh_token) = stored.refresh_token.clone() else {
             return Err(CredentialError::NotRenewable);
         };
@@ -203,7 +242,7 @@ impl Credentials {
             .get("access_token")
             .and_then(serde_json::Value::as_str)
             .map(str::to_owned);
-        let renewed = StoredCredential {
+        Ok(StoredCredential {
             provider: stored.provider.clone(),
             access_token: access,
             // A rotated refresh token replaces the old one in the same write.
@@ -214,31 +253,30 @@ impl Credentials {
                 .or(Some(refresh_token)),
             expires_at_ms: oauth::expires_in_ms(&response).map(|ms| now_ms() + ms),
             api_key: None,
-        };
-        // Gone meanwhile (the session was deleted): do not resurrect it.
-        if self
-            .inner
-            .db
-            .trees
-            .credentials
-            .get(session_id)
-            .ok()
-            .flatten()
-            .is_none()
-        {
-            return Err(CredentialError::Revoked("the session was deleted".into()));
-        }
-        self.write(session_id, &renewed)
-            .map_err(|e| CredentialError::Unavailable(e.to_string()))?;
-        self.inner
-            .db
-            .flush()
-            .await
-            .map_err(|e| CredentialError::Unavailable(e.to_string()))?;
-        tracing::info!(session = %session_id, provider = %stored.provider, "access token refreshed");
-        renewed.secret().ok_or_else(|| {
-            CredentialError::Unavailable("the token response had no access token".into())
         })
+    }
+
+    /// A credential on trial: the runtime may use it (and renew it, in
+    /// memory) to check it with the provider before anything is stored.
+    pub fn candidate(&self, credential: StoredCredential) -> Arc<Candidate> {
+        Arc::new(Candidate {
+            credentials: self.clone(),
+            held: tokio::sync::Mutex::new(credential),
+        })
+    }
+
+    /// Serialises changes of one session's credential (sign-ins, attaches):
+    /// held from the check of a new credential until it is stored.
+    pub async fn changing(&self, session_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self
+                .inner
+                .changing
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            locks.entry(session_id.to_owned()).or_default().clone()
+        };
+        lock.lock_owned().await
     }
 
     fn load_or_revoked(&self, session_id: &str) -> Result<StoredCredential, CredentialError> {
@@ -283,6 +321,45 @@ impl CredentialSource for SessionCredential {
             self.credentials
                 .refresh(&self.session_id, Some(rejected))
                 .await
+        })
+    }
+}
+
+/// A credential being checked before it is kept ([`Credentials::candidate`]).
+pub struct Candidate {
+    credentials: Credentials,
+    held: tokio::sync::Mutex<StoredCredential>,
+}
+
+impl Candidate {
+    /// The credential as it stands after the check (renewed, if it was).
+    pub async fn checked(&self) -> StoredCredential {
+        self.held.lock().await.clone()
+    }
+}
+
+impl CredentialSource for Candidate {
+    fn current(&self) -> BoxFuture<'_, Result<Secret, CredentialError>> {
+        Box::pin(async move {
+            let mut held = self.held.lock().await;
+            if held.expires_soon() && held.refresh_token.is_some() {
+                *held = self.credentials.renew(&held).await?;
+            }
+            held.secret().ok_or(CredentialError::NotRenewable)
+        })
+    }
+
+    fn refresh<'a>(
+        &'a self,
+        rejected: &'a Secret,
+    ) -> BoxFuture<'a, Result<Secret, CredentialError>> {
+        Box::pin(async move {
+            let mut held = self.held.lock().await;
+            if held.secret().is_some_and(|s| &s != rejected) {
+                return held.secret().ok_or(CredentialError::NotRenewable);
+            }
+            *held = self.credentials.renew(&held).await?;
+            held.secret().ok_or(CredentialError::NotRenewable)
         })
     }
 }

@@ -52,13 +52,18 @@ impl Sessions {
         get_json(&self.db.trees.sessions, id.as_bytes())
     }
 
-    /// Rewrites a session (durably).
-    pub async fn save(&self, session: &Session) -> Result<(), StoreError> {
-        self.db
+    /// Rewrites a session that still exists (durably). `false` when it was
+    /// deleted meanwhile: a write after a wait (a sign-in, a credential
+    /// check) never brings a deleted session back.
+    pub async fn save(&self, session: &Session) -> Result<bool, StoreError> {
+        let value = encode(session);
+        let kept = self
+            .db
             .trees
             .sessions
-            .insert(&session.id, encode(session))?;
-        self.db.flush().await
+            .update_and_fetch(&session.id, |old| old.map(|_| value.clone()))?;
+        self.db.flush().await?;
+        Ok(kept.is_some())
     }
 
     /// The account's sessions, newest first.

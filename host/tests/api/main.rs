@@ -7,6 +7,7 @@ mod harness;
 
 mod auth;
 mod crash;
+mod credential_changes;
 mod faults;
 mod fuzz;
 mod hostile;
