@@ -12,6 +12,8 @@ pub mod openapi;
 mod sessions;
 mod transfers;
 
+pub use transfers::MAX_PUSH_ITEMS;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;

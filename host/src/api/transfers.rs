@@ -1,6 +1,8 @@
 //! Transfer endpoints: trigger a pull or a push, read its data, its
 //! statistics and the error log.
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,6 +18,9 @@ use crate::store::{decode, encode, new_id, now_ms, seq_key};
 use crate::transfer::push::ItemIn;
 use crate::transfer::writes::{TreeId, Writes};
 use crate::transfer::{Checkpoint, Method, Stats, Status, Transfer};
+
+/// The most items one push takes (`413` past it).
+pub const MAX_PUSH_ITEMS: usize = 10_000;
 
 fn bad(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::field(StatusCode::BAD_REQUEST, field, message)
@@ -165,6 +170,16 @@ pub async fn push(
             "`transfer_data` is empty: there is nothing to push.",
         ));
     }
+    if items.len() > MAX_PUSH_ITEMS {
+        return Err(ApiError::field(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "transfer_data",
+            format!(
+                "`transfer_data` has {} items; one push takes at most {MAX_PUSH_ITEMS}. Split it into several pushes.",
+                items.len()
+            ),
+        ));
+    }
     let synchronous = body.flag("synchronous")?;
     let mut transfer = new_transfer(
         &session,
@@ -175,21 +190,29 @@ pub async fn push(
     transfer.disable_upsert = body.flag("disable_upsert")?;
     transfer.sample_data = body.flag("sample_data")?;
     transfer.stats.records = items.len() as u64;
-    let mut writes = Writes::default();
-    for (index, raw) in items.iter().enumerate() {
-        let item = read_item(
-            &session,
-            schema,
-            raw,
-            &format!("transfer_data[{index}]"),
-            true,
-        )?;
-        writes.put(
-            TreeId::PushItems,
-            seq_key(&transfer.id, index as u64),
-            encode(&item),
-        );
-    }
+    // Validation is CPU work that grows with the push: off the async threads.
+    let (items, owner, schema, id) = (
+        items.clone(),
+        session.clone(),
+        schema.clone(),
+        transfer.id.clone(),
+    );
+    let writes = tokio::task::spawn_blocking(move || {
+        let mut reader = ItemReader::new(&owner);
+        let mut writes = Writes::default();
+        for (index, raw) in items.iter().enumerate() {
+            let item = reader.read(&schema, raw, &format!("transfer_data[{index}]"), true)?;
+            writes.put(TreeId::PushItems, seq_key(&id, index as u64), encode(&item));
+        }
+        Ok::<_, ApiError>(writes)
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Validating the items failed: {e}"),
+        )
+    })??;
     state
         .transfers
         .enqueue(&transfer, writes)
@@ -203,109 +226,128 @@ pub async fn push(
 /// strings, associations that are not lists of items of the session's
 /// schemas) is refused whole, naming the place; an item whose `data` breaks
 /// its schema is marked invalid and fails alone when the push runs.
-fn read_item(
-    session: &Session,
-    schema: &SessionSchema,
-    raw: &Value,
-    at: &str,
-    top: bool,
-) -> Result<ItemIn, ApiError> {
-    let Some(fields) = raw.as_object() else {
-        return Err(bad(
-            at,
-            format!("`{at}` must be an object `{{\"data\": {{...}}}}`."),
-        ));
-    };
-    let id_text = |name: &str| match fields.get(name) {
-        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        None | Some(Value::Null) => Ok(None),
-        Some(_) => Err(bad(
-            &format!("{at}.{name}"),
-            format!("`{at}.{name}` must be a non-empty string."),
-        )),
-    };
-    let mut item = ItemIn {
-        id: id_text("id")?,
-        internal_id: id_text("internal_id")?,
-        data: Value::Null,
-        associations: Vec::new(),
-        invalid: None,
-    };
-    let Some(Value::Object(_)) = fields.get("data") else {
-        return Err(bad(
-            &format!("{at}.data"),
-            format!("`{at}.data` is required and must be an object of the schema's fields."),
-        ));
-    };
-    let mut data = fields["data"].clone();
-    if !schema.custom
-        && let Some(t) = &schema.endgrate_type
-    {
-        cdm::normalize_push(t, &mut data);
-    }
-    let validator = if schema.custom {
-        Validator::compile(&schema.schema).ok()
-    } else {
-        schema
-            .endgrate_type
-            .as_deref()
-            .and_then(Validator::for_default)
-    };
-    let mut problems = Vec::new();
-    if let Some(validator) = validator
-        && let Err(violations) = validator.validate(&data)
-    {
-        for v in violations {
-            problems.push(format!("data{}: {}", v.path, v.message));
+/// Reads pushed items, compiling each schema's validator once per push.
+struct ItemReader<'a> {
+    session: &'a Session,
+    validators: HashMap<String, Option<Validator>>,
+}
+
+impl<'a> ItemReader<'a> {
+    fn new(session: &'a Session) -> Self {
+        ItemReader {
+            session,
+            validators: HashMap::new(),
         }
     }
-    item.data = data;
-    match fields.get("associations") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(by_type)) if top => {
-            for (t, children) in by_type {
-                let place = format!("{at}.associations.{t}");
-                let Some(child_schema) = session.schema(t) else {
-                    return Err(bad(&place, format!("This session has no schema {t:?}.")));
-                };
-                let Some(children) = children.as_array() else {
-                    return Err(bad(&place, format!("`{place}` must be a list of items.")));
-                };
-                let mut read = Vec::new();
-                for (j, child) in children.iter().enumerate() {
-                    let c = read_item(
-                        session,
-                        child_schema,
-                        child,
-                        &format!("{place}[{j}]"),
-                        false,
-                    )?;
-                    if let Some(why) = &c.invalid {
-                        problems.push(format!("associations.{t}[{j}]: {why}"));
-                    }
-                    read.push(c);
+
+    fn validator(&mut self, schema: &SessionSchema) -> Option<Validator> {
+        self.validators
+            .entry(schema.name.clone())
+            .or_insert_with(|| {
+                if schema.custom {
+                    Validator::compile(&schema.schema).ok()
+                } else {
+                    schema
+                        .endgrate_type
+                        .as_deref()
+                        .and_then(Validator::for_default)
                 }
-                item.associations.push((t.clone(), read));
+            })
+            .clone()
+    }
+
+    fn read(
+        &mut self,
+        schema: &SessionSchema,
+        raw: &Value,
+        at: &str,
+        top: bool,
+    ) -> Result<ItemIn, ApiError> {
+        let session = self.session;
+        let Some(fields) = raw.as_object() else {
+            return Err(bad(
+                at,
+                format!("`{at}` must be an object `{{\"data\": {{...}}}}`."),
+            ));
+        };
+        let id_text = |name: &str| match fields.get(name) {
+            Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => Err(bad(
+                &format!("{at}.{name}"),
+                format!("`{at}.{name}` must be a non-empty string."),
+            )),
+        };
+        let mut item = ItemIn {
+            id: id_text("id")?,
+            internal_id: id_text("internal_id")?,
+            data: Value::Null,
+            associations: Vec::new(),
+            invalid: None,
+        };
+        let Some(Value::Object(_)) = fields.get("data") else {
+            return Err(bad(
+                &format!("{at}.data"),
+                format!("`{at}.data` is required and must be an object of the schema's fields."),
+            ));
+        };
+        let mut data = fields["data"].clone();
+        if !schema.custom
+            && let Some(t) = &schema.endgrate_type
+        {
+            cdm::normalize_push(t, &mut data);
+        }
+        let validator = self.validator(schema);
+        let mut problems = Vec::new();
+        if let Some(validator) = validator
+            && let Err(violations) = validator.validate(&data)
+        {
+            for v in violations {
+                problems.push(format!("data{}: {}", v.path, v.message));
             }
         }
-        Some(Value::Object(_)) => {
-            return Err(bad(
-                &format!("{at}.associations"),
-                "Associated items cannot have associations of their own.",
-            ));
+        item.data = data;
+        match fields.get("associations") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(by_type)) if top => {
+                for (t, children) in by_type {
+                    let place = format!("{at}.associations.{t}");
+                    let Some(child_schema) = session.schema(t) else {
+                        return Err(bad(&place, format!("This session has no schema {t:?}.")));
+                    };
+                    let Some(children) = children.as_array() else {
+                        return Err(bad(&place, format!("`{place}` must be a list of items.")));
+                    };
+                    let mut read = Vec::new();
+                    for (j, child) in children.iter().enumerate() {
+                        let c = self.read(child_schema, child, &format!("{place}[{j}]"), false)?;
+                        if let Some(why) = &c.invalid {
+                            problems.push(format!("associations.{t}[{j}]: {why}"));
+                        }
+                        read.push(c);
+                    }
+                    item.associations.push((t.clone(), read));
+                }
+            }
+            Some(Value::Object(_)) => {
+                return Err(bad(
+                    &format!("{at}.associations"),
+                    "Associated items cannot have associations of their own.",
+                ));
+            }
+            Some(_) => {
+                return Err(bad(
+                    &format!("{at}.associations"),
+                    format!("`{at}.associations` must be an object of lists of items."),
+                ));
+            }
         }
-        Some(_) => {
-            return Err(bad(
-                &format!("{at}.associations"),
-                format!("`{at}.associations` must be an object of lists of items."),
-            ));
+        if !problems.is_empty() {
+            item.invalid = Some(problems.join("; "));
         }
+        Ok(item)
     }
-    if !problems.is_empty() {
-        item.invalid = Some(problems.join("; "));
-    }
-    Ok(item)
 }
 
 /// The trigger's answer, after waiting for the transfer with `synchronous`.

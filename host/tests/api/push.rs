@@ -148,3 +148,77 @@ async fn internal_ids_and_upserts_update_instead_of_creating() {
     assert_eq!(t.sim.control().contacts().len(), total);
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pattern_built_to_backtrack_does_not_freeze_the_host() {
+    let t = TestHost::start(sim_config(1, 1)).await;
+    let key = t.key("acme").await;
+    let schema = json!({
+        "title": "Lead", "type": "object",
+        "properties": { "code": { "type": "string", "pattern": "^(a+)+$" } },
+    });
+    let session = t
+        .connected_session(&key, json!({ "schema": [schema] }))
+        .await;
+    // Each value takes a backtracking engine exponential time to refuse.
+    let evil = format!("{}b", "a".repeat(40));
+    let items: Vec<Value> = (0..300)
+        .map(|_| json!({ "data": { "code": evil } }))
+        .collect();
+    let push = || {
+        let (t, key, session, items) = (&t, key.clone(), session.clone(), items.clone());
+        async move {
+            t.post(&key, "/api/push/transfer", json!({ "session_id": session, "endgrate_type": "Lead", "transfer_data": items, "sample_data": true }))
+                .await
+                .0
+        }
+    };
+    let pushes = futures::future::join_all([push(), push(), push(), push()]);
+    let probe = async {
+        let mut slowest = std::time::Duration::ZERO;
+        for _ in 0..20 {
+            let started = std::time::Instant::now();
+            let (status, _) = t.call("GET", "/healthz", None, None).await;
+            assert_eq!(status, 200);
+            slowest = slowest.max(started.elapsed());
+        }
+        slowest
+    };
+    let (statuses, slowest) = tokio::join!(pushes, probe);
+    assert_eq!(statuses, [200, 200, 200, 200]);
+    // A backtracking engine kept /healthz waiting for seconds.
+    assert!(
+        slowest < std::time::Duration::from_secs(1),
+        "/healthz waited {slowest:?} behind the pushes"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_of_more_items_than_the_cap_is_refused_whole() {
+    let t = TestHost::start(sim_config(1, 1)).await;
+    let key = t.key("acme").await;
+    let session = t.connected_session(&key, json!({})).await;
+    let items = vec![json!({ "data": {} }); switchyard::api::MAX_PUSH_ITEMS + 1];
+    let (status, answer) = t
+        .post(&key, "/api/push/transfer", json!({ "session_id": session, "endgrate_type": "crm-contact", "transfer_data": items }))
+        .await;
+    assert_eq!(status, 413, "{answer}");
+    assert!(answer["errors"]["transfer_data"].is_string(), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pattern_that_needs_backtracking_is_refused_at_initiate() {
+    let t = TestHost::start(sim_config(1, 1)).await;
+    let key = t.key("acme").await;
+    // Look-around needs a backtracking engine, which a crafted value keeps
+    // busy for as long as its step limit allows, on every item.
+    let schema = json!({
+        "title": "Lead", "type": "object",
+        "properties": { "code": { "type": "string", "pattern": "^(?=a)(a+)+$" } },
+    });
+    let (status, answer) = t
+        .post(&key, "/api/session/initiate", json!({ "schema": [schema] }))
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["errors"]["schema[0]"].is_string(), "{answer}");
+}
