@@ -14,6 +14,7 @@ pub mod cdm;
 pub mod credentials;
 pub mod crypto;
 pub mod errors;
+pub mod net_policy;
 pub mod runtime;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;

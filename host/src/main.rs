@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use switchyard::accounts::Accounts;
 use switchyard::crypto::Sealer;
+use switchyard::net_policy::AddressPolicy;
 use switchyard::runtime::RequestRate;
 use switchyard::runtime::credentials::Secret;
 use switchyard::server::{self, HostConfig, Stopped};
@@ -136,9 +137,16 @@ struct ServeArgs {
     #[arg(long, default_value_t = 32)]
     workers: usize,
     /// Runs every provider's simulator inside the host and points the
-    /// connectors at them (needs the `sandbox` feature).
+    /// connectors at them (needs the `sandbox` feature). Webhooks may then
+    /// go to this machine's loopback addresses.
     #[arg(long)]
     sandbox: bool,
+    /// Lets webhooks go to private-network and loopback addresses, for
+    /// receivers on the host's own network. Without it they go to public
+    /// addresses only, so an API key cannot make the host call its
+    /// neighbours.
+    #[arg(long)]
+    allow_private_webhooks: bool,
 }
 
 /// `ID=VALUE`.
@@ -220,6 +228,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.synchronous_cap = Duration::from_secs(args.synchronous_cap_secs);
     config.session_ttl = Duration::from_secs(args.session_ttl_secs);
     config.transfers.workers = args.workers.max(1);
+    if args.allow_private_webhooks {
+        config.webhooks.address_policy = AddressPolicy::allow_private();
+    }
     #[cfg(feature = "sandbox")]
     let _sandbox = if args.sandbox {
         Some(
@@ -246,7 +257,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.sandbox {
         println!(
             "Sandbox mode: every provider is simulated locally. Connect an account on the session page, or attach\n\
-             credentials with POST /api/session/credentials and {{\"access_token\": \"sandbox\"}}."
+             credentials with POST /api/session/credentials and {{\"access_token\": \"sandbox\"}}.\n\
+             Webhooks may go to {}.",
+            host.state.config.webhook_policy
         );
     }
     let shutdown = tokio::signal::ctrl_c();

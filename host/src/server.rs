@@ -251,6 +251,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
             session_ttl: config.session_ttl,
             synchronous_cap: config.synchronous_cap,
             default_settings: config.default_settings.clone(),
+            webhook_policy: config.webhooks.address_policy,
         }),
     };
     let app = api::router(state.clone());

@@ -178,6 +178,7 @@ impl Env {
         config.transfers.retry_max = Duration::from_millis(500);
         config.webhooks.backoff_base = Duration::from_millis(50);
         config.webhooks.backoff_max = Duration::from_millis(200);
+        config.webhooks.address_policy = switchyard::net_policy::AddressPolicy::allow_loopback();
         if let Some(base) = keyed {
             config.overrides.insert(
                 "keyed".into(),

@@ -27,6 +27,7 @@ use serde_json::{Map, Value, json};
 use crate::accounts::Accounts;
 use crate::admin_key::AdminKey;
 use crate::credentials::Credentials;
+use crate::net_policy::AddressPolicy;
 use crate::runtime::Runtime;
 use crate::sessions::Sessions;
 use crate::store::Db;
@@ -51,6 +52,8 @@ pub struct ApiConfig {
     /// Connection settings filled in when `POST /api/session/credentials`
     /// leaves them out (sandbox mode), by provider.
     pub default_settings: HashMap<String, Map<String, Value>>,
+    /// The addresses webhook endpoints may have.
+    pub webhook_policy: AddressPolicy,
 }
 
 /// What every handler can reach.

@@ -123,6 +123,7 @@ pub async fn initiate(
     if name.as_ref().is_some_and(|n| n.chars().count() > 200) {
         return Err(bad("name", "`name` is at most 200 characters."));
     }
+    let hooks = &state.config.webhook_policy;
     let options = SessionOptions {
         name,
         provider,
@@ -140,10 +141,10 @@ pub async fn initiate(
         webhook_concurrency: body.flag("webhook_concurrency")?,
         bypass_ui: body.flag("bypass_ui")?,
         webhooks: Webhooks {
-            configuration: body.webhook("configuration_webhook")?,
-            data: body.webhook("data_webhook")?,
-            completed: body.webhook("completed_webhook")?,
-            error: body.webhook("error_webhook")?,
+            configuration: body.webhook("configuration_webhook", hooks)?,
+            data: body.webhook("data_webhook", hooks)?,
+            completed: body.webhook("completed_webhook", hooks)?,
+            error: body.webhook("error_webhook", hooks)?,
         },
     };
     let created_ms = now_ms();
