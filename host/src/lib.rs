@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod admin_key;
 pub mod api;
 pub mod cdm;
+pub mod connections;
 pub mod credentials;
 pub mod crypto;
 pub mod errors;

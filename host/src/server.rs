@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::accounts::Accounts;
 use crate::admin_key::{AdminKey, Provisioned};
 use crate::api::{self, ApiConfig, AppState};
+use crate::connections::{self, ConnectionLimits};
 use crate::credentials::Credentials;
 use crate::credentials::oauth::OAuthClients;
 use crate::crypto::{KeyError, Sealer};
@@ -44,6 +45,8 @@ pub struct HostConfig {
     pub sweep_interval: Duration,
     pub transfers: TransferConfig,
     pub webhooks: WebhookConfig,
+    /// Header read timeout and connection cap.
+    pub connections: ConnectionLimits,
     /// Connection settings defaulted per provider (sandbox mode).
     pub default_settings: HashMap<String, Map<String, Value>>,
     /// Names shown instead of the connectors' own, by connector id.
@@ -67,6 +70,7 @@ impl HostConfig {
             sweep_interval: Duration::from_secs(60),
             transfers: TransferConfig::default(),
             webhooks: WebhookConfig::default(),
+            connections: ConnectionLimits::default(),
             default_settings: HashMap::new(),
             display_names: HashMap::new(),
         }
@@ -256,13 +260,14 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
     };
     let app = api::router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let served = tokio::spawn(connections::serve(
+        listener,
+        app,
+        config.connections.clone(),
+        async move {
+            let _ = rx.await;
+        },
+    ));
     tracing::info!(%addr, connectors = %connectors_dir.display(), "serving");
     Ok(RunningHost {
         addr,

@@ -18,8 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post};
 use serde_json::{Map, Value, json};
@@ -35,10 +36,13 @@ use crate::transfer::Transfers;
 use crate::ui;
 use crate::webhooks::delivery::Doorbell;
 
-/// Largest connector component accepted by upload.
+/// Largest connector component accepted by upload (read only once the
+/// admin key was checked).
 pub const MAX_COMPONENT_BYTES: usize = 64 << 20;
 /// Largest JSON body of any other call.
-pub const MAX_BODY_BYTES: usize = 32 << 20;
+pub const MAX_BODY_BYTES: usize = 8 << 20;
+/// Largest form posted by a connect page (an end user's browser, no key).
+pub const MAX_FORM_BYTES: usize = 64 << 10;
 
 /// Settings of the API that operators may change.
 #[derive(Debug, Clone)]
@@ -676,15 +680,33 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
     ]
 }
 
+/// The router of [`endpoints`]: each route's body limit follows from who may
+/// call it, and its admin-only routes check the admin key before their
+/// handler runs (so before a body is read).
 pub fn router(state: AppState) -> axum::Router {
     let mut router = axum::Router::new();
     for (endpoint, handler) in endpoints() {
+        let limit = match endpoint.access {
+            Access::Browser => MAX_FORM_BYTES,
+            Access::Public | Access::ApiKey | Access::Admin => MAX_BODY_BYTES,
+        };
+        // Layers added later run first; a route's own limit (the upload's)
+        // was added before and so overrides this one.
+        let mut handler = handler.layer(DefaultBodyLimit::max(limit));
+        if endpoint.access == Access::Admin {
+            handler = handler.layer(middleware::from_fn_with_state(state.clone(), admin_only));
+        }
         router = router.route(endpoint.path, handler);
     }
-    router
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .fallback(not_found)
-        .with_state(state)
+    router.fallback(not_found).with_state(state)
+}
+
+/// The gate of [`Access::Admin`] routes.
+async fn admin_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match require_admin(&state, request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => refused.into_response(),
+    }
 }
 
 /// `meta` of a paged answer: the count, and links to the pages around.

@@ -10,6 +10,7 @@ mod faults;
 mod fuzz;
 mod hostile;
 mod lifecycle;
+mod limits;
 mod openapi;
 mod pages;
 mod process;

@@ -172,3 +172,24 @@ async fn credentials_are_sealed_on_disk_and_bad_ones_refused() {
     }
     assert!(scanned > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_admin_route_refuses_without_the_admin_key() {
+    let mut t = TestHost::start(sim_config(1, 1)).await;
+    let key = t.key("acme").await;
+    let admin: Vec<_> = switchyard::api::endpoints()
+        .into_iter()
+        .filter(|(e, _)| e.access == switchyard::api::Access::Admin)
+        .map(|(e, _)| (e.method, e.path.replace(['{', '}'], "")))
+        .collect();
+    assert!(admin.len() >= 6, "{admin:?}");
+    for (method, path) in &admin {
+        for presented in [None, Some("sy_admin_wrong"), Some(key.as_str())] {
+            let (status, body) = t.call(method, path, presented, Some(json!({}))).await;
+            assert_eq!(status, 401, "{method} {path} with {presented:?}: {body}");
+        }
+        let (status, _) = t.call(method, path, Some(ADMIN_KEY), None).await;
+        assert_ne!(status, 401, "{method} {path} with the admin key");
+    }
+    t.stop().await;
+}

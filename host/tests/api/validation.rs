@@ -194,7 +194,7 @@ async fn every_bad_input_names_its_field() {
             .contains("not valid JSON"),
         "{answer}"
     );
-    let huge = vec![b' '; (32 << 20) + 1];
+    let huge = vec![b' '; (8 << 20) + 1];
     let response = t
         .http
         .post(format!("{}/api/push/transfer", t.url))
@@ -206,7 +206,7 @@ async fn every_bad_input_names_its_field() {
     assert_eq!(response.status(), 413);
     let answer: Value = response.json().await.unwrap();
     assert!(
-        answer["message"].as_str().unwrap().contains("33554432"),
+        answer["message"].as_str().unwrap().contains("8388608"),
         "{answer}"
     );
 
