@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::accounts::Accounts;
-use crate::admin_key::{AdminKey, Provisioned};
+use crate::admin_key::{AdminKey, AdminKeyError, Provisioned};
+use crate::api::throttle::{SignInThrottle, ThrottleConfig};
 use crate::api::{self, ApiConfig, AppState};
 use crate::connections::{self, ConnectionLimits};
 use crate::credentials::Credentials;
@@ -47,6 +48,8 @@ pub struct HostConfig {
     pub webhooks: WebhookConfig,
     /// Header read timeout and connection cap.
     pub connections: ConnectionLimits,
+    /// Failed admin and API keys allowed per client address.
+    pub sign_in_throttle: ThrottleConfig,
     /// Connection settings defaulted per provider (sandbox mode).
     pub default_settings: HashMap<String, Map<String, Value>>,
     /// Names shown instead of the connectors' own, by connector id.
@@ -71,6 +74,7 @@ impl HostConfig {
             transfers: TransferConfig::default(),
             webhooks: WebhookConfig::default(),
             connections: ConnectionLimits::default(),
+            sign_in_throttle: ThrottleConfig::default(),
             default_settings: HashMap::new(),
             display_names: HashMap::new(),
         }
@@ -86,6 +90,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    AdminKey(#[from] AdminKeyError),
     #[error(transparent)]
     Runtime(#[from] crate::runtime::StartError),
     #[error(transparent)]
@@ -257,6 +263,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
             default_settings: config.default_settings.clone(),
             webhook_policy: config.webhooks.address_policy,
         }),
+        sign_in: Arc::new(SignInThrottle::new(config.sign_in_throttle.clone())),
     };
     let app = api::router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -31,7 +31,7 @@ use switchyard::server::{self, HostConfig, RunningHost};
 use switchyard_simulators::Provider;
 use webdriver::{Browser, WAIT};
 
-const ADMIN_KEY: &str = "sy_admin_browser";
+const ADMIN_KEY: &str = "sy_admin_browser_0123456789abcdefghijk";
 const SANDBOX: [&str; 4] = ["hubspot", "quickbooks", "salesforce", "pipedrive"];
 
 /// One Chromium at a time: the machines are small.

@@ -9,11 +9,12 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde_json::{Map, Value};
 
-use super::{ApiError, AppState, bearer};
+use super::{ApiError, AppState, bearer, client_address};
 use crate::net_policy::AddressPolicy;
 use crate::sessions::Webhook;
 
-/// The account of the request's API key.
+/// The account of the request's API key. A wrong key counts as a failed
+/// sign-in of the client's address ([`super::throttle`]).
 pub struct Caller {
     pub account: String,
 }
@@ -23,9 +24,17 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let key = bearer(&parts.headers).ok_or_else(ApiError::unauthorized)?;
+        let client = client_address(&parts.extensions);
+        state
+            .sign_in
+            .check(client)
+            .map_err(ApiError::too_many_failures)?;
         match state.accounts.authenticate(key) {
             Ok(Some(account)) => Ok(Caller { account }),
-            Ok(None) => Err(ApiError::unauthorized()),
+            Ok(None) => {
+                state.sign_in.failed(client);
+                Err(ApiError::unauthorized())
+            }
             Err(e) => Err(ApiError::storage(e)),
         }
     }

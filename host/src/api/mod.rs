@@ -10,16 +10,18 @@ mod integrations;
 mod listing;
 mod openapi;
 mod sessions;
+pub mod throttle;
 mod transfers;
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post};
@@ -35,6 +37,7 @@ use crate::store::Db;
 use crate::transfer::Transfers;
 use crate::ui;
 use crate::webhooks::delivery::Doorbell;
+use throttle::SignInThrottle;
 
 /// Largest connector component accepted by upload (read only once the
 /// admin key was checked).
@@ -73,6 +76,8 @@ pub struct AppState {
     pub transfers: Transfers,
     pub webhooks: Doorbell,
     pub config: Arc<ApiConfig>,
+    /// Failed admin and API keys per client address.
+    pub sign_in: Arc<SignInThrottle>,
 }
 
 /// Who may call an endpoint.
@@ -703,7 +708,8 @@ pub fn router(state: AppState) -> axum::Router {
 
 /// The gate of [`Access::Admin`] routes.
 async fn admin_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match require_admin(&state, request.headers()) {
+    let client = client_address(request.extensions());
+    match require_admin(&state, request.headers(), client) {
         Ok(()) => next.run(request).await,
         Err(refused) => refused.into_response(),
     }
@@ -748,6 +754,8 @@ pub struct ApiError {
     pub message: String,
     /// Offending fields, by name.
     pub errors: Option<Value>,
+    /// Sent as `Retry-After` (whole seconds, rounded up).
+    pub retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -756,6 +764,7 @@ impl ApiError {
             status,
             message: message.into(),
             errors: None,
+            retry_after: None,
         }
     }
 
@@ -771,6 +780,7 @@ impl ApiError {
             status,
             errors: Some(json!({ field: message })),
             message,
+            retry_after: None,
         }
     }
 
@@ -779,6 +789,17 @@ impl ApiError {
             StatusCode::UNAUTHORIZED,
             "Missing or invalid API key: send `Authorization: Bearer <key>`.",
         )
+    }
+
+    /// 429: `client` failed to sign in too often; it may try again after `wait`.
+    pub fn too_many_failures(wait: Duration) -> Self {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let mut err = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many wrong keys were sent from this address; try again in {seconds} s."),
+        );
+        err.retry_after = Some(Duration::from_secs(seconds));
+        err
     }
 
     pub fn storage(err: impl std::fmt::Display) -> Self {
@@ -796,7 +817,13 @@ impl IntoResponse for ApiError {
         if let Some(errors) = self.errors {
             body["errors"] = errors;
         }
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(wait) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, wait.as_secs().into());
+        }
+        response
     }
 }
 
@@ -810,13 +837,36 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Admits only requests carrying the admin key.
-pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    match bearer(headers) {
-        Some(key) if state.admin_key.verify(key) => Ok(()),
-        _ => Err(ApiError::new(
+/// The address of the client that sent a request (set by
+/// [`crate::connections`]).
+pub fn client_address(extensions: &Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip())
+}
+
+/// Admits only requests carrying the admin key; a wrong key counts as a
+/// failed sign-in of `client`.
+pub fn require_admin(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+) -> Result<(), ApiError> {
+    let refused = || {
+        ApiError::new(
             StatusCode::UNAUTHORIZED,
             "This endpoint needs the admin key: send `Authorization: Bearer <SWITCHYARD_ADMIN_KEY>`.",
-        )),
+        )
+    };
+    let key = bearer(headers).ok_or_else(refused)?;
+    state
+        .sign_in
+        .check(client)
+        .map_err(ApiError::too_many_failures)?;
+    if state.admin_key.verify(key) {
+        Ok(())
+    } else {
+        state.sign_in.failed(client);
+        Err(refused())
     }
 }

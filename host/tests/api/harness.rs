@@ -19,7 +19,7 @@ use switchyard::server::{self, HostConfig, RunningHost};
 use switchyard_simulators::{Provider, SimConfig, Simulator};
 use tokio::sync::Notify;
 
-pub const ADMIN_KEY: &str = "sy_admin_test";
+pub const ADMIN_KEY: &str = "sy_admin_test_0123456789abcdefghijklmnop";
 pub const TOKEN: &str = "static-token";
 
 fn connectors_dir() -> PathBuf {

@@ -1,8 +1,12 @@
-//! API keys, account isolation, and credentials sealed at rest.
+//! API keys, account isolation, credentials sealed at rest, the admin key's
+//! strength and throttled guessing.
+
+use std::time::Duration;
 
 use serde_json::json;
+use switchyard::server::{self, HostConfig};
 
-use crate::harness::{ADMIN_KEY, TestHost, sim_config};
+use crate::harness::{ADMIN_KEY, TestHost, eventually, sim_config};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_are_required_checked_and_revocable() {
@@ -175,7 +179,11 @@ async fn credentials_are_sealed_on_disk_and_bad_ones_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_admin_route_refuses_without_the_admin_key() {
-    let mut t = TestHost::start(sim_config(1, 1)).await;
+    let mut t = TestHost::start_with(sim_config(1, 1), |c| {
+        // Every route is tried with wrong keys: more than the throttle allows.
+        c.sign_in_throttle.max_failures = 1000;
+    })
+    .await;
     let key = t.key("acme").await;
     let admin: Vec<_> = switchyard::api::endpoints()
         .into_iter()
@@ -191,5 +199,79 @@ async fn every_admin_route_refuses_without_the_admin_key() {
         let (status, _) = t.call(method, path, Some(ADMIN_KEY), None).await;
         assert_ne!(status, 401, "{method} {path} with the admin key");
     }
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_admin_key_is_refused_at_start() {
+    let data = tempfile::tempdir().unwrap();
+    let mut config = HostConfig::new("127.0.0.1:0".parse().unwrap(), data.path().to_owned());
+    config.admin_key = Some("a".into());
+    let Err(err) = server::start(config).await else {
+        panic!("a host started with a one-character admin key");
+    };
+    assert!(err.to_string().contains("at least 32"), "{err}");
+
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .env("SWITCHYARD_ADMIN_KEY", "short-but-not-32-characters")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "SWITCHYARD_ADMIN_KEY or --admin-key) has 27 characters; it must have at least 32"
+        ),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_keys_from_one_address_are_throttled() {
+    let mut t = TestHost::start_with(sim_config(1, 1), |c| {
+        c.sign_in_throttle.max_failures = 3;
+        c.sign_in_throttle.window = Duration::from_secs(2);
+    })
+    .await;
+    let key = t.key("acme").await;
+    let admin = |key: &str| {
+        t.http
+            .get(format!("{}/api/admin/keys", t.url))
+            .bearer_auth(key)
+            .send()
+    };
+
+    for _ in 0..3 {
+        assert_eq!(admin("sy_admin_guess").await.unwrap().status(), 401);
+    }
+    // No key at all is not a guess.
+    assert_eq!(t.call("GET", "/api/admin/keys", None, None).await.0, 401);
+    let refused = admin(ADMIN_KEY).await.unwrap();
+    assert_eq!(
+        refused.status(),
+        429,
+        "even the right key, or it would tell"
+    );
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&wait), "Retry-After: {wait}");
+    let (status, body) = t.get(&key, "/api/account").await;
+    assert_eq!(status, 429, "API keys from the address too: {body}");
+
+    eventually(Duration::from_secs(5), "the end of the window", || async {
+        admin(ADMIN_KEY).await.unwrap().status() == 200
+    })
+    .await;
+    // Wrong API keys count the same way (the dashboard signs in with one).
+    for _ in 0..3 {
+        assert_eq!(t.get("sy_live_guess", "/api/account").await.0, 401);
+    }
+    assert_eq!(t.get(&key, "/api/account").await.0, 429);
     t.stop().await;
 }
