@@ -14,6 +14,7 @@ pub mod cdm;
 pub mod connections;
 pub mod credentials;
 pub mod crypto;
+pub mod data_dir;
 pub mod errors;
 pub mod net_policy;
 pub mod runtime;

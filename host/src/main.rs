@@ -169,6 +169,7 @@ fn parse_rate(text: &str) -> Option<RequestRate> {
 
 fn main() -> anyhow::Result<()> {
     ignore_file_size_signal();
+    private_files();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -285,6 +286,17 @@ fn restart() -> anyhow::Result<()> {
         .args(std::env::args_os().skip(1))
         .exec();
     Err(err).context("restarting after the storage failure")
+}
+
+/// Files and directories the host creates (the database's, the compile
+/// cache's, uploaded connectors) are its user's alone (see
+/// `switchyard::data_dir`).
+fn private_files() {
+    // SAFETY: umask only sets the process's file-creation mask; it cannot
+    // fail and touches no memory.
+    unsafe {
+        libc::umask(0o077);
+    }
 }
 
 /// A full disk quota (`ulimit -f`) must fail the write with an error the host

@@ -1,5 +1,6 @@
-//! Starts a host: opens the data directory, provisions the admin key, loads and
-//! watches the connectors directory, and serves the API.
+//! Starts a host: opens the data directory (private to the host's user),
+//! provisions the admin key, loads and watches the connectors directory, and
+//! serves the API.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -18,6 +19,7 @@ use crate::connections::{self, ConnectionLimits};
 use crate::credentials::Credentials;
 use crate::credentials::oauth::OAuthClients;
 use crate::crypto::{KeyError, Sealer};
+use crate::data_dir;
 use crate::runtime::watcher::{self, DirectoryWatch};
 use crate::runtime::{ConnectorOverride, Runtime, RuntimeConfig, SandboxLimits};
 use crate::sessions::{self, Sessions};
@@ -182,12 +184,12 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
         .connectors_dir
         .clone()
         .unwrap_or_else(|| config.data_dir.join("connectors"));
-    for dir in [&config.data_dir, &connectors_dir] {
-        std::fs::create_dir_all(dir).map_err(|source| StartError::Directory {
-            path: dir.clone(),
-            source,
-        })?;
-    }
+    let directory_error = |path: &PathBuf| {
+        let path = path.clone();
+        move |source| StartError::Directory { path, source }
+    };
+    data_dir::create_private(&config.data_dir).map_err(directory_error(&config.data_dir))?;
+    std::fs::create_dir_all(&connectors_dir).map_err(directory_error(&connectors_dir))?;
     let db = Db::open(&config.data_dir.join("db"))?;
     let (admin_key, provisioned) = AdminKey::provision(&db, config.admin_key.as_deref()).await?;
 
@@ -208,6 +210,9 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
     let watch = watcher::watch(runtime.clone(), connectors_dir.clone())?;
 
     let sealer = Sealer::provision(config.encryption_key.as_deref(), &config.data_dir)?;
+    // What sled, the compile cache and an earlier version created with the
+    // umask's modes.
+    data_dir::tighten(&config.data_dir).map_err(directory_error(&config.data_dir))?;
     let accounts = Accounts::new(db.clone(), sealer.clone());
     let sessions = Sessions::new(db.clone());
     let credentials = Credentials::new(db.clone(), sealer, runtime.clone(), config.oauth.clone());

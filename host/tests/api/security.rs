@@ -1,6 +1,8 @@
 //! API keys, account isolation, credentials sealed at rest, the admin key's
-//! strength and throttled guessing.
+//! strength, throttled guessing and a private data directory.
 
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use serde_json::json;
@@ -273,5 +275,51 @@ async fn wrong_keys_from_one_address_are_throttled() {
         assert_eq!(t.get("sy_live_guess", "/api/account").await.0, 401);
     }
     assert_eq!(t.get(&key, "/api/account").await.0, 429);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_directory_is_the_hosts_users_alone() {
+    let mut t = TestHost::start_with(sim_config(1, 1), |c| {
+        // A directory someone left open, with a file anyone may read.
+        fs::set_permissions(&c.data_dir, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::write(c.data_dir.join("notes.txt"), "x").unwrap();
+        fs::set_permissions(
+            c.data_dir.join("notes.txt"),
+            fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+    })
+    .await;
+    let key = t.key("acme").await;
+    t.connected_session(&key, json!({})).await;
+    let data = t.data.path().to_owned();
+    let mode = |p: &std::path::Path| fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode(&data),
+        0o700,
+        "the data directory is {:o}",
+        mode(&data)
+    );
+    let mut pending = vec![data];
+    let mut files = 0;
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            pending.extend(fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            files += 1;
+        }
+        assert_eq!(
+            mode(&path) & 0o077,
+            0,
+            "{} is {:o}",
+            path.display(),
+            mode(&path)
+        );
+    }
+    assert!(
+        files >= 4,
+        "the database, the key, a connector and its compilation"
+    );
     t.stop().await;
 }
