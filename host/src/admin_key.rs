@@ -1,11 +1,29 @@
 //! The admin key: it alone authorises `/api/admin/*`. Taken from
 //! `SWITCHYARD_ADMIN_KEY` or generated on first start and printed once; only its
-//! SHA-256 is stored (keys are 256-bit random, so a fast hash is enough).
+//! SHA-256 is stored. A fast hash is enough because keys are long: generated
+//! ones are 256-bit random, and a configured one must have at least
+//! [`MIN_LENGTH`] characters (failed attempts are also throttled, see
+//! `api::throttle`).
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::store::{Db, StoreError};
+
+/// The fewest characters a configured admin key may have.
+pub const MIN_LENGTH: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminKeyError {
+    #[error(
+        "the admin key (SWITCHYARD_ADMIN_KEY or --admin-key) has {0} characters; it must have \
+         at least {MIN_LENGTH} (make one with `openssl rand -base64 32`, or leave it unset to \
+         have one generated)"
+    )]
+    TooShort(usize),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 #[derive(Clone)]
 pub struct AdminKey {
@@ -26,8 +44,12 @@ impl AdminKey {
     pub async fn provision(
         db: &Db,
         configured: Option<&str>,
-    ) -> Result<(Self, Provisioned), StoreError> {
+    ) -> Result<(Self, Provisioned), AdminKeyError> {
         if let Some(key) = configured {
+            let length = key.chars().count();
+            if length < MIN_LENGTH {
+                return Err(AdminKeyError::TooShort(length));
+            }
             let hash = sha256(key);
             db.set_admin_key_hash(hash).await?;
             return Ok((AdminKey { hash }, Provisioned::FromEnvironment));
@@ -84,14 +106,33 @@ mod tests {
         assert!(again.verify(&secret));
     }
 
+    const FROM_ENV: &str = "from-the-environment-0123456789a"; // 32 characters
+
     #[tokio::test]
     async fn the_environment_wins() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path()).unwrap();
         AdminKey::provision(&db, None).await.unwrap();
-        let (key, _) = AdminKey::provision(&db, Some("from-env")).await.unwrap();
-        assert!(key.verify("from-env"));
+        let (key, _) = AdminKey::provision(&db, Some(FROM_ENV)).await.unwrap();
+        assert!(key.verify(FROM_ENV));
         let (stored, _) = AdminKey::provision(&db, None).await.unwrap();
-        assert!(stored.verify("from-env"));
+        assert!(stored.verify(FROM_ENV));
+    }
+
+    #[tokio::test]
+    async fn a_short_configured_key_is_refused_and_the_stored_one_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        let (_, how) = AdminKey::provision(&db, None).await.unwrap();
+        let Provisioned::Generated(secret) = how else {
+            panic!("first start must generate a key")
+        };
+        for short in ["a", "sy_admin_test", &FROM_ENV[1..]] {
+            let err = AdminKey::provision(&db, Some(short)).await.err().unwrap();
+            assert!(matches!(err, AdminKeyError::TooShort(n) if n == short.len()));
+            assert!(err.to_string().contains("at least 32"), "{err}");
+        }
+        let (stored, _) = AdminKey::provision(&db, None).await.unwrap();
+        assert!(stored.verify(&secret));
     }
 }

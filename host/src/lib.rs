@@ -11,9 +11,12 @@ pub mod accounts;
 pub mod admin_key;
 pub mod api;
 pub mod cdm;
+pub mod connections;
 pub mod credentials;
 pub mod crypto;
+pub mod data_dir;
 pub mod errors;
+pub mod net_policy;
 pub mod runtime;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;

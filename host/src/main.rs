@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use switchyard::accounts::Accounts;
 use switchyard::crypto::Sealer;
+use switchyard::net_policy::AddressPolicy;
 use switchyard::runtime::RequestRate;
 use switchyard::runtime::credentials::Secret;
 use switchyard::server::{self, HostConfig, Stopped};
@@ -140,9 +141,16 @@ struct ServeArgs {
     #[arg(long, default_value_t = 24)]
     full_resync_hours: u64,
     /// Runs every provider's simulator inside the host and points the
-    /// connectors at them (needs the `sandbox` feature).
+    /// connectors at them (needs the `sandbox` feature). Webhooks may then
+    /// go to this machine's loopback addresses.
     #[arg(long)]
     sandbox: bool,
+    /// Lets webhooks go to private-network and loopback addresses, for
+    /// receivers on the host's own network. Without it they go to public
+    /// addresses only, so an API key cannot make the host call its
+    /// neighbours.
+    #[arg(long)]
+    allow_private_webhooks: bool,
 }
 
 /// `ID=VALUE`.
@@ -165,6 +173,7 @@ fn parse_rate(text: &str) -> Option<RequestRate> {
 
 fn main() -> anyhow::Result<()> {
     ignore_file_size_signal();
+    private_files();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -225,6 +234,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.session_ttl = Duration::from_secs(args.session_ttl_secs);
     config.transfers.workers = args.workers.max(1);
     config.transfers.full_resync = Duration::from_secs(args.full_resync_hours * 3600);
+    if args.allow_private_webhooks {
+        config.webhooks.address_policy = AddressPolicy::allow_private();
+    }
     #[cfg(feature = "sandbox")]
     let _sandbox = if args.sandbox {
         Some(
@@ -251,7 +263,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.sandbox {
         println!(
             "Sandbox mode: every provider is simulated locally. Connect an account on the session page, or attach\n\
-             credentials with POST /api/session/credentials and {{\"access_token\": \"sandbox\"}}."
+             credentials with POST /api/session/credentials and {{\"access_token\": \"sandbox\"}}.\n\
+             Webhooks may go to {}.",
+            host.state.config.webhook_policy
         );
     }
     let shutdown = tokio::signal::ctrl_c();
@@ -277,6 +291,17 @@ fn restart() -> anyhow::Result<()> {
         .args(std::env::args_os().skip(1))
         .exec();
     Err(err).context("restarting after the storage failure")
+}
+
+/// Files and directories the host creates (the database's, the compile
+/// cache's, uploaded connectors) are its user's alone (see
+/// `switchyard::data_dir`).
+fn private_files() {
+    // SAFETY: umask only sets the process's file-creation mask; it cannot
+    // fail and touches no memory.
+    unsafe {
+        libc::umask(0o077);
+    }
 }
 
 /// A full disk quota (`ulimit -f`) must fail the write with an error the host

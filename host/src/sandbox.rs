@@ -4,7 +4,8 @@
 //! offered as "<Provider> (sandbox)", the OAuth flow signs in at the
 //! simulator's consent page, and the static access token `sandbox` works for
 //! every provider through `POST /api/session/credentials`, with the
-//! connection settings each needs filled in.
+//! connection settings each needs filled in. Webhooks may go to loopback
+//! addresses, so a receiver on the developer's machine gets them.
 
 use serde_json::{Map, Value};
 use switchyard_simulators::{Provider, SimConfig, Simulator};
@@ -24,6 +25,11 @@ pub struct Sandbox {
 
 /// Starts a simulator per provider and points `config` at them.
 pub async fn start(config: &mut HostConfig) -> std::io::Result<Sandbox> {
+    config.webhooks.address_policy.allow_loopback = true;
+    tracing::info!(
+        webhooks = %config.webhooks.address_policy,
+        "sandbox mode: webhooks may go to receivers on this machine"
+    );
     let mut simulators = Vec::new();
     for provider in Provider::ALL {
         let sim_config = SimConfig {

@@ -1,5 +1,6 @@
-//! Starts a host: opens the data directory, provisions the admin key, loads and
-//! watches the connectors directory, and serves the API.
+//! Starts a host: opens the data directory (private to the host's user),
+//! provisions the admin key, loads and watches the connectors directory, and
+//! serves the API.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -11,11 +12,14 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::accounts::Accounts;
-use crate::admin_key::{AdminKey, Provisioned};
+use crate::admin_key::{AdminKey, AdminKeyError, Provisioned};
+use crate::api::throttle::{SignInThrottle, ThrottleConfig};
 use crate::api::{self, ApiConfig, AppState};
+use crate::connections::{self, ConnectionLimits};
 use crate::credentials::Credentials;
 use crate::credentials::oauth::OAuthClients;
 use crate::crypto::{KeyError, Sealer};
+use crate::data_dir;
 use crate::runtime::watcher::{self, DirectoryWatch};
 use crate::runtime::{ConnectorOverride, Runtime, RuntimeConfig, SandboxLimits};
 use crate::sessions::{self, Sessions};
@@ -44,6 +48,10 @@ pub struct HostConfig {
     pub sweep_interval: Duration,
     pub transfers: TransferConfig,
     pub webhooks: WebhookConfig,
+    /// Header read timeout and connection cap.
+    pub connections: ConnectionLimits,
+    /// Failed admin and API keys allowed per client address.
+    pub sign_in_throttle: ThrottleConfig,
     /// Connection settings defaulted per provider (sandbox mode).
     pub default_settings: HashMap<String, Map<String, Value>>,
     /// Names shown instead of the connectors' own, by connector id.
@@ -67,6 +75,8 @@ impl HostConfig {
             sweep_interval: Duration::from_secs(60),
             transfers: TransferConfig::default(),
             webhooks: WebhookConfig::default(),
+            connections: ConnectionLimits::default(),
+            sign_in_throttle: ThrottleConfig::default(),
             default_settings: HashMap::new(),
             display_names: HashMap::new(),
         }
@@ -82,6 +92,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    AdminKey(#[from] AdminKeyError),
     #[error(transparent)]
     Runtime(#[from] crate::runtime::StartError),
     #[error(transparent)]
@@ -172,12 +184,12 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
         .connectors_dir
         .clone()
         .unwrap_or_else(|| config.data_dir.join("connectors"));
-    for dir in [&config.data_dir, &connectors_dir] {
-        std::fs::create_dir_all(dir).map_err(|source| StartError::Directory {
-            path: dir.clone(),
-            source,
-        })?;
-    }
+    let directory_error = |path: &PathBuf| {
+        let path = path.clone();
+        move |source| StartError::Directory { path, source }
+    };
+    data_dir::create_private(&config.data_dir).map_err(directory_error(&config.data_dir))?;
+    std::fs::create_dir_all(&connectors_dir).map_err(directory_error(&connectors_dir))?;
     let db = Db::open(&config.data_dir.join("db"))?;
     let (admin_key, provisioned) = AdminKey::provision(&db, config.admin_key.as_deref()).await?;
 
@@ -198,6 +210,9 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
     let watch = watcher::watch(runtime.clone(), connectors_dir.clone())?;
 
     let sealer = Sealer::provision(config.encryption_key.as_deref(), &config.data_dir)?;
+    // What sled, the compile cache and an earlier version created with the
+    // umask's modes.
+    data_dir::tighten(&config.data_dir).map_err(directory_error(&config.data_dir))?;
     let accounts = Accounts::new(db.clone(), sealer.clone());
     let sessions = Sessions::new(db.clone());
     let credentials = Credentials::new(db.clone(), sealer, runtime.clone(), config.oauth.clone());
@@ -253,17 +268,20 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
             session_ttl: config.session_ttl,
             synchronous_cap: config.synchronous_cap,
             default_settings: config.default_settings.clone(),
+            webhook_policy: config.webhooks.address_policy,
         }),
+        sign_in: Arc::new(SignInThrottle::new(config.sign_in_throttle.clone())),
     };
     let app = api::router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let served = tokio::spawn(connections::serve(
+        listener,
+        app,
+        config.connections.clone(),
+        async move {
+            let _ = rx.await;
+        },
+    ));
     tracing::info!(%addr, connectors = %connectors_dir.display(), "serving");
     Ok(RunningHost {
         addr,

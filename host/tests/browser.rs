@@ -31,7 +31,7 @@ use switchyard::server::{self, HostConfig, RunningHost};
 use switchyard_simulators::Provider;
 use webdriver::{Browser, WAIT};
 
-const ADMIN_KEY: &str = "sy_admin_browser";
+const ADMIN_KEY: &str = "sy_admin_browser_0123456789abcdefghijk";
 const SANDBOX: [&str; 4] = ["hubspot", "quickbooks", "salesforce", "pipedrive"];
 
 /// One Chromium at a time: the machines are small.
@@ -178,6 +178,7 @@ impl Env {
         config.transfers.retry_max = Duration::from_millis(500);
         config.webhooks.backoff_base = Duration::from_millis(50);
         config.webhooks.backoff_max = Duration::from_millis(200);
+        config.webhooks.address_policy = switchyard::net_policy::AddressPolicy::allow_loopback();
         if let Some(base) = keyed {
             config.overrides.insert(
                 "keyed".into(),

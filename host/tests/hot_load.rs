@@ -14,6 +14,8 @@ use switchyard::runtime::types::{Connection, PullRequest};
 use switchyard::runtime::{ConnectorOverride, LoadError, Runtime, RuntimeConfig};
 use switchyard::server::{self, HostConfig};
 
+const ADMIN_KEY: &str = "sy_admin_hot_load_0123456789abcdefghij";
+
 fn probe_pull() -> PullRequest {
     PullRequest {
         endgrate_type: "crm-contact".into(),
@@ -184,7 +186,7 @@ async fn providers(client: &reqwest::Client, url: &str) -> Vec<String> {
 async fn a_running_host_hot_loads_its_directory_and_uploads() {
     let data = tempfile::tempdir().unwrap();
     let mut config = HostConfig::new("127.0.0.1:0".parse().unwrap(), data.path().to_owned());
-    config.admin_key = Some("test-admin-key".into());
+    config.admin_key = Some(ADMIN_KEY.into());
     let host = server::start(config).await.unwrap();
     let url = host.url();
     let client = reqwest::Client::new();
@@ -217,7 +219,7 @@ async fn a_running_host_hot_loads_its_directory_and_uploads() {
 
     let uploaded = client
         .post(format!("{url}/api/admin/connectors"))
-        .bearer_auth("test-admin-key")
+        .bearer_auth(ADMIN_KEY)
         .body(support::component("probe"))
         .send()
         .await
@@ -225,7 +227,7 @@ async fn a_running_host_hot_loads_its_directory_and_uploads() {
     assert_eq!(uploaded.status(), 201);
     let listed: Value = client
         .get(format!("{url}/api/admin/connectors"))
-        .bearer_auth("test-admin-key")
+        .bearer_auth(ADMIN_KEY)
         .send()
         .await
         .unwrap()
@@ -245,7 +247,7 @@ async fn a_running_host_hot_loads_its_directory_and_uploads() {
     // A broken upload is refused with the reason; v1 keeps serving.
     let broken = client
         .post(format!("{url}/api/admin/connectors"))
-        .bearer_auth("test-admin-key")
+        .bearer_auth(ADMIN_KEY)
         .body(support::component("unknown_import"))
         .send()
         .await
@@ -264,7 +266,7 @@ async fn a_running_host_hot_loads_its_directory_and_uploads() {
     // A new version replaces the old.
     let replaced = client
         .post(format!("{url}/api/admin/connectors"))
-        .bearer_auth("test-admin-key")
+        .bearer_auth(ADMIN_KEY)
         .body(support::probe_v2())
         .send()
         .await
@@ -277,7 +279,7 @@ async fn a_running_host_hot_loads_its_directory_and_uploads() {
     // Unloading removes it from the listing and from the directory.
     let removed = client
         .delete(format!("{url}/api/admin/connectors/probe"))
-        .bearer_auth("test-admin-key")
+        .bearer_auth(ADMIN_KEY)
         .send()
         .await
         .unwrap();

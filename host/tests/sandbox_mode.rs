@@ -8,6 +8,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 use switchyard::server::{self, HostConfig};
 
+const ADMIN_KEY: &str = "sy_admin_sandbox_0123456789abcdefghijk";
 const CONNECTORS: [&str; 4] = ["hubspot", "quickbooks", "salesforce", "pipedrive"];
 
 fn build_connectors(into: &Path) {
@@ -39,7 +40,7 @@ async fn every_sandbox_provider_pulls_and_pushes_with_the_sandbox_token() {
     let data = tempfile::tempdir().unwrap();
     tokio::task::block_in_place(|| build_connectors(&data.path().join("connectors")));
     let mut config = HostConfig::new("127.0.0.1:0".parse().unwrap(), data.path().to_owned());
-    config.admin_key = Some("adm".into());
+    config.admin_key = Some(ADMIN_KEY.into());
     let _sandbox = switchyard::sandbox::start(&mut config).await.unwrap();
     let host = server::start(config).await.unwrap();
     let url = host.url();
@@ -81,7 +82,7 @@ async fn every_sandbox_provider_pulls_and_pushes_with_the_sandbox_token() {
     let key = call(
         "POST",
         "/api/admin/keys",
-        "adm",
+        ADMIN_KEY,
         Some(json!({ "account": "newcomer" })),
     )
     .await["api_key"]

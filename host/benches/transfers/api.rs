@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 /// The admin key every bench host is started with.
-pub const ADMIN_KEY: &str = "sy_admin_bench";
+pub const ADMIN_KEY: &str = "sy_admin_bench_0123456789abcdefghijklm";
 
 #[derive(Clone)]
 pub struct Api {

@@ -1,22 +1,17 @@
 //! `/api/admin/keys`: create (shown once), list and revoke API keys. Only the
-//! admin key may call these.
+//! admin key reaches these (the router checks it: [`super::router`]).
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::input::Body;
-use super::{ApiError, AppState, require_admin};
+use super::{ApiError, AppState};
 use crate::accounts::AccountError;
 
 /// `POST /api/admin/keys` `{"account"}`.
-pub async fn create(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Value>, ApiError> {
-    require_admin(&state, &headers)?;
+pub async fn create(State(state): State<AppState>, body: Body) -> Result<Json<Value>, ApiError> {
     let account = body.required_string("account")?;
     let created = state
         .accounts
@@ -42,11 +37,7 @@ pub async fn create(
 }
 
 /// `GET /api/admin/keys`.
-pub async fn list(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    require_admin(&state, &headers)?;
+pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let keys = state.accounts.keys(None).map_err(ApiError::storage)?;
     let keys: Vec<Value> = keys
         .iter()
@@ -66,10 +57,8 @@ pub async fn list(
 /// `DELETE /api/admin/keys/{key_id}`.
 pub async fn revoke(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(key_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    require_admin(&state, &headers)?;
     if !state
         .accounts
         .revoke(&key_id)

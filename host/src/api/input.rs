@@ -9,10 +9,12 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde_json::{Map, Value};
 
-use super::{ApiError, AppState, bearer};
+use super::{ApiError, AppState, bearer, client_address};
+use crate::net_policy::AddressPolicy;
 use crate::sessions::Webhook;
 
-/// The account of the request's API key.
+/// The account of the request's API key. A wrong key counts as a failed
+/// sign-in of the client's address ([`super::throttle`]).
 pub struct Caller {
     pub account: String,
 }
@@ -22,9 +24,17 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let key = bearer(&parts.headers).ok_or_else(ApiError::unauthorized)?;
+        let client = client_address(&parts.extensions);
+        state
+            .sign_in
+            .check(client)
+            .map_err(ApiError::too_many_failures)?;
         match state.accounts.authenticate(key) {
             Ok(Some(account)) => Ok(Caller { account }),
-            Ok(None) => Err(ApiError::unauthorized()),
+            Ok(None) => {
+                state.sign_in.failed(client);
+                Err(ApiError::unauthorized())
+            }
             Err(e) => Err(ApiError::storage(e)),
         }
     }
@@ -120,16 +130,46 @@ impl Body {
         }
     }
 
-    pub fn webhook(&self, field: &str) -> Result<Option<Webhook>, ApiError> {
+    /// A webhook whose endpoint `policy` permits.
+    pub fn webhook(
+        &self,
+        field: &str,
+        policy: &AddressPolicy,
+    ) -> Result<Option<Webhook>, ApiError> {
         let Some(object) = self.object(field)? else {
             return Ok(None);
         };
-        parse_webhook(field, object).map(Some)
+        parse_webhook(field, object, policy).map(Some)
     }
 }
 
-/// `{"endpoint": url, "metadata"?: object, "continuous"?: bool}`.
-pub fn parse_webhook(field: &str, object: &Map<String, Value>) -> Result<Webhook, ApiError> {
+/// An absolute http(s) URL, normalised. Control characters are refused
+/// rather than dropped (the URL parser silently removes tabs and newlines,
+/// so the text as given and the URL as parsed would differ).
+pub fn http_url(field: &str, text: &str) -> Result<url::Url, ApiError> {
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Err(bad(
+            field,
+            format!("`{field}` must not contain control characters (found {c:?})."),
+        ));
+    }
+    match url::Url::parse(text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u),
+        _ => Err(bad(
+            field,
+            format!("`{field}` must be an absolute http(s) URL (got {text:?})."),
+        )),
+    }
+}
+
+/// `{"endpoint": url, "metadata"?: object, "continuous"?: bool}`; the
+/// endpoint's host, when it is an address or `localhost`, must be one
+/// `policy` permits (names are checked again on every delivery).
+pub fn parse_webhook(
+    field: &str,
+    object: &Map<String, Value>,
+    policy: &AddressPolicy,
+) -> Result<Webhook, ApiError> {
     let endpoint = match object.get("endpoint") {
         Some(Value::String(s)) => s.clone(),
         Some(_) => {
@@ -145,14 +185,13 @@ pub fn parse_webhook(field: &str, object: &Map<String, Value>) -> Result<Webhook
             ));
         }
     };
-    match url::Url::parse(&endpoint) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-        _ => {
-            return Err(bad(
-                &format!("{field}.endpoint"),
-                format!("`{field}.endpoint` must be an absolute http(s) URL (got {endpoint:?})."),
-            ));
-        }
+    let endpoint_field = format!("{field}.endpoint");
+    let url = http_url(&endpoint_field, &endpoint)?;
+    if let Err(refused) = policy.check_url(&url) {
+        return Err(bad(
+            &endpoint_field,
+            format!("`{endpoint_field}` is not allowed: {refused}."),
+        ));
     }
     let metadata = match object.get("metadata") {
         None | Some(Value::Null) => Value::Object(Map::new()),
@@ -175,7 +214,7 @@ pub fn parse_webhook(field: &str, object: &Map<String, Value>) -> Result<Webhook
         }
     };
     Ok(Webhook {
-        endpoint,
+        endpoint: url.to_string(),
         metadata,
         continuous,
     })

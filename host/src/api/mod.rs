@@ -10,18 +10,21 @@ mod integrations;
 mod listing;
 pub mod openapi;
 mod sessions;
+pub mod throttle;
 mod transfers;
 
 pub use transfers::MAX_PUSH_ITEMS;
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{Extensions, HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post};
 use serde_json::{Map, Value, json};
@@ -30,17 +33,22 @@ use self::openapi::Answer;
 use crate::accounts::Accounts;
 use crate::admin_key::AdminKey;
 use crate::credentials::Credentials;
+use crate::net_policy::AddressPolicy;
 use crate::runtime::Runtime;
 use crate::sessions::Sessions;
 use crate::store::Db;
 use crate::transfer::Transfers;
 use crate::ui;
 use crate::webhooks::delivery::Doorbell;
+use throttle::SignInThrottle;
 
-/// Largest connector component accepted by upload.
+/// Largest connector component accepted by upload (read only once the
+/// admin key was checked).
 pub const MAX_COMPONENT_BYTES: usize = 64 << 20;
 /// Largest JSON body of any other call.
-pub const MAX_BODY_BYTES: usize = 32 << 20;
+pub const MAX_BODY_BYTES: usize = 8 << 20;
+/// Largest form posted by a connect page (an end user's browser, no key).
+pub const MAX_FORM_BYTES: usize = 64 << 10;
 
 /// Settings of the API that operators may change.
 #[derive(Debug, Clone)]
@@ -54,6 +62,8 @@ pub struct ApiConfig {
     /// Connection settings filled in when `POST /api/session/credentials`
     /// leaves them out (sandbox mode), by provider.
     pub default_settings: HashMap<String, Map<String, Value>>,
+    /// The addresses webhook endpoints may have.
+    pub webhook_policy: AddressPolicy,
 }
 
 /// What every handler can reach.
@@ -69,6 +79,8 @@ pub struct AppState {
     pub transfers: Transfers,
     pub webhooks: Doorbell,
     pub config: Arc<ApiConfig>,
+    /// Failed admin and API keys per client address.
+    pub sign_in: Arc<SignInThrottle>,
 }
 
 /// Who may call an endpoint.
@@ -742,15 +754,34 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
     ]
 }
 
+/// The router of [`endpoints`]: each route's body limit follows from who may
+/// call it, and its admin-only routes check the admin key before their
+/// handler runs (so before a body is read).
 pub fn router(state: AppState) -> axum::Router {
     let mut router = axum::Router::new();
     for (endpoint, handler) in endpoints() {
+        let limit = match endpoint.access {
+            Access::Browser => MAX_FORM_BYTES,
+            Access::Public | Access::ApiKey | Access::Admin => MAX_BODY_BYTES,
+        };
+        // Layers added later run first; a route's own limit (the upload's)
+        // was added before and so overrides this one.
+        let mut handler = handler.layer(DefaultBodyLimit::max(limit));
+        if endpoint.access == Access::Admin {
+            handler = handler.layer(middleware::from_fn_with_state(state.clone(), admin_only));
+        }
         router = router.route(endpoint.path, handler);
     }
-    router
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .fallback(not_found)
-        .with_state(state)
+    router.fallback(not_found).with_state(state)
+}
+
+/// The gate of [`Access::Admin`] routes.
+async fn admin_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let client = client_address(request.extensions());
+    match require_admin(&state, request.headers(), client) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => refused.into_response(),
+    }
 }
 
 /// `meta` of a paged answer: the count, and links to the pages around.
@@ -792,6 +823,8 @@ pub struct ApiError {
     pub message: String,
     /// Offending fields, by name.
     pub errors: Option<Value>,
+    /// Sent as `Retry-After` (whole seconds, rounded up).
+    pub retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -800,6 +833,7 @@ impl ApiError {
             status,
             message: message.into(),
             errors: None,
+            retry_after: None,
         }
     }
 
@@ -815,6 +849,7 @@ impl ApiError {
             status,
             errors: Some(json!({ field: message })),
             message,
+            retry_after: None,
         }
     }
 
@@ -823,6 +858,17 @@ impl ApiError {
             StatusCode::UNAUTHORIZED,
             "Missing or invalid API key: send `Authorization: Bearer <key>`.",
         )
+    }
+
+    /// 429: `client` failed to sign in too often; it may try again after `wait`.
+    pub fn too_many_failures(wait: Duration) -> Self {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let mut err = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many wrong keys were sent from this address; try again in {seconds} s."),
+        );
+        err.retry_after = Some(Duration::from_secs(seconds));
+        err
     }
 
     pub fn storage(err: impl std::fmt::Display) -> Self {
@@ -840,7 +886,13 @@ impl IntoResponse for ApiError {
         if let Some(errors) = self.errors {
             body["errors"] = errors;
         }
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(wait) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, wait.as_secs().into());
+        }
+        response
     }
 }
 
@@ -854,13 +906,36 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Admits only requests carrying the admin key.
-pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    match bearer(headers) {
-        Some(key) if state.admin_key.verify(key) => Ok(()),
-        _ => Err(ApiError::new(
+/// The address of the client that sent a request (set by
+/// [`crate::connections`]).
+pub fn client_address(extensions: &Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip())
+}
+
+/// Admits only requests carrying the admin key; a wrong key counts as a
+/// failed sign-in of `client`.
+pub fn require_admin(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+) -> Result<(), ApiError> {
+    let refused = || {
+        ApiError::new(
             StatusCode::UNAUTHORIZED,
             "This endpoint needs the admin key: send `Authorization: Bearer <SWITCHYARD_ADMIN_KEY>`.",
-        )),
+        )
+    };
+    let key = bearer(headers).ok_or_else(refused)?;
+    state
+        .sign_in
+        .check(client)
+        .map_err(ApiError::too_many_failures)?;
+    if state.admin_key.verify(key) {
+        Ok(())
+    } else {
+        state.sign_in.failed(client);
+        Err(refused())
     }
 }

@@ -6,7 +6,7 @@ use axum::extract::{MatchedPath, State};
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::input::{Body, Caller, QueryParams};
+use super::input::{Body, Caller, QueryParams, http_url};
 use super::{ApiError, AppState, page_meta};
 use crate::cdm::{self, Validator};
 use crate::credentials::StoredCredential;
@@ -109,22 +109,17 @@ pub async fn initiate(
             "No provider list with this id (see GET /api/provider-lists).",
         ));
     }
-    let redirect_url = body.string("redirect_url")?;
-    if let Some(url) = &redirect_url {
-        match url::Url::parse(url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-            _ => {
-                return Err(bad(
-                    "redirect_url",
-                    format!("`redirect_url` must be an absolute http(s) URL (got {url:?})."),
-                ));
-            }
-        }
-    }
+    // Stored as parsed, so the redirect at the end of the connect flow
+    // sends exactly what was checked.
+    let redirect_url = match body.string("redirect_url")? {
+        Some(text) => Some(http_url("redirect_url", &text)?.to_string()),
+        None => None,
+    };
     let name = body.string("name")?;
     if name.as_ref().is_some_and(|n| n.chars().count() > 200) {
         return Err(bad("name", "`name` is at most 200 characters."));
     }
+    let hooks = &state.config.webhook_policy;
     let options = SessionOptions {
         name,
         provider,
@@ -142,10 +137,10 @@ pub async fn initiate(
         webhook_concurrency: body.flag("webhook_concurrency")?,
         bypass_ui: body.flag("bypass_ui")?,
         webhooks: Webhooks {
-            configuration: body.webhook("configuration_webhook")?,
-            data: body.webhook("data_webhook")?,
-            completed: body.webhook("completed_webhook")?,
-            error: body.webhook("error_webhook")?,
+            configuration: body.webhook("configuration_webhook", hooks)?,
+            data: body.webhook("data_webhook", hooks)?,
+            completed: body.webhook("completed_webhook", hooks)?,
+            error: body.webhook("error_webhook", hooks)?,
         },
         session_method: if route.as_str() == "/api/push/initiate" {
             Direction::Export

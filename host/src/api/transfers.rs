@@ -50,12 +50,13 @@ fn schema_of<'a>(session: &'a Session, endgrate_type: &str) -> Result<&'a Sessio
     Ok(schema)
 }
 
-fn transfer_webhooks(body: &Body) -> Result<Webhooks, ApiError> {
+fn transfer_webhooks(state: &AppState, body: &Body) -> Result<Webhooks, ApiError> {
+    let policy = &state.config.webhook_policy;
     Ok(Webhooks {
         configuration: None,
-        data: body.webhook("data_webhook")?,
-        completed: body.webhook("completed_webhook")?,
-        error: body.webhook("error_webhook")?,
+        data: body.webhook("data_webhook", policy)?,
+        completed: body.webhook("completed_webhook", policy)?,
+        error: body.webhook("error_webhook", policy)?,
     })
 }
 
@@ -137,7 +138,7 @@ pub async fn pull(
         &session,
         Method::Pull,
         endgrate_type,
-        transfer_webhooks(&body)?,
+        transfer_webhooks(&state, &body)?,
     );
     transfer.params = params;
     transfer.associations = associations;
@@ -185,7 +186,7 @@ pub async fn push(
         &session,
         Method::Push,
         endgrate_type,
-        transfer_webhooks(&body)?,
+        transfer_webhooks(&state, &body)?,
     );
     transfer.disable_upsert = body.flag("disable_upsert")?;
     transfer.sample_data = body.flag("sample_data")?;

@@ -2,7 +2,8 @@
 //! failures with exponential backoff, and keeps each session's webhooks in
 //! order (one at a time) unless the session set `webhook_concurrency`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,9 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::outbox::{self, Delivery};
+use super::resolve::PolicyResolver;
 use crate::accounts::Accounts;
+use crate::net_policy::AddressPolicy;
 use crate::store::{Db, encode, now_ms};
 
 #[derive(Debug, Clone)]
@@ -22,6 +25,11 @@ pub struct WebhookConfig {
     pub give_up_after: Duration,
     pub timeout: Duration,
     pub max_in_flight: usize,
+    /// The addresses receivers may have (public ones only by default).
+    pub address_policy: AddressPolicy,
+    /// Names resolved from this table instead of DNS, as `/etc/hosts`
+    /// entries would be; the policy applies to their addresses too.
+    pub hosts: HashMap<String, Vec<IpAddr>>,
 }
 
 impl Default for WebhookConfig {
@@ -32,6 +40,8 @@ impl Default for WebhookConfig {
             give_up_after: Duration::from_secs(72 * 3600),
             timeout: Duration::from_secs(15),
             max_in_flight: 32,
+            address_policy: AddressPolicy::public_only(),
+            hosts: HashMap::new(),
         }
     }
 }
@@ -53,9 +63,14 @@ pub fn spawn(
     doorbell: Doorbell,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let resolver = PolicyResolver::new(config.address_policy, config.hosts.clone());
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
+            // Every connection goes to an address the resolver checked: no
+            // proxy from the environment resolves the name elsewhere.
+            .no_proxy()
+            .dns_resolver(Arc::new(resolver))
             .user_agent(concat!("switchyard-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
@@ -139,8 +154,19 @@ async fn attempt(
             return reschedule(db, config, &key, delivery, "webhook secret unreadable");
         }
     };
+    // An IP literal is connected to without the resolver: check it here.
+    let endpoint = match url::Url::parse(&delivery.endpoint) {
+        Ok(url) => url,
+        Err(err) => {
+            let why = format!("the endpoint is not a URL: {err}");
+            return reschedule(db, config, &key, delivery, &why);
+        }
+    };
+    if let Err(refused) = config.address_policy.check_url(&endpoint) {
+        return reschedule(db, config, &key, delivery, &refused.to_string());
+    }
     let outcome = client
-        .post(&delivery.endpoint)
+        .post(endpoint)
         .header("content-type", "application/json")
         .header(
             super::SIGNATURE_HEADER,
@@ -161,8 +187,23 @@ async fn attempt(
             let why = format!("the receiver answered {}", response.status());
             reschedule(db, config, &key, delivery, &why)
         }
-        Err(err) => reschedule(db, config, &key, delivery, &err.to_string()),
+        Err(err) => reschedule(db, config, &key, delivery, &with_causes(&err)),
     }
+}
+
+/// An error with its chain of causes: reqwest's own text leaves out why a
+/// connection failed (refused, timed out, an address not allowed).
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 fn reschedule(db: &Db, config: &WebhookConfig, key: &[u8; 8], delivery: Delivery, why: &str) {
@@ -175,6 +216,7 @@ fn reschedule(db: &Db, config: &WebhookConfig, key: &[u8; 8], delivery: Delivery
     }
     let mut next = delivery.clone();
     next.attempts += 1;
+    next.last_error = Some(why.to_owned());
     let backoff = config
         .backoff_base
         .saturating_mul(1u32 << next.attempts.min(20))

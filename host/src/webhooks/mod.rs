@@ -1,10 +1,12 @@
 //! Webhooks: the configuration, data, completed and error notifications an
 //! app receives. Each is written to a persistent outbox in the same write as
 //! the state change it reports ([`outbox`]), then POSTed, signed, and retried
-//! with backoff until the receiver answers 2xx ([`delivery`]).
+//! with backoff until the receiver answers 2xx ([`delivery`]), only ever to
+//! an address the host's [`crate::net_policy`] permits ([`resolve`]).
 
 pub mod delivery;
 pub mod outbox;
+pub mod resolve;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

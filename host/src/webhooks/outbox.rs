@@ -22,6 +22,9 @@ pub struct Delivery {
     pub attempts: u32,
     pub next_attempt_ms: u64,
     pub created_ms: u64,
+    /// Why the last attempt failed.
+    #[serde(default)]
+    pub last_error: Option<String>,
 }
 
 impl Delivery {
@@ -44,6 +47,7 @@ impl Delivery {
             attempts: 0,
             next_attempt_ms: now,
             created_ms: now,
+            last_error: None,
         }
     }
 }

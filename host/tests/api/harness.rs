@@ -12,13 +12,14 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use switchyard::credentials::oauth::OAuthClient;
+use switchyard::net_policy::AddressPolicy;
 use switchyard::runtime::ConnectorOverride;
 use switchyard::runtime::credentials::Secret;
 use switchyard::server::{self, HostConfig, RunningHost};
 use switchyard_simulators::{Provider, SimConfig, Simulator};
 use tokio::sync::Notify;
 
-pub const ADMIN_KEY: &str = "sy_admin_test";
+pub const ADMIN_KEY: &str = "sy_admin_test_0123456789abcdefghijklmnop";
 pub const TOKEN: &str = "static-token";
 
 fn connectors_dir() -> PathBuf {
@@ -81,6 +82,8 @@ pub fn config(data: &Path, sim: &Simulator) -> HostConfig {
     config.transfers.retry_max = Duration::from_millis(500);
     config.webhooks.backoff_base = Duration::from_millis(50);
     config.webhooks.backoff_max = Duration::from_millis(200);
+    // The receivers below listen on loopback.
+    config.webhooks.address_policy = AddressPolicy::allow_loopback();
     config
 }
 

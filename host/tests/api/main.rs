@@ -12,6 +12,7 @@ mod faults;
 mod fuzz;
 mod hostile;
 mod lifecycle;
+mod limits;
 mod openapi;
 mod options;
 mod pages;

@@ -1,8 +1,14 @@
-//! API keys, account isolation, and credentials sealed at rest.
+//! API keys, account isolation, credentials sealed at rest, the admin key's
+//! strength, throttled guessing and a private data directory.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
 
 use serde_json::json;
+use switchyard::server::{self, HostConfig};
 
-use crate::harness::{ADMIN_KEY, TestHost, sim_config};
+use crate::harness::{ADMIN_KEY, TestHost, eventually, sim_config};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_are_required_checked_and_revocable() {
@@ -171,4 +177,149 @@ async fn credentials_are_sealed_on_disk_and_bad_ones_refused() {
         }
     }
     assert!(scanned > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_admin_route_refuses_without_the_admin_key() {
+    let mut t = TestHost::start_with(sim_config(1, 1), |c| {
+        // Every route is tried with wrong keys: more than the throttle allows.
+        c.sign_in_throttle.max_failures = 1000;
+    })
+    .await;
+    let key = t.key("acme").await;
+    let admin: Vec<_> = switchyard::api::endpoints()
+        .into_iter()
+        .filter(|(e, _)| e.access == switchyard::api::Access::Admin)
+        .map(|(e, _)| (e.method, e.path.replace(['{', '}'], "")))
+        .collect();
+    assert!(admin.len() >= 6, "{admin:?}");
+    for (method, path) in &admin {
+        for presented in [None, Some("sy_admin_wrong"), Some(key.as_str())] {
+            let (status, body) = t.call(method, path, presented, Some(json!({}))).await;
+            assert_eq!(status, 401, "{method} {path} with {presented:?}: {body}");
+        }
+        let (status, _) = t.call(method, path, Some(ADMIN_KEY), None).await;
+        assert_ne!(status, 401, "{method} {path} with the admin key");
+    }
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_admin_key_is_refused_at_start() {
+    let data = tempfile::tempdir().unwrap();
+    let mut config = HostConfig::new("127.0.0.1:0".parse().unwrap(), data.path().to_owned());
+    config.admin_key = Some("a".into());
+    let Err(err) = server::start(config).await else {
+        panic!("a host started with a one-character admin key");
+    };
+    assert!(err.to_string().contains("at least 32"), "{err}");
+
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .env("SWITCHYARD_ADMIN_KEY", "short-but-not-32-characters")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "SWITCHYARD_ADMIN_KEY or --admin-key) has 27 characters; it must have at least 32"
+        ),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_keys_from_one_address_are_throttled() {
+    let mut t = TestHost::start_with(sim_config(1, 1), |c| {
+        c.sign_in_throttle.max_failures = 3;
+        c.sign_in_throttle.window = Duration::from_secs(2);
+    })
+    .await;
+    let key = t.key("acme").await;
+    let admin = |key: &str| {
+        t.http
+            .get(format!("{}/api/admin/keys", t.url))
+            .bearer_auth(key)
+            .send()
+    };
+
+    for _ in 0..3 {
+        assert_eq!(admin("sy_admin_guess").await.unwrap().status(), 401);
+    }
+    // No key at all is not a guess.
+    assert_eq!(t.call("GET", "/api/admin/keys", None, None).await.0, 401);
+    let refused = admin(ADMIN_KEY).await.unwrap();
+    assert_eq!(
+        refused.status(),
+        429,
+        "even the right key, or it would tell"
+    );
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&wait), "Retry-After: {wait}");
+    let (status, body) = t.get(&key, "/api/account").await;
+    assert_eq!(status, 429, "API keys from the address too: {body}");
+
+    eventually(Duration::from_secs(5), "the end of the window", || async {
+        admin(ADMIN_KEY).await.unwrap().status() == 200
+    })
+    .await;
+    // Wrong API keys count the same way (the dashboard signs in with one).
+    for _ in 0..3 {
+        assert_eq!(t.get("sy_live_guess", "/api/account").await.0, 401);
+    }
+    assert_eq!(t.get(&key, "/api/account").await.0, 429);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_directory_is_the_hosts_users_alone() {
+    let mut t = TestHost::start_with(sim_config(1, 1), |c| {
+        // A directory someone left open, with a file anyone may read.
+        fs::set_permissions(&c.data_dir, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::write(c.data_dir.join("notes.txt"), "x").unwrap();
+        fs::set_permissions(
+            c.data_dir.join("notes.txt"),
+            fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+    })
+    .await;
+    let key = t.key("acme").await;
+    t.connected_session(&key, json!({})).await;
+    let data = t.data.path().to_owned();
+    let mode = |p: &std::path::Path| fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode(&data),
+        0o700,
+        "the data directory is {:o}",
+        mode(&data)
+    );
+    let mut pending = vec![data];
+    let mut files = 0;
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            pending.extend(fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            files += 1;
+        }
+        assert_eq!(
+            mode(&path) & 0o077,
+            0,
+            "{} is {:o}",
+            path.display(),
+            mode(&path)
+        );
+    }
+    assert!(
+        files >= 4,
+        "the database, the key, a connector and its compilation"
+    );
+    t.stop().await;
 }

@@ -194,7 +194,7 @@ async fn every_bad_input_names_its_field() {
             .contains("not valid JSON"),
         "{answer}"
     );
-    let huge = vec![b' '; (32 << 20) + 1];
+    let huge = vec![b' '; (8 << 20) + 1];
     let response = t
         .http
         .post(format!("{}/api/push/transfer", t.url))
@@ -206,7 +206,7 @@ async fn every_bad_input_names_its_field() {
     assert_eq!(response.status(), 413);
     let answer: Value = response.json().await.unwrap();
     assert!(
-        answer["message"].as_str().unwrap().contains("33554432"),
+        answer["message"].as_str().unwrap().contains("8388608"),
         "{answer}"
     );
 
@@ -250,5 +250,65 @@ async fn data_is_refused_until_the_transfer_completes() {
             .unwrap()
             .contains("not completed")
     );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_url_with_control_characters_is_refused_and_others_are_kept_normalised() {
+    let mut t = TestHost::start(sim_config(5, 2)).await;
+    let key = t.key("acme").await;
+    for bad in [
+        "https://app.example/done\n",
+        "https://app.example/done\r\nSet-Cookie: session=evil",
+        "https://app.example/\tdone",
+        "https://app.example/done\u{7f}",
+        "https://app.example/done\u{85}",
+    ] {
+        let (status, body) = t
+            .post(
+                &key,
+                "/api/session/initiate",
+                json!({ "provider": "hubspot", "redirect_url": bad }),
+            )
+            .await;
+        assert_eq!(status, 400, "{bad:?}: {body}");
+        let message = body["errors"]["redirect_url"].as_str().unwrap_or_default();
+        assert!(message.contains("control characters"), "{bad:?}: {body}");
+    }
+
+    // A URL the parser normalises is stored and used as normalised.
+    let (status, answer) = t
+        .post(
+            &key,
+            "/api/session/initiate",
+            json!({ "schema": [{ "endgrate_type": "crm-contact" }], "provider": "hubspot",
+                    "redirect_url": "HTTPS://App.Example:443/done?next=a b" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let session = answer["session_id"].as_str().unwrap().to_owned();
+    let normalised = "https://app.example/done?next=a%20b";
+    let (_, detail) = t.get(&key, &format!("/api/sessions/{session}")).await;
+    assert_eq!(
+        detail.to_string().matches(normalised).count(),
+        1,
+        "{detail}"
+    );
+
+    let location = |r: &reqwest::Response| r.headers()["location"].to_str().unwrap().to_owned();
+    let start = format!(
+        "{}/session/start?session_id={session}&provider=hubspot",
+        t.url
+    );
+    let to_provider = t.http.get(start).send().await.unwrap();
+    let consent = t
+        .http
+        .get(format!("{}&auto_approve=true", location(&to_provider)))
+        .send()
+        .await
+        .unwrap();
+    let back = t.http.get(location(&consent)).send().await.unwrap();
+    assert_eq!(back.status(), 303);
+    assert_eq!(location(&back), normalised);
     t.stop().await;
 }

@@ -1,11 +1,15 @@
 //! Webhooks: signed, with metadata echoed, in order per session, and
-//! delivered after the receiver was down, across a restart.
+//! delivered after the receiver was down, across a restart; never sent to
+//! the host's own network unless the operator allowed it.
 
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
+use switchyard::net_policy::AddressPolicy;
+use switchyard::webhooks::outbox;
 
 use crate::harness::{TestHost, eventually, receiver, sim_config};
 
@@ -97,5 +101,163 @@ async fn webhooks_arrive_signed_in_order_after_the_receiver_was_down_across_a_re
     assert_eq!(bodies[5]["index"], 0);
     assert_eq!(bodies[5]["metadata"]["tag"], "oops");
     assert_eq!(bodies[7]["transfer_id"], push.as_str());
+    t.stop().await;
+}
+
+/// A host that sends webhooks to public addresses only, as `serve` does by
+/// default, and resolves `inside.test` to this machine.
+async fn strict_host() -> TestHost {
+    TestHost::start_with(sim_config(5, 2), |c| {
+        c.webhooks.address_policy = AddressPolicy::public_only();
+        c.webhooks
+            .hosts
+            .insert("inside.test".into(), vec![Ipv4Addr::LOCALHOST.into()]);
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_to_loopback_private_or_metadata_addresses_are_refused_with_the_field_named() {
+    let mut t = strict_host().await;
+    let key = t.key("acme").await;
+    let hooks = receiver().await;
+    let port = hooks
+        .url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    let inside = [
+        format!("http://127.0.0.1:{port}/hook"),
+        "http://[::1]/x".to_owned(),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        "http://10.0.0.1/x".to_owned(),
+        "http://[::ffff:127.0.0.1]/x".to_owned(),
+        format!("http://localhost:{port}/hook"),
+        "http://0.0.0.0/x".to_owned(),
+    ];
+    for field in [
+        "configuration_webhook",
+        "data_webhook",
+        "completed_webhook",
+        "error_webhook",
+    ] {
+        for endpoint in &inside {
+            let (status, body) = t
+                .post(
+                    &key,
+                    "/api/session/initiate",
+                    json!({ field: { "endpoint": endpoint } }),
+                )
+                .await;
+            assert_eq!(status, 400, "{field} {endpoint}: {body}");
+            let named = format!("{field}.endpoint");
+            let message = body["errors"][&named].as_str().unwrap_or_default();
+            assert!(
+                message.contains("not allowed"),
+                "{field} {endpoint}: {body}"
+            );
+        }
+    }
+    let (_, body) = t
+        .post(
+            &key,
+            "/api/session/initiate",
+            json!({ "data_webhook": { "endpoint": "http://169.254.169.254/latest" } }),
+        )
+        .await;
+    assert!(
+        body["message"].as_str().unwrap().contains("metadata"),
+        "{body}"
+    );
+
+    // Transfers take webhooks too.
+    let session = t.connected_session(&key, json!({})).await;
+    for path in ["/api/pull/transfer", "/api/push/transfer"] {
+        for field in ["data_webhook", "completed_webhook", "error_webhook"] {
+            let (status, body) = t
+                .post(
+                    &key,
+                    path,
+                    json!({
+                        "session_id": session, "endgrate_type": "crm-contact",
+                        "transfer_data": [{ "data": {} }],
+                        field: { "endpoint": inside[0] },
+                    }),
+                )
+                .await;
+            assert_eq!(status, 400, "{path} {field}: {body}");
+            assert!(
+                body["errors"][format!("{field}.endpoint")].is_string(),
+                "{body}"
+            );
+        }
+    }
+    let (_, sessions) = t.get(&key, "/api/sessions").await;
+    assert_eq!(
+        sessions["meta"]["count"], 1,
+        "nothing was created by the refused calls"
+    );
+    assert!(hooks.events().is_empty());
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_that_resolves_inside_is_not_delivered_and_the_failure_says_why() {
+    let hooks = receiver().await;
+    let endpoint = hooks.url.replace("127.0.0.1", "inside.test");
+    let mut t = strict_host().await;
+    let key = t.key("acme").await;
+    let session = t
+        .connected_session(
+            &key,
+            json!({ "configuration_webhook": { "endpoint": endpoint } }),
+        )
+        .await;
+    let db = t.host.as_ref().unwrap().state.db.clone();
+    let failure = || {
+        outbox::pending(&db)
+            .unwrap()
+            .into_iter()
+            .find(|(_, d)| d.session_id == session && d.attempts > 0)
+            .map(|(_, d)| d)
+    };
+    eventually(Duration::from_secs(10), "a failed delivery", || async {
+        failure().is_some()
+    })
+    .await;
+    let why = failure().unwrap().last_error.unwrap();
+    assert!(
+        why.contains("inside.test") && why.contains("127.0.0.1") && why.contains("not allowed"),
+        "{why}"
+    );
+    assert!(
+        hooks.events().is_empty(),
+        "the loopback receiver got nothing"
+    );
+    t.stop().await;
+
+    // The same name, on a host allowed to call loopback: delivered, so the
+    // refusal above came from the policy and not from the name.
+    let mut t = TestHost::start_with(sim_config(5, 2), |c| {
+        c.webhooks
+            .hosts
+            .insert("inside.test".into(), vec![Ipv4Addr::LOCALHOST.into()]);
+    })
+    .await;
+    let key = t.key("acme").await;
+    t.connected_session(
+        &key,
+        json!({ "configuration_webhook": { "endpoint": endpoint } }),
+    )
+    .await;
+    eventually(
+        Duration::from_secs(10),
+        "the configuration webhook",
+        || async { !hooks.events().is_empty() },
+    )
+    .await;
     t.stop().await;
 }
