@@ -767,8 +767,17 @@ pub fn router(state: AppState) -> axum::Router {
         // Layers added later run first; a route's own limit (the upload's)
         // was added before and so overrides this one.
         let mut handler = handler.layer(DefaultBodyLimit::max(limit));
-        if endpoint.access == Access::Admin {
-            handler = handler.layer(middleware::from_fn_with_state(state.clone(), admin_only));
+        // The endpoint table's access column is enforced here, before any
+        // handler (or body) runs: handlers cannot drift from it.
+        match endpoint.access {
+            Access::Admin => {
+                handler = handler.layer(middleware::from_fn_with_state(state.clone(), admin_only));
+            }
+            Access::ApiKey => {
+                handler =
+                    handler.layer(middleware::from_fn_with_state(state.clone(), api_key_only));
+            }
+            Access::Public | Access::Browser => {}
         }
         router = router.route(endpoint.path, handler);
     }
@@ -781,6 +790,31 @@ async fn admin_only(State(state): State<AppState>, request: Request, next: Next)
     match require_admin(&state, request.headers(), client) {
         Ok(()) => next.run(request).await,
         Err(refused) => refused.into_response(),
+    }
+}
+
+/// The gate of [`Access::ApiKey`] routes: the key's account goes to the
+/// handler as [`input::Caller`].
+/// A wrong key counts as a failed sign-in of the client's address
+/// ([`throttle`]).
+async fn api_key_only(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let Some(key) = bearer(request.headers()) else {
+        return ApiError::unauthorized().into_response();
+    };
+    let client = client_address(request.extensions());
+    if let Err(wait) = state.sign_in.check(client) {
+        return ApiError::too_many_failures(wait).into_response();
+    }
+    match state.accounts.authenticate(key) {
+        Ok(Some(account)) => {
+            request.extensions_mut().insert(input::Caller { account });
+            next.run(request).await
+        }
+        Ok(None) => {
+            state.sign_in.failed(client);
+            ApiError::unauthorized().into_response()
+        }
+        Err(e) => ApiError::storage(e).into_response(),
     }
 }
 

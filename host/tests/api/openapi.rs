@@ -104,3 +104,38 @@ fn every_route_has_a_section_in_the_api_reference() {
         );
     }
 }
+
+/// The endpoint table's access column is what the host enforces: every
+/// API-key route refuses a missing key, every admin route refuses an
+/// account's key, and no public route asks for one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_enforces_the_access_its_table_row_says() {
+    use switchyard::api::Access;
+    let t = TestHost::start(sim_config(1, 1)).await;
+    let key = t.key("acme").await;
+    for (e, _) in switchyard::api::endpoints() {
+        let path = e
+            .path
+            .replace("{endgrate_type}", "crm-contact")
+            .replace("{session_id}", "x")
+            .replace("{key_id}", "x")
+            .replace("{id}", "x")
+            .replace("{provider}", "hubspot")
+            .replace("{file}", "app.css");
+        let (anonymous, _) = t.call(e.method, &path, None, None).await;
+        let (with_key, _) = t.call(e.method, &path, Some(&key), None).await;
+        match e.access {
+            Access::ApiKey => {
+                assert_eq!(anonymous, 401, "{} {} without a key", e.method, e.path);
+                assert_ne!(with_key, 401, "{} {} with a key", e.method, e.path);
+            }
+            Access::Admin => {
+                assert_eq!(anonymous, 401, "{} {} without a key", e.method, e.path);
+                assert_eq!(with_key, 401, "{} {} with an API key", e.method, e.path);
+            }
+            Access::Public | Access::Browser => {
+                assert_ne!(anonymous, 401, "{} {} is public", e.method, e.path);
+            }
+        }
+    }
+}
