@@ -2,7 +2,9 @@
 //! connectors are sandboxed WebAssembly components.
 //!
 //! - [`runtime`]: loads, sandboxes and hot-swaps connector components.
-//! - [`api`]: the HTTP API.
+//! - [`routes`]: the endpoint table, the router and the OpenAPI document;
+//!   [`api`]: the JSON API's handlers; [`pages`]: the pages' handlers;
+//!   [`http`]: what they share.
 //! - [`store`]: state on disk (sled).
 //! - [`ui`]: the connect pages, the statistics page and the dashboard.
 //! - [`server`]: wires them together into a running host.
@@ -16,7 +18,10 @@ pub mod credentials;
 pub mod crypto;
 pub mod data_dir;
 pub mod errors;
+pub mod http;
 pub mod net_policy;
+pub mod pages;
+pub mod routes;
 pub mod runtime;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;

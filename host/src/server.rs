@@ -13,13 +13,14 @@ use serde_json::{Map, Value};
 
 use crate::accounts::Accounts;
 use crate::admin_key::{AdminKey, AdminKeyError, Provisioned};
-use crate::api::throttle::{SignInThrottle, ThrottleConfig};
-use crate::api::{self, ApiConfig, AppState};
 use crate::connections::{self, ConnectionLimits};
 use crate::credentials::Credentials;
 use crate::credentials::oauth::OAuthClients;
 use crate::crypto::{KeyError, Sealer};
 use crate::data_dir;
+use crate::http::throttle::{SignInThrottle, ThrottleConfig};
+use crate::http::{ApiConfig, AppState};
+use crate::routes;
 use crate::runtime::watcher::{self, DirectoryWatch};
 use crate::runtime::{ConnectorOverride, Runtime, RuntimeConfig, SandboxLimits};
 use crate::sessions::{self, Sessions};
@@ -272,7 +273,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
         }),
         sign_in: Arc::new(SignInThrottle::new(config.sign_in_throttle.clone())),
     };
-    let app = api::router(state.clone());
+    let app = routes::router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let served = tokio::spawn(connections::serve(
         listener,

@@ -5,7 +5,7 @@
 //! directory as `<id>.wasm` (so it survives a restart) and swapped in. A broken
 //! upload changes nothing: the running version keeps serving. Only the admin
 //! key reaches these: the router checks it before the body is read
-//! ([`super::router`]).
+//! ([`crate::routes::router`]).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState};
+use crate::http::{ApiError, AppState};
 use crate::runtime::LoadError;
 use crate::runtime::compile_cache::write_atomically;
 use crate::runtime::registry::{Installed, LoadedConnector};

@@ -1,14 +1,14 @@
 //! `/api/admin/keys`: create (shown once), list and revoke API keys. Only the
-//! admin key reaches these (the router checks it: [`super::router`]).
+//! admin key reaches these (the router checks it: [`crate::routes::router`]).
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::input::Body;
-use super::{ApiError, AppState};
 use crate::accounts::AccountError;
+use crate::http::input::Body;
+use crate::http::{ApiError, AppState};
 
 /// `POST /api/admin/keys` `{"account"}`.
 pub async fn create(State(state): State<AppState>, body: Body) -> Result<Json<Value>, ApiError> {
@@ -79,7 +79,7 @@ pub async fn revoke(
 /// `GET /api/webhook-secret` (ours): the caller's webhook signing secret.
 pub async fn webhook_secret(
     State(state): State<AppState>,
-    caller: super::input::Caller,
+    caller: crate::http::input::Caller,
 ) -> Result<Json<Value>, ApiError> {
     let secret = state
         .accounts

@@ -7,10 +7,11 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
-use super::input::QueryParams;
-use super::{ApiError, AppState};
+use crate::http::input::QueryParams;
+use crate::http::{ApiError, AppState};
 use crate::runtime::manifest::Manifest;
 use crate::sessions::configuration::{provider_info, served_direction};
+use crate::sessions::offering::offered;
 use crate::wire::{self, Direction};
 
 /// `GET /api/integrations?provider&category&session_id`: with `session_id`,
@@ -34,7 +35,7 @@ pub async fn list(
                         "No session with this session_id.",
                     )
                 })?;
-            super::connect::offered(&state, &session)
+            offered(&state.runtime, &state.db, &session)
         }
         None => state.runtime.manifests(),
     };

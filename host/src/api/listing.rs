@@ -6,9 +6,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
-use super::input::{Caller, QueryParams};
+use super::page_meta;
 use super::sessions::session_of;
-use super::{ApiError, AppState, page_meta};
+use crate::http::input::{Caller, QueryParams};
+use crate::http::{ApiError, AppState};
 use crate::sessions::Session;
 use crate::transfer::Transfer;
 
@@ -19,7 +20,7 @@ pub async fn account(caller: Caller) -> Json<Value> {
 
 /// The transfers of `session`, newest first.
 fn session_transfers(state: &AppState, session: &Session) -> Result<Vec<Transfer>, ApiError> {
-    crate::ui::statistics::session_transfers(&state.db, &session.id).map_err(ApiError::storage)
+    crate::transfer::of_session(&state.db, &session.id).map_err(ApiError::storage)
 }
 
 fn transfer_row(state: &AppState, t: &Transfer, session: &Session) -> Value {

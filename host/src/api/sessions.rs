@@ -6,16 +6,18 @@ use axum::extract::{MatchedPath, State};
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::input::{Body, Caller, QueryParams, http_url};
-use super::{ApiError, AppState, page_meta};
+use super::page_meta;
 use crate::cdm::{self, Validator};
 use crate::credentials::StoredCredential;
+use crate::http::input::{Body, Caller, QueryParams, http_url};
+use crate::http::{ApiError, AppState};
 use crate::runtime::CallError;
 use crate::runtime::types::{Connection, ConnectorError};
-use crate::sessions::configuration::{configuration_object, configure};
+use crate::sessions::configuration::{
+    configuration_object, configure, queue_configuration_webhook,
+};
 use crate::sessions::{Session, SessionOptions, SessionSchema, Webhooks};
-use crate::store::{self, decode, encode, key, new_id, now_ms, prefix};
-use crate::webhooks::outbox::{self, Delivery};
+use crate::store::{decode, encode, key, new_id, now_ms, prefix};
 use crate::wire::Direction;
 
 fn bad(field: &str, message: impl Into<String>) -> ApiError {
@@ -512,7 +514,8 @@ pub async fn attach_credentials(
         .await
         .map_err(ApiError::storage)?;
     configure(&mut session, &manifest, settings);
-    fire_configuration(&state, &session, &manifest)?;
+    queue_configuration_webhook(&state.db, &session, &manifest, &state.config.public_url)
+        .map_err(ApiError::storage)?;
     if !state
         .sessions
         .save(&session)
@@ -529,28 +532,6 @@ pub async fn attach_credentials(
     state.webhooks.ring();
     state.transfers.wake();
     Ok(Json(json!({ "success": true, "session_id": session.id })))
-}
-
-/// Queues the configuration webhook, if the session has one (flushed by the caller's save).
-pub fn fire_configuration(
-    state: &AppState,
-    session: &Session,
-    manifest: &crate::runtime::manifest::Manifest,
-) -> Result<(), ApiError> {
-    if let Some(hook) = &session.options.webhooks.configuration {
-        let mut body = configuration_object(session, manifest, &state.config.public_url);
-        body["metadata"] = hook.metadata.clone();
-        let delivery = Delivery::new(
-            &session.account,
-            &session.id,
-            "configuration",
-            &hook.endpoint,
-            &body,
-            session.options.webhook_concurrency,
-        );
-        outbox::push(&state.db, &delivery).map_err(ApiError::storage)?;
-    }
-    Ok(())
 }
 
 /// A failed credential check, as the answer to the app.
@@ -636,19 +617,6 @@ pub async fn provider_lists(
         lists.push(value);
     }
     Ok(Json(json!({ "success": true, "provider_lists": lists })))
-}
-
-/// The providers of a list, for the session page.
-pub fn provider_list(state: &AppState, account: &str, id: &str) -> Option<Vec<String>> {
-    let value: Value =
-        store::get_json(&state.db.trees.provider_lists, &key(&[account, id])).ok()??;
-    Some(
-        value["providers"]
-            .as_array()?
-            .iter()
-            .filter_map(|p| p.as_str().map(str::to_owned))
-            .collect(),
-    )
 }
 
 /// `POST /api/schemas`: switch associations per schema.

@@ -9,10 +9,11 @@ use axum::http::StatusCode;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::input::{Body, Caller, QueryParams};
+use super::page_meta;
 use super::sessions::session_of;
-use super::{ApiError, AppState, page_meta};
 use crate::cdm::{self, Validator, filter::Filter};
+use crate::http::input::{Body, Caller, QueryParams};
+use crate::http::{ApiError, AppState};
 use crate::sessions::{Session, SessionSchema, Webhooks};
 use crate::store::{decode, encode, new_id, now_ms, seq_key};
 use crate::transfer::push::ItemIn;

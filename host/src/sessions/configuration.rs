@@ -7,7 +7,8 @@ use serde_json::{Map, Value, json};
 use super::{ConnectionState, Session, SessionSchema};
 use crate::cdm::{self, mapping::FieldMapping};
 use crate::runtime::manifest::{Integration, Manifest};
-use crate::store::now_ms;
+use crate::store::{Db, StoreError, now_ms};
+use crate::webhooks::outbox::{self, Delivery};
 use crate::wire::{self, Direction};
 
 /// Connects `session` to `manifest`'s provider with its default selections:
@@ -145,4 +146,28 @@ pub fn configuration_object(session: &Session, manifest: &Manifest, public_url: 
         "schemas": schemas,
         "passthrough_schemas": passthrough,
     })
+}
+
+/// Queues the configuration webhook, if the session has one (written with
+/// the caller's next flush).
+pub fn queue_configuration_webhook(
+    db: &Db,
+    session: &Session,
+    manifest: &Manifest,
+    public_url: &str,
+) -> Result<(), StoreError> {
+    if let Some(hook) = &session.options.webhooks.configuration {
+        let mut body = configuration_object(session, manifest, public_url);
+        body["metadata"] = hook.metadata.clone();
+        let delivery = Delivery::new(
+            &session.account,
+            &session.id,
+            "configuration",
+            &hook.endpoint,
+            &body,
+            session.options.webhook_concurrency,
+        );
+        outbox::push(db, &delivery)?;
+    }
+    Ok(())
 }

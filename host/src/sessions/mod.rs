@@ -5,10 +5,12 @@
 //!
 //! - [`model`]: what a session holds.
 //! - [`configuration`]: the configuration object apps read and receive.
+//! - [`offering`]: which providers a session offers its end user.
 //! - [`sweeper`]: purges expired sessions.
 
 pub mod configuration;
 pub mod model;
+pub mod offering;
 pub mod sweeper;
 
 use std::time::Duration;

@@ -703,6 +703,25 @@ impl Engine {
     }
 }
 
+/// The transfers of a session, newest first.
+pub fn of_session(db: &Db, session_id: &str) -> Result<Vec<Transfer>, StoreError> {
+    let mut out = Vec::new();
+    for k in db
+        .trees
+        .session_transfers
+        .scan_prefix(crate::store::prefix(session_id))
+        .keys()
+    {
+        let k = k?;
+        let id = k.rsplit(|b| *b == 0).next().unwrap_or_default();
+        if let Some(t) = get_json::<Transfer>(&db.trees.transfers, id)? {
+            out.push(t);
+        }
+    }
+    out.sort_by_key(|t| std::cmp::Reverse(t.created_ms));
+    Ok(out)
+}
+
 /// Stages an error of a transfer, and its error webhook.
 #[allow(clippy::too_many_arguments)]
 pub fn stage_error(

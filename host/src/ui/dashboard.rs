@@ -4,21 +4,17 @@
 //! transfers with live progress, errors to resolve, connectors (upload
 //! hot-loads; needs the admin key), API keys and the webhook secret.
 
-use axum::http::StatusCode;
-use axum::response::Response;
-
 use super::layout::{Page, Shape};
 
 /// The page's markup; `dashboard.js` fills `#view`.
 const SHELL: &str = include_str!("assets/dashboard.html");
 
-/// `GET /dashboard`.
-pub async fn page() -> Response {
+/// The dashboard's page.
+pub fn page() -> Page<'static> {
     Page {
         title: "Dashboard",
         shape: Shape::App,
         scripts: &["dashboard.js"],
         body: SHELL.to_owned(),
     }
-    .respond(StatusCode::OK)
 }

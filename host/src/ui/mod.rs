@@ -1,12 +1,12 @@
-//! The pages people see, served by the host itself with every asset embedded
-//! in the binary (no CDN, no build step: hand-written HTML, CSS and vanilla
-//! JavaScript under `assets/`):
+//! What the pages show (views only: their handlers are in [`crate::pages`]),
+//! with every asset embedded in the binary (no CDN, no build step:
+//! hand-written HTML, CSS and vanilla JavaScript under `assets/`):
 //!
-//! - the end user's connect flow (its handlers are in [`crate::api::connect`]):
+//! - the end user's connect flow:
 //!   [`steps`] (the flow and its header), [`picker`], [`key_form`],
 //!   [`selection`] (data types, resources, passthrough objects), [`mapping`]
 //!   (fields, with [`samples`] from `sample_data` pushes), [`outcome`];
-//! - [`statistics`]: a transfer's live progress page and its event feed;
+//! - [`statistics`]: a transfer's live progress page;
 //! - [`dashboard`]: the developer dashboard;
 //! - [`layout`] (the shared shell, escaping, problem pages) and [`assets`].
 

@@ -83,7 +83,7 @@ fn every_route_has_a_section_in_the_api_reference() {
                 .then(|| (method.to_owned(), path.to_owned()))
         })
         .collect();
-    let served: Vec<(String, String)> = switchyard::api::endpoints()
+    let served: Vec<(String, String)> = switchyard::routes::endpoints()
         .into_iter()
         .map(|(e, _)| (e.method.to_owned(), e.path.to_owned()))
         .collect();
@@ -110,10 +110,10 @@ fn every_route_has_a_section_in_the_api_reference() {
 /// account's key, and no public route asks for one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_enforces_the_access_its_table_row_says() {
-    use switchyard::api::Access;
+    use switchyard::routes::Access;
     let t = TestHost::start(sim_config(1, 1)).await;
     let key = t.key("acme").await;
-    for (e, _) in switchyard::api::endpoints() {
+    for (e, _) in switchyard::routes::endpoints() {
         let path = e
             .path
             .replace("{endgrate_type}", "crm-contact")

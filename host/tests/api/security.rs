@@ -187,9 +187,9 @@ async fn every_admin_route_refuses_without_the_admin_key() {
     })
     .await;
     let key = t.key("acme").await;
-    let admin: Vec<_> = switchyard::api::endpoints()
+    let admin: Vec<_> = switchyard::routes::endpoints()
         .into_iter()
-        .filter(|(e, _)| e.access == switchyard::api::Access::Admin)
+        .filter(|(e, _)| e.access == switchyard::routes::Access::Admin)
         .map(|(e, _)| (e.method, e.path.replace(['{', '}'], "")))
         .collect();
     assert!(admin.len() >= 6, "{admin:?}");

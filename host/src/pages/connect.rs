@@ -18,13 +18,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Map, Value, json};
 
-use super::AppState;
-use super::input::QueryParams;
 use crate::credentials::StoredCredential;
 use crate::credentials::oauth::{self, PendingAuthorization};
+use crate::http::AppState;
+use crate::http::input::QueryParams;
 use crate::runtime::manifest::{AuthSpec, Manifest};
 use crate::runtime::types::{Connection, ConnectorError};
-use crate::sessions::configuration::configure;
+use crate::sessions::configuration::{configure, queue_configuration_webhook};
+use crate::sessions::offering::offered;
 use crate::sessions::{ConnectionState, Session};
 use crate::store::{decode, encode, now_ms};
 use crate::ui::key_form::{self, Rejection};
@@ -66,32 +67,6 @@ fn live_session(state: &AppState, session_id: Option<&str>) -> Result<Session, B
         ))),
         Err(_) => Err(Box::new(unavailable())),
     }
-}
-
-/// The providers this session may offer.
-pub fn offered(state: &AppState, session: &Session) -> Vec<Manifest> {
-    let listed = session
-        .options
-        .integration_provider_list_id
-        .as_deref()
-        .and_then(|id| super::sessions::provider_list(state, &session.account, id));
-    let mut out: Vec<Manifest> = state
-        .runtime
-        .manifests()
-        .into_iter()
-        .filter(|m| session.options.provider.as_ref().is_none_or(|p| *p == m.id))
-        .filter(|m| listed.as_ref().is_none_or(|l| l.contains(&m.id)))
-        .filter(|m| {
-            session.schemas.is_empty()
-                || session.schemas.iter().any(|s| {
-                    (s.open_resource && !m.integrations.is_empty())
-                        || m.integration(s.endgrate_type.as_deref().unwrap_or(&s.name))
-                            .is_some()
-                })
-        })
-        .collect();
-    out.sort_by_key(|m| m.display_name.to_lowercase());
-    out
 }
 
 /// The session was deleted while the end user was signing in.
@@ -142,8 +117,7 @@ pub async fn session_page(State(state): State<AppState>, query: QueryParams) -> 
             Ok(m) => {
                 let can_edit = has_data_step(&session, &m) || has_fields_step(&session);
                 let transfers = if session.options.statistics {
-                    crate::ui::statistics::session_transfers(&state.db, &session.id)
-                        .unwrap_or_default()
+                    crate::transfer::of_session(&state.db, &session.id).unwrap_or_default()
                 } else {
                     Vec::new()
                 };
@@ -159,7 +133,7 @@ pub async fn session_page(State(state): State<AppState>, query: QueryParams) -> 
             ),
         };
     }
-    let providers = offered(&state, &session);
+    let providers = offered(&state.runtime, &state.db, &session);
     if providers.is_empty() {
         return problem(
             StatusCode::NOT_FOUND,
@@ -199,7 +173,7 @@ pub async fn start(State(state): State<AppState>, query: QueryParams) -> Respons
         Err(page) => return *page,
     };
     let provider = query.optional("provider").unwrap_or_default();
-    match offered(&state, &session)
+    match offered(&state.runtime, &state.db, &session)
         .into_iter()
         .find(|m| m.id == provider)
     {
@@ -475,7 +449,7 @@ pub async fn api_key(
         Err(page) => return *page,
     };
     let provider = form.get("provider").cloned().unwrap_or_default();
-    let manifest = match offered(&state, &session)
+    let manifest = match offered(&state.runtime, &state.db, &session)
         .into_iter()
         .find(|m| m.id == provider)
     {
@@ -627,7 +601,8 @@ async fn complete(
         .or_else(|| session.connection.as_ref().map(|c| c.settings.clone()))
         .unwrap_or_else(|| Value::Object(Map::new()));
     configure(session, manifest, settings);
-    if super::sessions::fire_configuration(state, session, manifest).is_err() {
+    if queue_configuration_webhook(&state.db, session, manifest, &state.config.public_url).is_err()
+    {
         return Err(unavailable());
     }
     match state.sessions.save(session).await {

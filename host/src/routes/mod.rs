@@ -1,0 +1,761 @@
+//! The endpoint table: every route with who may call it, what it takes and
+//! what it answers. The router is built from it (each row's access enforced
+//! as a layer before its handler runs), and so is the OpenAPI document
+//! ([`openapi`]), so neither can miss a route the other has.
+
+pub mod openapi;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, post};
+
+use self::openapi::Answer;
+use crate::api::{
+    admin_connectors, admin_keys, health, integrations, listing, sessions, transfers,
+};
+use crate::http::{
+    ApiError, AppState, MAX_BODY_BYTES, MAX_COMPONENT_BYTES, MAX_FORM_BYTES, bearer,
+    client_address, input, require_admin,
+};
+use crate::pages::{self, connect};
+
+/// Who may call an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Access {
+    Public,
+    ApiKey,
+    Admin,
+    /// A page for the end user's browser.
+    Browser,
+}
+
+/// One endpoint as documented in the OpenAPI document; the router is built
+/// from the same list, so neither can miss a route the other has.
+pub struct Endpoint {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub access: Access,
+    pub query: &'static [&'static str],
+    pub body: &'static [&'static str],
+    pub answer: Answer,
+}
+
+const fn ep(
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    access: Access,
+    query: &'static [&'static str],
+    body: &'static [&'static str],
+    answer: Answer,
+) -> Endpoint {
+    Endpoint {
+        method,
+        path,
+        summary,
+        access,
+        query,
+        body,
+        answer,
+    }
+}
+
+const INITIATE_FIELDS: &[&str] = &[
+    "schema",
+    "category",
+    "name",
+    "provider",
+    "integration_provider_list_id",
+    "redirect_url",
+    "save_session",
+    "sync",
+    "field_selection",
+    "schema_selection",
+    "resource_selection",
+    "passthrough_fields",
+    "passthrough_schemas",
+    "statistics",
+    "webhook_concurrency",
+    "configuration_webhook",
+    "data_webhook",
+    "completed_webhook",
+    "error_webhook",
+    "bypass_ui",
+];
+const PULL_FIELDS: &[&str] = &[
+    "session_id",
+    "endgrate_type",
+    "synchronous",
+    "params",
+    "associations",
+    "data_webhook",
+    "completed_webhook",
+    "error_webhook",
+];
+const PUSH_FIELDS: &[&str] = &[
+    "session_id",
+    "endgrate_type",
+    "transfer_data",
+    "synchronous",
+    "disable_upsert",
+    "sample_data",
+    "data_webhook",
+    "completed_webhook",
+    "error_webhook",
+];
+const DATA_QUERY: &[&str] = &["endgrate_type", "transfer_id", "limit", "offset"];
+
+/// Every endpoint with its handler.
+pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
+    use Access::*;
+    use Answer::*;
+    vec![
+        (
+            ep(
+                "GET",
+                "/healthz",
+                "Answers 200 while the host serves and its storage takes writes, 503 after a storage failure.",
+                Public,
+                &[],
+                &[],
+                Json("Health"),
+            ),
+            get(health::healthz),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/openapi.json",
+                "This document.",
+                Public,
+                &[],
+                &[],
+                Json("Document"),
+            ),
+            get(openapi::document),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/integrations",
+                "Every installed connector and its integrations.",
+                Public,
+                &["provider", "category", "session_id"],
+                &[],
+                Json("Integrations"),
+            ),
+            get(integrations::list),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/integrations/{provider}/logo.svg",
+                "A provider's logo.",
+                Public,
+                &[],
+                &[],
+                Svg,
+            ),
+            get(integrations::logo),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/session/initiate",
+                "Creates a session.",
+                ApiKey,
+                &[],
+                INITIATE_FIELDS,
+                Json("SessionAnswer"),
+            ),
+            post(sessions::initiate),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/pull/initiate",
+                "Creates a session (alias of /api/session/initiate).",
+                ApiKey,
+                &[],
+                INITIATE_FIELDS,
+                Json("SessionAnswer"),
+            ),
+            post(sessions::initiate),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/push/initiate",
+                "Creates a session (alias of /api/session/initiate).",
+                ApiKey,
+                &[],
+                INITIATE_FIELDS,
+                Json("SessionAnswer"),
+            ),
+            post(sessions::initiate),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/session/configuration",
+                "The configuration the end user chose; 409 until then.",
+                ApiKey,
+                &["session_id"],
+                &[],
+                Json("Configuration"),
+            ),
+            get(sessions::configuration),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/session/delete",
+                "Deletes a session and everything stored for it.",
+                ApiKey,
+                &[],
+                &["session_id"],
+                Json("SessionAnswer"),
+            ),
+            post(sessions::delete),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/session/credentials",
+                "Attaches existing credentials and configures the session.",
+                ApiKey,
+                &[],
+                &["session_id", "provider", "credentials"],
+                Json("SessionAnswer"),
+            ),
+            post(sessions::attach_credentials),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/sessions",
+                "The account's sessions, newest first; `search` matches id, name or provider.",
+                ApiKey,
+                &["search", "limit", "offset"],
+                &[],
+                Json("Sessions"),
+            ),
+            get(sessions::list),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/sessions/{session_id}",
+                "One session in detail, with the links to hand to its end user.",
+                ApiKey,
+                &[],
+                &[],
+                Json("SessionDetail"),
+            ),
+            get(listing::session),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/transfers",
+                "The account's transfers (or one session's), newest first, with their statistics.",
+                ApiKey,
+                &["session_id", "limit", "offset"],
+                &[],
+                Json("Transfers"),
+            ),
+            get(listing::transfers),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/account",
+                "The account of the API key.",
+                ApiKey,
+                &[],
+                &[],
+                Json("Account"),
+            ),
+            get(listing::account),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/provider-lists",
+                "Creates a provider list.",
+                ApiKey,
+                &[],
+                &["name", "providers"],
+                Json("ProviderListCreated"),
+            ),
+            post(sessions::create_provider_list),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/provider-lists",
+                "The account's provider lists.",
+                ApiKey,
+                &[],
+                &[],
+                Json("ProviderLists"),
+            ),
+            get(sessions::provider_lists),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/schemas",
+                "Switches associations per schema of a session.",
+                ApiKey,
+                &[],
+                &["session_id", "data"],
+                Json("SessionAnswer"),
+            ),
+            post(sessions::set_associations),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/schemas/{endgrate_type}",
+                "A default schema of the common data model.",
+                Public,
+                &[],
+                &[],
+                Json("Document"),
+            ),
+            get(sessions::default_schema),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/pull/transfer",
+                "Triggers a pull.",
+                ApiKey,
+                &[],
+                PULL_FIELDS,
+                Json("TransferStarted"),
+            ),
+            post(transfers::pull),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/pull/data",
+                "The records of a completed pull.",
+                ApiKey,
+                DATA_QUERY,
+                &[],
+                Json("PullData"),
+            ),
+            get(transfers::pull_data),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/push/transfer",
+                "Triggers a push.",
+                ApiKey,
+                &[],
+                PUSH_FIELDS,
+                Json("TransferStarted"),
+            ),
+            post(transfers::push),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/push/data",
+                "The results of a completed push, in push order.",
+                ApiKey,
+                DATA_QUERY,
+                &[],
+                Json("PushData"),
+            ),
+            get(transfers::push_data),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/statistics",
+                "A transfer's statistics (or a session's transfers').",
+                Public,
+                &["transfer_id", "session_id"],
+                &[],
+                Json("StatisticsAnswer"),
+            ),
+            get(transfers::statistics),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/errors",
+                "The account's errors, newest first.",
+                ApiKey,
+                &["session_id", "transfer_id", "limit", "offset"],
+                &[],
+                Json("Errors"),
+            ),
+            get(transfers::errors),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/errors/resolve",
+                "Marks an error resolved (or not).",
+                ApiKey,
+                &[],
+                &["pk", "resolved"],
+                Json("ErrorResolved"),
+            ),
+            post(transfers::resolve_error),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/webhook-secret",
+                "The account's webhook signing secret.",
+                ApiKey,
+                &[],
+                &[],
+                Json("WebhookSecret"),
+            ),
+            get(admin_keys::webhook_secret),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/admin/keys",
+                "Creates an API key (shown once).",
+                Admin,
+                &[],
+                &["account"],
+                Json("KeyCreated"),
+            ),
+            post(admin_keys::create),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/admin/keys",
+                "Lists API keys.",
+                Admin,
+                &[],
+                &[],
+                Json("Keys"),
+            ),
+            get(admin_keys::list),
+        ),
+        (
+            ep(
+                "DELETE",
+                "/api/admin/keys/{key_id}",
+                "Revokes an API key.",
+                Admin,
+                &[],
+                &[],
+                Json("KeyRevoked"),
+            ),
+            delete(admin_keys::revoke),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/admin/connectors",
+                "Installed connectors.",
+                Admin,
+                &[],
+                &[],
+                Json("Connectors"),
+            ),
+            get(admin_connectors::list),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/admin/connectors",
+                "Installs or replaces a connector (the component's bytes as the body).",
+                Admin,
+                &[],
+                &[],
+                JsonCreated("Connector"),
+            ),
+            post(admin_connectors::upload).layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES)),
+        ),
+        (
+            ep(
+                "DELETE",
+                "/api/admin/connectors/{id}",
+                "Unloads a connector.",
+                Admin,
+                &[],
+                &[],
+                Json("ConnectorRemoved"),
+            ),
+            delete(admin_connectors::remove),
+        ),
+        (
+            ep(
+                "GET",
+                "/session",
+                "The end user's connect page.",
+                Browser,
+                &["session_id"],
+                &[],
+                Html,
+            ),
+            get(connect::session_page),
+        ),
+        (
+            ep(
+                "GET",
+                "/session/start",
+                "Starts signing in with a provider.",
+                Browser,
+                &["session_id", "provider"],
+                &[],
+                Html,
+            ),
+            get(connect::start),
+        ),
+        (
+            ep(
+                "GET",
+                "/session/reauthenticate",
+                "Signs in again with the session's provider.",
+                Browser,
+                &["session_id"],
+                &[],
+                Html,
+            ),
+            get(connect::reauthenticate),
+        ),
+        (
+            ep(
+                "GET",
+                "/session/callback",
+                "The OAuth2 redirect back from the provider.",
+                Browser,
+                &["code", "state"],
+                &[],
+                Html,
+            ),
+            get(connect::callback),
+        ),
+        (
+            ep(
+                "POST",
+                "/session/api-key",
+                "The API-key form.",
+                Browser,
+                &[],
+                &["session_id", "provider"],
+                Html,
+            ),
+            post(connect::api_key),
+        ),
+        (
+            ep(
+                "GET",
+                "/session/select",
+                "Choosing the data types, resources and passthrough objects to share.",
+                Browser,
+                &["session_id"],
+                &[],
+                Html,
+            ),
+            get(connect::select_page),
+        ),
+        (
+            ep(
+                "POST",
+                "/session/select",
+                "The data-choice form's answer.",
+                Browser,
+                &[],
+                &["session_id"],
+                Html,
+            ),
+            post(connect::select_submit),
+        ),
+        (
+            ep(
+                "GET",
+                "/session/fields",
+                "Mapping fields and choosing each field's upsert behaviour.",
+                Browser,
+                &["session_id"],
+                &[],
+                Html,
+            ),
+            get(connect::fields_page),
+        ),
+        (
+            ep(
+                "POST",
+                "/session/fields",
+                "The field-mapping form's answer; configures the session.",
+                Browser,
+                &[],
+                &["session_id"],
+                Html,
+            ),
+            post(connect::fields_submit),
+        ),
+        (
+            ep(
+                "GET",
+                "/session/edit",
+                "Re-opens the selections of a connected session.",
+                Browser,
+                &["session_id"],
+                &[],
+                Html,
+            ),
+            get(connect::edit),
+        ),
+        (
+            ep(
+                "GET",
+                "/session/done",
+                "The end of the connect flow when the app gave no redirect_url.",
+                Browser,
+                &["session_id"],
+                &[],
+                Html,
+            ),
+            get(connect::done),
+        ),
+        (
+            ep(
+                "GET",
+                "/statistics",
+                "A transfer's live statistics page.",
+                Browser,
+                &["transfer_id"],
+                &[],
+                Html,
+            ),
+            get(pages::statistics::page),
+        ),
+        (
+            ep(
+                "GET",
+                "/statistics/events",
+                "A transfer's statistics as server-sent events, until it completes.",
+                Public,
+                &["transfer_id"],
+                &[],
+                Events,
+            ),
+            get(pages::statistics::events),
+        ),
+        (
+            ep(
+                "GET",
+                "/dashboard",
+                "The developer dashboard (signs in with an API key).",
+                Browser,
+                &[],
+                &[],
+                Html,
+            ),
+            get(pages::dashboard::page),
+        ),
+        (
+            ep(
+                "GET",
+                "/ui/{file}",
+                "The pages' embedded stylesheet, scripts and icons.",
+                Public,
+                &[],
+                &[],
+                Asset,
+            ),
+            get(pages::assets::serve),
+        ),
+        (
+            ep(
+                "GET",
+                "/favicon.ico",
+                "The site icon.",
+                Public,
+                &[],
+                &[],
+                Asset,
+            ),
+            get(pages::assets::favicon),
+        ),
+    ]
+}
+
+/// The router of [`endpoints`]: each route's body limit follows from who may
+/// call it, and its admin-only routes check the admin key before their
+/// handler runs (so before a body is read).
+pub fn router(state: AppState) -> axum::Router {
+    let mut router = axum::Router::new();
+    for (endpoint, handler) in endpoints() {
+        let limit = match endpoint.access {
+            Access::Browser => MAX_FORM_BYTES,
+            Access::Public | Access::ApiKey | Access::Admin => MAX_BODY_BYTES,
+        };
+        // Layers added later run first; a route's own limit (the upload's)
+        // was added before and so overrides this one.
+        let mut handler = handler.layer(DefaultBodyLimit::max(limit));
+        // The endpoint table's access column is enforced here, before any
+        // handler (or body) runs: handlers cannot drift from it.
+        match endpoint.access {
+            Access::Admin => {
+                handler = handler.layer(middleware::from_fn_with_state(state.clone(), admin_only));
+            }
+            Access::ApiKey => {
+                handler =
+                    handler.layer(middleware::from_fn_with_state(state.clone(), api_key_only));
+            }
+            Access::Public | Access::Browser => {}
+        }
+        router = router.route(endpoint.path, handler);
+    }
+    router.fallback(not_found).with_state(state)
+}
+
+/// The gate of [`Access::Admin`] routes.
+async fn admin_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let client = client_address(request.extensions());
+    match require_admin(&state, request.headers(), client) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// The gate of [`Access::ApiKey`] routes: the key's account goes to the
+/// handler as [`input::Caller`].
+/// A wrong key counts as a failed sign-in of the client's address
+/// ([`throttle`]).
+async fn api_key_only(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let Some(key) = bearer(request.headers()) else {
+        return ApiError::unauthorized().into_response();
+    };
+    let client = client_address(request.extensions());
+    if let Err(wait) = state.sign_in.check(client) {
+        return ApiError::too_many_failures(wait).into_response();
+    }
+    match state.accounts.authenticate(key) {
+        Ok(Some(account)) => {
+            request.extensions_mut().insert(input::Caller { account });
+            next.run(request).await
+        }
+        Ok(None) => {
+            state.sign_in.failed(client);
+            ApiError::unauthorized().into_response()
+        }
+        Err(e) => ApiError::storage(e).into_response(),
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "No such endpoint.")
+}
