@@ -125,6 +125,18 @@ pub async fn session(
     } else {
         "waiting"
     };
+    // A connected session changes only through a change link: one use, one
+    // hour (see `sessions::grants`).
+    let grant = || async {
+        if !s.is_configured() {
+            return Ok(String::new());
+        }
+        let token = state.sessions.grants().link(&s.id).await;
+        token
+            .map(|t| format!("&grant={t}"))
+            .map_err(ApiError::storage)
+    };
+    let (reauth_grant, edit_grant) = (grant().await?, grant().await?);
     let o = &s.options;
     Ok(Json(json!({
         "success": true,
@@ -153,8 +165,8 @@ pub async fn session(
             "schemas": schemas,
             "links": {
                 "connect": format!("{base}/session?session_id={sid}"),
-                "reauthenticate": format!("{base}/session/reauthenticate?session_id={sid}"),
-                "edit": format!("{base}/session/edit?session_id={sid}"),
+                "reauthenticate": format!("{base}/session/reauthenticate?session_id={sid}{reauth_grant}"),
+                "edit": format!("{base}/session/edit?session_id={sid}{edit_grant}"),
             },
         },
     })))

@@ -35,6 +35,10 @@ pub struct PendingAuthorization {
     pub code_verifier: Option<String>,
     pub redirect_uri: String,
     pub created_ms: u64,
+    /// sha256 (hex) of the nonce in the cookie of the browser that started
+    /// the sign-in: only that browser may finish it.
+    #[serde(default)]
+    pub browser: Option<String>,
 }
 
 /// How long an end user has to finish signing in at the provider.

@@ -25,6 +25,7 @@ use crate::http::input::QueryParams;
 use crate::runtime::manifest::{AuthSpec, Manifest};
 use crate::runtime::types::{Connection, ConnectorError};
 use crate::sessions::configuration::{configure, queue_configuration_webhook};
+use crate::sessions::grants::{self, PASS_COOKIE};
 use crate::sessions::offering::offered;
 use crate::sessions::{ConnectionState, Session};
 use crate::store::{decode, encode, now_ms};
@@ -94,8 +95,109 @@ fn not_offered() -> Response {
     )
 }
 
+/// The cookie that binds an OAuth sign-in to the browser that started it.
+const SIGN_IN_COOKIE: &str = "sy_sign_in";
+
+fn browser_digest(nonce: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(nonce.as_bytes()))
+}
+
+/// The value of the request's cookie `name`.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A `Set-Cookie` for the connect pages (`/session...`) alone.
+fn session_cookie(state: &AppState, name: &str, value: &str, max_age_ms: u64) -> String {
+    let secure = if state.config.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{name}={value}; Path=/session; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        max_age_ms / 1000
+    )
+}
+
+fn with_cookie(mut response: Response, cookie: &str) -> Response {
+    if let Ok(value) = header::HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// A connected session changes only in a browser that holds a pass for it
+/// ([`crate::sessions::grants`]); one whose credentials the provider no
+/// longer accepts may sign in again from its plain link, where Endgrate's
+/// flow sends end users. A new session is connected from its link alone.
+fn may_change(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: &Session,
+    pass: Option<&str>,
+) -> Result<(), Box<Response>> {
+    if !session.is_configured() || session.reauth_required {
+        return Ok(());
+    }
+    let grants = state.sessions.grants();
+    let held = pass.or_else(|| cookie(headers, PASS_COOKIE));
+    if held.is_some_and(|p| grants.allows(p, &session.id)) {
+        return Ok(());
+    }
+    Err(Box::new(problem(
+        StatusCode::FORBIDDEN,
+        "This link can't change the connection",
+        "This account is already connected. To sign in again or change what is shared, ask the app that sent you here for a new link: those links work once, within an hour.",
+    )))
+}
+
+/// Uses up the change link (`grant`) a request carries, if any: the pass
+/// it turns into, or the page saying it cannot be used.
+async fn redeem(
+    state: &AppState,
+    query: &QueryParams,
+    session: &Session,
+) -> Result<Option<String>, Box<Response>> {
+    let Some(grant) = query.optional("grant") else {
+        return Ok(None);
+    };
+    match state.sessions.grants().redeem(grant, &session.id).await {
+        Ok(Some(pass)) => Ok(Some(pass)),
+        Ok(None) => Err(Box::new(problem(
+            StatusCode::FORBIDDEN,
+            "This link was already used",
+            "Links to change a connection work once, within an hour. Ask the app that sent you here for a new one.",
+        ))),
+        Err(_) => Err(Box::new(unavailable())),
+    }
+}
+
+/// Sends the pass a change link turned into along with `response`.
+fn keep_pass(state: &AppState, response: Response, pass: Option<String>) -> Response {
+    match pass {
+        Some(pass) => with_cookie(
+            response,
+            &session_cookie(state, PASS_COOKIE, &pass, grants::PASS_TTL_MS),
+        ),
+        None => response,
+    }
+}
+
 /// `GET /session?session_id=`: the start of the flow (or where it stands).
-pub async fn session_page(State(state): State<AppState>, query: QueryParams) -> Response {
+pub async fn session_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: QueryParams,
+) -> Response {
     let session = match live_session(&state, query.optional("session_id")) {
         Ok(s) => s,
         Err(page) => return *page,
@@ -115,7 +217,8 @@ pub async fn session_page(State(state): State<AppState>, query: QueryParams) -> 
         }
         return match state.runtime.manifest(&connection.provider) {
             Ok(m) => {
-                let can_edit = has_data_step(&session, &m) || has_fields_step(&session);
+                let can_edit = (has_data_step(&session, &m) || has_fields_step(&session))
+                    && may_change(&state, &headers, &session, None).is_ok();
                 let transfers = if session.options.statistics {
                     crate::transfer::of_session(&state.db, &session.id).unwrap_or_default()
                 } else {
@@ -167,11 +270,18 @@ pub async fn session_page(State(state): State<AppState>, query: QueryParams) -> 
 }
 
 /// `GET /session/start?session_id=&provider=`: the OAuth redirect or the key form.
-pub async fn start(State(state): State<AppState>, query: QueryParams) -> Response {
+pub async fn start(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: QueryParams,
+) -> Response {
     let session = match live_session(&state, query.optional("session_id")) {
         Ok(s) => s,
         Err(page) => return *page,
     };
+    if let Err(page) = may_change(&state, &headers, &session, None) {
+        return *page;
+    }
     let provider = query.optional("provider").unwrap_or_default();
     match offered(&state.runtime, &state.db, &session)
         .into_iter()
@@ -184,11 +294,22 @@ pub async fn start(State(state): State<AppState>, query: QueryParams) -> Respons
 
 /// `GET /session/reauthenticate?session_id=`: sign in again with the same
 /// provider; the selections stay as they are.
-pub async fn reauthenticate(State(state): State<AppState>, query: QueryParams) -> Response {
+pub async fn reauthenticate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: QueryParams,
+) -> Response {
     let session = match live_session(&state, query.optional("session_id")) {
         Ok(s) => s,
         Err(page) => return *page,
     };
+    let pass = match redeem(&state, &query, &session).await {
+        Ok(pass) => pass,
+        Err(page) => return *page,
+    };
+    if let Err(page) = may_change(&state, &headers, &session, pass.as_deref()) {
+        return *page;
+    }
     let Some(provider) = session
         .provider()
         .or(session.pending.as_ref().map(|p| p.provider.as_str()))
@@ -197,7 +318,7 @@ pub async fn reauthenticate(State(state): State<AppState>, query: QueryParams) -
         return see_other(&format!("/session?session_id={}", q(&session.id)));
     };
     match state.runtime.manifest(provider) {
-        Ok(m) => sign_in(&state, &session, &m).await,
+        Ok(m) => keep_pass(&state, sign_in(&state, &session, &m).await, pass),
         Err(_) => problem(
             StatusCode::NOT_FOUND,
             "This app isn't available any more",
@@ -207,11 +328,22 @@ pub async fn reauthenticate(State(state): State<AppState>, query: QueryParams) -
 }
 
 /// `GET /session/edit?session_id=`: the selections again, for a connected session.
-pub async fn edit(State(state): State<AppState>, query: QueryParams) -> Response {
+pub async fn edit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: QueryParams,
+) -> Response {
     let session = match live_session(&state, query.optional("session_id")) {
         Ok(s) => s,
         Err(page) => return *page,
     };
+    let pass = match redeem(&state, &query, &session).await {
+        Ok(pass) => pass,
+        Err(page) => return *page,
+    };
+    if let Err(page) = may_change(&state, &headers, &session, pass.as_deref()) {
+        return *page;
+    }
     let Some(provider) = session
         .provider()
         .or(session.pending.as_ref().map(|p| p.provider.as_str()))
@@ -228,7 +360,11 @@ pub async fn edit(State(state): State<AppState>, query: QueryParams) -> Response
             "This connection has no choices to make: it shares what the app asked for. To use another account, sign in again from the app.",
         );
     }
-    see_other(&next_selection_url(&session, &manifest, None))
+    keep_pass(
+        &state,
+        see_other(&next_selection_url(&session, &manifest, None)),
+        pass,
+    )
 }
 
 /// The first selection step after `after` (None: the first of all).
@@ -277,6 +413,8 @@ async fn authorize(state: &AppState, session: &Session, manifest: &Manifest) -> 
         );
     };
     let state_token = crate::admin_key::generate("st_");
+    // Only the browser that starts a sign-in may finish it.
+    let browser = crate::admin_key::generate("sb_");
     let verifier = spec.pkce.then(oauth::new_verifier);
     let redirect_uri = format!("{}/session/callback", state.config.public_url);
     let pending = PendingAuthorization {
@@ -285,6 +423,7 @@ async fn authorize(state: &AppState, session: &Session, manifest: &Manifest) -> 
         code_verifier: verifier.clone(),
         redirect_uri: redirect_uri.clone(),
         created_ms: now_ms(),
+        browser: Some(browser_digest(&browser)),
     };
     if state
         .db
@@ -303,7 +442,10 @@ async fn authorize(state: &AppState, session: &Session, manifest: &Manifest) -> 
         &state_token,
         verifier.as_deref(),
     ) {
-        Ok(url) => Redirect::to(&url).into_response(),
+        Ok(url) => with_cookie(
+            Redirect::to(&url).into_response(),
+            &session_cookie(state, SIGN_IN_COOKIE, &browser, oauth::STATE_TTL_MS),
+        ),
         Err(_) => problem(
             StatusCode::INTERNAL_SERVER_ERROR,
             &format!("{} isn't set up correctly", manifest.display_name),
@@ -313,7 +455,11 @@ async fn authorize(state: &AppState, session: &Session, manifest: &Manifest) -> 
 }
 
 /// `GET /session/callback?code=&state=`: the provider sends the end user back.
-pub async fn callback(State(state): State<AppState>, query: QueryParams) -> Response {
+pub async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: QueryParams,
+) -> Response {
     if let Some(error) = query.optional("error") {
         let detail = query.optional("error_description").unwrap_or(error);
         // The sign-in attempt is over either way.
@@ -353,6 +499,20 @@ pub async fn callback(State(state): State<AppState>, query: QueryParams) -> Resp
             "This sign-in was already used or took too long. Start again from the app that sent you here.",
         );
     };
+    let same_browser = match &pending.browser {
+        Some(expected) => {
+            cookie(&headers, SIGN_IN_COOKIE).is_some_and(|b| browser_digest(b) == *expected)
+        }
+        // Started before sign-ins were bound to their browser.
+        None => true,
+    };
+    if !same_browser {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "This sign-in was started elsewhere",
+            "Finish signing in in the browser where you started it, or start again from the app that sent you here.",
+        );
+    }
     let mut session = match live_session(&state, Some(&pending.session_id)) {
         Ok(s) => s,
         Err(page) => return *page,
@@ -448,6 +608,9 @@ pub async fn api_key(
         Ok(s) => s,
         Err(page) => return *page,
     };
+    if let Err(page) = may_change(&state, &headers, &session, None) {
+        return *page;
+    }
     let provider = form.get("provider").cloned().unwrap_or_default();
     let manifest = match offered(&state.runtime, &state.db, &session)
         .into_iter()
@@ -642,6 +805,7 @@ fn selecting(state: &AppState, session: &Session) -> Result<(Manifest, bool), Bo
 /// manifest and mode (see [`selecting`]).
 fn selecting_form(
     state: &AppState,
+    headers: &HeaderMap,
     form: &[(String, String)],
 ) -> Result<(Session, Manifest, bool), Box<Response>> {
     let sid = form
@@ -649,6 +813,7 @@ fn selecting_form(
         .find(|(k, _)| k == "session_id")
         .map(|(_, v)| v.as_str());
     let session = live_session(state, sid)?;
+    may_change(state, headers, &session, None)?;
     let (manifest, editing) = selecting(state, &session)?;
     Ok((session, manifest, editing))
 }
@@ -658,11 +823,18 @@ fn selection_steps(session: &Session, manifest: &Manifest, editing: bool) -> Vec
 }
 
 /// `GET /session/select?session_id=`: data types, resources, passthrough objects.
-pub async fn select_page(State(state): State<AppState>, query: QueryParams) -> Response {
+pub async fn select_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: QueryParams,
+) -> Response {
     let session = match live_session(&state, query.optional("session_id")) {
         Ok(s) => s,
         Err(page) => return *page,
     };
+    if let Err(page) = may_change(&state, &headers, &session, None) {
+        return *page;
+    }
     let (manifest, editing) = match selecting(&state, &session) {
         Ok(x) => x,
         Err(page) => return *page,
@@ -680,9 +852,10 @@ pub async fn select_page(State(state): State<AppState>, query: QueryParams) -> R
 /// `POST /session/select` (form).
 pub async fn select_submit(
     State(state): State<AppState>,
+    headers: HeaderMap,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    let (mut session, manifest, editing) = match selecting_form(&state, &form) {
+    let (mut session, manifest, editing) = match selecting_form(&state, &headers, &form) {
         Ok(x) => x,
         Err(page) => return *page,
     };
@@ -708,11 +881,18 @@ pub async fn select_submit(
 }
 
 /// `GET /session/fields?session_id=`: the field mapping.
-pub async fn fields_page(State(state): State<AppState>, query: QueryParams) -> Response {
+pub async fn fields_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: QueryParams,
+) -> Response {
     let session = match live_session(&state, query.optional("session_id")) {
         Ok(s) => s,
         Err(page) => return *page,
     };
+    if let Err(page) = may_change(&state, &headers, &session, None) {
+        return *page;
+    }
     let (manifest, editing) = match selecting(&state, &session) {
         Ok(x) => x,
         Err(page) => return *page,
@@ -752,9 +932,10 @@ fn fields_form(
 /// `POST /session/fields` (form): the mapping, then the session is configured.
 pub async fn fields_submit(
     State(state): State<AppState>,
+    headers: HeaderMap,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    let (mut session, manifest, editing) = match selecting_form(&state, &form) {
+    let (mut session, manifest, editing) = match selecting_form(&state, &headers, &form) {
         Ok(x) => x,
         Err(page) => return *page,
     };

@@ -6,9 +6,11 @@
 //! - [`model`]: what a session holds.
 //! - [`configuration`]: the configuration object apps read and receive.
 //! - [`offering`]: which providers a session offers its end user.
+//! - [`grants`]: who may change a session that is already connected.
 //! - [`sweeper`]: purges expired sessions.
 
 pub mod configuration;
+pub mod grants;
 pub mod model;
 pub mod offering;
 pub mod sweeper;
@@ -42,6 +44,11 @@ impl Sessions {
             &[],
         )?;
         self.db.flush().await
+    }
+
+    /// Change links and browser passes of connected sessions.
+    pub fn grants(&self) -> grants::Grants {
+        grants::Grants::new(self.db.clone())
     }
 
     /// The session `id` if `account` owns it.
@@ -90,6 +97,25 @@ impl Sessions {
             }
         }
         Ok((sessions, total))
+    }
+
+    /// Drops OAuth sign-ins (`state`s) nobody finished in time; how many.
+    pub fn sweep_sign_ins(&self) -> Result<usize, StoreError> {
+        let tree = &self.db.trees.oauth_states;
+        let mut gone = 0;
+        for entry in tree.iter() {
+            let (k, v) = entry?;
+            let stale =
+                decode::<crate::credentials::oauth::PendingAuthorization>(&v).map_or(true, |p| {
+                    crate::store::now_ms().saturating_sub(p.created_ms)
+                        >= crate::credentials::oauth::STATE_TTL_MS
+                });
+            if stale {
+                tree.remove(k)?;
+                gone += 1;
+            }
+        }
+        Ok(gone)
     }
 
     /// Every session that expired before `now_ms`.

@@ -1,5 +1,6 @@
 //! Deletes sessions whose 72 hours (or the configured lifetime) are up, with
-//! everything they own.
+//! everything they own, and the change links, passes and OAuth sign-ins
+//! that have expired.
 
 use std::time::Duration;
 
@@ -27,5 +28,7 @@ pub async fn sweep(sessions: &Sessions) -> Result<usize, crate::store::StoreErro
         tracing::info!(session = %session.id, "session expired; deleting it and its data");
         sessions.delete(session).await?;
     }
+    sessions.grants().sweep()?;
+    sessions.sweep_sign_ins()?;
     Ok(expired.len())
 }

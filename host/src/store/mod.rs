@@ -54,6 +54,8 @@ pub struct Trees {
     pub credentials: Tree,
     /// OAuth2 `state` → pending authorization (single use).
     pub oauth_states: Tree,
+    /// sha256 of a change link or a browser pass → what it allows, until when.
+    pub session_grants: Tree,
     /// account \0 list id → provider list.
     pub provider_lists: Tree,
     /// transfer id → transfer (status, checkpoint, statistics).
@@ -107,6 +109,7 @@ impl Db {
             sessions_by_account: db.open_tree("sessions_by_account")?,
             credentials: db.open_tree("credentials")?,
             oauth_states: db.open_tree("oauth_states")?,
+            session_grants: db.open_tree("session_grants")?,
             provider_lists: db.open_tree("provider_lists")?,
             transfers: db.open_tree("transfers")?,
             session_transfers: db.open_tree("session_transfers")?,

@@ -136,6 +136,7 @@ impl TestHost {
             data,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .cookie_store(true)
                 .build()
                 .unwrap(),
         }

@@ -22,5 +22,6 @@ mod quick_start;
 mod schemas;
 mod security;
 mod storage;
+mod takeover;
 mod validation;
 mod webhooks;

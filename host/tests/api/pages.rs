@@ -50,9 +50,14 @@ async fn dashboard_views_list_sessions_transfers_and_one_session() {
     let s = &detail["session"];
     assert_eq!(s["status"], "connected");
     assert_eq!(s["provider"], "hubspot");
-    assert_eq!(
-        s["links"]["reauthenticate"],
-        format!("{}/session/reauthenticate?session_id={session}", t.url)
+    // A connected session changes only through a single-use change link.
+    let reauthenticate = s["links"]["reauthenticate"].as_str().unwrap();
+    assert!(
+        reauthenticate.starts_with(&format!(
+            "{}/session/reauthenticate?session_id={session}&grant=",
+            t.url
+        )),
+        "{reauthenticate}"
     );
     assert_eq!(s["schemas"].as_array().unwrap().len(), 2);
     let (_, detail) = t.get(&key, &format!("/api/sessions/{waiting}")).await;
@@ -248,10 +253,12 @@ async fn the_selection_steps_store_schemas_mapping_and_upsert_behaviour() {
     .await;
     assert_eq!(hooks.events()[0].json()["session_id"], session.as_str());
 
-    // Edit re-opens the choices of the configured session.
+    // Edit re-opens the choices of the configured session, from the change
+    // link the app gets from the API.
+    let (_, detail) = t.get(&key, &format!("/api/sessions/{session}")).await;
     let edit = t
         .http
-        .get(format!("{}/session/edit?session_id={session}", t.url))
+        .get(detail["session"]["links"]["edit"].as_str().unwrap())
         .send()
         .await
         .unwrap();
