@@ -734,21 +734,24 @@ async fn admin_only(State(state): State<AppState>, request: Request, next: Next)
 /// The gate of [`Access::ApiKey`] routes: the key's account goes to the
 /// handler as [`input::Caller`].
 /// A wrong key counts as a failed sign-in of the client's address
-/// ([`throttle`]).
+/// ([`crate::http::throttle`]): past the limit it answers 429 instead of 401.
+/// A right key always passes: API keys are 256 random bits, beyond guessing,
+/// so refusing them would only let one client's mistakes lock out every
+/// other client behind the same address.
 async fn api_key_only(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let Some(key) = bearer(request.headers()) else {
         return ApiError::unauthorized().into_response();
     };
-    let client = client_address(request.extensions());
-    if let Err(wait) = state.sign_in.check(client) {
-        return ApiError::too_many_failures(wait).into_response();
-    }
     match state.accounts.authenticate(key) {
         Ok(Some(account)) => {
             request.extensions_mut().insert(input::Caller { account });
             next.run(request).await
         }
         Ok(None) => {
+            let client = client_address(request.extensions());
+            if let Err(wait) = state.sign_in.check(client) {
+                return ApiError::too_many_failures(wait).into_response();
+            }
             state.sign_in.failed(client);
             ApiError::unauthorized().into_response()
         }
