@@ -50,6 +50,9 @@ pub fn session_of(
 }
 
 /// `POST /api/session/initiate` (also `/api/pull/initiate`, `/api/push/initiate`).
+/// The most a stored session may take (its schemas make its size).
+pub const MAX_SESSION_BYTES: usize = 1 << 20;
+
 pub async fn initiate(
     State(state): State<AppState>,
     caller: Caller,
@@ -163,6 +166,16 @@ pub async fn initiate(
         reauth_required: false,
         pending: None,
     };
+    let size = encode(&session).len();
+    if size > MAX_SESSION_BYTES {
+        return Err(ApiError::field(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "schema",
+            format!(
+                "The session would take {size} bytes; a session takes at most {MAX_SESSION_BYTES} (its schemas above all). Split the schemas across sessions or trim them."
+            ),
+        ));
+    }
     state
         .sessions
         .create(&session)

@@ -39,6 +39,9 @@ impl Sessions {
     pub async fn create(&self, session: &Session) -> Result<(), StoreError> {
         let trees = &self.db.trees;
         trees.sessions.insert(&session.id, encode(session))?;
+        trees
+            .session_gates
+            .insert(&session.id, encode(&Gate::of(session)))?;
         trees.sessions_by_account.insert(
             index_key(&session.account, session.created_ms, &session.id),
             &[],
@@ -49,6 +52,21 @@ impl Sessions {
     /// Change links and browser passes of connected sessions.
     pub fn grants(&self) -> grants::Grants {
         grants::Grants::new(self.db.clone())
+    }
+
+    /// What the scheduler needs of session `id` (small, whatever the
+    /// session's size); `None` once it is deleted.
+    pub fn gate(&self, id: &str) -> Result<Option<Gate>, StoreError> {
+        if let Some(gate) = get_json(&self.db.trees.session_gates, id.as_bytes())? {
+            return Ok(Some(gate));
+        }
+        // Sessions stored by an earlier version have none yet.
+        let Some(session) = self.get_any(id)? else {
+            return Ok(None);
+        };
+        let gate = Gate::of(&session);
+        self.db.trees.session_gates.insert(id, encode(&gate))?;
+        Ok(Some(gate))
     }
 
     /// The session `id` if `account` owns it.
@@ -71,6 +89,12 @@ impl Sessions {
             .trees
             .sessions
             .update_and_fetch(&session.id, |old| old.map(|_| value.clone()))?;
+        if kept.is_some() {
+            self.db
+                .trees
+                .session_gates
+                .insert(&session.id, encode(&Gate::of(session)))?;
+        }
         self.db.flush().await?;
         Ok(kept.is_some())
     }
@@ -139,6 +163,7 @@ impl Sessions {
         let id = session.id.as_str();
         // The session goes first: nothing new can start for it after this.
         t.sessions.remove(id)?;
+        t.session_gates.remove(id)?;
         t.sessions_by_account
             .remove(index_key(&session.account, session.created_ms, id))?;
         t.credentials.remove(id)?;
@@ -159,6 +184,24 @@ impl Sessions {
         crate::errors::remove_session(&self.db, &session.account, id)?;
         crate::webhooks::outbox::remove_session(&self.db, id)?;
         self.db.flush().await
+    }
+}
+
+/// What scheduling needs of a session, kept beside it so the scheduler never
+/// decodes whole sessions.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Gate {
+    /// The connected provider (`None` until the session is configured).
+    pub provider: Option<String>,
+    pub reauth_required: bool,
+}
+
+impl Gate {
+    fn of(session: &Session) -> Gate {
+        Gate {
+            provider: session.provider().map(str::to_owned),
+            reauth_required: session.reauth_required,
+        }
     }
 }
 

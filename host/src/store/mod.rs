@@ -47,8 +47,10 @@ pub struct Trees {
     /// key id → API key record; `api_key_hashes`: sha256(key) → key id.
     pub api_keys: Tree,
     pub api_key_hashes: Tree,
-    /// session id → session; `sessions_by_account`: account \0 created \0 id.
+    /// session id → session; `sessions_by_account`: account \0 created \0 id;
+    /// `session_gates`: session id → what the scheduler needs of it.
     pub sessions: Tree,
+    pub session_gates: Tree,
     pub sessions_by_account: Tree,
     /// session id → sealed credentials.
     pub credentials: Tree,
@@ -106,6 +108,7 @@ impl Db {
             api_keys: db.open_tree("api_keys")?,
             api_key_hashes: db.open_tree("api_key_hashes")?,
             sessions: db.open_tree("sessions")?,
+            session_gates: db.open_tree("session_gates")?,
             sessions_by_account: db.open_tree("sessions_by_account")?,
             credentials: db.open_tree("credentials")?,
             oauth_states: db.open_tree("oauth_states")?,

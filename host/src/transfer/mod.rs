@@ -224,7 +224,9 @@ impl Transfers {
         })?;
         self.inner.db.flush().await?;
         self.inner.doorbell.ring();
-        self.inner.scheduler.add(&transfer.session_id, &transfer.id);
+        self.inner
+            .scheduler
+            .add(&transfer.account, &transfer.session_id, &transfer.id);
         Ok(())
     }
 
@@ -257,8 +259,10 @@ impl Transfers {
 
     /// Something changed that may let waiting transfers run (a session was
     /// configured or re-authenticated).
+    /// A session was configured or signed in again: its parked transfers
+    /// are looked at again.
     pub fn wake(&self) {
-        self.inner.scheduler.wake.notify_one();
+        self.inner.scheduler.unpark_all();
     }
 
     pub fn waiting_count(&self) -> usize {
@@ -272,7 +276,7 @@ fn stage_new(writes: &mut Writes, transfer: &Transfer) {
     writes.put(
         TreeId::Queue,
         transfer.id.as_bytes(),
-        queue::new_entry(&transfer.session_id),
+        queue::new_entry(&transfer.account, &transfer.session_id),
     );
     writes.put(
         TreeId::SessionTransfers,
@@ -347,16 +351,18 @@ impl Engine {
         if transfer.not_before_ms > now_ms() {
             return Eligibility::Later;
         }
-        let session = match self.sessions.get_any(session_id) {
-            Ok(Some(s)) => s,
+        // What scheduling needs of the session, not the session itself
+        // (which may be large): decoded under the scheduler's lock.
+        let gate = match self.sessions.gate(session_id) {
+            Ok(Some(g)) => g,
             Ok(None) => return Eligibility::Gone,
             Err(_) => return Eligibility::Later,
         };
-        let Some(provider) = session.provider() else {
-            return Eligibility::Later;
+        let Some(provider) = gate.provider.as_deref() else {
+            return Eligibility::Parked;
         };
-        if session.reauth_required {
-            return Eligibility::Later;
+        if gate.reauth_required {
+            return Eligibility::Parked;
         }
         let limit = self
             .runtime
@@ -523,7 +529,8 @@ impl Engine {
             let _ = self.finished.send(transfer.id.clone());
             tracing::info!(transfer = %transfer.id, method = transfer.method.as_str(), records = transfer.stats.records_transferred, "transfer completed");
             if let Some(next) = next {
-                self.scheduler.add(&next.session_id, &next.id);
+                self.scheduler
+                    .add(&next.account, &next.session_id, &next.id);
             }
         }
         Ok(progress)

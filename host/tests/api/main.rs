@@ -8,6 +8,7 @@ mod harness;
 mod auth;
 mod crash;
 mod credential_changes;
+mod fairness;
 mod faults;
 mod fuzz;
 mod hostile;
