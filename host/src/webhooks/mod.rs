@@ -7,6 +7,7 @@
 pub mod delivery;
 pub mod outbox;
 pub mod resolve;
+pub mod schedule;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
