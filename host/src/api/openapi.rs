@@ -571,9 +571,29 @@ fn schemas() -> Value {
 
 /// The webhooks the host POSTs, by `x-switchyard-event`.
 fn webhooks() -> Value {
+    let header = |name: &str, description: &str| json!({ "name": name, "in": "header", "required": true, "schema": string(), "description": description });
+    let headers = json!([
+        header(
+            "x-switchyard-timestamp",
+            "When this attempt was signed, in Unix seconds."
+        ),
+        header(
+            "x-switchyard-signature",
+            "`t=<timestamp>,v1=<hex HMAC-SHA256 of \"<timestamp>.<delivery id>.<raw body>\">`, keyed with the account's webhook secret."
+        ),
+        header(
+            "x-switchyard-delivery",
+            "The delivery's id, the same on every retry."
+        ),
+        header(
+            "x-switchyard-event",
+            "`configuration`, `data`, `completed` or `error`."
+        ),
+    ]);
     let post = |summary: &str, schema: &str| {
         json!({ "post": {
             "summary": summary,
+            "parameters": headers,
             "requestBody": { "content": { "application/json": { "schema": reference(schema) } } },
             "responses": { "200": { "description": "Any 2xx acknowledges the delivery." } },
         } })

@@ -268,14 +268,17 @@ async fn attempt(
     if let Err(refused) = config.address_policy.check_url(&endpoint) {
         return reschedule(&place, config, delivery, &refused.to_string());
     }
+    let id = seq.to_string();
+    let timestamp = now_ms() / 1000;
     let outcome = client
         .post(endpoint)
         .header("content-type", "application/json")
+        .header(super::TIMESTAMP_HEADER, timestamp.to_string())
         .header(
             super::SIGNATURE_HEADER,
-            super::sign(&secret, delivery.body.as_bytes()),
+            super::sign(&secret, timestamp, &id, delivery.body.as_bytes()),
         )
-        .header(super::DELIVERY_HEADER, seq.to_string())
+        .header(super::DELIVERY_HEADER, &id)
         .header(super::EVENT_HEADER, &delivery.event)
         .body(delivery.body.clone())
         .send()
