@@ -23,4 +23,5 @@ mod schemas;
 mod security;
 mod storage;
 mod validation;
+mod webhook_delivery;
 mod webhooks;
