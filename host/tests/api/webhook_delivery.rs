@@ -1,7 +1,8 @@
 //! Webhook delivery under load: one account's receiver that never answers
 //! holds up no other account's webhooks, a backlog of thousands drains with
 //! each delivery read a bounded number of times, and what a stopped host
-//! left in the outbox goes out in order after a restart. Every webhook is
+//! left in the outbox goes out in order after a restart; a push of many
+//! rejected items sends one error webhook per batch. Every webhook is
 //! checked against the OpenAPI document, headers and signature included.
 
 use std::collections::HashMap;
@@ -344,4 +345,78 @@ async fn what_a_stopped_host_left_in_the_outbox_goes_out_in_order_after_a_restar
         .collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
     t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_of_many_rejected_items_sends_one_error_webhook_per_batch() {
+    let t = TestHost::start(sim_config(0, 0)).await;
+    let key = t.key("acme").await;
+    let hooks = Gated::start(true).await;
+    let session = t
+        .connected_session(
+            &key,
+            json!({ "error_webhook": { "endpoint": hooks.url, "metadata": { "tag": "oops" } } }),
+        )
+        .await;
+    // HubSpot takes 100 items a batch: three batches, every item invalid.
+    let items: Vec<Value> = (0..250)
+        .map(|i| json!({ "data": { "first_name": 1 }, "internal_id": format!("i{i}") }))
+        .collect();
+    let push = t
+        .transfer(
+            &key,
+            "/api/push/transfer",
+            json!({ "session_id": session, "endgrate_type": "crm-contact", "transfer_data": items }),
+        )
+        .await;
+    let db = db(&t);
+    eventually(Duration::from_secs(10), "every error webhook", || async {
+        outbox::pending(&db).unwrap().is_empty()
+    })
+    .await;
+    let got = hooks.answered(&secret(&t, &key).await);
+    assert_eq!(got.len(), 3, "one per batch");
+    let counts: Vec<u64> = got
+        .iter()
+        .map(|g| g.body["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [100, 100, 50]);
+    let mut listed = Vec::new();
+    for g in &got {
+        let body = &g.body;
+        assert_eq!(body["transfer_id"], push.as_str());
+        assert_eq!(body["metadata"]["tag"], "oops");
+        let items = body["items"].as_array().unwrap();
+        // The body is the first rejected item's error.
+        assert_eq!(body["index"], items[0]["index"]);
+        assert_eq!(body["pk"], items[0]["pk"]);
+        for item in items {
+            assert_eq!(item["error_type"], "mapping");
+            assert!(item["message"].as_str().is_some_and(|m| !m.is_empty()));
+            let index = item["index"].as_u64().unwrap();
+            assert_eq!(item["internal_id"], format!("i{index}"));
+            listed.push(index);
+        }
+    }
+    assert_eq!(listed, (0..250).collect::<Vec<_>>());
+
+    // Apps still read one error per item.
+    let (_, errors) = t
+        .get(&key, &format!("/api/errors?transfer_id={push}&limit=1000"))
+        .await;
+    assert_eq!(errors["meta"]["count"], 250);
+    let mut pks: Vec<&str> = errors["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pk"].as_str().unwrap())
+        .collect();
+    pks.sort_unstable();
+    let mut sent: Vec<&str> = got
+        .iter()
+        .flat_map(|g| g.body["items"].as_array().unwrap())
+        .map(|i| i["pk"].as_str().unwrap())
+        .collect();
+    sent.sort_unstable();
+    assert_eq!(pks, sent, "each listed error is the one in the webhook");
 }

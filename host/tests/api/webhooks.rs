@@ -109,6 +109,14 @@ async fn webhooks_arrive_signed_in_order_after_the_receiver_was_down_across_a_re
     assert_eq!(bodies[5]["internal_id"], "x9");
     assert_eq!(bodies[5]["index"], 0);
     assert_eq!(bodies[5]["metadata"]["tag"], "oops");
+    // One error webhook per push batch, listing its rejected items.
+    assert_eq!(bodies[5]["count"], 1);
+    let items = bodies[5]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["index"], 0);
+    assert_eq!(items[0]["internal_id"], "x9");
+    assert_eq!(items[0]["error_type"], "mapping");
+    assert_eq!(items[0]["pk"], bodies[5]["pk"]);
     assert_eq!(bodies[7]["transfer_id"], push.as_str());
     t.stop().await;
 }
