@@ -133,20 +133,25 @@ pub fn spawn(
             .unwrap_or_default();
         let counters = doorbell.counters.clone();
         let mut schedule = Schedule::new(config.max_in_flight, config.max_in_flight_per_account);
-        // The one full read: what was waiting before a restart.
-        match outbox::settled(&db) {
-            Ok(known) => {
-                Counters::add(&counters.decoded, known.len());
-                for item in known {
-                    schedule.add(item);
-                }
-            }
-            Err(err) => tracing::error!(%err, "cannot read the webhook outbox"),
-        }
         let mut attempts: JoinSet<Outcome> = JoinSet::new();
         let mut running: HashMap<tokio::task::Id, u64> = HashMap::new();
+        let mut loaded = false;
         loop {
             Counters::add(&counters.rounds, 1);
+            // The one full read, of what was waiting before a restart (tried
+            // again each round until it succeeds).
+            if !loaded {
+                match outbox::settled(&db) {
+                    Ok(known) => {
+                        Counters::add(&counters.decoded, known.len());
+                        for item in known {
+                            schedule.add(item);
+                        }
+                        loaded = true;
+                    }
+                    Err(err) => tracing::error!(%err, "cannot read the webhook outbox"),
+                }
+            }
             let arrived = match outbox::arrivals(&db, |seq| schedule.contains(seq)) {
                 Ok(arrived) => arrived,
                 Err(err) => {

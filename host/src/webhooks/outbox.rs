@@ -153,31 +153,47 @@ pub fn push(db: &Db, delivery: &Delivery) -> Result<(), StoreError> {
 }
 
 /// The deliveries that arrived, oldest first, except those `known` already
-/// (looked up by sequence number before anything is decoded).
+/// (looked up by sequence number before anything is decoded). A damaged one
+/// is logged and settled, so it is not read again.
 pub fn arrivals(db: &Db, known: impl Fn(u64) -> bool) -> Result<Vec<Summary>, StoreError> {
     let mut out = Vec::new();
+    let mut damaged = Vec::new();
     for entry in db.trees.outbox.scan_prefix([ARRIVED]) {
         let (k, v) = entry?;
         let Some((seq, false)) = parse_key(&k) else {
             continue;
         };
-        if !known(seq) {
-            out.push(Summary::decode(seq, false, &v)?);
+        if known(seq) {
+            continue;
         }
+        match Summary::decode(seq, false, &v) {
+            Ok(summary) => out.push(summary),
+            Err(err) => {
+                tracing::error!(seq, %err, "a webhook in the outbox is damaged and cannot be sent");
+                damaged.push(seq);
+            }
+        }
+    }
+    if !damaged.is_empty() {
+        settle(db, &damaged)?;
     }
     Ok(out)
 }
 
 /// Every settled delivery, oldest first: what the deliverer knew before it
-/// (re)started.
+/// (re)started. Damaged ones are logged and left out.
 pub fn settled(db: &Db) -> Result<Vec<Summary>, StoreError> {
     let mut out = Vec::new();
     for entry in db.trees.outbox.iter() {
         let (k, v) = entry?;
-        match parse_key(&k) {
-            Some((seq, true)) => out.push(Summary::decode(seq, true, &v)?),
-            Some((_, false)) => {}
-            None => return Err(StoreError::Corrupt("outbox key".into())),
+        let Some((seq, true)) = parse_key(&k) else {
+            continue;
+        };
+        match Summary::decode(seq, true, &v) {
+            Ok(summary) => out.push(summary),
+            Err(err) => {
+                tracing::error!(seq, %err, "a webhook in the outbox is damaged and cannot be sent")
+            }
         }
     }
     Ok(out)
@@ -261,7 +277,10 @@ pub fn remove_session(db: &Db, session_id: &str) -> Result<(), StoreError> {
     let mut batch = sled::Batch::default();
     for entry in db.trees.outbox.iter() {
         let (k, v) = entry?;
-        let delivery: Delivery = decode(&v)?;
+        // A damaged record's session cannot be told; it stays.
+        let Ok(delivery) = decode::<Delivery>(&v) else {
+            continue;
+        };
         if delivery.session_id == session_id {
             batch.remove(k);
         }
@@ -286,7 +305,7 @@ mod tests {
     }
 
     #[test]
-    fn arrivals_are_read_until_settled_and_settled_ones_survive_a_reopen() {
+    fn arrivals_are_read_until_settled_and_damaged_ones_are_set_aside() {
         let dir = tempfile::tempdir().expect("a temp dir");
         let db = Db::open(dir.path()).expect("the database opens");
         for s in ["a", "b", "c"] {
@@ -320,11 +339,20 @@ mod tests {
             1
         );
 
-        remove_session(&db, "a").expect("removed");
-        let all: Vec<String> = pending(&db)
-            .expect("pending")
+        // A damaged arrival is set aside, not read again and again.
+        db.trees
+            .outbox
+            .insert(arrived_key(db.next_id().expect("an id")), &b"{"[..])
+            .expect("written");
+        assert!(arrivals(&db, |_| false).expect("arrivals").is_empty());
+        assert!(arrivals(&db, |_| false).expect("arrivals").is_empty());
+        assert_eq!(settled(&db).expect("settled").len(), 3, "without it");
+
+        remove_session(&db, "a").expect("removed, the damaged one in the way");
+        let all: Vec<String> = settled(&db)
+            .expect("settled")
             .into_iter()
-            .map(|(_, d)| d.session_id)
+            .map(|s| s.session_id)
             .collect();
         assert_eq!(all, ["b", "c"]);
     }
