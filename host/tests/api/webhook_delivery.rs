@@ -96,12 +96,11 @@ impl Gated {
         self.answered.lock().unwrap().len()
     }
 
-    /// What was answered, each checked against the document and against
-    /// `secret`'s signature.
-    fn answered(&self, secret: &str) -> Vec<Got> {
+    /// What was answered, each checked against `expected`.
+    fn answered(&self, expected: &Expected) -> Vec<Got> {
         let got = self.answered.lock().unwrap().clone();
         for g in &got {
-            check(g, secret);
+            check(g, expected);
         }
         got
     }
@@ -114,14 +113,30 @@ fn header<'a>(got: &'a Got, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {name} header: {:?}", got.headers))
 }
 
+/// What webhooks to an account must be: signed with its secret, and as the
+/// host's OpenAPI document describes them.
+struct Expected {
+    secret: String,
+    document: Value,
+}
+
+async fn expected(t: &TestHost, key: &str) -> Expected {
+    let (_, answer) = t.get(key, "/api/webhook-secret").await;
+    let (status, document) = t.call("GET", "/api/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    Expected {
+        secret: answer["webhook_secret"].as_str().unwrap().to_owned(),
+        document,
+    }
+}
+
 /// The body follows the webhook's schema, every header the document lists
 /// is there, and the signature is the HMAC of `<t>.<delivery>.<body>` with
 /// `t` the timestamp header.
-fn check(got: &Got, secret: &str) {
+fn check(got: &Got, expected: &Expected) {
     let event = header(got, "x-switchyard-event").to_owned();
     crate::conforms::webhook(&event, &got.body);
-    let document = switchyard::api::openapi::build();
-    let listed = document["webhooks"][&event]["post"]["parameters"]
+    let listed = expected.document["webhooks"][&event]["post"]["parameters"]
         .as_array()
         .cloned()
         .unwrap_or_default();
@@ -135,7 +150,7 @@ fn check(got: &Got, secret: &str) {
         .strip_prefix(&format!("t={timestamp},v1="))
         .unwrap_or_else(|| panic!("{signature} is not signed at {timestamp}"));
     let delivery = header(got, "x-switchyard-delivery");
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(expected.secret.as_bytes()).unwrap();
     mac.update(format!("{timestamp}.{delivery}.").as_bytes());
     mac.update(&got.raw);
     assert_eq!(v1, hex::encode(mac.finalize().into_bytes()));
@@ -167,11 +182,6 @@ fn queue(db: &Db, account: &str, session: &str, url: &str, n: usize, concurrent:
         let delivery = Delivery::new(account, session, "data", url, &body, concurrent);
         outbox::push(db, &delivery).unwrap();
     }
-}
-
-async fn secret(t: &TestHost, key: &str) -> String {
-    let (_, answer) = t.get(key, "/api/webhook-secret").await;
-    answer["webhook_secret"].as_str().unwrap().to_owned()
 }
 
 async fn session(t: &TestHost, key: &str, options: Value) -> String {
@@ -224,7 +234,7 @@ async fn a_receiver_that_never_answers_holds_up_no_other_accounts_webhooks() {
     .await;
     assert_eq!(stuck.count(), 0, "alpha's are all still held");
     assert_eq!(stuck.waiting(), 4, "alpha has no more than its share");
-    let beta_got = fine.answered(&secret(&t, &beta).await);
+    let beta_got = fine.answered(&expected(&t, &beta).await);
     assert_eq!(header(&beta_got[0], "x-switchyard-event"), "configuration");
     assert_eq!(numbers(&beta_got[1..]), (0..10).collect::<Vec<_>>());
 
@@ -233,7 +243,7 @@ async fn a_receiver_that_never_answers_holds_up_no_other_accounts_webhooks() {
         stuck.count() == 40
     })
     .await;
-    let alpha_got = stuck.answered(&secret(&t, &alpha).await);
+    let alpha_got = stuck.answered(&expected(&t, &alpha).await);
     let mut got = numbers(&alpha_got);
     got.sort_unstable();
     assert_eq!(got, (0..40).collect::<Vec<_>>());
@@ -282,7 +292,7 @@ async fn a_backlog_of_thousands_drains_reading_each_delivery_a_bounded_number_of
     })
     .await;
 
-    let got = hooks.answered(&secret(&t, &key).await);
+    let got = hooks.answered(&expected(&t, &key).await);
     let mut by_session: HashMap<String, Vec<u64>> = HashMap::new();
     for g in &got {
         let session = g.body["session_id"].as_str().unwrap().to_owned();
@@ -337,7 +347,7 @@ async fn what_a_stopped_host_left_in_the_outbox_goes_out_in_order_after_a_restar
         hooks.count() == 6
     })
     .await;
-    let got = hooks.answered(&secret(&t, &key).await);
+    let got = hooks.answered(&expected(&t, &key).await);
     assert_eq!(numbers(&got), [0, 1, 2, 3, 4, 5]);
     let ids: Vec<u64> = got
         .iter()
@@ -374,7 +384,7 @@ async fn a_push_of_many_rejected_items_sends_one_error_webhook_per_batch() {
         outbox::pending(&db).unwrap().is_empty()
     })
     .await;
-    let got = hooks.answered(&secret(&t, &key).await);
+    let got = hooks.answered(&expected(&t, &key).await);
     assert_eq!(got.len(), 3, "one per batch");
     let counts: Vec<u64> = got
         .iter()
