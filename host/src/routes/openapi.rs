@@ -499,7 +499,23 @@ fn schemas() -> Value {
                     &[],
                 )),
             ],
-            &[("index", integer()), ("internal_id", nullable_string()), ("metadata", json!({}))],
+            &[
+                ("index", integer()),
+                ("internal_id", nullable_string()),
+                ("metadata", json!({})),
+                // The error webhook of a push batch: its rejected items.
+                ("count", integer()),
+                ("items", array_of(object(
+                    &[
+                        ("pk", string()),
+                        ("index", integer()),
+                        ("internal_id", nullable_string()),
+                        ("error_type", reference("ErrorType")),
+                        ("message", string()),
+                    ],
+                    &[],
+                ))),
+            ],
         ),
         "Errors": list_page("errors", reference("ErrorRecord")),
         "ErrorResolved": object(&[("success", success()), ("pk", string()), ("resolved", boolean())], &[]),
@@ -571,9 +587,29 @@ fn schemas() -> Value {
 
 /// The webhooks the host POSTs, by `x-switchyard-event`.
 fn webhooks() -> Value {
+    let header = |name: &str, description: &str| json!({ "name": name, "in": "header", "required": true, "schema": string(), "description": description });
+    let headers = json!([
+        header(
+            "x-switchyard-timestamp",
+            "When this attempt was signed, in Unix seconds."
+        ),
+        header(
+            "x-switchyard-signature",
+            "`t=<timestamp>,v1=<hex HMAC-SHA256 of \"<timestamp>.<delivery id>.<raw body>\">`, keyed with the account's webhook secret."
+        ),
+        header(
+            "x-switchyard-delivery",
+            "The delivery's id, the same on every retry."
+        ),
+        header(
+            "x-switchyard-event",
+            "`configuration`, `data`, `completed` or `error`."
+        ),
+    ]);
     let post = |summary: &str, schema: &str| {
         json!({ "post": {
             "summary": summary,
+            "parameters": headers,
             "requestBody": { "content": { "application/json": { "schema": reference(schema) } } },
             "responses": { "200": { "description": "Any 2xx acknowledges the delivery." } },
         } })
@@ -582,7 +618,7 @@ fn webhooks() -> Value {
         "configuration": post("The session's configuration, once the end user finished the session page.", "Configuration"),
         "data": post("Records as a pull stores them, or results as a push returns them.", "DataWebhook"),
         "completed": post("A transfer completed.", "CompletedWebhook"),
-        "error": post("An error of a transfer (with `index` and `internal_id` for a pushed item).", "ErrorRecord"),
+        "error": post("An error of a transfer or a session. For a push batch with rejected items, one per batch: the first item's error (with its `index` and `internal_id`), `count`, and every rejected item in `items`.", "ErrorRecord"),
     })
 }
 

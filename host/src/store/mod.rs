@@ -78,7 +78,8 @@ pub struct Trees {
     pub sync_state: Tree,
     /// account \0 pk → error.
     pub errors: Tree,
-    /// seq → webhook delivery.
+    /// seq → webhook delivery (`n` seq until the deliverer saw it; see
+    /// [`crate::webhooks::outbox`]).
     pub outbox: Tree,
 }
 

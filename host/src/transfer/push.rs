@@ -7,6 +7,10 @@
 //! and flushed before the next batch goes out. After a crash an operation
 //! still `Sending` a create is reconciled by looking the record up at the
 //! provider, so it is never created twice.
+//!
+//! Each rejected item gets its own error record (`GET /api/errors`), and each
+//! batch with rejected items one error webhook listing them, so a push of
+//! thousands of bad items sends a webhook per batch, not per item.
 
 use std::collections::HashMap;
 
@@ -14,10 +18,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::writes::{TreeId, Writes, commit};
-use super::{Hook, Progress, Step, StepError, Transfer, stage_error, stage_webhook, webhook};
+use super::{Hook, Progress, Step, StepError, Transfer, stage_webhook, webhook};
 use crate::cdm;
-use crate::errors::ErrorType;
+use crate::errors::{ErrorRecord, ErrorType, NewError};
 use crate::runtime::types::{ConnectorError, PushItem};
+use crate::sessions::configuration::{integration_info, provider_info};
 use crate::sessions::{SessionSchema, UpsertBehaviour};
 use crate::store::{encode, get_json, key, seq_key};
 
@@ -82,6 +87,7 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
     }
 
     let mut writes = Writes::default();
+    let mut rejected: Vec<ErrorRecord> = Vec::new();
     let mut results = Vec::with_capacity(items.len());
     let mut succeeded = 0u64;
     if t.sample_data {
@@ -161,7 +167,7 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
                 result["data"] = json!({});
                 result["error"] = json!({ "error_type": ErrorType::Mapping, "message": message });
                 let error = (ErrorType::Mapping, message.clone());
-                stage_item_error(step, t, &mut writes, index, item, error)?;
+                stage_item_error(step, t, &mut writes, &mut rejected, index, item, error)?;
             } else {
                 match outcomes.get(&op_key(&t.id, index, None)) {
                     Some(Ok((id, created, data))) => {
@@ -180,7 +186,7 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
                         result["error"] =
                             json!({ "error_type": ErrorType::Integration, "message": message });
                         let error = (ErrorType::Integration, message);
-                        stage_item_error(step, t, &mut writes, index, item, error)?;
+                        stage_item_error(step, t, &mut writes, &mut rejected, index, item, error)?;
                     }
                 }
                 // Associated items that failed are reported under their parent.
@@ -193,7 +199,15 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
                             Some(Err(message)) => {
                                 let message = format!("associated {ty} #{j}: {message}");
                                 let error = (ErrorType::Integration, message);
-                                stage_item_error(step, t, &mut writes, index, child, error)?;
+                                stage_item_error(
+                                    step,
+                                    t,
+                                    &mut writes,
+                                    &mut rejected,
+                                    index,
+                                    child,
+                                    error,
+                                )?;
                             }
                             None => {}
                         }
@@ -208,6 +222,7 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
         }
     }
 
+    stage_rejected(step, t, &mut writes, &rejected)?;
     for (offset, result) in results.iter().enumerate() {
         writes.put(
             TreeId::Records,
@@ -238,27 +253,67 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
     Ok((if done { Progress::Done } else { Progress::More }, writes))
 }
 
+/// Stages the error record of a rejected item, kept in `rejected` for the
+/// batch's error webhook.
 fn stage_item_error(
     step: &Step<'_>,
     t: &mut Transfer,
     writes: &mut Writes,
+    rejected: &mut Vec<ErrorRecord>,
     index: usize,
     item: &ItemIn,
     (error_type, message): (ErrorType, String),
 ) -> Result<(), StepError> {
     t.transfer_errors = true;
-    stage_error(
+    let integration = step.manifest.integration(step.integration);
+    let record = ErrorRecord::new(
         step.db,
-        step.runtime,
-        step.public_url,
-        writes,
-        t,
-        step.session,
-        error_type,
-        message,
-        Some(index),
-        item.internal_id.clone(),
+        NewError {
+            account: &step.session.account,
+            session_id: &step.session.id,
+            transfer_id: Some(&t.id),
+            error_type,
+            message,
+            provider_info: provider_info(step.manifest, step.public_url),
+            integration_info: integration
+                .map_or(Value::Null, |i| integration_info(i, t.method.direction())),
+            index: Some(index),
+            internal_id: item.internal_id.clone(),
+        },
     )?;
+    writes.put(TreeId::Errors, record.key(), encode(&record));
+    rejected.push(record);
+    Ok(())
+}
+
+/// The one error webhook of a batch with rejected items: the first item's
+/// error, with `count` and every rejected item in `items`.
+fn stage_rejected(
+    step: &Step<'_>,
+    t: &Transfer,
+    writes: &mut Writes,
+    rejected: &[ErrorRecord],
+) -> Result<(), StepError> {
+    let (Some(first), Some(hook)) = (rejected.first(), webhook(t, step.session, Hook::Error))
+    else {
+        return Ok(());
+    };
+    let mut body = first.to_json();
+    body["metadata"] = hook.metadata.clone();
+    body["count"] = json!(rejected.len());
+    body["items"] = rejected
+        .iter()
+        .map(|r| {
+            json!({
+                "pk": r.pk,
+                "index": r.index,
+                "internal_id": r.internal_id,
+                "error_type": r.error_type,
+                "message": r.message,
+            })
+        })
+        .collect();
+    stage_webhook(step.db, writes, step.session, "error", &hook, &body)?;
     Ok(())
 }
 

@@ -1,20 +1,30 @@
 //! Delivers the outbox: POSTs each webhook with its signature, retries
 //! failures with exponential backoff, and keeps each session's webhooks in
 //! order (one at a time) unless the session set `webhook_concurrency`.
+//!
+//! The deliverer reads the whole outbox once, when it starts; after that it
+//! reads only what arrived ([`outbox::arrivals`]) and the records it
+//! attempts, and chooses what to send from memory ([`Schedule`]). So a
+//! backlog costs work in proportion to its size, not to its size times the
+//! number of deliveries made while it drains. Each account has only a few of
+//! the in-flight slots, and connecting has its own short timeout, so a slow
+//! or dead receiver of one account delays nobody else.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use super::outbox::{self, Delivery};
+use super::outbox::{self, Delivery, Summary};
 use super::resolve::PolicyResolver;
+use super::schedule::{Outcome, Schedule};
 use crate::accounts::Accounts;
 use crate::net_policy::AddressPolicy;
-use crate::store::{Db, encode, now_ms};
+use crate::store::{Db, now_ms};
 
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
@@ -23,8 +33,14 @@ pub struct WebhookConfig {
     pub backoff_max: Duration,
     /// A delivery still failing after this long is dropped (and logged).
     pub give_up_after: Duration,
+    /// Connecting to the receiver (TCP and TLS) must not take longer.
+    pub connect_timeout: Duration,
+    /// The whole attempt, the receiver's answer included.
     pub timeout: Duration,
+    /// Deliveries in flight at once, in all.
     pub max_in_flight: usize,
+    /// Deliveries of one account in flight at once.
+    pub max_in_flight_per_account: usize,
     /// The addresses receivers may have (public ones only by default).
     pub address_policy: AddressPolicy,
     /// Names resolved from this table instead of DNS, as `/etc/hosts`
@@ -38,22 +54,62 @@ impl Default for WebhookConfig {
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(600),
             give_up_after: Duration::from_secs(72 * 3600),
+            connect_timeout: Duration::from_secs(3),
             timeout: Duration::from_secs(15),
             max_in_flight: 32,
+            max_in_flight_per_account: 4,
             address_policy: AddressPolicy::public_only(),
             hosts: HashMap::new(),
         }
     }
 }
 
-/// Wakes the deliverer when something was added to the outbox.
+/// Wakes the deliverer when something was added to the outbox, and shows
+/// what it has done.
 #[derive(Clone, Default)]
-pub struct Doorbell(Arc<Notify>);
+pub struct Doorbell {
+    bell: Arc<Notify>,
+    counters: Arc<Counters>,
+}
 
 impl Doorbell {
     pub fn ring(&self) {
-        self.0.notify_one();
+        self.bell.notify_one();
     }
+
+    /// What the deliverer has done since it started.
+    pub fn stats(&self) -> DeliveryStats {
+        let c = &self.counters;
+        DeliveryStats {
+            rounds: c.rounds.load(Ordering::Relaxed),
+            decoded: c.decoded.load(Ordering::Relaxed),
+            attempts: c.attempts.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    rounds: AtomicU64,
+    decoded: AtomicU64,
+    attempts: AtomicU64,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+/// Counts of the deliverer's work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryStats {
+    /// Times it chose what to send.
+    pub rounds: u64,
+    /// Outbox records it read and decoded.
+    pub decoded: u64,
+    /// POSTs it started (or would have, had the record still been there).
+    pub attempts: u64,
 }
 
 pub fn spawn(
@@ -65,6 +121,7 @@ pub fn spawn(
     tokio::spawn(async move {
         let resolver = PolicyResolver::new(config.address_policy, config.hosts.clone());
         let client = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
             // Every connection goes to an address the resolver checked: no
@@ -74,60 +131,81 @@ pub fn spawn(
             .user_agent(concat!("switchyard-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
-        let mut in_flight: HashSet<u64> = HashSet::new();
-        let mut attempts: JoinSet<u64> = JoinSet::new();
+        let counters = doorbell.counters.clone();
+        let mut schedule = Schedule::new(config.max_in_flight, config.max_in_flight_per_account);
+        let mut attempts: JoinSet<Outcome> = JoinSet::new();
+        let mut running: HashMap<tokio::task::Id, u64> = HashMap::new();
+        let mut loaded = false;
         loop {
-            let mut next_due: Option<u64> = None;
-            match outbox::pending(&db) {
-                Ok(pending) => {
-                    let now = now_ms();
-                    // Sessions whose earliest undelivered webhook is not done.
-                    let mut waiting: HashSet<String> = HashSet::new();
-                    for (seq, delivery) in pending {
-                        let ordered = !delivery.concurrent;
-                        if ordered && waiting.contains(&delivery.session_id) {
-                            continue;
+            Counters::add(&counters.rounds, 1);
+            // The one full read, of what was waiting before a restart (tried
+            // again each round until it succeeds).
+            if !loaded {
+                match outbox::settled(&db) {
+                    Ok(known) => {
+                        Counters::add(&counters.decoded, known.len());
+                        for item in known {
+                            schedule.add(item);
                         }
-                        if ordered {
-                            waiting.insert(delivery.session_id.clone());
-                        }
-                        if in_flight.contains(&seq) {
-                            continue;
-                        }
-                        if delivery.next_attempt_ms > now {
-                            next_due = Some(next_due.map_or(delivery.next_attempt_ms, |d: u64| {
-                                d.min(delivery.next_attempt_ms)
-                            }));
-                            continue;
-                        }
-                        if in_flight.len() >= config.max_in_flight {
-                            break;
-                        }
-                        in_flight.insert(seq);
-                        let (db, accounts, client, config) =
-                            (db.clone(), accounts.clone(), client.clone(), config.clone());
-                        attempts.spawn(async move {
-                            attempt(&db, &accounts, &client, &config, seq, delivery).await;
-                            seq
-                        });
+                        loaded = true;
                     }
+                    Err(err) => tracing::error!(%err, "cannot read the webhook outbox"),
                 }
-                Err(err) => tracing::error!(%err, "cannot read the webhook outbox"),
             }
-            let wait = next_due
+            let arrived = match outbox::arrivals(&db, |seq| schedule.contains(seq)) {
+                Ok(arrived) => arrived,
+                Err(err) => {
+                    tracing::error!(%err, "cannot read the webhook outbox");
+                    Vec::new()
+                }
+            };
+            Counters::add(&counters.decoded, arrived.len());
+            for item in &arrived {
+                schedule.add(item.clone());
+            }
+            for item in schedule.start(now_ms()) {
+                let seq = item.seq;
+                let (db, accounts, client, config) =
+                    (db.clone(), accounts.clone(), client.clone(), config.clone());
+                let counters = counters.clone();
+                let task = attempts.spawn(async move {
+                    attempt(&db, &accounts, &client, &config, &counters, item).await
+                });
+                running.insert(task.id(), seq);
+            }
+            // What arrived and must wait is moved out of the way of the
+            // next look at arrivals.
+            let waiting: Vec<u64> = arrived
+                .iter()
+                .map(|item| item.seq)
+                .filter(|seq| !schedule.is_running(*seq))
+                .collect();
+            if !waiting.is_empty() {
+                match outbox::settle(&db, &waiting) {
+                    Ok(()) => schedule.settled(&waiting),
+                    // They stay where they are, and are attempted there.
+                    Err(err) => tracing::error!(%err, "cannot settle arrived webhooks"),
+                }
+            }
+            let wait = schedule
+                .next_due()
                 .map(|due| Duration::from_millis(due.saturating_sub(now_ms())))
                 .unwrap_or(Duration::from_secs(1))
                 .min(Duration::from_secs(1));
             tokio::select! {
-                _ = doorbell.0.notified() => {}
-                Some(done) = attempts.join_next(), if !attempts.is_empty() => {
-                    if let Ok(seq) = done {
-                        in_flight.remove(&seq);
-                    }
-                    // A panicked attempt leaves its seq in flight; clear all
-                    // that are no longer running.
-                    if attempts.is_empty() {
-                        in_flight.clear();
+                _ = doorbell.bell.notified() => {}
+                Some(done) = attempts.join_next_with_id(), if !attempts.is_empty() => {
+                    let (id, outcome) = match done {
+                        Ok((id, outcome)) => (id, outcome),
+                        // A panicked attempt changed nothing on disk: try
+                        // it again later.
+                        Err(err) => {
+                            let due_ms = now_ms() + config.backoff_base.as_millis() as u64;
+                            (err.id(), Outcome::Retry { due_ms, moved: false })
+                        }
+                    };
+                    if let Some(seq) = running.remove(&id) {
+                        schedule.finished(seq, outcome);
                     }
                 }
                 _ = tokio::time::sleep(wait) => {}
@@ -142,16 +220,46 @@ async fn attempt(
     accounts: &Accounts,
     client: &reqwest::Client,
     config: &WebhookConfig,
-    seq: u64,
-    delivery: Delivery,
-) {
-    let key = seq.to_be_bytes();
+    counters: &Counters,
+    item: Summary,
+) -> Outcome {
+    Counters::add(&counters.attempts, 1);
+    let (seq, settled) = (item.seq, item.settled);
+    let delivery = match outbox::load(db, seq, settled) {
+        Ok(Some(delivery)) => delivery,
+        // Its session was deleted meanwhile.
+        Ok(None) => return Outcome::Removed,
+        Err(err) => {
+            tracing::error!(%err, "cannot read a webhook from the outbox; retrying later");
+            let due_ms = now_ms() + config.backoff_base.as_millis() as u64;
+            return Outcome::Retry {
+                due_ms,
+                moved: false,
+            };
+        }
+    };
+    Counters::add(&counters.decoded, 1);
+    let place = Place { db, seq, settled };
+    // A session deleted while its deliveries were being moved can leave one
+    // behind; it is not sent.
+    match db
+        .trees
+        .sessions
+        .contains_key(delivery.session_id.as_bytes())
+    {
+        Ok(true) => {}
+        Ok(false) => return place.remove(),
+        Err(err) => {
+            tracing::error!(%err, "cannot look up a webhook's session; retrying later");
+            return reschedule(&place, config, delivery, "storage failure");
+        }
+    }
     let secret = match accounts.webhook_secret(&delivery.account) {
         Ok(Some(secret)) => secret,
         Ok(None) => String::new(),
         Err(err) => {
             tracing::error!(%err, "cannot read the webhook secret; retrying later");
-            return reschedule(db, config, &key, delivery, "webhook secret unreadable");
+            return reschedule(&place, config, delivery, "webhook secret unreadable");
         }
     };
     // An IP literal is connected to without the resolver: check it here.
@@ -159,35 +267,50 @@ async fn attempt(
         Ok(url) => url,
         Err(err) => {
             let why = format!("the endpoint is not a URL: {err}");
-            return reschedule(db, config, &key, delivery, &why);
+            return reschedule(&place, config, delivery, &why);
         }
     };
     if let Err(refused) = config.address_policy.check_url(&endpoint) {
-        return reschedule(db, config, &key, delivery, &refused.to_string());
+        return reschedule(&place, config, delivery, &refused.to_string());
     }
+    let id = seq.to_string();
+    let timestamp = now_ms() / 1000;
     let outcome = client
         .post(endpoint)
         .header("content-type", "application/json")
+        .header(super::TIMESTAMP_HEADER, timestamp.to_string())
         .header(
             super::SIGNATURE_HEADER,
-            super::sign(&secret, delivery.body.as_bytes()),
+            super::sign(&secret, timestamp, &id, delivery.body.as_bytes()),
         )
-        .header(super::DELIVERY_HEADER, seq.to_string())
+        .header(super::DELIVERY_HEADER, &id)
         .header(super::EVENT_HEADER, &delivery.event)
         .body(delivery.body.clone())
         .send()
         .await;
     match outcome {
-        Ok(response) if response.status().is_success() => {
-            if let Err(err) = db.trees.outbox.remove(key) {
-                tracing::error!(%err, "delivered webhook could not be removed from the outbox");
-            }
-        }
+        Ok(response) if response.status().is_success() => place.remove(),
         Ok(response) => {
             let why = format!("the receiver answered {}", response.status());
-            reschedule(db, config, &key, delivery, &why)
+            reschedule(&place, config, delivery, &why)
         }
-        Err(err) => reschedule(db, config, &key, delivery, &with_causes(&err)),
+        Err(err) => reschedule(&place, config, delivery, &with_causes(&err)),
+    }
+}
+
+/// Where an attempted delivery is stored.
+struct Place<'a> {
+    db: &'a Db,
+    seq: u64,
+    settled: bool,
+}
+
+impl Place<'_> {
+    fn remove(&self) -> Outcome {
+        if let Err(err) = outbox::remove(self.db, self.seq, self.settled) {
+            tracing::error!(%err, "a finished webhook could not be removed from the outbox");
+        }
+        Outcome::Removed
     }
 }
 
@@ -206,13 +329,12 @@ fn with_causes(err: &dyn std::error::Error) -> String {
     text
 }
 
-fn reschedule(db: &Db, config: &WebhookConfig, key: &[u8; 8], delivery: Delivery, why: &str) {
+fn reschedule(place: &Place<'_>, config: &WebhookConfig, delivery: Delivery, why: &str) -> Outcome {
     let now = now_ms();
     let age = Duration::from_millis(now.saturating_sub(delivery.created_ms));
     if age > config.give_up_after {
         tracing::error!(endpoint = %delivery.endpoint, event = %delivery.event, session = %delivery.session_id, attempts = delivery.attempts + 1, %why, "webhook given up after retrying for too long");
-        let _ = db.trees.outbox.remove(key);
-        return;
+        return place.remove();
     }
     let mut next = delivery.clone();
     next.attempts += 1;
@@ -226,8 +348,19 @@ fn reschedule(db: &Db, config: &WebhookConfig, key: &[u8; 8], delivery: Delivery
     next.next_attempt_ms = now + (backoff + jitter).as_millis() as u64;
     tracing::warn!(endpoint = %delivery.endpoint, event = %delivery.event, attempts = next.attempts, %why, "webhook delivery failed; will retry");
     // Only if it is still there (its session may have been deleted meanwhile).
-    let _ = db
-        .trees
-        .outbox
-        .compare_and_swap(key, Some(encode(&delivery)), Some(encode(&next)));
+    match outbox::update(place.db, place.seq, place.settled, &delivery, &next) {
+        Ok(true) => Outcome::Retry {
+            due_ms: next.next_attempt_ms,
+            moved: true,
+        },
+        Ok(false) => Outcome::Removed,
+        Err(err) => {
+            tracing::error!(%err, "cannot record a failed webhook attempt");
+            // Tried again where it still is.
+            Outcome::Retry {
+                due_ms: next.next_attempt_ms,
+                moved: false,
+            }
+        }
+    }
 }

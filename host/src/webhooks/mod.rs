@@ -7,35 +7,46 @@
 pub mod delivery;
 pub mod outbox;
 pub mod resolve;
+pub mod schedule;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// The header carrying `sha256=<hex HMAC-SHA256 of the raw body>`, keyed with
-/// the account's webhook secret.
+/// The header carrying `t=<unix seconds>,v1=<hex HMAC-SHA256>` of
+/// `"<unix seconds>.<delivery id>.<raw body>"`, keyed with the account's
+/// webhook secret: a receiver can refuse old timestamps (replays) and repeats
+/// of a delivery id, and neither can be changed without the secret.
 pub const SIGNATURE_HEADER: &str = "x-switchyard-signature";
+/// When this attempt was signed, in Unix seconds (the `t` of the signature).
+pub const TIMESTAMP_HEADER: &str = "x-switchyard-timestamp";
 /// The delivery's id: the same on every retry, so a receiver can drop repeats.
 pub const DELIVERY_HEADER: &str = "x-switchyard-delivery";
 /// `configuration`, `data`, `completed` or `error`.
 pub const EVENT_HEADER: &str = "x-switchyard-event";
 
-/// `sha256=<hex>` of `body` under `secret`.
-pub fn sign(secret: &str, body: &[u8]) -> String {
+/// The signature header's value for one attempt of delivery `delivery` at
+/// `timestamp` (Unix seconds): `t=<timestamp>,v1=<hex>`.
+pub fn sign(secret: &str, timestamp: u64, delivery: &str, body: &[u8]) -> String {
     // HMAC takes keys of any length.
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(format!("{timestamp}.{delivery}.").as_bytes());
     mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn known_vector() {
-        // RFC 4231 test case 2.
+    fn signs_timestamp_delivery_and_body() {
+        // HMAC-SHA256("Jefe", "1700000000.42.what do ya want for nothing?"),
+        // as Python's hmac module computes it.
         assert_eq!(
-            super::sign("Jefe", b"what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+            super::sign("Jefe", 1_700_000_000, "42", b"what do ya want for nothing?"),
+            "t=1700000000,v1=e6f716f7ef1a500105d8028f5a012cc9d6785b68afbdea819e2638c12ff36889"
         );
     }
 }

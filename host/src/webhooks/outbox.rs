@@ -1,12 +1,31 @@
-//! The persistent outbox of webhook deliveries, in the order they were
-//! created (keys are sled's monotonic ids). A delivery leaves the outbox only
-//! when its receiver answered 2xx (or it was given up on), so a restart loses
-//! nothing.
+//! The persistent outbox of webhook deliveries. A delivery is written in the
+//! same write as the change it reports and leaves the outbox only when its
+//! receiver answered 2xx (or it was given up on, or its session is gone), so a
+//! restart loses nothing.
+//!
+//! Each delivery has a sequence number from sled's monotonic ids (its id, in
+//! creation order), and its key says whether the deliverer has taken note of
+//! it yet:
+//!
+//! - `n` ++ seq (big-endian): *arrived*, as [`entry`] and [`push`] write it.
+//!   The deliverer reads only this part of the tree for what is new
+//!   ([`arrivals`]), however many deliveries wait in the rest.
+//! - seq (8 bytes, big-endian): *settled*: the deliverer knows it and keeps
+//!   when it is due in memory ([`super::schedule`]), and reads the record
+//!   again only to attempt it ([`load`]). A delivery that cannot be sent at
+//!   once is moved here ([`settle`]); one sent at once never is.
+//!
+//! Arrival cannot be detected by scanning the sequence numbers past the
+//! highest seen instead: a writer takes its number before its transaction
+//! commits, so a lower number may commit after a higher one was seen.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::store::{Db, StoreError, decode, encode};
+
+/// The first byte of the key of a delivery the deliverer has not seen.
+const ARRIVED: u8 = b'n';
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Delivery {
@@ -52,10 +71,78 @@ impl Delivery {
     }
 }
 
+/// What the deliverer keeps of a delivery between attempts (not its body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub seq: u64,
+    pub account: String,
+    pub session_id: String,
+    pub concurrent: bool,
+    pub next_attempt_ms: u64,
+    /// Stored under its settled key (else under its arrival key).
+    pub settled: bool,
+}
+
+/// The fields of a stored [`Delivery`] that make its [`Summary`]; the body is
+/// skipped unread.
+#[derive(Deserialize)]
+struct SummaryFields {
+    account: String,
+    session_id: String,
+    concurrent: bool,
+    next_attempt_ms: u64,
+}
+
+impl Summary {
+    fn decode(seq: u64, settled: bool, bytes: &[u8]) -> Result<Self, StoreError> {
+        let f: SummaryFields = decode(bytes)?;
+        Ok(Summary {
+            seq,
+            account: f.account,
+            session_id: f.session_id,
+            concurrent: f.concurrent,
+            next_attempt_ms: f.next_attempt_ms,
+            settled,
+        })
+    }
+}
+
+fn arrived_key(seq: u64) -> [u8; 9] {
+    let mut k = [ARRIVED; 9];
+    k[1..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn settled_key(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
+/// Where the delivery `seq` is stored.
+fn key_of(seq: u64, settled: bool) -> Vec<u8> {
+    if settled {
+        settled_key(seq).to_vec()
+    } else {
+        arrived_key(seq).to_vec()
+    }
+}
+
+/// The sequence number and whether it is settled, of a key of either shape.
+fn parse_key(k: &[u8]) -> Option<(u64, bool)> {
+    match k.len() {
+        8 => <[u8; 8]>::try_from(k)
+            .ok()
+            .map(|s| (u64::from_be_bytes(s), true)),
+        9 if k[0] == ARRIVED => <[u8; 8]>::try_from(&k[1..])
+            .ok()
+            .map(|s| (u64::from_be_bytes(s), false)),
+        _ => None,
+    }
+}
+
 /// The key and value that put `delivery` in the outbox, for a caller that
 /// writes it together with other changes.
-pub fn entry(db: &Db, delivery: &Delivery) -> Result<([u8; 8], Vec<u8>), StoreError> {
-    Ok((db.next_id()?.to_be_bytes(), encode(delivery)))
+pub fn entry(db: &Db, delivery: &Delivery) -> Result<([u8; 9], Vec<u8>), StoreError> {
+    Ok((arrived_key(db.next_id()?), encode(delivery)))
 }
 
 /// Adds a delivery (not flushed: the caller flushes with the rest).
@@ -65,16 +152,124 @@ pub fn push(db: &Db, delivery: &Delivery) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Every delivery, oldest first.
+/// The deliveries that arrived, oldest first, except those `known` already
+/// (looked up by sequence number before anything is decoded). A damaged one
+/// is logged and settled, so it is not read again.
+pub fn arrivals(db: &Db, known: impl Fn(u64) -> bool) -> Result<Vec<Summary>, StoreError> {
+    let mut out = Vec::new();
+    let mut damaged = Vec::new();
+    for entry in db.trees.outbox.scan_prefix([ARRIVED]) {
+        let (k, v) = entry?;
+        let Some((seq, false)) = parse_key(&k) else {
+            continue;
+        };
+        if known(seq) {
+            continue;
+        }
+        match Summary::decode(seq, false, &v) {
+            Ok(summary) => out.push(summary),
+            Err(err) => {
+                tracing::error!(seq, %err, "a webhook in the outbox is damaged and cannot be sent");
+                damaged.push(seq);
+            }
+        }
+    }
+    if !damaged.is_empty() {
+        settle(db, &damaged)?;
+    }
+    Ok(out)
+}
+
+/// Every settled delivery, oldest first: what the deliverer knew before it
+/// (re)started. Damaged ones are logged and left out.
+pub fn settled(db: &Db) -> Result<Vec<Summary>, StoreError> {
+    let mut out = Vec::new();
+    for entry in db.trees.outbox.iter() {
+        let (k, v) = entry?;
+        let Some((seq, true)) = parse_key(&k) else {
+            continue;
+        };
+        match Summary::decode(seq, true, &v) {
+            Ok(summary) => out.push(summary),
+            Err(err) => {
+                tracing::error!(seq, %err, "a webhook in the outbox is damaged and cannot be sent")
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Moves arrived deliveries to their settled keys, all at once.
+pub fn settle(db: &Db, seqs: &[u64]) -> Result<(), StoreError> {
+    let tree = &db.trees.outbox;
+    let mut batch = sled::Batch::default();
+    for &seq in seqs {
+        let from = arrived_key(seq);
+        // Gone meanwhile (its session was deleted): nothing to move.
+        if let Some(value) = tree.get(from)? {
+            batch.remove(&from[..]);
+            batch.insert(&settled_key(seq)[..], value);
+        }
+    }
+    tree.apply_batch(batch)?;
+    Ok(())
+}
+
+/// The delivery `seq`, if it is still in the outbox.
+pub fn load(db: &Db, seq: u64, settled: bool) -> Result<Option<Delivery>, StoreError> {
+    match db.trees.outbox.get(key_of(seq, settled))? {
+        Some(bytes) => decode(&bytes).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Takes a delivery out of the outbox (delivered, or given up on).
+pub fn remove(db: &Db, seq: u64, settled: bool) -> Result<(), StoreError> {
+    db.trees.outbox.remove(key_of(seq, settled))?;
+    Ok(())
+}
+
+/// Replaces `old` by `new` (settled, whatever it was): `false`, changing
+/// nothing, if `old` is no longer what is stored (its session was deleted).
+pub fn update(
+    db: &Db,
+    seq: u64,
+    settled: bool,
+    old: &Delivery,
+    new: &Delivery,
+) -> Result<bool, StoreError> {
+    use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+    let (old, new) = (encode(old), encode(new));
+    let from = key_of(seq, settled);
+    let to = settled_key(seq);
+    let swapped = db.trees.outbox.transaction(|tx| {
+        if tx.get(&from)?.as_deref() != Some(old.as_slice()) {
+            return Err(ConflictableTransactionError::Abort(()));
+        }
+        if !settled {
+            tx.remove(from.as_slice())?;
+        }
+        tx.insert(&to[..], new.as_slice())?;
+        Ok(())
+    });
+    match swapped {
+        Ok(()) => Ok(true),
+        Err(TransactionError::Abort(())) => Ok(false),
+        Err(TransactionError::Storage(e)) => Err(e.into()),
+    }
+}
+
+/// Every delivery with its sequence number, oldest first (for tools and
+/// tests: it reads the whole outbox).
 pub fn pending(db: &Db) -> Result<Vec<(u64, Delivery)>, StoreError> {
     let mut out = Vec::new();
     for entry in db.trees.outbox.iter() {
         let (k, v) = entry?;
-        let seq = <[u8; 8]>::try_from(k.as_ref())
-            .map(u64::from_be_bytes)
-            .map_err(|_| StoreError::Corrupt("outbox key".into()))?;
+        let (seq, _) = parse_key(&k).ok_or_else(|| StoreError::Corrupt("outbox key".into()))?;
         out.push((seq, decode(&v)?));
     }
+    out.sort_by_key(|(seq, _)| *seq);
     Ok(out)
 }
 
@@ -82,11 +277,83 @@ pub fn remove_session(db: &Db, session_id: &str) -> Result<(), StoreError> {
     let mut batch = sled::Batch::default();
     for entry in db.trees.outbox.iter() {
         let (k, v) = entry?;
-        let delivery: Delivery = decode(&v)?;
+        // A damaged record's session cannot be told; it stays.
+        let Ok(delivery) = decode::<Delivery>(&v) else {
+            continue;
+        };
         if delivery.session_id == session_id {
             batch.remove(k);
         }
     }
     db.trees.outbox.apply_batch(batch)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(session: &str) -> Delivery {
+        Delivery::new(
+            "acme",
+            session,
+            "data",
+            "http://127.0.0.1:9/hook",
+            &Value::Null,
+            false,
+        )
+    }
+
+    #[test]
+    fn arrivals_are_read_until_settled_and_damaged_ones_are_set_aside() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let db = Db::open(dir.path()).expect("the database opens");
+        for s in ["a", "b", "c"] {
+            push(&db, &delivery(s)).expect("pushed");
+        }
+        let arrived = arrivals(&db, |_| false).expect("arrivals");
+        let seqs: Vec<u64> = arrived.iter().map(|s| s.seq).collect();
+        assert_eq!(arrived.len(), 3);
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "oldest first");
+        assert!(arrivals(&db, |seq| seq == seqs[0]).expect("arrivals").len() == 2);
+
+        settle(&db, &seqs[..2]).expect("settled");
+        let left = arrivals(&db, |_| false).expect("arrivals");
+        assert_eq!(left.iter().map(|s| s.seq).collect::<Vec<_>>(), [seqs[2]]);
+        let known = settled(&db).expect("settled");
+        assert_eq!(known.iter().map(|s| s.seq).collect::<Vec<_>>(), seqs[..2]);
+        assert!(known.iter().all(|s| s.settled && s.session_id != "c"));
+
+        // A retry of the unsettled one settles it too.
+        let old = load(&db, seqs[2], false).expect("read").expect("there");
+        let mut new = old.clone();
+        new.attempts = 1;
+        assert!(update(&db, seqs[2], false, &old, &new).expect("updated"));
+        assert!(!update(&db, seqs[2], false, &old, &new).expect("no longer there"));
+        assert!(arrivals(&db, |_| false).expect("arrivals").is_empty());
+        assert_eq!(
+            load(&db, seqs[2], true)
+                .expect("read")
+                .expect("there")
+                .attempts,
+            1
+        );
+
+        // A damaged arrival is set aside, not read again and again.
+        db.trees
+            .outbox
+            .insert(arrived_key(db.next_id().expect("an id")), &b"{"[..])
+            .expect("written");
+        assert!(arrivals(&db, |_| false).expect("arrivals").is_empty());
+        assert!(arrivals(&db, |_| false).expect("arrivals").is_empty());
+        assert_eq!(settled(&db).expect("settled").len(), 3, "without it");
+
+        remove_session(&db, "a").expect("removed, the damaged one in the way");
+        let all: Vec<String> = settled(&db)
+            .expect("settled")
+            .into_iter()
+            .map(|s| s.session_id)
+            .collect();
+        assert_eq!(all, ["b", "c"]);
+    }
 }

@@ -25,4 +25,5 @@ mod security;
 mod storage;
 mod takeover;
 mod validation;
+mod webhook_delivery;
 mod webhooks;

@@ -428,22 +428,24 @@ async fn a_transfers_own_webhooks_win_over_the_sessions() {
 
 /// Pushes `n` items that all break the contact schema, so the push stages
 /// `n` error webhooks at once, without a request to the provider.
+/// Pushes `n` invalid items, one push each, so each push stages one error
+/// webhook (a push sends one per batch); their internal ids are `i0`, `i1`, ...
 async fn push_invalid_items(t: &TestHost, key: &str, session: &str, n: usize) {
-    let items: Vec<Value> = (0..n)
-        .map(|i| json!({ "data": { "first_name": 1 }, "internal_id": format!("i{i}") }))
-        .collect();
-    t.transfer(
-        key,
-        "/api/push/transfer",
-        json!({ "session_id": session, "endgrate_type": CONTACT, "transfer_data": items }),
-    )
-    .await;
+    for i in 0..n {
+        let item = json!({ "data": { "first_name": 1 }, "internal_id": format!("i{i}") });
+        t.transfer(
+            key,
+            "/api/push/transfer",
+            json!({ "session_id": session, "endgrate_type": CONTACT, "transfer_data": [item] }),
+        )
+        .await;
+    }
 }
 
-fn indexes(events: &[crate::harness::Received]) -> Vec<u64> {
+fn internal_ids(events: &[crate::harness::Received]) -> Vec<String> {
     events
         .iter()
-        .map(|e| e.json()["index"].as_u64().unwrap())
+        .map(|e| e.json()["internal_id"].as_str().unwrap().to_owned())
         .collect()
 }
 
@@ -458,9 +460,9 @@ async fn webhooks_are_ordered_unless_webhook_concurrency_allows_otherwise() {
     let key = t.key("acme").await;
     for concurrent in [false, true] {
         let hooks = receiver().await;
-        // The first item's webhook is refused once, so it is retried after
+        // The first push's webhook is refused once, so it is retried after
         // the others were due.
-        *hooks.refuse_once.lock().unwrap() = Some(|body| body["index"] == 0);
+        *hooks.refuse_once.lock().unwrap() = Some(|body| body["internal_id"] == "i0");
         let session = t
             .connected_session(&key, json!({ "error_webhook": { "endpoint": hooks.url }, "webhook_concurrency": concurrent }))
             .await;
@@ -469,15 +471,15 @@ async fn webhooks_are_ordered_unless_webhook_concurrency_allows_otherwise() {
             hooks.events().len() == 4
         })
         .await;
-        let arrived = indexes(&hooks.events());
+        let arrived = internal_ids(&hooks.events());
         if concurrent {
             assert_eq!(
-                arrived.last(),
-                Some(&0),
-                "the refused webhook of item 0 was overtaken: {arrived:?}"
+                arrived.last().map(String::as_str),
+                Some("i0"),
+                "the refused webhook of the first push was overtaken: {arrived:?}"
             );
         } else {
-            assert_eq!(arrived, [0, 1, 2, 3], "one at a time, in order");
+            assert_eq!(arrived, ["i0", "i1", "i2", "i3"], "one at a time, in order");
         }
     }
 }

@@ -73,13 +73,22 @@ async fn webhooks_arrive_signed_in_order_after_the_receiver_was_down_across_a_re
     );
     let ids: Vec<u64> = events.iter().map(|e| e.delivery.parse().unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    // `t=<unix seconds>,v1=<HMAC of "<t>.<delivery id>.<body>">`, signed now.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     for e in &events {
+        let (t, v1) = e
+            .signature
+            .strip_prefix("t=")
+            .and_then(|rest| rest.split_once(",v1="))
+            .unwrap_or_else(|| panic!("{}", e.signature));
+        assert!(now.abs_diff(t.parse().unwrap()) < 300, "{}", e.signature);
         let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{t}.{}.", e.delivery).as_bytes());
         mac.update(&e.body);
-        assert_eq!(
-            e.signature,
-            format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-        );
+        assert_eq!(v1, hex::encode(mac.finalize().into_bytes()));
     }
     let bodies: Vec<_> = events.iter().map(|e| e.json()).collect();
     assert_eq!(bodies[0]["metadata"]["tag"], "config");
@@ -100,6 +109,14 @@ async fn webhooks_arrive_signed_in_order_after_the_receiver_was_down_across_a_re
     assert_eq!(bodies[5]["internal_id"], "x9");
     assert_eq!(bodies[5]["index"], 0);
     assert_eq!(bodies[5]["metadata"]["tag"], "oops");
+    // One error webhook per push batch, listing its rejected items.
+    assert_eq!(bodies[5]["count"], 1);
+    let items = bodies[5]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["index"], 0);
+    assert_eq!(items[0]["internal_id"], "x9");
+    assert_eq!(items[0]["error_type"], "mapping");
+    assert_eq!(items[0]["pk"], bodies[5]["pk"]);
     assert_eq!(bodies[7]["transfer_id"], push.as_str());
     t.stop().await;
 }
