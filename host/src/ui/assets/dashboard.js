@@ -462,7 +462,7 @@
           reveal.textContent = shown ? "Hide" : "Reveal";
         }
       }, "Reveal");
-      add(secretBox, h("p", { class: "muted small" }, "Every webhook carries ", h("code", { text: (answer.signature_header || "x-switchyard-signature") + ": sha256=<HMAC-SHA256 of the body>" }), "."),
+      add(secretBox, h("p", { class: "muted small" }, "Every webhook carries ", h("code", { text: (answer.signature_header || "x-switchyard-signature") + ": t=<unix seconds>,v1=<HMAC-SHA256 of \"t.delivery-id.body\">" }), "; see the API reference to verify it."),
         h("div", { class: "copy-row" }, value, reveal, copyButton(function () { return answer.webhook_secret; })));
     }, failed);
 
