@@ -130,6 +130,14 @@ impl ErrorRecord {
     }
 }
 
+/// Bumped whenever an error is resolved (or un-resolved), for readers that
+/// cache what they show of errors (the statistics page's live feed).
+static VERSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn version() -> u64 {
+    VERSION.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Stores an error (not flushed: the caller flushes with the rest).
 pub fn insert(db: &Db, record: &ErrorRecord) -> Result<(), StoreError> {
     db.trees.errors.insert(record.key(), encode(record))?;
@@ -171,6 +179,7 @@ pub async fn resolve(db: &Db, account: &str, pk: &str, resolved: bool) -> Result
     let mut record: ErrorRecord = decode(&value)?;
     record.resolved = resolved;
     db.trees.errors.insert(k, encode(&record))?;
+    VERSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     db.flush().await?;
     Ok(true)
 }

@@ -7,7 +7,9 @@
 //! (`statistics.js`) redraws from each snapshot and then stops listening.
 //! Like `GET /api/statistics`, no key is needed: transfer ids are unguessable.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -24,6 +26,97 @@ use crate::ui::layout::{problem, unavailable};
 
 /// How often the feed looks for changes.
 const POLL: Duration = Duration::from_millis(400);
+/// Live feeds one transfer may have open at once.
+pub const MAX_STREAMS: usize = 16;
+
+/// The live feeds of every transfer: one snapshot per transfer, shared by
+/// all its feeds and computed again only when the stored transfer (or an
+/// error's resolution) changed, so many open pages cost one reader.
+static FEEDS: Feeds = Feeds {
+    by_transfer: Mutex::new(None),
+};
+
+struct Feeds {
+    by_transfer: Mutex<Option<HashMap<String, Feed>>>,
+}
+
+struct Feed {
+    streams: usize,
+    /// Snapshots computed while the feed was open.
+    computed: u64,
+    /// The stored transfer and the errors' version the snapshot was made from.
+    made_from: Option<(sled::IVec, u64)>,
+    snapshot: Arc<String>,
+    done: bool,
+}
+
+/// One open feed of a transfer; leaving it closes its place.
+struct FeedGuard {
+    transfer: String,
+}
+
+impl Drop for FeedGuard {
+    fn drop(&mut self) {
+        FEEDS.with(|feeds| {
+            if let Some(feed) = feeds.get_mut(&self.transfer) {
+                feed.streams = feed.streams.saturating_sub(1);
+                if feed.streams == 0 {
+                    feeds.remove(&self.transfer);
+                }
+            }
+        });
+    }
+}
+
+impl Feeds {
+    fn with<R>(&self, f: impl FnOnce(&mut HashMap<String, Feed>) -> R) -> R {
+        let mut guard = self.by_transfer.lock().unwrap_or_else(|p| p.into_inner());
+        f(guard.get_or_insert_with(HashMap::new))
+    }
+
+    /// A place among `transfer`'s feeds, unless it has [`MAX_STREAMS`].
+    fn join(&self, transfer: &str) -> Option<FeedGuard> {
+        self.with(|feeds| {
+            let feed = feeds.entry(transfer.to_owned()).or_insert_with(|| Feed {
+                streams: 0,
+                computed: 0,
+                made_from: None,
+                snapshot: Arc::default(),
+                done: false,
+            });
+            (feed.streams < MAX_STREAMS).then(|| {
+                feed.streams += 1;
+                FeedGuard {
+                    transfer: transfer.to_owned(),
+                }
+            })
+        })
+    }
+
+    /// The transfer's current snapshot and whether it completed; `None` once
+    /// it is gone.
+    fn snapshot(&self, state: &AppState, id: &str) -> Option<(Arc<String>, bool)> {
+        let stored = state.db.trees.transfers.get(id.as_bytes()).ok()??;
+        let made_from = (stored, crate::errors::version());
+        self.with(|feeds| {
+            let feed = feeds.get_mut(id)?;
+            if feed.made_from.as_ref() != Some(&made_from) {
+                let t: Transfer = crate::store::decode(&made_from.0).ok()?;
+                feed.snapshot = Arc::new(snapshot(state, &t).to_string());
+                feed.done = t.is_finished();
+                feed.made_from = Some(made_from);
+                feed.computed += 1;
+            }
+            Some((feed.snapshot.clone(), feed.done))
+        })
+    }
+}
+
+/// The open live feeds of a transfer and the snapshots computed for them,
+/// while any is open.
+pub fn feed_stats(transfer: &str) -> Option<(usize, u64)> {
+    FEEDS.with(|feeds| feeds.get(transfer).map(|f| (f.streams, f.computed)))
+}
 /// Errors shown at most.
 const MAX_ERRORS: usize = 50;
 
@@ -122,24 +215,26 @@ pub async fn events(State(state): State<AppState>, query: QueryParams) -> Respon
         }
         Err(e) => return ApiError::storage(e).into_response(),
     }
-    // (state, id, last snapshot sent, finished)
+    let Some(guard) = FEEDS.join(&id) else {
+        return ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("This transfer already has {MAX_STREAMS} live feeds open; close one or poll GET /api/statistics."),
+        )
+        .into_response();
+    };
+    // (state, this stream's place in the feed, last snapshot sent, finished)
     let stream = futures::stream::unfold(
-        (state, id, String::new(), false),
-        |(state, id, last, finished)| async move {
+        (state, guard, Arc::<String>::default(), false),
+        |(state, guard, last, finished)| async move {
             if finished {
                 return None;
             }
             loop {
-                let t = match load(&state, &id) {
-                    Ok(Some(t)) => t,
-                    // Deleted meanwhile, or storage trouble: the page keeps what it shows.
-                    _ => return None,
-                };
-                let snap = snapshot(&state, &t).to_string();
+                // Deleted meanwhile, or storage trouble: the page keeps what it shows.
+                let (snap, done) = FEEDS.snapshot(&state, &guard.transfer)?;
                 if snap != last {
-                    let done = t.is_finished();
-                    let event = Event::default().event("statistics").data(snap.clone());
-                    return Some((Ok::<_, Infallible>(event), (state, id, snap, done)));
+                    let event = Event::default().event("statistics").data(snap.as_str());
+                    return Some((Ok::<_, Infallible>(event), (state, guard, snap, done)));
                 }
                 tokio::time::sleep(POLL).await;
             }

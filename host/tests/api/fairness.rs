@@ -143,3 +143,53 @@ async fn transfers_waiting_for_configuration_run_once_it_is_done() {
         30
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_statistics_feeds_of_a_transfer_share_one_snapshot_and_are_bounded() {
+    use futures::StreamExt;
+    use switchyard::pages::statistics::{MAX_STREAMS, feed_stats};
+
+    let t = TestHost::start(sim_config(1, 1)).await;
+    let key = t.key("acme").await;
+    // A pull that waits (its session is not configured yet) keeps its feeds open.
+    let (_, answer) = t
+        .post(
+            &key,
+            "/api/session/initiate",
+            json!({ "schema": [{ "endgrate_type": "crm-contact" }] }),
+        )
+        .await;
+    let session = answer["session_id"].as_str().unwrap();
+    let (_, queued) = t
+        .post(
+            &key,
+            "/api/pull/transfer",
+            json!({ "session_id": session, "endgrate_type": "crm-contact" }),
+        )
+        .await;
+    let transfer = queued["transfer_id"].as_str().unwrap().to_owned();
+    let url = format!("{}/statistics/events?transfer_id={transfer}", t.url);
+    let mut feeds = Vec::new();
+    for _ in 0..MAX_STREAMS {
+        let response = t.http.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let mut body = response.bytes_stream();
+        // Each feed sends its first snapshot at once.
+        let first = body.next().await.unwrap().unwrap();
+        assert!(String::from_utf8_lossy(&first).contains("event: statistics"));
+        feeds.push(body);
+    }
+    let one_more = t.http.get(&url).send().await.unwrap();
+    assert_eq!(one_more.status(), 429, "feeds per transfer are bounded");
+
+    // Nothing changed while they were open: one snapshot served them all,
+    // however many polls their feeds made.
+    let (open, computed) = feed_stats(&transfer).unwrap();
+    assert_eq!(open, MAX_STREAMS);
+    assert_eq!(computed, 1);
+    drop(feeds);
+    crate::harness::eventually(Duration::from_secs(5), "the feeds to close", || async {
+        feed_stats(&transfer).is_none()
+    })
+    .await;
+}
