@@ -71,9 +71,9 @@ struct Inner {
     oauth: OAuthClients,
     http: reqwest::Client,
     /// One lock per session, taken to refresh.
-    refreshing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    refreshing: SessionLocks,
     /// One lock per session, taken to replace its credential.
-    changing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    changing: SessionLocks,
 }
 
 impl Credentials {
@@ -150,12 +150,7 @@ impl Credentials {
     }
 
     fn lock_for(&self, session_id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self
-            .inner
-            .refreshing
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        locks.entry(session_id.to_owned()).or_default().clone()
+        session_lock(&self.inner.refreshing, session_id)
     }
 
     /// Refreshes unless someone else already replaced `rejected` (or, with
@@ -268,15 +263,9 @@ impl Credentials {
     /// Serialises changes of one session's credential (sign-ins, attaches):
     /// held from the check of a new credential until it is stored.
     pub async fn changing(&self, session_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = {
-            let mut locks = self
-                .inner
-                .changing
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            locks.entry(session_id.to_owned()).or_default().clone()
-        };
-        lock.lock_owned().await
+        session_lock(&self.inner.changing, session_id)
+            .lock_owned()
+            .await
     }
 
     fn load_or_revoked(&self, session_id: &str) -> Result<StoredCredential, CredentialError> {
@@ -288,6 +277,20 @@ impl Credentials {
             Err(e) => Err(CredentialError::Unavailable(e.to_string())),
         }
     }
+}
+
+type SessionLocks = Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
+
+/// The lock of one session in `locks`; locks nobody holds or waits for are
+/// dropped once the map grows, so ended sessions do not accumulate.
+fn session_lock(locks: &SessionLocks, session_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+    let mut locks = locks
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if locks.len() >= 1024 && !locks.contains_key(session_id) {
+        locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+    }
+    locks.entry(session_id.to_owned()).or_default().clone()
 }
 
 /// Binds a sealed credential to its session.
@@ -361,5 +364,22 @@ impl CredentialSource for Candidate {
             *held = self.credentials.renew(&held).await?;
             held.secret().ok_or(CredentialError::NotRenewable)
         })
+    }
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::*;
+
+    #[test]
+    fn locks_of_ended_sessions_are_dropped_and_held_ones_kept() {
+        let locks = SessionLocks::default();
+        let held = session_lock(&locks, "held");
+        for i in 0..2000 {
+            drop(session_lock(&locks, &format!("s{i}")));
+        }
+        let size = locks.lock().unwrap().len();
+        assert!(size <= 1025, "{size} locks kept");
+        assert!(Arc::ptr_eq(&held, &session_lock(&locks, "held")));
     }
 }

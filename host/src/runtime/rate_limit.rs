@@ -89,6 +89,17 @@ impl ConnectionLimiter {
         Some(at)
     }
 
+    /// Nothing this limiter remembers can delay a request any more: its last
+    /// send left the window and no pause is pending.
+    fn idle(&self, now: Instant) -> bool {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state
+            .sent
+            .back()
+            .is_none_or(|last| *last + self.window <= now)
+            && state.paused_until.is_none_or(|until| until <= now)
+    }
+
     /// The provider said to wait: hold every request of this account until `until`.
     pub fn pause_until(&self, until: Instant) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -96,11 +107,23 @@ impl ConnectionLimiter {
     }
 }
 
-/// One limiter per (connector, account), created on first use.
+/// One limiter per (connector, account), created on first use and dropped
+/// again once idle (swept after as many new limiters as half the map, at
+/// least [`SWEEP_EVERY`]: amortised constant work), so deleted and idle
+/// sessions do not accumulate.
 #[derive(Default)]
 pub struct Limiters {
-    by_connection: Mutex<HashMap<(String, String), Arc<ConnectionLimiter>>>,
+    by_connection: Mutex<LimiterMap>,
 }
+
+#[derive(Default)]
+struct LimiterMap {
+    limiters: HashMap<(String, String), Arc<ConnectionLimiter>>,
+    created_since_sweep: usize,
+}
+
+/// New limiters between sweeps, at least.
+const SWEEP_EVERY: usize = 1024;
 
 impl Limiters {
     pub fn get(
@@ -113,9 +136,30 @@ impl Limiters {
             .by_connection
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        map.entry((connector.to_owned(), connection.to_owned()))
-            .or_insert_with(|| Arc::new(ConnectionLimiter::new(limit)))
-            .clone()
+        let key = (connector.to_owned(), connection.to_owned());
+        if let Some(limiter) = map.limiters.get(&key) {
+            return limiter.clone();
+        }
+        map.created_since_sweep += 1;
+        if map.created_since_sweep >= SWEEP_EVERY.max(map.limiters.len() / 2) {
+            let now = Instant::now();
+            // Held by nobody else (no request in flight) and idle: forgotten.
+            map.limiters
+                .retain(|_, l| Arc::strong_count(l) > 1 || !l.idle(now));
+            map.created_since_sweep = 0;
+        }
+        let limiter = Arc::new(ConnectionLimiter::new(limit));
+        map.limiters.insert(key, limiter.clone());
+        limiter
+    }
+
+    /// Limiters held now.
+    pub fn held(&self) -> usize {
+        self.by_connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .limiters
+            .len()
     }
 }
 
@@ -197,5 +241,34 @@ mod tests {
         assert!(limiter.acquire(soon).await.is_none());
         drop(held);
         assert!(limiter.acquire(far).await.is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_limiters_are_forgotten_and_busy_ones_kept() {
+        let limiters = Limiters::default();
+        let busy = limiters.get("hubspot", "busy", limit(1, 1000));
+        busy.acquire(Instant::now() + Duration::from_secs(1)).await;
+        let used = |round: &str, i: usize| {
+            let l = limiters.get("hubspot", &format!("{round}{i}"), limit(1, 1000));
+            async move {
+                l.acquire(Instant::now() + Duration::from_secs(1))
+                    .await
+                    .is_some()
+            }
+        };
+        for i in 0..SWEEP_EVERY {
+            assert!(used("old", i).await);
+        }
+        tokio::time::advance(Duration::from_secs(2)).await;
+        for i in 0..SWEEP_EVERY {
+            assert!(used("new", i).await);
+        }
+        // The old round went idle and was swept; the new one and the held
+        // limiter stay.
+        assert!(limiters.held() <= SWEEP_EVERY + 2, "{}", limiters.held());
+        assert!(Arc::ptr_eq(
+            &busy,
+            &limiters.get("hubspot", "busy", limit(1, 1000))
+        ));
     }
 }
