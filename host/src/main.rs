@@ -140,6 +140,9 @@ struct ServeArgs {
     /// flag) when the last full listing is older than this many hours.
     #[arg(long, default_value_t = 24)]
     full_resync_hours: u64,
+    /// Transfers one account may have waiting; triggers past it answer 429.
+    #[arg(long, default_value_t = 10_000)]
+    max_waiting_transfers: usize,
     /// Runs every provider's simulator inside the host and points the
     /// connectors at them (needs the `sandbox` feature). Webhooks may then
     /// go to this machine's loopback addresses.
@@ -234,6 +237,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.session_ttl = Duration::from_secs(args.session_ttl_secs);
     config.transfers.workers = args.workers.max(1);
     config.transfers.full_resync = Duration::from_secs(args.full_resync_hours * 3600);
+    config.transfers.max_waiting_per_account = args.max_waiting_transfers.max(1);
     if args.allow_private_webhooks {
         config.webhooks.address_policy = AddressPolicy::allow_private();
     }

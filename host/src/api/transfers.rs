@@ -51,6 +51,18 @@ fn schema_of<'a>(session: &'a Session, endgrate_type: &str) -> Result<&'a Sessio
     Ok(schema)
 }
 
+/// A new transfer is refused (429) while the account has its limit waiting.
+fn admit(state: &AppState, account: &str) -> Result<(), ApiError> {
+    state.transfers.admits(account).map_err(|limit| {
+        let mut err = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("This account already has {limit} transfers waiting; trigger more once some have finished."),
+        );
+        err.retry_after = Some(std::time::Duration::from_secs(5));
+        err
+    })
+}
+
 fn transfer_webhooks(state: &AppState, body: &Body) -> Result<Webhooks, ApiError> {
     let policy = &state.config.webhook_policy;
     Ok(Webhooks {
@@ -99,6 +111,7 @@ pub async fn pull(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let session = session_of(&state, &caller, &body.required_string("session_id")?)?;
+    admit(&state, &caller.account)?;
     let endgrate_type = body.required_string("endgrate_type")?;
     let schema = schema_of(&session, &endgrate_type)?;
     let synchronous = body.flag("synchronous")?;
@@ -158,6 +171,7 @@ pub async fn push(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let session = session_of(&state, &caller, &body.required_string("session_id")?)?;
+    admit(&state, &caller.account)?;
     let endgrate_type = body.required_string("endgrate_type")?;
     let schema = schema_of(&session, &endgrate_type)?;
     let Some(items) = body.array("transfer_data")? else {

@@ -61,6 +61,8 @@ pub struct TransferConfig {
     /// records it no longer returns as deleted: providers do not flag every
     /// deletion.
     pub full_resync: Duration,
+    /// Transfers one account may have waiting; more are refused with 429.
+    pub max_waiting_per_account: usize,
 }
 
 impl Default for TransferConfig {
@@ -74,6 +76,7 @@ impl Default for TransferConfig {
             continuous_interval: Duration::from_secs(15 * 60),
             sync_overlap: Duration::from_secs(60),
             full_resync: Duration::from_secs(24 * 3600),
+            max_waiting_per_account: 10_000,
         }
     }
 }
@@ -267,6 +270,16 @@ impl Transfers {
 
     pub fn waiting_count(&self) -> usize {
         self.inner.scheduler.waiting_count()
+    }
+
+    /// Refuses a new transfer of `account` when it already has as many
+    /// waiting as [`TransferConfig::max_waiting_per_account`]; the limit.
+    pub fn admits(&self, account: &str) -> Result<(), usize> {
+        let limit = self.inner.config.max_waiting_per_account;
+        if self.inner.scheduler.waiting_of(account) >= limit {
+            return Err(limit);
+        }
+        Ok(())
     }
 }
 

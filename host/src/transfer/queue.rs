@@ -182,6 +182,17 @@ impl Scheduler {
         }
     }
 
+    /// Transfers of `account` waiting for their next slice (parked ones
+    /// too; a slice running right now is not counted).
+    pub fn waiting_of(&self, account: &str) -> usize {
+        let s = self.lock();
+        s.waiting
+            .iter()
+            .filter(|(session, _)| s.account_of.get(*session).is_some_and(|a| a == account))
+            .map(|(_, queue)| queue.len())
+            .sum()
+    }
+
     pub fn waiting_count(&self) -> usize {
         self.lock().waiting.values().map(VecDeque::len).sum()
     }

@@ -193,3 +193,55 @@ async fn live_statistics_feeds_of_a_transfer_share_one_snapshot_and_are_bounded(
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_may_have_only_so_many_transfers_waiting() {
+    let t = TestHost::start_with(sim_config(1, 1), |c| {
+        c.transfers.max_waiting_per_account = 3;
+    })
+    .await;
+    let initiate = |key: String| {
+        let t = &t;
+        async move {
+            let (_, answer) = t
+                .post(
+                    &key,
+                    "/api/session/initiate",
+                    json!({ "schema": [{ "endgrate_type": "crm-contact" }] }),
+                )
+                .await;
+            answer["session_id"].as_str().unwrap().to_owned()
+        }
+    };
+    let busy = t.key("busy").await;
+    // Pulls of a session not configured yet wait.
+    let session = initiate(busy.clone()).await;
+    let pull = json!({ "session_id": session, "endgrate_type": "crm-contact" });
+    for _ in 0..3 {
+        assert_eq!(
+            t.post(&busy, "/api/pull/transfer", pull.clone()).await.0,
+            200
+        );
+    }
+    let refused = t
+        .http
+        .post(format!("{}/api/pull/transfer", t.url))
+        .bearer_auth(&busy)
+        .json(&pull)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "5");
+    // Another account is not held back by it.
+    let other = t.key("other").await;
+    let theirs = initiate(other.clone()).await;
+    let (status, answer) = t
+        .post(
+            &other,
+            "/api/pull/transfer",
+            json!({ "session_id": theirs, "endgrate_type": "crm-contact" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+}
