@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Runs the host.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manages API keys (in the data directory of a stopped host, or
     /// through a running host's admin API with --url).
     #[command(subcommand)]
@@ -189,7 +189,7 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     match cli.command {
-        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Serve(args) => runtime.block_on(serve(*args)),
         Command::Keys(command) => runtime.block_on(keys(command)),
     }
 }
