@@ -184,6 +184,38 @@ pub async fn resolve(db: &Db, account: &str, pk: &str, resolved: bool) -> Result
     Ok(true)
 }
 
+/// Errors kept per account: older ones are dropped by the sweeper.
+pub const KEPT_PER_ACCOUNT: usize = 10_000;
+
+/// Drops each account's oldest errors beyond `keep`; how many went. Keys
+/// are `account \0 pk` with pks ascending, so one pass in key order sees
+/// each account's errors oldest first.
+pub fn prune(db: &Db, keep: usize) -> Result<usize, StoreError> {
+    let tree = &db.trees.errors;
+    let mut per_account: std::collections::HashMap<Vec<u8>, usize> = Default::default();
+    for k in tree.iter().keys() {
+        let k = k?;
+        let account = k.split(|b| *b == 0).next().unwrap_or_default().to_vec();
+        *per_account.entry(account).or_default() += 1;
+    }
+    let mut gone = 0;
+    for (account, count) in per_account {
+        let excess = count.saturating_sub(keep);
+        if excess == 0 {
+            continue;
+        }
+        let mut prefix = account;
+        prefix.push(0);
+        let mut batch = sled::Batch::default();
+        for k in tree.scan_prefix(&prefix).keys().take(excess) {
+            batch.remove(k?);
+        }
+        tree.apply_batch(batch)?;
+        gone += excess;
+    }
+    Ok(gone)
+}
+
 /// Removes a session's errors (when the session is deleted).
 pub fn remove_session(db: &Db, account: &str, session_id: &str) -> Result<(), StoreError> {
     let mut batch = sled::Batch::default();
@@ -224,5 +256,39 @@ mod tests {
         assert_eq!(provider["specific"], json!({}));
         assert_eq!(provider["endgrate_provider_type"], "CRM");
         assert_eq!(shown["endgrate"]["integration_info"]["method"], "IMPORT");
+    }
+
+    #[test]
+    fn pruning_keeps_each_accounts_newest_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        let add = |account: &str, n: usize| {
+            for _ in 0..n {
+                let record = ErrorRecord::new(
+                    &db,
+                    NewError {
+                        account,
+                        session_id: "s",
+                        transfer_id: None,
+                        error_type: ErrorType::Internal,
+                        message: "m".into(),
+                        provider_info: Value::Null,
+                        integration_info: Value::Null,
+                        index: None,
+                        internal_id: None,
+                    },
+                )
+                .unwrap();
+                insert(&db, &record).unwrap();
+            }
+        };
+        add("big", 30);
+        add("small", 5);
+        let newest = list(&db, "big", None, None, 0, 1).unwrap().0[0].pk.clone();
+        assert_eq!(prune(&db, 10).unwrap(), 20);
+        let (kept, total) = list(&db, "big", None, None, 0, 100).unwrap();
+        assert_eq!(total, 10);
+        assert_eq!(kept[0].pk, newest, "the newest stay");
+        assert_eq!(list(&db, "small", None, None, 0, 100).unwrap().1, 5);
     }
 }

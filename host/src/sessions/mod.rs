@@ -123,6 +123,11 @@ impl Sessions {
         Ok((sessions, total))
     }
 
+    /// Drops each account's oldest errors beyond [`crate::errors::KEPT_PER_ACCOUNT`].
+    pub fn prune_errors(&self) -> Result<usize, StoreError> {
+        crate::errors::prune(&self.db, crate::errors::KEPT_PER_ACCOUNT)
+    }
+
     /// Drops OAuth sign-ins (`state`s) nobody finished in time; how many.
     pub fn sweep_sign_ins(&self) -> Result<usize, StoreError> {
         let tree = &self.db.trees.oauth_states;

@@ -1,6 +1,6 @@
 //! Deletes sessions whose 72 hours (or the configured lifetime) are up, with
-//! everything they own, and the change links, passes and OAuth sign-ins
-//! that have expired.
+//! everything they own, the change links, passes and OAuth sign-ins that
+//! have expired, and each account's errors beyond the newest 10,000.
 
 use std::time::Duration;
 
@@ -30,5 +30,6 @@ pub async fn sweep(sessions: &Sessions) -> Result<usize, crate::store::StoreErro
     }
     sessions.grants().sweep()?;
     sessions.sweep_sign_ins()?;
+    sessions.prune_errors()?;
     Ok(expired.len())
 }
