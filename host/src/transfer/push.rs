@@ -617,3 +617,22 @@ fn from_common(schema: &SessionSchema, data: Value) -> Value {
         _ => data,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::decode;
+
+    #[test]
+    fn journals_of_earlier_versions_read_as_known_failures() {
+        let old = br#"{"Failed":{"message":"HubSpot rejected the record: bad email"}}"#;
+        let state: OpState = decode(old).expect("an earlier journal entry reads");
+        assert!(matches!(state, OpState::Failed { unknown: false, .. }));
+        let unknown = OpState::Failed {
+            message: "outcome unknown".into(),
+            unknown: true,
+        };
+        let back: OpState = decode(&encode(&unknown)).expect("round trip");
+        assert!(matches!(back, OpState::Failed { unknown: true, .. }));
+    }
+}
