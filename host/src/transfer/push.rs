@@ -4,9 +4,10 @@
 //! Every write to the provider goes through a journal (`push_ops`): before a
 //! batch is sent, each of its operations is stored as `Sending` (and flushed);
 //! after, as `Done` with the provider id, together with the internal-id map,
-//! and flushed before the next batch goes out. After a crash an operation
-//! still `Sending` a create is reconciled by looking the record up at the
-//! provider, so it is never created twice.
+//! and flushed before the next batch goes out. A create still `Sending` after
+//! a crash or a failed call is never simply sent again: [`reconcile`] looks
+//! the record up where it may, and otherwise reports its outcome unknown, so
+//! it is never created twice.
 //!
 //! Each rejected item gets its own error record (`GET /api/errors`), and each
 //! batch with rejected items one error webhook listing them, so a push of
@@ -17,14 +18,16 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+mod reconcile;
+
 use super::writes::{TreeId, Writes, commit};
 use super::{Hook, Progress, Step, StepError, Transfer, stage_webhook, webhook};
-use crate::cdm;
 use crate::errors::{ErrorRecord, ErrorType, NewError};
 use crate::runtime::types::{ConnectorError, PushItem};
 use crate::sessions::configuration::{integration_info, provider_info};
 use crate::sessions::{SessionSchema, UpsertBehaviour};
 use crate::store::{encode, get_json, key, seq_key};
+use reconcile::Unconfirmed;
 
 /// An item as the app pushed it, validated when the transfer was accepted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,6 +60,9 @@ enum OpState {
     },
     Failed {
         message: String,
+        /// Sent, never confirmed, and not sent again: the provider may hold it.
+        #[serde(default)]
+        unknown: bool,
     },
 }
 
@@ -68,7 +74,26 @@ struct Op<'a> {
     links: Vec<(String, Vec<String>)>,
 }
 
-type Outcome = Result<(String, bool, Value), String>;
+/// Why an item (or an associated item) has no provider record the host knows of.
+#[derive(Debug, Clone)]
+struct Failure {
+    error_type: ErrorType,
+    message: String,
+    /// The provider may have created it all the same (see [`reconcile`]).
+    unknown: bool,
+}
+
+impl Failure {
+    fn integration(message: String, unknown: bool) -> Self {
+        Failure {
+            error_type: ErrorType::Integration,
+            message,
+            unknown,
+        }
+    }
+}
+
+type Outcome = Result<(String, bool, Value), Failure>;
 
 pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes), StepError> {
     let total = t.stats.records as usize;
@@ -166,7 +191,11 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
                 result["id"] = json!(item.id);
                 result["data"] = json!({});
                 result["error"] = json!({ "error_type": ErrorType::Mapping, "message": message });
-                let error = (ErrorType::Mapping, message.clone());
+                let error = Failure {
+                    error_type: ErrorType::Mapping,
+                    message: message.clone(),
+                    unknown: false,
+                };
                 stage_item_error(step, t, &mut writes, &mut rejected, index, item, error)?;
             } else {
                 match outcomes.get(&op_key(&t.id, index, None)) {
@@ -177,15 +206,14 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
                         result["data"] = data.clone();
                     }
                     failed => {
-                        let message = match failed {
-                            Some(Err(message)) => message.clone(),
-                            _ => "the item was not written".to_owned(),
+                        let error = match failed {
+                            Some(Err(failure)) => failure.clone(),
+                            _ => Failure::integration("the item was not written".into(), false),
                         };
                         result["id"] = json!(item.id);
                         result["data"] = json!({});
                         result["error"] =
-                            json!({ "error_type": ErrorType::Integration, "message": message });
-                        let error = (ErrorType::Integration, message);
+                            json!({ "error_type": error.error_type, "message": error.message });
                         stage_item_error(step, t, &mut writes, &mut rejected, index, item, error)?;
                     }
                 }
@@ -196,9 +224,11 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
                     for (j, child) in children.iter().enumerate() {
                         match child_outcomes.get(&op_key(&t.id, index, Some((ty, j)))) {
                             Some(Ok((id, _, _))) => ids.push(json!(id)),
-                            Some(Err(message)) => {
-                                let message = format!("associated {ty} #{j}: {message}");
-                                let error = (ErrorType::Integration, message);
+                            Some(Err(failure)) => {
+                                let error = Failure {
+                                    message: format!("associated {ty} #{j}: {}", failure.message),
+                                    ..failure.clone()
+                                };
                                 stage_item_error(
                                     step,
                                     t,
@@ -262,18 +292,18 @@ fn stage_item_error(
     rejected: &mut Vec<ErrorRecord>,
     index: usize,
     item: &ItemIn,
-    (error_type, message): (ErrorType, String),
+    error: Failure,
 ) -> Result<(), StepError> {
     t.transfer_errors = true;
     let integration = step.manifest.integration(step.integration);
-    let record = ErrorRecord::new(
+    let mut record = ErrorRecord::new(
         step.db,
         NewError {
             account: &step.session.account,
             session_id: &step.session.id,
             transfer_id: Some(&t.id),
-            error_type,
-            message,
+            error_type: error.error_type,
+            message: error.message,
             provider_info: provider_info(step.manifest, step.public_url),
             integration_info: integration
                 .map_or(Value::Null, |i| integration_info(i, t.method.direction())),
@@ -281,6 +311,10 @@ fn stage_item_error(
             internal_id: item.internal_id.clone(),
         },
     )?;
+    if error.unknown {
+        // Not "rejected, correct it and push it again": that could create it twice.
+        record.error_resolve_text = reconcile::resolve_text(&step.manifest.display_name);
+    }
     writes.put(TreeId::Errors, record.key(), encode(&record));
     rejected.push(record);
     Ok(())
@@ -339,9 +373,12 @@ async fn run_ops(
         for op in ops {
             outcomes.insert(
                 op.key.clone(),
-                Err(format!(
-                    "{} cannot store {}",
-                    step.manifest.display_name, schema.name
+                Err(Failure::integration(
+                    format!(
+                        "{} cannot store {}",
+                        step.manifest.display_name, schema.name
+                    ),
+                    false,
                 )),
             );
         }
@@ -370,13 +407,37 @@ async fn run_ops(
                 outcomes.insert(op.key.clone(), Ok((id, created, data)));
                 continue;
             }
-            Some(OpState::Failed { message }) => {
-                outcomes.insert(op.key.clone(), Err(message));
+            Some(OpState::Failed { message, unknown }) => {
+                outcomes.insert(op.key.clone(), Err(Failure::integration(message, unknown)));
                 continue;
             }
             // Sent before a crash or a failed call: did the create happen?
             Some(OpState::Sending { update: None }) => {
-                find_existing(step, common_type.as_deref(), &integration, &common).await?
+                let reconciled = reconcile::create(
+                    step,
+                    t.disable_upsert,
+                    common_type.as_deref(),
+                    &integration,
+                    &common,
+                )
+                .await?;
+                match reconciled {
+                    Unconfirmed::Exists(id) => Some(id),
+                    Unconfirmed::Absent => None,
+                    Unconfirmed::Unknown(message) => {
+                        // Kept, so a retried step reports the same without
+                        // asking again (not flushed: the answer would be the same).
+                        let mut writes = Writes::default();
+                        let state = OpState::Failed {
+                            message: message.clone(),
+                            unknown: true,
+                        };
+                        writes.put(TreeId::PushOps, op.key.clone(), encode(&state));
+                        commit(step.db, &t.id, Some(step.token), &writes)?;
+                        outcomes.insert(op.key.clone(), Err(Failure::integration(message, true)));
+                        continue;
+                    }
+                }
             }
             Some(OpState::Sending { update: Some(id) }) => Some(id),
             Some(OpState::Resolved { update }) => update,
@@ -394,9 +455,14 @@ async fn run_ops(
                     (Some(id), _) => Some(id),
                     (None, true) => None,
                     (None, false) => {
-                        let found =
-                            find_existing(step, common_type.as_deref(), &integration, &common)
-                                .await?;
+                        let found = reconcile::find_existing(
+                            step,
+                            common_type.as_deref(),
+                            &integration,
+                            &common,
+                        )
+                        .await?
+                        .found();
                         // Kept (not flushed: losing it only costs the lookup again).
                         let mut writes = Writes::default();
                         let resolved = OpState::Resolved {
@@ -495,18 +561,21 @@ async fn run_ops(
                 }
                 Some(Err(e)) => OpState::Failed {
                     message: e.to_string(),
+                    unknown: false,
                 },
                 None => OpState::Failed {
                     message: "the connector returned no result for this item".into(),
+                    unknown: false,
                 },
             };
             match &state {
                 OpState::Done { id, created, data } => {
                     outcomes.insert(op.key.clone(), Ok((id.clone(), *created, data.clone())))
                 }
-                OpState::Failed { message } => {
-                    outcomes.insert(op.key.clone(), Err(message.clone()))
-                }
+                OpState::Failed { message, unknown } => outcomes.insert(
+                    op.key.clone(),
+                    Err(Failure::integration(message.clone(), *unknown)),
+                ),
                 OpState::Sending { .. } | OpState::Resolved { .. } => None,
             };
             writes.put(TreeId::PushOps, op.key.clone(), encode(&state));
@@ -523,41 +592,6 @@ async fn run_ops(
         }
     }
     Ok(outcomes)
-}
-
-/// The upsert lookup: the first provider record matching the record's keys.
-async fn find_existing(
-    step: &Step<'_>,
-    common_type: Option<&str>,
-    integration: &str,
-    common: &Value,
-) -> Result<Option<String>, StepError> {
-    let Some(common_type) = common_type else {
-        return Ok(None);
-    };
-    for keys in cdm::upsert_keys(common_type, common) {
-        let found = step
-            .runtime
-            .find_match(
-                &step.manifest.id,
-                &step.connection,
-                Some(step.credential()),
-                integration,
-                &keys,
-            )
-            .await;
-        match found {
-            Ok(Some(id)) => return Ok(Some(id)),
-            Ok(None) => {}
-            // A provider that cannot match on this key: try the next.
-            Err(crate::runtime::CallError::Connector {
-                error: ConnectorError::Unsupported(_),
-                ..
-            }) => {}
-            Err(e) => return Err(step.classify(e)),
-        }
-    }
-    Ok(None)
 }
 
 /// An item's data without the fields marked "do not update" on the session's
@@ -581,5 +615,24 @@ fn from_common(schema: &SessionSchema, data: Value) -> Value {
     match (&schema.mapping, schema.custom) {
         (Some(mapping), true) => mapping.to_custom(&data),
         _ => data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::decode;
+
+    #[test]
+    fn journals_of_earlier_versions_read_as_known_failures() {
+        let old = br#"{"Failed":{"message":"HubSpot rejected the record: bad email"}}"#;
+        let state: OpState = decode(old).expect("an earlier journal entry reads");
+        assert!(matches!(state, OpState::Failed { unknown: false, .. }));
+        let unknown = OpState::Failed {
+            message: "outcome unknown".into(),
+            unknown: true,
+        };
+        let back: OpState = decode(&encode(&unknown)).expect("round trip");
+        assert!(matches!(back, OpState::Failed { unknown: true, .. }));
     }
 }

@@ -206,13 +206,31 @@ async fn random_kills_never_lose_or_duplicate_a_record() {
     for (n, push) in &pushes {
         let results = host.all(&key, "push", "crm-contact", push).await;
         assert_eq!(results.len(), items);
-        for i in 0..items {
+        for (i, result) in results.iter().enumerate() {
             let email = format!("soak-{n}-{i}@example.com");
             let held = contacts
                 .iter()
                 .filter(|c| c["properties"]["email"] == email.as_str())
                 .count();
-            assert_eq!(held, 1, "{email} at the provider (seed {seed})");
+            // With disable_upsert a create a kill left unconfirmed is neither
+            // looked up nor sent again: its outcome is unknown, and the
+            // provider holds it at most once.
+            let unknown = result["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("outcome unknown"));
+            if unknown {
+                assert_eq!(
+                    n % 4,
+                    1,
+                    "{email}: unknown without disable_upsert: {result}"
+                );
+                assert!(
+                    held <= 1,
+                    "{email} at the provider {held} times (seed {seed})"
+                );
+            } else {
+                assert_eq!(held, 1, "{email} at the provider (seed {seed}): {result}");
+            }
         }
     }
     host.kill();

@@ -1,9 +1,31 @@
 //! Pushes: a bad item fails alone; internal ids and upserts update instead
-//! of creating again.
+//! of creating again; a create the provider may have made without saying so
+//! is never sent twice.
 
 use serde_json::{Value, json};
 
 use crate::harness::{TestHost, sim_config};
+
+fn count_first_name(t: &TestHost, name: &str) -> usize {
+    t.sim
+        .control()
+        .contacts()
+        .iter()
+        .filter(|c| c["properties"]["firstname"] == name)
+        .count()
+}
+
+/// The result of an item whose create was sent but never confirmed.
+fn assert_unknown(result: &Value) {
+    assert_eq!(result["error"]["error_type"], "integration", "{result}");
+    let message = result["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("outcome unknown") && message.contains("may or may not"),
+        "{result}"
+    );
+    assert!(result.get("created").is_none(), "{result}");
+    assert!(result["id"].is_null(), "{result}");
+}
 
 fn count_email(t: &TestHost, email: &str) -> usize {
     t.sim
@@ -221,4 +243,107 @@ async fn a_pattern_that_needs_backtracking_is_refused_at_initiate() {
         .await;
     assert_eq!(status, 400, "{answer}");
     assert!(answer["errors"]["schema[0]"].is_string(), "{answer}");
+}
+
+/// With `disable_upsert`, a create whose answer was lost is not looked up by
+/// its email afterwards: that would take another record sharing the email
+/// for it and overwrite it. Its outcome is reported unknown instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unconfirmed_create_under_disable_upsert_is_unknown_not_matched() {
+    let mut t = TestHost::start(sim_config(5, 2)).await;
+    let key = t.key("acme").await;
+    let session = t.connected_session(&key, json!({})).await;
+    let contact = |first: &str| {
+        json!({ "data": { "first_name": first, "last_name": "Shared",
+                          "email_addresses": [{ "email_address": "shared@example.com" }] },
+                "internal_id": first })
+    };
+    let first = t
+        .transfer(
+            &key,
+            "/api/push/transfer",
+            json!({ "session_id": session, "endgrate_type": "crm-contact",
+            "transfer_data": [contact("Xena")] }),
+        )
+        .await;
+    let first = t.all_data(&key, "push", "crm-contact", &first).await;
+    let xena = first[0]["id"].as_str().unwrap().to_owned();
+
+    // Yann's create reaches HubSpot; its answer is cut on the way back.
+    t.sim.control().cut_next(1);
+    let push = t
+        .transfer(
+            &key,
+            "/api/push/transfer",
+            json!({ "session_id": session, "endgrate_type": "crm-contact",
+            "disable_upsert": true, "transfer_data": [contact("Yann")] }),
+        )
+        .await;
+    let results = t.all_data(&key, "push", "crm-contact", &push).await;
+    assert_unknown(&results[0]);
+    let message = results[0]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("disable_upsert"), "{message}");
+    let xena_now = t.sim.control().record("contacts", &xena).unwrap();
+    assert_eq!(
+        xena_now["properties"]["firstname"], "Xena",
+        "the record sharing the email was not overwritten: {xena_now}"
+    );
+    assert_eq!(count_first_name(&t, "Yann"), 0);
+
+    let (_, errors) = t
+        .get(&key, &format!("/api/errors?transfer_id={push}"))
+        .await;
+    let errors = errors["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["error_type"], "integration");
+    assert_eq!(errors[0]["index"], 0);
+    assert_eq!(errors[0]["internal_id"], "Yann");
+    let resolve = errors[0]["error_resolve_text"].as_str().unwrap();
+    assert!(
+        resolve.contains("Check HubSpot") && !resolve.contains("rejected"),
+        "{resolve}"
+    );
+    t.stop().await;
+}
+
+/// Contacts with no email, phone or full name cannot be looked up: when
+/// their create reached HubSpot but the answer was cut, they are not sent
+/// again (that would create them twice) and their outcome is unknown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unconfirmed_create_without_lookup_keys_is_never_sent_twice() {
+    let mut t = TestHost::start(sim_config(5, 2)).await;
+    let key = t.key("acme").await;
+    let session = t.connected_session(&key, json!({})).await;
+
+    // Nothing to look up, so the batch create is the push's first request.
+    t.sim.control().cut_next(1);
+    let push = t
+        .transfer(&key, "/api/push/transfer", json!({ "session_id": session, "endgrate_type": "crm-contact",
+            "transfer_data": [
+                { "data": { "first_name": "Keyless", "title": "Nobody in particular" }, "internal_id": "k" },
+                { "data": { "first_name": "Nameless" } }
+            ] }))
+        .await;
+    let results = t.all_data(&key, "push", "crm-contact", &push).await;
+    assert_eq!(results.len(), 2);
+    for result in &results {
+        assert_unknown(result);
+        let message = result["error"]["message"].as_str().unwrap();
+        assert!(message.contains("look it up"), "{message}");
+    }
+    for name in ["Keyless", "Nameless"] {
+        assert_eq!(
+            count_first_name(&t, name),
+            1,
+            "{name}: the create reached HubSpot once and was not sent again"
+        );
+    }
+    let (_, data) = t
+        .get(
+            &key,
+            &format!("/api/push/data?endgrate_type=crm-contact&transfer_id={push}"),
+        )
+        .await;
+    assert_eq!(data["transfer_errors"], true);
+    t.stop().await;
 }
