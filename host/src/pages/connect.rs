@@ -181,6 +181,19 @@ async fn redeem(
     }
 }
 
+/// The live session a change link (or a pass) lets this browser change, and
+/// the pass a link turned into: the entry of `reauthenticate` and `edit`.
+async fn session_to_change(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &QueryParams,
+) -> Result<(Session, Option<String>), Box<Response>> {
+    let session = live_session(state, query.optional("session_id"))?;
+    let pass = redeem(state, query, &session).await?;
+    may_change(state, headers, &session, pass.as_deref())?;
+    Ok((session, pass))
+}
+
 /// Sends the pass a change link turned into along with `response`.
 fn keep_pass(state: &AppState, response: Response, pass: Option<String>) -> Response {
     match pass {
@@ -299,17 +312,10 @@ pub async fn reauthenticate(
     headers: HeaderMap,
     query: QueryParams,
 ) -> Response {
-    let session = match live_session(&state, query.optional("session_id")) {
-        Ok(s) => s,
+    let (session, pass) = match session_to_change(&state, &headers, &query).await {
+        Ok(x) => x,
         Err(page) => return *page,
     };
-    let pass = match redeem(&state, &query, &session).await {
-        Ok(pass) => pass,
-        Err(page) => return *page,
-    };
-    if let Err(page) = may_change(&state, &headers, &session, pass.as_deref()) {
-        return *page;
-    }
     let Some(provider) = session
         .provider()
         .or(session.pending.as_ref().map(|p| p.provider.as_str()))
@@ -333,17 +339,10 @@ pub async fn edit(
     headers: HeaderMap,
     query: QueryParams,
 ) -> Response {
-    let session = match live_session(&state, query.optional("session_id")) {
-        Ok(s) => s,
+    let (session, pass) = match session_to_change(&state, &headers, &query).await {
+        Ok(x) => x,
         Err(page) => return *page,
     };
-    let pass = match redeem(&state, &query, &session).await {
-        Ok(pass) => pass,
-        Err(page) => return *page,
-    };
-    if let Err(page) = may_change(&state, &headers, &session, pass.as_deref()) {
-        return *page;
-    }
     let Some(provider) = session
         .provider()
         .or(session.pending.as_ref().map(|p| p.provider.as_str()))

@@ -11,10 +11,7 @@ use crate::harness::{TestHost, eventually, receiver, sim_config};
 async fn concurrent_transfers_share_one_refresh() {
     let mut t = TestHost::start(sim_config(150, 120)).await;
     let key = t.key("acme").await;
-    let (_, answer) = t
-        .post(&key, "/api/session/initiate", json!({ "category": "crm" }))
-        .await;
-    let session = answer["session_id"].as_str().unwrap().to_owned();
+    let session = t.initiate(&key, json!({ "category": "crm" })).await;
     t.sign_in(&format!(
         "/session/start?session_id={session}&provider=hubspot"
     ))
@@ -59,10 +56,7 @@ async fn a_revoked_session_waits_for_reauthentication_then_finishes() {
     let mut t = TestHost::start(sim_config(60, 5)).await;
     let key = t.key("acme").await;
     let hooks = receiver().await;
-    let (_, answer) = t
-        .post(&key, "/api/session/initiate", json!({ "category": "crm", "error_webhook": { "endpoint": hooks.url, "metadata": { "who": "ops" } } }))
-        .await;
-    let session = answer["session_id"].as_str().unwrap().to_owned();
+    let session = t.initiate(&key, json!({ "category": "crm", "error_webhook": { "endpoint": hooks.url, "metadata": { "who": "ops" } } })).await;
     t.sign_in(&format!(
         "/session/start?session_id={session}&provider=hubspot"
     ))
@@ -126,14 +120,12 @@ async fn a_revoked_session_waits_for_reauthentication_then_finishes() {
 async fn a_rejected_credential_is_explained_once_in_the_providers_words() {
     let t = TestHost::start(sim_config(1, 1)).await;
     let key = t.key("acme").await;
-    let (_, answer) = t
-        .post(
+    let session = t
+        .initiate(
             &key,
-            "/api/session/initiate",
             json!({ "schema": [{ "endgrate_type": "crm-contact" }] }),
         )
         .await;
-    let session = answer["session_id"].as_str().unwrap();
     let (status, answer) = t
         .post(&key, "/api/session/credentials", json!({ "session_id": session, "provider": "hubspot", "credentials": { "access_token": "not-a-token" } }))
         .await;

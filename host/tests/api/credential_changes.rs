@@ -66,28 +66,20 @@ async fn rejected_credentials_never_replace_the_working_one() {
 async fn a_session_deleted_during_sign_in_stays_deleted() {
     let t = TestHost::start(sim_config(3, 1)).await;
     let key = t.key("acme").await;
-    let (_, answer) = t
-        .post(
+    let session = t
+        .initiate(
             &key,
-            "/api/session/initiate",
             json!({ "schema": [{ "endgrate_type": "crm-contact" }] }),
         )
         .await;
-    let session = answer["session_id"].as_str().unwrap().to_owned();
     let location = |r: &reqwest::Response| r.headers()["location"].to_str().unwrap().to_owned();
     // The end user is at the provider's consent page...
-    let to_provider = t
-        .http
-        .get(format!(
-            "{}/session/start?session_id={session}&provider=hubspot",
-            t.url
-        ))
-        .send()
-        .await
-        .unwrap();
     let consent = t
         .http
-        .get(format!("{}&auto_approve=true", location(&to_provider)))
+        .get(format!(
+            "{}&auto_approve=true",
+            t.authorize_url(&session).await
+        ))
         .send()
         .await
         .unwrap();

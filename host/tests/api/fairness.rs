@@ -117,14 +117,12 @@ async fn a_session_larger_than_the_cap_is_refused() {
 async fn transfers_waiting_for_configuration_run_once_it_is_done() {
     let t = TestHost::start(sim_config(30, 2)).await;
     let key = t.key("acme").await;
-    let (_, answer) = t
-        .post(
+    let session = t
+        .initiate(
             &key,
-            "/api/session/initiate",
             json!({ "schema": [{ "endgrate_type": "crm-contact" }] }),
         )
         .await;
-    let session = answer["session_id"].as_str().unwrap().to_owned();
     let (_, queued) = t
         .post(
             &key,
@@ -152,14 +150,12 @@ async fn live_statistics_feeds_of_a_transfer_share_one_snapshot_and_are_bounded(
     let t = TestHost::start(sim_config(1, 1)).await;
     let key = t.key("acme").await;
     // A pull that waits (its session is not configured yet) keeps its feeds open.
-    let (_, answer) = t
-        .post(
+    let session = t
+        .initiate(
             &key,
-            "/api/session/initiate",
             json!({ "schema": [{ "endgrate_type": "crm-contact" }] }),
         )
         .await;
-    let session = answer["session_id"].as_str().unwrap();
     let (_, queued) = t
         .post(
             &key,

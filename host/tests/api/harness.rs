@@ -207,6 +207,32 @@ impl TestHost {
         self.call("GET", path, Some(key), None).await
     }
 
+    /// A new session of `key` initiated with `body`; its id.
+    pub async fn initiate(&self, key: &str, body: Value) -> String {
+        let (status, answer) = self.post(key, "/api/session/initiate", body).await;
+        assert_eq!(status, 200, "{answer}");
+        answer["session_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Starts an OAuth sign-in of `session` with HubSpot in this client (a
+    /// browser keeping cookies); the provider's authorize URL it was sent to.
+    pub async fn authorize_url(&self, session: &str) -> String {
+        let to_provider = self
+            .http
+            .get(format!(
+                "{}/session/start?session_id={session}&provider=hubspot",
+                self.url
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert!(to_provider.status().is_redirection());
+        to_provider.headers()["location"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// A session for contacts and companies, connected with the simulator's static token.
     pub async fn connected_session(&self, key: &str, extra: Value) -> String {
         let mut body = json!({ "schema": [{ "endgrate_type": "crm-contact" }, { "endgrate_type": "crm-company" }] });

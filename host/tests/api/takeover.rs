@@ -111,29 +111,19 @@ async fn a_change_link_works_once_and_its_sign_in_fires_the_configuration_webhoo
 async fn a_sign_in_finishes_only_in_the_browser_that_started_it() {
     let t = TestHost::start(sim_config(3, 1)).await;
     let key = t.key("acme").await;
-    let (_, answer) = t
-        .post(
+    let session = t
+        .initiate(
             &key,
-            "/api/session/initiate",
             json!({ "schema": [{ "endgrate_type": "crm-contact" }] }),
         )
         .await;
-    let session = answer["session_id"].as_str().unwrap().to_owned();
     let location = |r: &reqwest::Response| r.headers()["location"].to_str().unwrap().to_owned();
     // The end user starts signing in...
-    let to_provider = t
-        .http
-        .get(format!(
-            "{}/session/start?session_id={session}&provider=hubspot",
-            t.url
-        ))
-        .send()
-        .await
-        .unwrap();
+    let authorize = t.authorize_url(&session).await;
     // ...and someone else's browser approves and comes back with the code.
     let other = stranger();
     let consent = other
-        .get(format!("{}&auto_approve=true", location(&to_provider)))
+        .get(format!("{authorize}&auto_approve=true"))
         .send()
         .await
         .unwrap();
