@@ -143,6 +143,10 @@ struct ServeArgs {
     /// Transfers one account may have waiting; triggers past it answer 429.
     #[arg(long, default_value_t = 10_000)]
     max_waiting_transfers: usize,
+    /// Pages or batches of one session that may run at once (never more
+    /// than the connector's declared concurrent requests).
+    #[arg(long, default_value_t = 4)]
+    steps_per_session: usize,
     /// Runs every provider's simulator inside the host and points the
     /// connectors at them (needs the `sandbox` feature). Webhooks may then
     /// go to this machine's loopback addresses.
@@ -238,6 +242,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.transfers.workers = args.workers.max(1);
     config.transfers.full_resync = Duration::from_secs(args.full_resync_hours * 3600);
     config.transfers.max_waiting_per_account = args.max_waiting_transfers.max(1);
+    config.transfers.steps_per_session = args.steps_per_session.max(1);
     if args.allow_private_webhooks {
         config.webhooks.address_policy = AddressPolicy::allow_private();
     }

@@ -63,6 +63,8 @@ pub struct TransferConfig {
     pub full_resync: Duration,
     /// Transfers one account may have waiting; more are refused with 429.
     pub max_waiting_per_account: usize,
+    /// Slices (pages, batches) of one session that may run at once.
+    pub steps_per_session: usize,
 }
 
 impl Default for TransferConfig {
@@ -77,6 +79,7 @@ impl Default for TransferConfig {
             sync_overlap: Duration::from_secs(60),
             full_resync: Duration::from_secs(24 * 3600),
             max_waiting_per_account: 10_000,
+            steps_per_session: 4,
         }
     }
 }
@@ -377,11 +380,9 @@ impl Engine {
         if gate.reauth_required {
             return Eligibility::Parked;
         }
-        let limit = self
-            .runtime
-            .manifest(provider)
-            .map(|m| m.rate_limit.max_concurrent.clamp(1, 4) as usize)
-            .unwrap_or(1);
+        let limit = self.runtime.manifest(provider).map_or(1, |m| {
+            steps_per_session(m.rate_limit.max_concurrent, self.config.steps_per_session)
+        });
         if running >= limit {
             return Eligibility::Later;
         }
@@ -742,6 +743,16 @@ pub fn of_session(db: &Db, session_id: &str) -> Result<Vec<Transfer>, StoreError
     Ok(out)
 }
 
+/// Slices of one session that may run at once: the host's per-session cap,
+/// and no more than the connector's `max-concurrent` requests in flight,
+/// where 0 means the provider sets no such limit (the contract's meaning).
+fn steps_per_session(max_concurrent: u32, cap: usize) -> usize {
+    match max_concurrent {
+        0 => cap.max(1),
+        declared => (declared as usize).min(cap).max(1),
+    }
+}
+
 /// Stages an error of a transfer, and its error webhook.
 #[allow(clippy::too_many_arguments)]
 pub fn stage_error(
@@ -877,5 +888,18 @@ pub fn classify(provider: &str, err: CallError) -> StepError {
             error_type: ErrorType::Internal,
             message: other.to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_max_concurrent_means_no_limit_not_one_step() {
+        assert_eq!(steps_per_session(0, 4), 4);
+        assert_eq!(steps_per_session(1, 4), 1);
+        assert_eq!(steps_per_session(10, 4), 4);
+        assert_eq!(steps_per_session(0, 0), 1);
     }
 }
