@@ -1220,6 +1220,7 @@ async fn push_create_update_upsert_associate(case: &'static Case) {
     edit(child.endgrate_type, &mut edited);
     let update = PushItem {
         id: Some(children[0].id.clone()),
+        idempotency_key: "conformance-update".into(),
         data: edited.clone(),
         associations: Vec::new(),
     };
@@ -1295,6 +1296,7 @@ async fn push_create_update_upsert_associate(case: &'static Case) {
     edit(people.endgrate_type, &mut changed);
     let upsert = PushItem {
         id: found.clone(),
+        idempotency_key: "conformance-upsert".into(),
         data: changed.clone(),
         associations: Vec::new(),
     };
@@ -1386,6 +1388,7 @@ fn creates(data: &[Value], associations: &[(String, Vec<String>)]) -> Vec<PushIt
     data.iter()
         .map(|d| PushItem {
             id: None,
+            idempotency_key: String::new(),
             data: d.clone(),
             associations: associations.to_vec(),
         })

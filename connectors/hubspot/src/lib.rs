@@ -13,6 +13,7 @@
 //!   back to the input order (see [`push`]).
 //! - Associations use the v4 API (default association types 279/280).
 
+mod find;
 mod mapping;
 mod push;
 
@@ -236,6 +237,7 @@ fn search_eq(kind: Kind, groups: &[Vec<(&str, String)>]) -> Result<Option<String
     let page: ObjectPage = parse(
         API.post(format!("/crm/v3/objects/{}/search", kind.path()))
             .idempotent(true)
+            .rate_class("search")
             .json_body(&body)?
             .send()?,
     )?;
@@ -306,6 +308,12 @@ impl Connector for HubSpot {
                 window_ms: 10_000,
                 max_concurrent: 10,
             },
+            // Searches have their own limit beside the general one.
+            rate_classes: vec![RateClass {
+                name: "search".into(),
+                requests: 4,
+                window_ms: 1_000,
+            }],
         }
     }
 
@@ -356,6 +364,7 @@ impl Connector for HubSpot {
                 let mut page: ObjectPage = parse(
                     API.post(format!("/crm/v3/objects/{}/search", kind.path()))
                         .idempotent(true)
+                        .rate_class("search")
                         .json_body(&body)?
                         .send()?,
                 )?;
@@ -495,6 +504,15 @@ impl Connector for HubSpot {
             }
         };
         search_eq(kind, &groups)
+    }
+
+    fn find_matches(
+        conn: &Connection,
+        endgrate_type: &str,
+        items: Vec<Vec<Json>>,
+    ) -> Result<Vec<Result<Option<String>, ConnectorError>>, ConnectorError> {
+        let kind = Kind::from_type(endgrate_type)?;
+        Ok(find::find_matches(conn, kind, items))
     }
 
     fn associate(

@@ -17,6 +17,7 @@ fn contact(id: &str, props: Value) -> Value {
 fn item(id: Option<&str>, data: Value) -> PushItem {
     PushItem {
         id: id.map(str::to_owned),
+        idempotency_key: String::new(),
         data: data.to_string(),
         associations: Vec::new(),
     }
@@ -476,8 +477,10 @@ fn find_match_reads_a_contact_by_email_and_searches_the_rest() {
     let mock = MockHttp::new();
     mock.on("GET", "/crm/v3/objects/contacts/a%40x.com")
         .reply_json(200, json!({"id": "42", "properties": {"email": "a@x.com"}}));
-    mock.on("GET", "/crm/v3/objects/contacts/")
-        .reply_json(404, json!({"status": "error", "message": "Object not found", "category": "OBJECT_NOT_FOUND"}));
+    mock.on("GET", "/crm/v3/objects/contacts/").reply_json(
+        404,
+        json!({"status": "error", "message": "Object not found", "category": "OBJECT_NOT_FOUND"}),
+    );
     mock.on("POST", "/crm/v3/objects/contacts/search")
         .reply_json(200, json!({"total": 0, "results": []}));
     let found = HubSpot::find_match(&conn(), "crm-contact", r#"{"email": "a@x.com"}"#);
@@ -492,7 +495,10 @@ fn find_match_reads_a_contact_by_email_and_searches_the_rest() {
     assert_eq!(none, Ok(None));
     let requests = mock.requests();
     assert_eq!(requests[0].method, "GET");
-    assert_eq!(requests[0].query_param("idProperty").as_deref(), Some("email"));
+    assert_eq!(
+        requests[0].query_param("idProperty").as_deref(),
+        Some("email")
+    );
     assert!(requests[2].idempotent);
     assert_eq!(
         requests[2].body_json().unwrap()["filterGroups"],
@@ -674,4 +680,109 @@ fn incremental_cursors_of_earlier_versions_still_work() {
         second["filterGroups"][0]["filters"][0]["value"],
         "2024-07-01T00:00:00.000Z"
     );
+}
+
+#[test]
+fn find_matches_reads_emails_in_one_batch_and_falls_back_key_by_key() {
+    let mock = MockHttp::new();
+    mock.on("POST", "/crm/v3/objects/contacts/batch/read")
+        .reply_json(
+            207,
+            json!({"status": "COMPLETE", "results": [
+            {"id": "11", "properties": {"email": "ann@x.com"}},
+            {"id": "12", "properties": {"email": "bob@x.com"}}
+        ], "errors": [{"category": "OBJECT_NOT_FOUND", "context": {"ids": ["new@x.com"]}}]}),
+        );
+    mock.on("POST", "/crm/v3/objects/contacts/search")
+        .reply_json(
+            200,
+            json!({"total": 1, "results": [{"id": "77", "properties": {}}]}),
+        );
+    let items = vec![
+        vec![r#"{"email_addresses": "ANN@x.com"}"#.to_owned()],
+        vec![
+            r#"{"email_addresses": "new@x.com"}"#.to_owned(),
+            r#"{"first_name": "Cy", "last_name": "Po"}"#.to_owned(),
+        ],
+        vec![r#"{"email_addresses": "bob@x.com"}"#.to_owned()],
+        vec![r#"{"website_url": "x"}"#.to_owned()],
+    ];
+    let answers = HubSpot::find_matches(&conn(), "crm-contact", items).unwrap();
+    assert_eq!(
+        answers[0],
+        Ok(Some("11".to_owned())),
+        "emails match whatever their case"
+    );
+    assert_eq!(
+        answers[1],
+        Ok(Some("77".to_owned())),
+        "the next key set when the first finds nothing"
+    );
+    assert_eq!(answers[2], Ok(Some("12".to_owned())));
+    assert!(
+        matches!(answers[3], Err(ConnectorError::Unsupported(_))),
+        "{:?}",
+        answers[3]
+    );
+
+    let requests = mock.requests();
+    assert_eq!(
+        requests.len(),
+        2,
+        "one batch read, one search: {requests:?}"
+    );
+    let read = requests[0].body_json().unwrap();
+    assert_eq!(read["idProperty"], "email");
+    assert_eq!(read["inputs"].as_array().unwrap().len(), 3);
+    assert_eq!(requests[1].rate_class.as_deref(), Some("search"));
+}
+
+#[test]
+fn find_matches_asks_every_company_domain_in_one_in_search() {
+    let mock = MockHttp::new();
+    mock.on("POST", "/crm/v3/objects/companies/search")
+        .reply_json(
+            200,
+            json!({"total": 2, "results": [
+                {"id": "5", "properties": {"domain": "a.example"}},
+                {"id": "6", "properties": {"domain": "b.example"}}
+            ]}),
+        );
+    let items: Vec<Vec<String>> = ["a.example", "b.example", "c.example"]
+        .iter()
+        .map(|d| vec![json!({ "domain": d }).to_string()])
+        .collect();
+    let answers = HubSpot::find_matches(&conn(), "crm-company", items).unwrap();
+    assert_eq!(
+        answers,
+        [Ok(Some("5".to_owned())), Ok(Some("6".to_owned())), Ok(None)]
+    );
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 1);
+    let filter = &requests[0].body_json().unwrap()["filterGroups"][0]["filters"][0];
+    assert_eq!(filter["operator"], "IN");
+    assert_eq!(
+        filter["values"],
+        json!(["a.example", "b.example", "c.example"])
+    );
+}
+
+#[test]
+fn a_failed_batch_read_fails_only_the_items_it_asked_about() {
+    let mock = MockHttp::new();
+    mock.on("POST", "/crm/v3/objects/contacts/batch/read")
+        .reply_json(503, json!({"status": "error", "message": "down"}));
+    mock.on("POST", "/crm/v3/objects/contacts/search")
+        .reply_json(200, json!({"total": 0, "results": []}));
+    let items = vec![
+        vec![r#"{"email_addresses": "ann@x.com"}"#.to_owned()],
+        vec![r#"{"first_name": "Cy", "last_name": "Po"}"#.to_owned()],
+    ];
+    let answers = HubSpot::find_matches(&conn(), "crm-contact", items).unwrap();
+    assert!(
+        matches!(answers[0], Err(ConnectorError::Transient(_))),
+        "{:?}",
+        answers[0]
+    );
+    assert_eq!(answers[1], Ok(None));
 }

@@ -130,6 +130,7 @@ impl Connector for Pipedrive {
                 window_ms: 2_000,
                 max_concurrent: 0,
             },
+            rate_classes: Vec::new(),
         }
     }
 

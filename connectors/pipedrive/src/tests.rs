@@ -81,6 +81,7 @@ fn organization_fields() -> Value {
 fn item(id: Option<&str>, data: Value) -> PushItem {
     PushItem {
         id: id.map(str::to_owned),
+        idempotency_key: String::new(),
         data: data.to_string(),
         associations: Vec::new(),
     }

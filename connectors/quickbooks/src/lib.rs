@@ -102,6 +102,7 @@ impl Connector for QuickBooks {
                 window_ms: 60_000,
                 max_concurrent: 10,
             },
+            rate_classes: Vec::new(),
         }
     }
 
@@ -255,8 +256,7 @@ impl Connector for QuickBooks {
         let company = Company::of(conn)?;
         let item = PushItem {
             id: Some(invoice.to_owned()),
-            data: to_json(&json!({ "customer_id": customer }))?,
-            associations: Vec::new(),
+            ..PushItem::new(&json!({ "customer_id": customer }))?
         };
         match push::push(&company, Kind::Invoice, &[item])?.pop() {
             Some(Ok(_)) => Ok(()),

@@ -21,6 +21,7 @@ fn conn() -> Connection {
 fn item(id: Option<&str>, data: Value) -> PushItem {
     PushItem {
         id: id.map(str::to_owned),
+        idempotency_key: String::new(),
         data: data.to_string(),
         associations: Vec::new(),
     }

@@ -202,6 +202,7 @@ impl Connector for Salesforce {
                 window_ms: 1_000,
                 max_concurrent: 5,
             },
+            rate_classes: Vec::new(),
         }
     }
 

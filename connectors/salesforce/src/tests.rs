@@ -45,6 +45,7 @@ fn contact(id: &str, fields: Value) -> Value {
 fn item(id: Option<&str>, data: Value) -> PushItem {
     PushItem {
         id: id.map(str::to_owned),
+        idempotency_key: String::new(),
         data: data.to_string(),
         associations: Vec::new(),
     }

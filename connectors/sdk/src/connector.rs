@@ -64,6 +64,29 @@ pub trait Connector {
         Err(unsupported::<Self>(&format!("matching {endgrate_type}")))
     }
 
+    /// The upsert lookups of a whole push batch, which is how the host asks:
+    /// before each batch that creates records (unless the push has
+    /// `disable_upsert`), and to learn whether a create whose answer was lost
+    /// went through. `items[i]` holds item `i`'s key sets in priority order
+    /// (e.g. `{"email"}`, then `{"phone"}`, then `{"first_name", "last_name"}`);
+    /// answer, per item, the id matching its first key set that matches a
+    /// record, or `None`.
+    ///
+    /// The default asks [`find_match`](Self::find_match) for each key set in
+    /// turn, skipping key sets it answers `unsupported` for. Override it to
+    /// use the provider's batch reads or `IN` searches: one request for the
+    /// batch instead of one per item and key.
+    fn find_matches(
+        conn: &Connection,
+        endgrate_type: &str,
+        items: Vec<Vec<Json>>,
+    ) -> Result<Vec<Result<Option<String>, ConnectorError>>, ConnectorError> {
+        Ok(items
+            .iter()
+            .map(|key_sets| first_match::<Self>(conn, endgrate_type, key_sets))
+            .collect())
+    }
+
     /// Links two existing records. Defaults to `unsupported`.
     fn associate(
         conn: &Connection,
@@ -94,6 +117,30 @@ pub trait Connector {
         Err(unsupported::<Self>(&format!(
             "mapping {endgrate_type} from the common model"
         )))
+    }
+}
+
+/// The default `find_matches` for one item: `find_match` for each key set in
+/// turn. A key set the connector cannot match on is skipped; when it can
+/// match on none, the answer is `unsupported`.
+fn first_match<C: Connector + ?Sized>(
+    conn: &Connection,
+    endgrate_type: &str,
+    key_sets: &[Json],
+) -> Result<Option<String>, ConnectorError> {
+    let mut unsupported = None;
+    let mut asked = false;
+    for keys in key_sets {
+        match C::find_match(conn, endgrate_type, keys) {
+            Ok(Some(id)) => return Ok(Some(id)),
+            Ok(None) => asked = true,
+            Err(e @ ConnectorError::Unsupported(_)) => unsupported = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    match (asked, unsupported) {
+        (false, Some(e)) => Err(e),
+        _ => Ok(None),
     }
 }
 
@@ -152,6 +199,15 @@ impl<C: Connector> Guest for Export<C> {
         C::find_match(&conn, &endgrate_type, &keys)
     }
 
+    fn find_matches(
+        conn: Connection,
+        endgrate_type: String,
+        items: Vec<Vec<Json>>,
+    ) -> Result<Vec<Result<Option<String>, ConnectorError>>, ConnectorError> {
+        crate::panic::install_hook();
+        C::find_matches(&conn, &endgrate_type, items)
+    }
+
     fn associate(
         conn: Connection,
         from_type: String,
@@ -204,6 +260,7 @@ mod tests {
                     window_ms: 1,
                     max_concurrent: 0,
                 },
+                rate_classes: Vec::new(),
             }
         }
 

@@ -99,6 +99,7 @@ impl Api {
             headers: vec![("accept".to_owned(), "application/json".to_owned())],
             body: None,
             idempotent: method.is_idempotent(),
+            rate_class: None,
         }
     }
 
@@ -139,6 +140,7 @@ pub struct RequestBuilder {
     headers: Vec<(String, String)>,
     body: Option<Vec<u8>>,
     idempotent: bool,
+    rate_class: Option<String>,
 }
 
 impl RequestBuilder {
@@ -200,6 +202,14 @@ impl RequestBuilder {
         self
     }
 
+    /// Counts the request against one of the manifest's `rate_classes` (e.g.
+    /// HubSpot's `search`) as well as the general limit, so the host paces it
+    /// under that class's limit too.
+    pub fn rate_class(mut self, class: &str) -> Self {
+        self.rate_class = Some(class.to_owned());
+        self
+    }
+
     /// The URL with the query parameters appended.
     pub fn url(&self) -> String {
         let mut url = self.url.clone();
@@ -222,6 +232,7 @@ impl RequestBuilder {
             headers: self.headers.clone(),
             body: self.body.clone(),
             idempotent: self.idempotent,
+            rate_class: self.rate_class.clone(),
         }
     }
 

@@ -82,6 +82,17 @@ impl PullRequest {
 }
 
 impl PushItem {
+    /// An item that creates a record from common-model `data`, for tests. Set
+    /// `id` to make it an update, and add `associations` as needed.
+    pub fn new<T: Serialize + ?Sized>(data: &T) -> Result<Self, ConnectorError> {
+        Ok(Self {
+            id: None,
+            idempotency_key: "test-item".to_owned(),
+            data: to_json(data)?,
+            associations: Vec::new(),
+        })
+    }
+
     /// The item's record as `T`; a record of another shape is `invalid-data`.
     pub fn data_as<T: DeserializeOwned>(&self) -> Result<T, ConnectorError> {
         from_json(&self.data)
@@ -227,9 +238,9 @@ mod tests {
         assert!(PulledRecord::deleted("2").deleted);
 
         let item = PushItem {
-            id: None,
             data: "not json".to_owned(),
             associations: vec![("crm-company".to_owned(), vec!["5".to_owned()])],
+            ..PushItem::new(&json!({})).unwrap()
         };
         assert!(matches!(
             item.data_as::<serde_json::Value>(),

@@ -78,6 +78,7 @@
 //!             }],
 //!             batch_limits: BatchLimits { max_page_size: 100, max_push_batch: 1 },
 //!             rate_limit: RateLimit { requests: 10, window_ms: 1_000, max_concurrent: 0 },
+//!             rate_classes: Vec::new(),
 //!         }
 //!     }
 //!
@@ -149,7 +150,7 @@ pub mod testing;
 pub use bindings::switchyard::connector::types::{
     ApiKeyField, AuthSpec, BatchLimits, ClientAuth, Connection, ConnectorError,
     CredentialPlacement, Integration, Json, Manifest, Oauth2Spec, Page, PullRequest, PulledRecord,
-    PushItem, Pushed, RateLimit,
+    PushItem, Pushed, RateClass, RateLimit,
 };
 pub use connector::Connector;
 
@@ -159,7 +160,7 @@ pub mod prelude {
     pub use crate::{
         ApiKeyField, AuthSpec, BatchLimits, ClientAuth, Connection, Connector, ConnectorError,
         CredentialPlacement, Integration, Json, Manifest, Oauth2Spec, Page, PullRequest,
-        PulledRecord, PushItem, Pushed, RateLimit, export_connector, log,
+        PulledRecord, PushItem, Pushed, RateClass, RateLimit, export_connector, log,
     };
 }
 

@@ -22,6 +22,7 @@ fn entry(c: &LoadedConnector) -> Value {
     json!({
         "id": c.manifest.id,
         "version": c.manifest.version,
+        "contract": c.contract().as_str(),
         "hash": c.hash,
         "loaded_at": crate::time::rfc3339(c.loaded_at),
         "display_name": c.manifest.display_name,

@@ -390,6 +390,10 @@ fn schemas() -> Value {
         &[
             ("id", string()),
             ("version", string()),
+            (
+                "contract",
+                json!({ "type": "string", "enum": crate::runtime::contract::Version::ALL.map(|v| v.as_str()) }),
+            ),
             ("hash", string()),
             ("loaded_at", string()),
             ("display_name", string()),

@@ -19,6 +19,9 @@ pub struct Manifest {
     pub integrations: Vec<Integration>,
     pub batch_limits: BatchLimits,
     pub rate_limit: RateLimit,
+    /// Limits on some requests only, beside `rate_limit` (contract 0.2; none
+    /// for 0.1 connectors).
+    pub rate_classes: Vec<RateClass>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -84,6 +87,15 @@ pub struct RateLimit {
     pub requests: u32,
     pub window_ms: u32,
     pub max_concurrent: u32,
+}
+
+/// A provider limit on one class of its requests (HubSpot's searches), per
+/// connected account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RateClass {
+    pub name: String,
+    pub requests: u32,
+    pub window_ms: u32,
 }
 
 /// A manifest field that is wrong, and why.
@@ -250,6 +262,29 @@ impl Manifest {
                 "requests and window-ms must both be at least 1",
             ));
         }
+        for (i, class) in self.rate_classes.iter().enumerate() {
+            if !is_slug(&class.name) {
+                return Err(invalid(
+                    format!("rate-classes[{i}].name"),
+                    format!(
+                        "must be lowercase letters, digits and single dashes (got {:?})",
+                        class.name
+                    ),
+                ));
+            }
+            if self.rate_classes[..i].iter().any(|c| c.name == class.name) {
+                return Err(invalid(
+                    format!("rate-classes[{i}].name"),
+                    format!("{:?} is listed twice", class.name),
+                ));
+            }
+            if class.requests == 0 || class.window_ms == 0 {
+                return Err(invalid(
+                    format!("rate-classes[{i}]"),
+                    "requests and window-ms must both be at least 1",
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -336,6 +371,11 @@ pub(crate) mod tests {
                 window_ms: 10_000,
                 max_concurrent: 4,
             },
+            rate_classes: vec![RateClass {
+                name: "search".into(),
+                requests: 4,
+                window_ms: 1_000,
+            }],
         }
     }
 
@@ -368,6 +408,18 @@ pub(crate) mod tests {
                 Box::new(|m| m.batch_limits.max_page_size = 0),
             ),
             ("rate-limit", Box::new(|m| m.rate_limit.requests = 0)),
+            (
+                "rate-classes[0].name",
+                Box::new(|m| m.rate_classes[0].name = "Search".into()),
+            ),
+            (
+                "rate-classes[1].name",
+                Box::new(|m| m.rate_classes.push(m.rate_classes[0].clone())),
+            ),
+            (
+                "rate-classes[0]",
+                Box::new(|m| m.rate_classes[0].window_ms = 0),
+            ),
             (
                 "auth.api-key",
                 Box::new(|m| m.auth = AuthSpec::ApiKey(Vec::new())),

@@ -1,6 +1,7 @@
 //! The connector runtime: loads WebAssembly connector components, keeps the
 //! registry of what is loaded, and runs each call in a fresh sandboxed instance.
 //!
+//! - [`contract`]: the contract versions this host speaks, one module each.
 //! - [`engine`]: the wasmtime configuration and the epoch ticker.
 //! - [`compile_cache`]: compiling components, cached on disk.
 //! - [`manifest`]: what a connector says about itself, validated.
@@ -11,8 +12,8 @@
 //! - [`rate_limit`]: pacing requests per connected account.
 //! - [`credentials`]: the seam to wherever credentials are kept.
 
-pub mod bindings;
 pub mod compile_cache;
+pub mod contract;
 pub mod credentials;
 pub mod engine;
 pub mod manifest;
@@ -31,9 +32,9 @@ use std::time::{Duration, SystemTime};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 use wasmtime::Engine;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 
-use bindings::v0_1;
+use contract::{Answer, GuestConnection, Instance, InstancePre, Version};
 use credentials::CredentialSource;
 use manifest::{InvalidManifest, Manifest, RateLimit};
 use outbound::{AllowedHosts, Outbound};
@@ -108,7 +109,11 @@ pub enum LoadError {
     Invalid(String),
     #[error("the component imports `{0}`, which this host does not provide")]
     UnsupportedImport(String),
-    #[error("the component does not export `{}` (it exports: {})", v0_1::V0_1_EXPORT_NAME, .0.join(", "))]
+    #[error(
+        "the component does not export a connector interface this host knows ({}; it exports: {})",
+        Version::ALL.map(Version::export_name).join(", "),
+        .0.join(", ")
+    )]
     NotAConnector(Vec<String>),
     #[error("the component cannot be linked: {0}")]
     Link(String),
@@ -148,8 +153,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| StartError(format!("{e:?}")))?;
-        v0_1::ConnectorWorld::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |state| state)
-            .map_err(|e| StartError(format!("{e:?}")))?;
+        contract::add_to_linker(&mut linker).map_err(|e| StartError(format!("{e:?}")))?;
         let cache =
             compile_cache::CompileCache::new(&engine, config.cache_dir.clone()).map_err(|e| {
                 StartError(format!(
@@ -204,15 +208,11 @@ impl Runtime {
             .exports(&self.engine)
             .map(|(name, _)| name.to_owned())
             .collect();
-        if !exports.iter().any(|e| e == v0_1::V0_1_EXPORT_NAME) {
+        let Some(version) = Version::of_exports(exports.iter().map(String::as_str)) else {
             return Err(LoadError::NotAConnector(exports));
-        }
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
+        };
+        let pre = InstancePre::new(&self.linker, &component, version)
             .map_err(|e| LoadError::Link(format!("{e:#}")))?;
-        let pre =
-            v0_1::ConnectorWorldPre::new(pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
         let manifest = self.describe(&pre).await.map_err(LoadError::Describe)?;
         manifest.validate()?;
         Ok(LoadedConnector {
@@ -267,24 +267,14 @@ impl Runtime {
     /// Rejects imports no linker here provides, naming the first one.
     fn check_imports(&self, component: &Component) -> Result<(), LoadError> {
         for (name, _) in component.component_type().imports(&self.engine) {
-            let provided = name.starts_with("wasi:")
-                || matches!(
-                    name,
-                    "switchyard:connector/types@0.1.0"
-                        | "switchyard:connector/http@0.1.0"
-                        | "switchyard:connector/log@0.1.0"
-                );
-            if !provided {
+            if !Version::provides_import(name) {
                 return Err(LoadError::UnsupportedImport(name.to_owned()));
             }
         }
         Ok(())
     }
 
-    async fn describe(
-        &self,
-        pre: &v0_1::ConnectorWorldPre<CallState>,
-    ) -> Result<Manifest, CallError> {
+    async fn describe(&self, pre: &InstancePre) -> Result<Manifest, CallError> {
         let deadline = Instant::now() + PURE_CALL_TIMEOUT;
         let mut store = sandbox::new_store(
             &self.engine,
@@ -293,19 +283,17 @@ impl Runtime {
             None,
             deadline,
         );
-        let world =
-            pre.instantiate_async(&mut store)
-                .await
-                .map_err(|e| CallError::Instantiate {
-                    connector: "(loading)".into(),
-                    message: format!("{e:#}"),
-                })?;
-        let outcome = tokio::time::timeout_at(deadline, async {
-            world.guest().call_describe(&mut store).await.map(Ok)
-        })
-        .await
-        .ok();
-        sandbox::conclude(&store, PURE_CALL_TIMEOUT, outcome).map(Manifest::from)
+        let instance = pre
+            .instantiate(&mut store)
+            .await
+            .map_err(|e| CallError::Instantiate {
+                connector: "(loading)".into(),
+                message: format!("{e:#}"),
+            })?;
+        let outcome = tokio::time::timeout_at(deadline, instance.describe(&mut store))
+            .await
+            .ok();
+        sandbox::conclude(&store, PURE_CALL_TIMEOUT, outcome)
     }
 
     /// Starts a call: the connector's current version, a fresh instance, and
@@ -329,6 +317,13 @@ impl Runtime {
             .as_ref()
             .map(|(conn, _)| self.api_base(&connector.manifest, conn))
             .unwrap_or_default();
+        let guest_connection = GuestConnection {
+            api_base: api_base.clone(),
+            settings: io
+                .as_ref()
+                .map(|(conn, _)| conn.settings.to_string())
+                .unwrap_or_default(),
+        };
         let outbound = io.map(|(conn, credential)| {
             Arc::new(Outbound {
                 client: self.client.clone(),
@@ -339,6 +334,20 @@ impl Runtime {
                 limiter: self
                     .limiters
                     .get(id, &conn.key, self.rate_limit(id, &connector.manifest)),
+                class_limiters: connector
+                    .manifest
+                    .rate_classes
+                    .iter()
+                    .map(|class| {
+                        let limit = RateLimit {
+                            requests: class.requests,
+                            window_ms: class.window_ms,
+                            max_concurrent: 0,
+                        };
+                        let key = format!("{}#{}", conn.key, class.name);
+                        (class.name.clone(), self.limiters.get(id, &key, limit))
+                    })
+                    .collect(),
                 deadline,
                 max_response_bytes: self.config.limits.max_response_bytes,
                 provider: connector.manifest.display_name.clone(),
@@ -351,18 +360,19 @@ impl Runtime {
             outbound,
             deadline,
         );
-        let world = connector
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| CallError::Instantiate {
-                connector: id.to_owned(),
-                message: format!("{e:#}"),
-            })?;
+        let instance =
+            connector
+                .pre
+                .instantiate(&mut store)
+                .await
+                .map_err(|e| CallError::Instantiate {
+                    connector: id.to_owned(),
+                    message: format!("{e:#}"),
+                })?;
         Ok(Call {
             store,
-            world,
-            api_base,
+            instance,
+            guest_connection,
             deadline,
             limit,
             _version: connector,
@@ -455,14 +465,8 @@ impl Runtime {
         credential: Option<Arc<dyn CredentialSource>>,
     ) -> Result<(), CallError> {
         let mut call = self.start(id, Some((conn, credential))).await?;
-        let wit_conn = bindings::connection(&call.api_base, conn);
-        let outcome = tokio::time::timeout_at(
-            call.deadline,
-            call.world.guest().call_check(&mut call.store, &wit_conn),
-        )
-        .await
-        .ok();
-        call.conclude(outcome)
+        call.run(async |i, store, conn| i.check(store, conn).await)
+            .await
     }
 
     pub async fn pull(
@@ -473,17 +477,8 @@ impl Runtime {
         request: &PullRequest,
     ) -> Result<Page, CallError> {
         let mut call = self.start(id, Some((conn, credential))).await?;
-        let wit_conn = bindings::connection(&call.api_base, conn);
-        let wit_req = request.into();
-        let outcome = tokio::time::timeout_at(
-            call.deadline,
-            call.world
-                .guest()
-                .call_pull(&mut call.store, &wit_conn, &wit_req),
-        )
-        .await
-        .ok();
-        call.conclude(outcome).map(Page::from)
+        call.run(async |i, store, conn| i.pull(store, conn, request).await)
+            .await
     }
 
     /// Writes one batch; one result per item, in order.
@@ -496,21 +491,8 @@ impl Runtime {
         items: &[PushItem],
     ) -> Result<Vec<Result<Pushed, ConnectorError>>, CallError> {
         let mut call = self.start(id, Some((conn, credential))).await?;
-        let wit_conn = bindings::connection(&call.api_base, conn);
-        let wit_items: Vec<_> = items.iter().map(Into::into).collect();
-        let outcome = tokio::time::timeout_at(
-            call.deadline,
-            call.world
-                .guest()
-                .call_push(&mut call.store, &wit_conn, endgrate_type, &wit_items),
-        )
-        .await
-        .ok();
-        let results = call.conclude(outcome)?;
-        Ok(results
-            .into_iter()
-            .map(|r| r.map(Pushed::from).map_err(ConnectorError::from))
-            .collect())
+        call.run(async |i, store, conn| i.push(store, conn, endgrate_type, items).await)
+            .await
     }
 
     pub async fn find_match(
@@ -522,17 +504,87 @@ impl Runtime {
         keys: &serde_json::Value,
     ) -> Result<Option<String>, CallError> {
         let mut call = self.start(id, Some((conn, credential))).await?;
-        let wit_conn = bindings::connection(&call.api_base, conn);
         let keys = keys.to_string();
-        let outcome = tokio::time::timeout_at(
-            call.deadline,
-            call.world
-                .guest()
-                .call_find_match(&mut call.store, &wit_conn, endgrate_type, &keys),
-        )
-        .await
-        .ok();
-        call.conclude(outcome)
+        call.run(async |i, store, conn| i.find_match(store, conn, endgrate_type, &keys).await)
+            .await
+    }
+
+    /// The upsert lookups of a batch: for each item, its key sets in priority
+    /// order; the answer has one entry per item. A 0.2 connector answers in
+    /// one call; for a 0.1 connector the host asks `find-match` for each key
+    /// set in turn, [`FIND_MATCH_CONCURRENCY`] items at a time.
+    pub async fn find_matches(
+        &self,
+        id: &str,
+        conn: &Connection,
+        credential: Option<Arc<dyn CredentialSource>>,
+        endgrate_type: &str,
+        items: &[Vec<serde_json::Value>],
+    ) -> Result<Vec<Result<Option<String>, ConnectorError>>, CallError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut call = self.start(id, Some((conn, credential.clone()))).await?;
+        if call.instance.version() >= Version::V0_2 {
+            let items: Vec<Vec<String>> = items
+                .iter()
+                .map(|keys| keys.iter().map(|k| k.to_string()).collect())
+                .collect();
+            return call
+                .run(async |i, store, conn| {
+                    i.find_matches(store, conn, endgrate_type, &items)
+                        .await
+                        .unwrap_or_else(|| {
+                            Ok(Err(ConnectorError::Unsupported("find-matches".into())))
+                        })
+                })
+                .await;
+        }
+        drop(call);
+        let mut answers = Vec::with_capacity(items.len());
+        for chunk in items.chunks(FIND_MATCH_CONCURRENCY) {
+            let mut lookups = Vec::with_capacity(chunk.len());
+            for keys in chunk {
+                lookups.push(self.first_match(id, conn, credential.clone(), endgrate_type, keys));
+            }
+            for answer in futures::future::join_all(lookups).await {
+                answers.push(answer?);
+            }
+        }
+        Ok(answers)
+    }
+
+    /// `find-matches` for one item of a 0.1 connector: `find-match` for each
+    /// key set in turn until one matches. A key set the connector cannot
+    /// match on is skipped; none it can match on is `unsupported`.
+    async fn first_match(
+        &self,
+        id: &str,
+        conn: &Connection,
+        credential: Option<Arc<dyn CredentialSource>>,
+        endgrate_type: &str,
+        keys: &[serde_json::Value],
+    ) -> Result<Result<Option<String>, ConnectorError>, CallError> {
+        let mut unsupported = None;
+        let mut asked = false;
+        for key_set in keys {
+            match self
+                .find_match(id, conn, credential.clone(), endgrate_type, key_set)
+                .await
+            {
+                Ok(Some(found)) => return Ok(Ok(Some(found))),
+                Ok(None) => asked = true,
+                Err(CallError::Connector { error, .. }) => match error {
+                    ConnectorError::Unsupported(_) => unsupported = Some(error),
+                    other => return Ok(Err(other)),
+                },
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(match (asked, unsupported) {
+            (false, Some(error)) => Err(error),
+            _ => Ok(None),
+        })
     }
 
     pub async fn associate(
@@ -544,21 +596,8 @@ impl Runtime {
         to: (&str, &str),
     ) -> Result<(), CallError> {
         let mut call = self.start(id, Some((conn, credential))).await?;
-        let wit_conn = bindings::connection(&call.api_base, conn);
-        let outcome = tokio::time::timeout_at(
-            call.deadline,
-            call.world.guest().call_associate(
-                &mut call.store,
-                &wit_conn,
-                from.0,
-                from.1,
-                to.0,
-                to.1,
-            ),
-        )
-        .await
-        .ok();
-        call.conclude(outcome)
+        call.run(async |i, store, conn| i.associate(store, conn, from, to).await)
+            .await
     }
 
     /// Turns the end of an OAuth2 flow into connection settings (a JSON object).
@@ -570,15 +609,8 @@ impl Runtime {
     ) -> Result<String, CallError> {
         let mut call = self.start(id, None).await?;
         let token_response = token_response_without_tokens.to_string();
-        let outcome = tokio::time::timeout_at(
-            call.deadline,
-            call.world
-                .guest()
-                .call_finish_auth(&mut call.store, callback_params, &token_response),
-        )
-        .await
-        .ok();
-        call.conclude(outcome)
+        call.run(async |i, store, _| i.finish_auth(store, callback_params, &token_response).await)
+            .await
     }
 
     /// Maps raw provider records to the common model in one instance.
@@ -591,16 +623,10 @@ impl Runtime {
         let mut call = self.start(id, None).await?;
         let mut mapped = Vec::with_capacity(raws.len());
         for raw in raws {
-            let outcome = tokio::time::timeout_at(
-                call.deadline,
-                call.world
-                    .guest()
-                    .call_to_cdm(&mut call.store, endgrate_type, raw),
-            )
-            .await
-            .ok()
-            .map(|r| r.map(Ok));
-            mapped.push(call.conclude(outcome)?.map_err(ConnectorError::from));
+            let outcome = call
+                .run(async |i, store, _| i.to_cdm(store, endgrate_type, raw).await.map(Ok))
+                .await?;
+            mapped.push(outcome);
         }
         Ok(mapped)
     }
@@ -613,35 +639,42 @@ impl Runtime {
         record: &str,
     ) -> Result<String, CallError> {
         let mut call = self.start(id, None).await?;
-        let record = record.to_owned();
-        let outcome = tokio::time::timeout_at(
-            call.deadline,
-            call.world
-                .guest()
-                .call_from_cdm(&mut call.store, endgrate_type, &record),
-        )
-        .await
-        .ok();
-        call.conclude(outcome)
+        call.run(async |i, store, _| i.from_cdm(store, endgrate_type, record).await)
+            .await
     }
 }
+
+/// Items whose `find-match` lookups run at once for a 0.1 connector.
+const FIND_MATCH_CONCURRENCY: usize = 4;
 
 /// One call in progress: the instance, its store, and the version it runs on
 /// (held so a hot swap cannot unload it mid-call).
 struct Call {
     store: wasmtime::Store<CallState>,
-    world: v0_1::ConnectorWorld,
-    api_base: String,
+    instance: Instance,
+    guest_connection: GuestConnection,
     deadline: Instant,
     limit: Duration,
     _version: Arc<LoadedConnector>,
 }
 
 impl Call {
-    fn conclude<T>(
-        &self,
-        outcome: Option<wasmtime::Result<Result<T, v0_1::types::ConnectorError>>>,
+    /// Runs one export of the instance under the call's deadline, and turns
+    /// how it ended into the call's result.
+    async fn run<T>(
+        &mut self,
+        export: impl AsyncFnOnce(
+            &Instance,
+            &mut wasmtime::Store<CallState>,
+            &GuestConnection,
+        ) -> Answer<T>,
     ) -> Result<T, CallError> {
+        let outcome = tokio::time::timeout_at(
+            self.deadline,
+            export(&self.instance, &mut self.store, &self.guest_connection),
+        )
+        .await
+        .ok();
         sandbox::conclude(&self.store, self.limit, outcome)
     }
 }

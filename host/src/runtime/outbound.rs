@@ -33,6 +33,8 @@ pub struct OutRequest {
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
     pub idempotent: bool,
+    /// The manifest's rate class it counts against, beside the general limit.
+    pub rate_class: Option<String>,
 }
 
 #[derive(Debug)]
@@ -112,6 +114,8 @@ pub struct Outbound {
     pub credential: Option<Arc<dyn CredentialSource>>,
     pub placement: CredentialPlacement,
     pub limiter: Arc<ConnectionLimiter>,
+    /// One limiter per declared rate class, by class name.
+    pub class_limiters: Vec<(String, Arc<ConnectionLimiter>)>,
     pub deadline: Instant,
     pub max_response_bytes: usize,
     /// Named in error messages, e.g. "hubspot".
@@ -142,11 +146,19 @@ impl Outbound {
                     | reqwest::Method::DELETE
             );
 
+        let class_limiter = self.class_limiter(req.rate_class.as_deref())?;
         let mut secret = self.current_secret().await?;
         let mut refreshed = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let _class_permit = match class_limiter {
+                Some(limiter) => match limiter.acquire(self.deadline).await {
+                    Some(permit) => Some(permit),
+                    None => return Err(ConnectorError::RateLimited(None).into()),
+                },
+                None => None,
+            };
             let Some(_permit) = self.limiter.acquire(self.deadline).await else {
                 return Err(ConnectorError::RateLimited(None).into());
             };
@@ -218,8 +230,10 @@ impl Outbound {
                     .into());
                 }
                 429 => {
+                    // A class's own limit pauses that class only.
                     let wait = retry_after(response.headers());
-                    if self.backoff(attempt, wait).await {
+                    let paused = class_limiter.unwrap_or(&self.limiter);
+                    if self.backoff_on(paused, attempt, wait).await {
                         continue;
                     }
                     return Err(ConnectorError::RateLimited(
@@ -383,6 +397,16 @@ impl Outbound {
     /// jittered exponential backoff. False when no attempt is left or the wait
     /// would pass the deadline.
     async fn backoff(&self, attempt: u32, wait: Option<Duration>) -> bool {
+        self.backoff_on(&self.limiter, attempt, wait).await
+    }
+
+    /// Like [`Self::backoff`], pausing `limiter` meanwhile.
+    async fn backoff_on(
+        &self,
+        limiter: &ConnectionLimiter,
+        attempt: u32,
+        wait: Option<Duration>,
+    ) -> bool {
         if attempt >= MAX_ATTEMPTS {
             return false;
         }
@@ -391,9 +415,33 @@ impl Outbound {
         if until >= self.deadline {
             return false;
         }
-        self.limiter.pause_until(until);
+        limiter.pause_until(until);
         tokio::time::sleep_until(until).await;
         true
+    }
+
+    /// The limiter of the rate class a request names; a class the manifest
+    /// does not declare is the connector's mistake, named.
+    fn class_limiter(&self, class: Option<&str>) -> Result<Option<&ConnectionLimiter>, SendError> {
+        let Some(class) = class else {
+            return Ok(None);
+        };
+        match self.class_limiters.iter().find(|(name, _)| name == class) {
+            Some((_, limiter)) => Ok(Some(limiter)),
+            None => Err(ConnectorError::Fatal(format!(
+                "the request names rate class {class:?}, which the manifest's rate-classes do not declare (declared: {})",
+                if self.class_limiters.is_empty() {
+                    "none".to_owned()
+                } else {
+                    self.class_limiters
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ))
+            .into()),
+        }
     }
 }
 

@@ -7,9 +7,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::SystemTime;
 
-use super::bindings::v0_1;
+use super::contract::{InstancePre, Version};
 use super::manifest::Manifest;
-use super::sandbox::CallState;
 
 /// A validated, compiled connector, ready to instantiate.
 pub struct LoadedConnector {
@@ -19,7 +18,14 @@ pub struct LoadedConnector {
     pub loaded_at: SystemTime,
     /// The file it came from, when it came from the connectors directory.
     pub source: Option<PathBuf>,
-    pub(super) pre: v0_1::ConnectorWorldPre<CallState>,
+    pub(super) pre: InstancePre,
+}
+
+impl LoadedConnector {
+    /// The contract version the component was built against.
+    pub fn contract(&self) -> Version {
+        self.pre.version()
+    }
 }
 
 impl std::fmt::Debug for LoadedConnector {

@@ -11,8 +11,8 @@ use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::bindings::v0_1;
-use super::outbound::{OutRequest, Outbound, SendError};
+use super::contract::Answer;
+use super::outbound::{OutRequest, OutResponse, Outbound, SendError};
 use super::types::ConnectorError;
 
 /// How much of the guest's stderr is kept for error messages.
@@ -163,7 +163,7 @@ pub fn new_store(
 pub fn conclude<T>(
     store: &Store<CallState>,
     limit: Duration,
-    outcome: Option<wasmtime::Result<Result<T, v0_1::types::ConnectorError>>>,
+    outcome: Option<Answer<T>>,
 ) -> Result<T, CallError> {
     let state = store.data();
     let connector = state.connector.to_string();
@@ -180,10 +180,7 @@ pub fn conclude<T>(
     match outcome {
         None => Err(CallError::Timeout { connector, limit }),
         Some(Ok(Ok(value))) => Ok(value),
-        Some(Ok(Err(error))) => Err(CallError::Connector {
-            connector,
-            error: error.into(),
-        }),
+        Some(Ok(Err(error))) => Err(CallError::Connector { connector, error }),
         Some(Err(_)) if state.memory.exceeded => Err(CallError::MemoryLimit {
             connector,
             limit: state.memory.limit,
@@ -219,36 +216,25 @@ fn trap_message(state: &CallState, err: &wasmtime::Error) -> String {
     }
 }
 
-impl v0_1::types::Host for CallState {}
-
-impl v0_1::http::Host for CallState {
-    async fn send(
+impl CallState {
+    /// The `http` import of every contract version: sends through the call's
+    /// [`Outbound`], and records a sandbox violation so it decides the call's
+    /// outcome even if the guest swallows the error.
+    pub async fn send_request(
         &mut self,
-        req: v0_1::http::Request,
-    ) -> Result<v0_1::http::Response, v0_1::types::ConnectorError> {
+        request: OutRequest,
+    ) -> Result<OutResponse, ConnectorError> {
         let Some(outbound) = self.outbound.clone() else {
             return Err(ConnectorError::Fatal(
                 "network requests are not allowed during this call".into(),
-            )
-            .into());
-        };
-        let request = OutRequest {
-            method: req.method,
-            url: req.url,
-            headers: req.headers,
-            body: req.body,
-            idempotent: req.idempotent,
+            ));
         };
         match outbound.send(request).await {
-            Ok(r) => Ok(v0_1::http::Response {
-                status: r.status,
-                headers: r.headers,
-                body: r.body,
-            }),
+            Ok(response) => Ok(response),
             Err(err) => {
                 let message = err.to_string();
                 let violation = match err {
-                    SendError::Connector(e) => return Err(e.into()),
+                    SendError::Connector(e) => return Err(e),
                     SendError::ForbiddenHost(host) => Violation::ForbiddenHost(host),
                     SendError::ResponseTooLarge { host, limit } => {
                         Violation::ResponseTooLarge { host, limit }
@@ -256,15 +242,15 @@ impl v0_1::http::Host for CallState {
                 };
                 tracing::warn!(connector = %self.connector, "sandbox: {message}");
                 self.violation.get_or_insert(violation);
-                Err(ConnectorError::Fatal(message).into())
+                Err(ConnectorError::Fatal(message))
             }
         }
     }
-}
 
-impl v0_1::log::Host for CallState {
-    fn log(&mut self, level: v0_1::log::Level, message: String) {
-        use v0_1::log::Level;
+    /// The `log` import of every contract version: to the host's log, tagged
+    /// with the connector, cut to a sane length. The last error-level line is
+    /// kept (a panic message, through the SDK's hook) for the trap's report.
+    pub fn write_log(&mut self, level: tracing::Level, message: String) {
         let mut message = message;
         if message.len() > MAX_LOG_MESSAGE {
             let mut cut = MAX_LOG_MESSAGE;
@@ -275,11 +261,11 @@ impl v0_1::log::Host for CallState {
         }
         let connector = &*self.connector;
         match level {
-            Level::Trace => tracing::trace!(connector, "{message}"),
-            Level::Debug => tracing::debug!(connector, "{message}"),
-            Level::Info => tracing::info!(connector, "{message}"),
-            Level::Warn => tracing::warn!(connector, "{message}"),
-            Level::Error => {
+            tracing::Level::TRACE => tracing::trace!(connector, "{message}"),
+            tracing::Level::DEBUG => tracing::debug!(connector, "{message}"),
+            tracing::Level::INFO => tracing::info!(connector, "{message}"),
+            tracing::Level::WARN => tracing::warn!(connector, "{message}"),
+            tracing::Level::ERROR => {
                 tracing::error!(connector, "{message}");
                 self.last_error_log = Some(message);
             }

@@ -46,6 +46,9 @@ pub struct PulledRecord {
 #[derive(Debug, Clone)]
 pub struct PushItem {
     pub id: Option<String>,
+    /// The same each time this write is sent again; carried by providers that
+    /// have an idempotency mechanism (contract 0.2).
+    pub idempotency_key: String,
     pub data: Value,
     pub associations: Vec<(String, Vec<String>)>,
 }

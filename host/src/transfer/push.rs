@@ -352,6 +352,13 @@ fn stage_rejected(
 }
 
 /// `transfer \0 00000012` or `transfer \0 00000012/crm-company/0003`.
+/// The idempotency key of one write: the same for every send of the same
+/// item of the same transfer, 32 hex digits.
+fn idempotency_key(op_key: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(op_key)[..16])
+}
+
 fn op_key(transfer: &str, index: usize, child: Option<(&str, usize)>) -> Vec<u8> {
     let op = match child {
         None => format!("{index:08}"),
@@ -385,10 +392,16 @@ async fn run_ops(
         return Ok(outcomes);
     };
     let common_type = schema.endgrate_type.clone();
-    // The same internal id twice in one batch is written once.
+    let provider = &step.manifest.display_name;
+    // Journal entries decided before anything is sent: kept, not flushed
+    // (losing them only costs the lookups again).
+    let mut decided = Writes::default();
+
+    // 1. What the journal already knows, and which records need an upsert
+    //    lookup. The same internal id twice in one batch is written once.
     let mut first_of: HashMap<String, Vec<u8>> = HashMap::new();
     let mut aliases: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    let mut pending: Vec<(&Op, Option<String>, Value)> = Vec::new();
+    let mut planned: Vec<(&Op, Value, Plan)> = Vec::new();
     for (n, op) in ops.iter().enumerate() {
         if n % 20 == 19 {
             step.renew(&t.id)?;
@@ -402,7 +415,7 @@ async fn run_ops(
         }
         let common = to_common(schema, &op.item.data);
         let journal: Option<OpState> = get_json(&step.db.trees.push_ops, &op.key)?;
-        let update = match journal {
+        let plan = match journal {
             Some(OpState::Done { id, created, data }) => {
                 outcomes.insert(op.key.clone(), Ok((id, created, data)));
                 continue;
@@ -412,35 +425,16 @@ async fn run_ops(
                 continue;
             }
             // Sent before a crash or a failed call: did the create happen?
-            Some(OpState::Sending { update: None }) => {
-                let reconciled = reconcile::create(
-                    step,
-                    t.disable_upsert,
-                    common_type.as_deref(),
-                    &integration,
-                    &common,
-                )
-                .await?;
-                match reconciled {
-                    Unconfirmed::Exists(id) => Some(id),
-                    Unconfirmed::Absent => None,
-                    Unconfirmed::Unknown(message) => {
-                        // Kept, so a retried step reports the same without
-                        // asking again (not flushed: the answer would be the same).
-                        let mut writes = Writes::default();
-                        let state = OpState::Failed {
-                            message: message.clone(),
-                            unknown: true,
-                        };
-                        writes.put(TreeId::PushOps, op.key.clone(), encode(&state));
-                        commit(step.db, &t.id, Some(step.token), &writes)?;
-                        outcomes.insert(op.key.clone(), Err(Failure::integration(message, true)));
-                        continue;
-                    }
-                }
+            Some(OpState::Sending { update: None }) if t.disable_upsert => {
+                let Unconfirmed::Unknown(message) = reconcile::create(provider, None) else {
+                    unreachable!("without a lookup the outcome is unknown")
+                };
+                give_up(&mut decided, &mut outcomes, op, message);
+                continue;
             }
-            Some(OpState::Sending { update: Some(id) }) => Some(id),
-            Some(OpState::Resolved { update }) => update,
+            Some(OpState::Sending { update: None }) => Plan::Reconcile,
+            Some(OpState::Sending { update: Some(id) }) => Plan::Write(Some(id)),
+            Some(OpState::Resolved { update }) => Plan::Write(update),
             None => {
                 let mapped = match &op.item.internal_id {
                     Some(internal) => step
@@ -452,30 +446,69 @@ async fn run_ops(
                     None => None,
                 };
                 match (op.item.id.clone().or(mapped), t.disable_upsert) {
-                    (Some(id), _) => Some(id),
-                    (None, true) => None,
-                    (None, false) => {
-                        let found = reconcile::find_existing(
-                            step,
-                            common_type.as_deref(),
-                            &integration,
-                            &common,
-                        )
-                        .await?
-                        .found();
-                        // Kept (not flushed: losing it only costs the lookup again).
-                        let mut writes = Writes::default();
-                        let resolved = OpState::Resolved {
-                            update: found.clone(),
-                        };
-                        writes.put(TreeId::PushOps, op.key.clone(), encode(&resolved));
-                        commit(step.db, &t.id, Some(step.token), &writes)?;
-                        found
-                    }
+                    (Some(id), _) => Plan::Write(Some(id)),
+                    (None, true) => Plan::Write(None),
+                    (None, false) => Plan::Lookup,
                 }
             }
         };
-        // An update leaves alone the fields the end user chose not to update.
+        planned.push((op, common, plan));
+    }
+
+    // 2. The upsert lookups of the whole batch, in one call.
+    let asking: Vec<usize> = (0..planned.len())
+        .filter(|&i| matches!(planned[i].2, Plan::Lookup | Plan::Reconcile))
+        .collect();
+    let records: Vec<&Value> = asking.iter().map(|&i| &planned[i].1).collect();
+    let lookups =
+        reconcile::find_existing(step, common_type.as_deref(), &integration, &records).await?;
+    let mut unknown = Vec::new();
+    let mut failed_lookup: Option<StepError> = None;
+    for (&i, lookup) in asking.iter().zip(lookups) {
+        let lookup = match lookup {
+            Ok(lookup) => lookup,
+            Err(e) => {
+                failed_lookup.get_or_insert(e);
+                continue;
+            }
+        };
+        let (op, _, plan) = &mut planned[i];
+        *plan = match plan {
+            Plan::Reconcile => match reconcile::create(provider, Some(lookup)) {
+                Unconfirmed::Exists(id) => Plan::Write(Some(id)),
+                Unconfirmed::Absent => Plan::Write(None),
+                Unconfirmed::Unknown(message) => {
+                    give_up(&mut decided, &mut outcomes, op, message);
+                    unknown.push(i);
+                    continue;
+                }
+            },
+            _ => {
+                let update = lookup.found();
+                decided.put(
+                    TreeId::PushOps,
+                    op.key.clone(),
+                    encode(&OpState::Resolved {
+                        update: update.clone(),
+                    }),
+                );
+                Plan::Write(update)
+            }
+        };
+    }
+    commit(step.db, &t.id, Some(step.token), &decided)?;
+    // The answers that came are kept; the step is tried again for the rest.
+    if let Some(e) = failed_lookup {
+        return Err(e);
+    }
+
+    // An update leaves alone the fields the end user chose not to update.
+    let mut pending: Vec<(&Op, Option<String>, Value)> = Vec::new();
+    for (i, (op, common, plan)) in planned.into_iter().enumerate() {
+        let Plan::Write(update) = plan else {
+            debug_assert!(unknown.contains(&i));
+            continue;
+        };
         let common = match update {
             Some(_) => to_common(schema, &kept_on_update(schema, &op.item.data)),
             None => common,
@@ -504,6 +537,7 @@ async fn run_ops(
             .iter()
             .map(|(op, update, common)| PushItem {
                 id: update.clone(),
+                idempotency_key: idempotency_key(&op.key),
                 data: common.clone(),
                 associations: op.links.clone(),
             })
@@ -592,6 +626,33 @@ async fn run_ops(
         }
     }
     Ok(outcomes)
+}
+
+/// What becomes of one record of a batch before it is sent.
+enum Plan {
+    /// Look it up by its keys first (an upsert).
+    Lookup,
+    /// A create that was sent but never confirmed: look it up to learn
+    /// whether it was made.
+    Reconcile,
+    /// Send it: an update of this id, or a create.
+    Write(Option<String>),
+}
+
+/// Records an unconfirmed create as unknown for good: never sent again, and
+/// reported the same by a retried step without asking again.
+fn give_up(
+    decided: &mut Writes,
+    outcomes: &mut HashMap<Vec<u8>, Outcome>,
+    op: &Op<'_>,
+    message: String,
+) {
+    let state = OpState::Failed {
+        message: message.clone(),
+        unknown: true,
+    };
+    decided.put(TreeId::PushOps, op.key.clone(), encode(&state));
+    outcomes.insert(op.key.clone(), Err(Failure::integration(message, true)));
 }
 
 /// An item's data without the fields marked "do not update" on the session's

@@ -6,6 +6,7 @@ mod conforms;
 mod harness;
 
 mod auth;
+mod contract_v0_1;
 mod crash;
 mod credential_changes;
 mod fairness;

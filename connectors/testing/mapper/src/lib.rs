@@ -42,6 +42,7 @@ impl Connector for Mapper {
                 window_ms: 1_000,
                 max_concurrent: 0,
             },
+            rate_classes: Vec::new(),
         }
     }
 
@@ -69,7 +70,10 @@ impl Connector for Mapper {
             let mapped = sample_mapping::contact_to_cdm(&sample_mapping::sample_contact(i));
             records.push(PulledRecord::new(i.to_string(), &mapped)?);
         }
-        Ok(Page::new(records, (end < SAMPLE_CONTACTS).then(|| end.to_string())))
+        Ok(Page::new(
+            records,
+            (end < SAMPLE_CONTACTS).then(|| end.to_string()),
+        ))
     }
 
     fn to_cdm(endgrate_type: &str, raw: &str) -> Result<Json, ConnectorError> {

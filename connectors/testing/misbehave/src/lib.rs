@@ -63,6 +63,7 @@ impl Connector for Misbehave {
                 window_ms: 1_000,
                 max_concurrent: 0,
             },
+            rate_classes: Vec::new(),
         }
     }
 

@@ -53,6 +53,7 @@ impl Connector for Probe {
                 window_ms: 1_000,
                 max_concurrent: 0,
             },
+            rate_classes: Vec::new(),
         }
     }
 

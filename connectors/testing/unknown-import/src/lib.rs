@@ -9,7 +9,7 @@
 
 mod bindings {
     wit_bindgen::generate!({
-        path: ["../../../wit", "wit"],
+        path: ["../../../wit/v0.1.0", "wit"],
         world: "acme:evil/evil-connector",
         generate_all,
     });

@@ -11,9 +11,9 @@
 //! again, since it could then exist twice: its outcome is reported unknown,
 //! so the app can check the provider.
 //!
-//! Connector contract 0.1.0 gives the host no way to hand a connector an
-//! idempotency key (a `push-item` is an id, data and associations), so a
-//! provider's own mechanism (QuickBooks' `requestid`) cannot be used here.
+//! The lookups of a whole batch go to the connector in one `find-matches`
+//! call (for a 0.1.0 connector the runtime turns it into `find-match` calls),
+//! both for upserts and for reconciling.
 
 use serde_json::Value;
 
@@ -23,6 +23,7 @@ use crate::runtime::types::ConnectorError;
 use crate::transfer::{Step, StepError};
 
 /// What the upsert lookup learnt about a record.
+#[derive(Debug, Clone)]
 pub enum Lookup {
     /// The provider holds it under this id.
     Found(String),
@@ -52,71 +53,84 @@ pub enum Unconfirmed {
     Unknown(String),
 }
 
-/// Reconciles a create left `Sending`.
-pub async fn create(
-    step: &Step<'_>,
-    disable_upsert: bool,
-    common_type: Option<&str>,
-    integration: &str,
-    common: &Value,
-) -> Result<Unconfirmed, StepError> {
-    let provider = &step.manifest.display_name;
-    if disable_upsert {
-        return Ok(Unconfirmed::Unknown(unknown_message(
+/// Reconciles a create left `Sending`, given what the upsert lookup found
+/// (`None` when it was not asked: `disable_upsert`).
+pub fn create(provider: &str, lookup: Option<Lookup>) -> Unconfirmed {
+    match lookup {
+        None => Unconfirmed::Unknown(unknown_message(
             provider,
             "the push has disable_upsert, so the host does not look records up by their fields",
-        )));
+        )),
+        Some(Lookup::Found(id)) => Unconfirmed::Exists(id),
+        Some(Lookup::Absent) => Unconfirmed::Absent,
+        Some(Lookup::Impossible) => Unconfirmed::Unknown(unknown_message(
+            provider,
+            &format!("the host cannot look it up: it has no field {provider} can match it by"),
+        )),
     }
-    Ok(
-        match find_existing(step, common_type, integration, common).await? {
-            Lookup::Found(id) => Unconfirmed::Exists(id),
-            Lookup::Absent => Unconfirmed::Absent,
-            Lookup::Impossible => Unconfirmed::Unknown(unknown_message(
-                provider,
-                &format!("the host cannot look it up: it has no field {provider} can match it by"),
-            )),
-        },
-    )
 }
 
-/// The upsert lookup: the first provider record matching the record's keys.
+/// The upsert lookups of a batch, in one `find-matches` call per
+/// `max-push-batch` records: for each record, the first provider record
+/// matching its keys, or why its lookup failed (a lookup throttled or cut
+/// off fails alone, so the others' answers are kept).
 pub async fn find_existing(
     step: &Step<'_>,
     common_type: Option<&str>,
     integration: &str,
-    common: &Value,
-) -> Result<Lookup, StepError> {
+    records: &[&Value],
+) -> Result<Vec<Result<Lookup, StepError>>, StepError> {
     let Some(common_type) = common_type else {
-        return Ok(Lookup::Impossible);
+        return Ok(records.iter().map(|_| Ok(Lookup::Impossible)).collect());
     };
-    let mut asked = false;
-    for keys in cdm::upsert_keys(common_type, common) {
-        let found = step
+    let key_sets: Vec<Vec<Value>> = records
+        .iter()
+        .map(|record| cdm::upsert_keys(common_type, record))
+        .collect();
+    let mut lookups: Vec<Result<Lookup, StepError>> =
+        key_sets.iter().map(|_| Ok(Lookup::Impossible)).collect();
+    // Only records with keys are asked about.
+    let asked: Vec<usize> = (0..key_sets.len())
+        .filter(|&i| !key_sets[i].is_empty())
+        .collect();
+    let batch = step.manifest.batch_limits.max_push_batch.max(1) as usize;
+    for chunk in asked.chunks(batch) {
+        let items: Vec<Vec<Value>> = chunk.iter().map(|&i| key_sets[i].clone()).collect();
+        let answers = step
             .runtime
-            .find_match(
+            .find_matches(
                 &step.manifest.id,
                 &step.connection,
                 Some(step.credential()),
                 integration,
-                &keys,
+                &items,
             )
-            .await;
-        match found {
-            Ok(Some(id)) => return Ok(Lookup::Found(id)),
-            Ok(None) => asked = true,
-            // A provider that cannot match on this key: try the next.
-            Err(CallError::Connector {
-                error: ConnectorError::Unsupported(_),
-                ..
-            }) => {}
-            Err(e) => return Err(step.classify(e)),
+            .await
+            .map_err(|e| step.classify(e))?;
+        for (n, &i) in chunk.iter().enumerate() {
+            lookups[i] = match answers.get(n) {
+                Some(Ok(Some(id))) => Ok(Lookup::Found(id.clone())),
+                Some(Ok(None)) => Ok(Lookup::Absent),
+                // A provider that cannot match on any of its keys.
+                Some(Err(ConnectorError::Unsupported(_))) => Ok(Lookup::Impossible),
+                Some(Err(error)) => Err(step.classify(CallError::Connector {
+                    connector: step.manifest.id.clone(),
+                    error: error.clone(),
+                })),
+                None => {
+                    return Err(step.classify(CallError::Connector {
+                        connector: step.manifest.id.clone(),
+                        error: ConnectorError::Fatal(format!(
+                            "find-matches answered {} lookups for {} records",
+                            answers.len(),
+                            items.len()
+                        )),
+                    }));
+                }
+            };
         }
     }
-    Ok(if asked {
-        Lookup::Absent
-    } else {
-        Lookup::Impossible
-    })
+    Ok(lookups)
 }
 
 fn unknown_message(provider: &str, why: &str) -> String {

@@ -1,39 +1,43 @@
-//! Generated bindings for each version of the WIT contract the host speaks, and
-//! the conversions between them and the host's own types ([`super::types`]).
+//! Contract 0.1.0, frozen: the bindings generated from `wit/v0.1.0/`, the
+//! conversions between its types and the host's own ([`crate::runtime::types`]),
+//! and its `http` and `log` imports, which forward to the version-free
+//! [`CallState`] methods.
 //!
-//! The rest of the host never touches generated types: when `@0.2.0` arrives it
-//! gets its own module here (generated from a frozen copy of its WIT), the
-//! loader picks the module from the component's exports, and a connector built
-//! against `@0.1.0` keeps loading.
+//! Nothing here changes once shipped: a connector built against 0.1.0 keeps
+//! loading on every later host. 0.1.0 has no `find-matches`, rate classes or
+//! idempotency keys; the dispatcher in [`super`] adapts.
 
-pub mod v0_1 {
+mod generated {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../wit/v0.1.0",
         world: "connector-world",
         imports: { "switchyard:connector/http.send": async },
         exports: { default: async },
     });
-
-    pub use self::switchyard::connector::{http, log, types};
-
-    impl ConnectorWorld {
-        /// The exported `connector` interface.
-        pub fn guest(&self) -> &self::exports::switchyard::connector::connector::Guest {
-            self.switchyard_connector_connector()
-        }
-    }
-
-    /// The export every v0.1 connector must have; the loader names it when missing.
-    pub const V0_1_EXPORT_NAME: &str = "switchyard:connector/connector@0.1.0";
 }
 
-use v0_1::types as wit;
+pub use generated::exports::switchyard::connector::connector::Guest;
+use generated::switchyard::connector::{http, log, types as wit};
+pub use generated::{ConnectorWorld, ConnectorWorldPre};
 
-use super::manifest::{
+/// The export every 0.1.0 connector has.
+pub const EXPORT_NAME: &str = "switchyard:connector/connector@0.1.0";
+
+/// The interfaces a 0.1.0 connector may import from this host.
+pub const IMPORTS: [&str; 3] = [
+    "switchyard:connector/types@0.1.0",
+    "switchyard:connector/http@0.1.0",
+    "switchyard:connector/log@0.1.0",
+];
+
+use super::super::manifest::{
     ApiKeyField, AuthSpec, BatchLimits, ClientAuth, CredentialPlacement, Integration, Manifest,
     OAuth2Spec, RateLimit,
 };
-use super::types::{Connection, ConnectorError, Page, PullRequest, PulledRecord, PushItem, Pushed};
+use super::super::outbound::{OutRequest, OutResponse};
+use super::super::sandbox::CallState;
+use super::super::types::{ConnectorError, Page, PullRequest, PulledRecord, PushItem, Pushed};
+use super::GuestConnection;
 
 impl From<wit::Manifest> for Manifest {
     fn from(m: wit::Manifest) -> Self {
@@ -97,6 +101,7 @@ impl From<wit::Manifest> for Manifest {
                 window_ms: m.rate_limit.window_ms,
                 max_concurrent: m.rate_limit.max_concurrent,
             },
+            rate_classes: Vec::new(),
         }
     }
 }
@@ -129,10 +134,12 @@ impl From<ConnectorError> for wit::ConnectorError {
     }
 }
 
-pub fn connection(api_base: &str, conn: &Connection) -> wit::Connection {
-    wit::Connection {
-        api_base: api_base.to_owned(),
-        settings: conn.settings.to_string(),
+impl From<&GuestConnection> for wit::Connection {
+    fn from(c: &GuestConnection) -> Self {
+        wit::Connection {
+            api_base: c.api_base.clone(),
+            settings: c.settings.clone(),
+        }
     }
 }
 
@@ -167,6 +174,8 @@ impl From<wit::Page> for Page {
     }
 }
 
+/// 0.1.0 has no idempotency key: the host never sends a 0.1.0 connector's
+/// unconfirmed create again (see `transfer::push::reconcile`).
 impl From<&PushItem> for wit::PushItem {
     fn from(i: &PushItem) -> Self {
         wit::PushItem {
@@ -184,5 +193,41 @@ impl From<wit::Pushed> for Pushed {
             data: p.data,
             created: p.created,
         }
+    }
+}
+
+impl wit::Host for CallState {}
+
+impl http::Host for CallState {
+    async fn send(&mut self, req: http::Request) -> Result<http::Response, wit::ConnectorError> {
+        let request = OutRequest {
+            method: req.method,
+            url: req.url,
+            headers: req.headers,
+            body: req.body,
+            idempotent: req.idempotent,
+            rate_class: None,
+        };
+        self.send_request(request)
+            .await
+            .map(|r: OutResponse| http::Response {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
+            })
+            .map_err(Into::into)
+    }
+}
+
+impl log::Host for CallState {
+    fn log(&mut self, level: log::Level, message: String) {
+        let level = match level {
+            log::Level::Trace => tracing::Level::TRACE,
+            log::Level::Debug => tracing::Level::DEBUG,
+            log::Level::Info => tracing::Level::INFO,
+            log::Level::Warn => tracing::Level::WARN,
+            log::Level::Error => tracing::Level::ERROR,
+        };
+        self.write_log(level, message);
     }
 }
