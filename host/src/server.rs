@@ -18,6 +18,7 @@ use crate::credentials::Credentials;
 use crate::credentials::oauth::OAuthClients;
 use crate::crypto::{KeyError, Sealer};
 use crate::data_dir;
+use crate::http::account_rate::{AccountRateConfig, AccountRateLimiter};
 use crate::http::throttle::{SignInThrottle, ThrottleConfig};
 use crate::http::{ApiConfig, AppState};
 use crate::routes;
@@ -53,6 +54,8 @@ pub struct HostConfig {
     pub connections: ConnectionLimits,
     /// Failed admin and API keys allowed per client address.
     pub sign_in_throttle: ThrottleConfig,
+    /// API requests per second allowed per account.
+    pub account_rate: AccountRateConfig,
     /// Connection settings defaulted per provider (sandbox mode).
     pub default_settings: HashMap<String, Map<String, Value>>,
     /// Names shown instead of the connectors' own, by connector id.
@@ -78,6 +81,7 @@ impl HostConfig {
             webhooks: WebhookConfig::default(),
             connections: ConnectionLimits::default(),
             sign_in_throttle: ThrottleConfig::default(),
+            account_rate: AccountRateConfig::default(),
             default_settings: HashMap::new(),
             display_names: HashMap::new(),
         }
@@ -272,6 +276,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
             webhook_policy: config.webhooks.address_policy,
         }),
         sign_in: Arc::new(SignInThrottle::new(config.sign_in_throttle.clone())),
+        account_rate: Arc::new(AccountRateLimiter::new(config.account_rate)),
     };
     let app = routes::router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
