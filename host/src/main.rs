@@ -153,6 +153,10 @@ struct ServeArgs {
     /// --api-requests-per-second].
     #[arg(long)]
     api_request_burst: Option<u32>,
+    /// Sessions one account may have; creating more answers 429 until some
+    /// are deleted (or expire). 0 for no limit.
+    #[arg(long, default_value_t = switchyard::server::DEFAULT_MAX_SESSIONS_PER_ACCOUNT)]
+    max_sessions_per_account: usize,
     /// Pages or batches of one session that may run at once (never more
     /// than the connector's declared concurrent requests).
     #[arg(long, default_value_t = 4)]
@@ -257,6 +261,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(burst) = args.api_request_burst {
         config.account_rate.burst = burst;
     }
+    config.max_sessions_per_account = args.max_sessions_per_account;
     if args.allow_private_webhooks {
         config.webhooks.address_policy = AddressPolicy::allow_private();
     }

@@ -29,6 +29,9 @@ use crate::store::{Db, StoreError, recovery};
 use crate::transfer::{TransferConfig, Transfers};
 use crate::webhooks::delivery::{self, Doorbell, WebhookConfig};
 
+/// Sessions one account may have unless configured otherwise.
+pub const DEFAULT_MAX_SESSIONS_PER_ACCOUNT: usize = 100_000;
+
 #[derive(Debug, Clone)]
 pub struct HostConfig {
     pub listen: SocketAddr,
@@ -56,6 +59,8 @@ pub struct HostConfig {
     pub sign_in_throttle: ThrottleConfig,
     /// API requests per second allowed per account.
     pub account_rate: AccountRateConfig,
+    /// Sessions one account may have; 0 for no limit.
+    pub max_sessions_per_account: usize,
     /// Connection settings defaulted per provider (sandbox mode).
     pub default_settings: HashMap<String, Map<String, Value>>,
     /// Names shown instead of the connectors' own, by connector id.
@@ -82,6 +87,7 @@ impl HostConfig {
             connections: ConnectionLimits::default(),
             sign_in_throttle: ThrottleConfig::default(),
             account_rate: AccountRateConfig::default(),
+            max_sessions_per_account: DEFAULT_MAX_SESSIONS_PER_ACCOUNT,
             default_settings: HashMap::new(),
             display_names: HashMap::new(),
         }
@@ -219,7 +225,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
     // umask's modes.
     data_dir::tighten(&config.data_dir).map_err(directory_error(&config.data_dir))?;
     let accounts = Accounts::new(db.clone(), sealer.clone());
-    let sessions = Sessions::new(db.clone());
+    let sessions = Sessions::open(db.clone())?;
     let credentials = Credentials::new(db.clone(), sealer, runtime.clone(), config.oauth.clone());
     let doorbell = Doorbell::default();
     let mut background = vec![
@@ -274,6 +280,8 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
             synchronous_cap: config.synchronous_cap,
             default_settings: config.default_settings.clone(),
             webhook_policy: config.webhooks.address_policy,
+            max_sessions_per_account: (config.max_sessions_per_account > 0)
+                .then_some(config.max_sessions_per_account),
         }),
         sign_in: Arc::new(SignInThrottle::new(config.sign_in_throttle.clone())),
         account_rate: Arc::new(AccountRateLimiter::new(config.account_rate)),

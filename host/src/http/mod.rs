@@ -54,6 +54,8 @@ pub struct ApiConfig {
     pub default_settings: HashMap<String, Map<String, Value>>,
     /// The addresses webhook endpoints may have.
     pub webhook_policy: AddressPolicy,
+    /// Sessions one account may have; `None` for no limit.
+    pub max_sessions_per_account: Option<usize>,
 }
 
 /// What every handler can reach.
