@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use switchyard::accounts::Accounts;
 use switchyard::crypto::Sealer;
+use switchyard::http::account_rate::AccountRateConfig;
 use switchyard::net_policy::AddressPolicy;
 use switchyard::runtime::RequestRate;
 use switchyard::runtime::credentials::Secret;
@@ -143,6 +144,19 @@ struct ServeArgs {
     /// Transfers one account may have waiting; triggers past it answer 429.
     #[arg(long, default_value_t = 10_000)]
     max_waiting_transfers: usize,
+    /// API requests per second one account may send (its API keys
+    /// together); past it requests answer 429 with Retry-After. 0 for no
+    /// limit.
+    #[arg(long, default_value_t = 100)]
+    api_requests_per_second: u32,
+    /// API requests an idle account may send at once [default: twice
+    /// --api-requests-per-second].
+    #[arg(long)]
+    api_request_burst: Option<u32>,
+    /// Sessions one account may have; creating more answers 429 until some
+    /// are deleted (or expire). 0 for no limit.
+    #[arg(long, default_value_t = switchyard::server::DEFAULT_MAX_SESSIONS_PER_ACCOUNT)]
+    max_sessions_per_account: usize,
     /// Pages or batches of one session that may run at once (never more
     /// than the connector's declared concurrent requests).
     #[arg(long, default_value_t = 4)]
@@ -243,6 +257,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.transfers.full_resync = Duration::from_secs(args.full_resync_hours * 3600);
     config.transfers.max_waiting_per_account = args.max_waiting_transfers.max(1);
     config.transfers.steps_per_session = args.steps_per_session.max(1);
+    config.account_rate = AccountRateConfig::per_second(args.api_requests_per_second);
+    if let Some(burst) = args.api_request_burst {
+        config.account_rate.burst = burst;
+    }
+    config.max_sessions_per_account = args.max_sessions_per_account;
     if args.allow_private_webhooks {
         config.webhooks.address_policy = AddressPolicy::allow_private();
     }

@@ -18,6 +18,7 @@ use crate::credentials::Credentials;
 use crate::credentials::oauth::OAuthClients;
 use crate::crypto::{KeyError, Sealer};
 use crate::data_dir;
+use crate::http::account_rate::{AccountRateConfig, AccountRateLimiter};
 use crate::http::throttle::{SignInThrottle, ThrottleConfig};
 use crate::http::{ApiConfig, AppState};
 use crate::routes;
@@ -27,6 +28,9 @@ use crate::sessions::{self, Sessions};
 use crate::store::{Db, StoreError, recovery};
 use crate::transfer::{TransferConfig, Transfers};
 use crate::webhooks::delivery::{self, Doorbell, WebhookConfig};
+
+/// Sessions one account may have unless configured otherwise.
+pub const DEFAULT_MAX_SESSIONS_PER_ACCOUNT: usize = 100_000;
 
 #[derive(Debug, Clone)]
 pub struct HostConfig {
@@ -53,6 +57,10 @@ pub struct HostConfig {
     pub connections: ConnectionLimits,
     /// Failed admin and API keys allowed per client address.
     pub sign_in_throttle: ThrottleConfig,
+    /// API requests per second allowed per account.
+    pub account_rate: AccountRateConfig,
+    /// Sessions one account may have; 0 for no limit.
+    pub max_sessions_per_account: usize,
     /// Connection settings defaulted per provider (sandbox mode).
     pub default_settings: HashMap<String, Map<String, Value>>,
     /// Names shown instead of the connectors' own, by connector id.
@@ -78,6 +86,8 @@ impl HostConfig {
             webhooks: WebhookConfig::default(),
             connections: ConnectionLimits::default(),
             sign_in_throttle: ThrottleConfig::default(),
+            account_rate: AccountRateConfig::default(),
+            max_sessions_per_account: DEFAULT_MAX_SESSIONS_PER_ACCOUNT,
             default_settings: HashMap::new(),
             display_names: HashMap::new(),
         }
@@ -215,7 +225,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
     // umask's modes.
     data_dir::tighten(&config.data_dir).map_err(directory_error(&config.data_dir))?;
     let accounts = Accounts::new(db.clone(), sealer.clone());
-    let sessions = Sessions::new(db.clone());
+    let sessions = Sessions::open(db.clone())?;
     let credentials = Credentials::new(db.clone(), sealer, runtime.clone(), config.oauth.clone());
     let doorbell = Doorbell::default();
     let mut background = vec![
@@ -270,8 +280,11 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
             synchronous_cap: config.synchronous_cap,
             default_settings: config.default_settings.clone(),
             webhook_policy: config.webhooks.address_policy,
+            max_sessions_per_account: (config.max_sessions_per_account > 0)
+                .then_some(config.max_sessions_per_account),
         }),
         sign_in: Arc::new(SignInThrottle::new(config.sign_in_throttle.clone())),
+        account_rate: Arc::new(AccountRateLimiter::new(config.account_rate)),
     };
     let app = routes::router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use switchyard::credentials::oauth::OAuthClient;
+use switchyard::http::account_rate::AccountRateConfig;
 use switchyard::runtime::credentials::Secret;
 use switchyard::runtime::{ConnectorOverride, RequestRate};
 use switchyard::server::{self, HostConfig, RunningHost};
@@ -137,6 +138,8 @@ impl InProcess {
             data.path().to_owned(),
         );
         config.admin_key = Some(ADMIN_KEY.into());
+        // The benches measure the host, not the per-account request limit.
+        config.account_rate = AccountRateConfig::unlimited();
         for (provider, sim) in sims {
             let id = provider.name().to_owned();
             config.overrides.insert(
@@ -200,6 +203,7 @@ impl Process {
                     UNLIMITED.window_ms / 1000
                 ),
             ])
+            .args(["--api-requests-per-second", "0"])
             .env("SWITCHYARD_ADMIN_KEY", ADMIN_KEY)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

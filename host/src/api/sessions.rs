@@ -16,7 +16,7 @@ use crate::runtime::types::{Connection, ConnectorError};
 use crate::sessions::configuration::{
     configuration_object, configure, queue_configuration_webhook,
 };
-use crate::sessions::{Session, SessionOptions, SessionSchema, Webhooks};
+use crate::sessions::{CreateError, Session, SessionOptions, SessionSchema, Webhooks};
 use crate::store::{decode, encode, key, new_id, now_ms, prefix};
 use crate::wire::Direction;
 
@@ -178,9 +178,17 @@ pub async fn initiate(
     }
     state
         .sessions
-        .create(&session)
+        .create(&session, state.config.max_sessions_per_account)
         .await
-        .map_err(ApiError::storage)?;
+        .map_err(|e| match e {
+            CreateError::AccountFull { limit } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "This account has reached the host's limit of {limit} sessions per account; delete sessions it no longer needs (POST /api/session/delete) to make room."
+                ),
+            ),
+            CreateError::Store(e) => ApiError::storage(e),
+        })?;
     Ok(Json(json!({ "success": true, "session_id": session.id })))
 }
 

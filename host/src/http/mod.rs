@@ -1,8 +1,10 @@
 //! What the JSON API and the pages share: the state every handler reaches,
 //! the error envelope of every non-2xx JSON answer
 //! (`{"success": false, "message", "errors"}`), the body limits, and reading
-//! requests ([`input`]) and throttling wrong keys ([`throttle`]).
+//! requests ([`input`]), throttling wrong keys ([`throttle`]) and each
+//! account's request rate ([`account_rate`]).
 
+pub mod account_rate;
 pub mod input;
 pub mod throttle;
 
@@ -27,6 +29,7 @@ use crate::sessions::Sessions;
 use crate::store::Db;
 use crate::transfer::Transfers;
 use crate::webhooks::delivery::Doorbell;
+use account_rate::{AccountRateLimiter, RateExceeded};
 use throttle::SignInThrottle;
 
 /// Largest connector component accepted by upload (read only once the
@@ -51,6 +54,8 @@ pub struct ApiConfig {
     pub default_settings: HashMap<String, Map<String, Value>>,
     /// The addresses webhook endpoints may have.
     pub webhook_policy: AddressPolicy,
+    /// Sessions one account may have; `None` for no limit.
+    pub max_sessions_per_account: Option<usize>,
 }
 
 /// What every handler can reach.
@@ -68,6 +73,8 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// Failed admin and API keys per client address.
     pub sign_in: Arc<SignInThrottle>,
+    /// Requests per second of each account's API keys.
+    pub account_rate: Arc<AccountRateLimiter>,
 }
 
 /// A failed request, answered in the reference's error envelope.
@@ -122,6 +129,24 @@ impl ApiError {
             format!("Too many wrong keys were sent from this address; try again in {seconds} s."),
         );
         err.retry_after = Some(Duration::from_secs(seconds));
+        err
+    }
+
+    /// 429: the key's account sent more requests than its rate allows.
+    pub fn account_rate_exceeded(exceeded: RateExceeded) -> Self {
+        let RateExceeded {
+            requests_per_second,
+            burst,
+            retry_after,
+        } = exceeded;
+        let mut err = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "This account reached the host's limit of {requests_per_second} API requests per second (bursts of {burst}); try again in {} s.",
+                retry_after.as_secs()
+            ),
+        );
+        err.retry_after = Some(retry_after);
         err
     }
 

@@ -735,15 +735,20 @@ async fn admin_only(State(state): State<AppState>, request: Request, next: Next)
 /// handler as [`input::Caller`].
 /// A wrong key counts as a failed sign-in of the client's address
 /// ([`crate::http::throttle`]): past the limit it answers 429 instead of 401.
-/// A right key always passes: API keys are 256 random bits, beyond guessing,
-/// so refusing them would only let one client's mistakes lock out every
-/// other client behind the same address.
+/// A right key passes the sign-in throttle: API keys are 256 random bits,
+/// beyond guessing, so refusing them would only let one client's mistakes
+/// lock out every other client behind the same address. It counts against
+/// its account's request rate instead ([`crate::http::account_rate`]), which
+/// answers 429 past the limit, before the body is read.
 async fn api_key_only(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let Some(key) = bearer(request.headers()) else {
         return ApiError::unauthorized().into_response();
     };
     match state.accounts.authenticate(key) {
         Ok(Some(account)) => {
+            if let Err(exceeded) = state.account_rate.admit(&account) {
+                return ApiError::account_rate_exceeded(exceeded).into_response();
+            }
             request.extensions_mut().insert(input::Caller { account });
             next.run(request).await
         }

@@ -5,7 +5,7 @@
 use axum::Json;
 use serde_json::{Map, Value, json};
 
-use super::{Access, endpoints};
+use super::{Access, Endpoint, endpoints};
 use crate::wire::{AUTH_TYPES, ERROR_TYPES};
 
 /// What an endpoint answers with on success.
@@ -63,6 +63,14 @@ pub fn build() -> Value {
             Answer::Asset => {
                 responses.insert("200".into(), json!({ "description": "The file." }));
             }
+        }
+        if let Some(description) = too_many_requests(&e) {
+            let mut answer = json_response(&description, "Error");
+            answer["headers"] = json!({ "Retry-After": {
+                "description": "Whole seconds to wait before trying again (absent when waiting alone does not help).",
+                "schema": { "type": "integer", "minimum": 1 },
+            } });
+            responses.insert("429".into(), answer);
         }
         if e.path == "/healthz" {
             responses.insert(
@@ -155,6 +163,25 @@ pub fn response_schema(document: &Value, method: &str, path: &str, status: u16) 
     response["content"]["application/json"]
         .get("schema")
         .cloned()
+}
+
+/// What a `429` of endpoint `e` means, if it can answer one.
+fn too_many_requests(e: &Endpoint) -> Option<String> {
+    let mut description = match e.access {
+        Access::ApiKey => "The account sent more API requests per second than the host allows (`--api-requests-per-second`), or too many wrong keys were sent from this address; `Retry-After` says when to try again.".to_owned(),
+        Access::Admin => "Too many wrong keys were sent from this address; `Retry-After` says when to try again.".to_owned(),
+        Access::Public | Access::Browser if e.path == "/statistics/events" => {
+            return Some("The transfer already has its most live feeds open; poll `GET /api/statistics` instead.".into());
+        }
+        Access::Public | Access::Browser => return None,
+    };
+    if e.path.ends_with("/initiate") {
+        description.push_str(" Also when the account already has its most sessions (`--max-sessions-per-account`), without `Retry-After`: delete sessions to make room.");
+    }
+    if e.path.ends_with("/transfer") {
+        description.push_str(" Also when the account already has its most transfers waiting (`--max-waiting-transfers`), with `Retry-After: 5`.");
+    }
+    Some(description)
 }
 
 fn json_response(description: &str, schema: &str) -> Value {

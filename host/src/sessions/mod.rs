@@ -4,19 +4,23 @@
 //! deleted with everything it owns, by the app or by the expiry sweeper.
 //!
 //! - [`model`]: what a session holds.
+//! - [`counts`]: how many sessions each account has (for its cap).
 //! - [`configuration`]: the configuration object apps read and receive.
 //! - [`offering`]: which providers a session offers its end user.
 //! - [`grants`]: who may change a session that is already connected.
 //! - [`sweeper`]: purges expired sessions.
 
 pub mod configuration;
+pub mod counts;
 pub mod grants;
 pub mod model;
 pub mod offering;
 pub mod sweeper;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use self::counts::SessionCounts;
 use crate::store::{Db, StoreError, decode, encode, get_json, key, prefix, remove_prefix};
 pub use model::{
     ConnectionState, Session, SessionOptions, SessionSchema, UpsertBehaviour, Webhook, Webhooks,
@@ -28,15 +32,45 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(72 * 3600);
 #[derive(Clone)]
 pub struct Sessions {
     db: Db,
+    counts: Arc<SessionCounts>,
+}
+
+/// Why [`Sessions::create`] stored nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("the account already has {limit} sessions, the most it may have")]
+    AccountFull { limit: usize },
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl Sessions {
-    pub fn new(db: Db) -> Self {
-        Sessions { db }
+    /// The sessions of `db`, counting each account's from storage.
+    pub fn open(db: Db) -> Result<Self, StoreError> {
+        let counts = SessionCounts::count(&db.trees.sessions_by_account)?;
+        Ok(Sessions {
+            db,
+            counts: Arc::new(counts),
+        })
     }
 
-    /// Stores a new session (durably).
-    pub async fn create(&self, session: &Session) -> Result<(), StoreError> {
+    /// Stores a new session (durably), unless its account already has
+    /// `limit` sessions.
+    pub async fn create(&self, session: &Session, limit: Option<usize>) -> Result<(), CreateError> {
+        self.counts
+            .reserve(&session.account, limit)
+            .map_err(|limit| CreateError::AccountFull { limit })?;
+        // The index entry is written last and only then is the count kept:
+        // the count is always the index's (a cancelled request cannot undo
+        // it after the entry was written, since no await comes between).
+        if let Err(e) = self.write_new(session) {
+            self.counts.release(&session.account);
+            return Err(e.into());
+        }
+        Ok(self.db.flush().await?)
+    }
+
+    fn write_new(&self, session: &Session) -> Result<(), StoreError> {
         let trees = &self.db.trees;
         trees.sessions.insert(&session.id, encode(session))?;
         trees
@@ -46,7 +80,7 @@ impl Sessions {
             index_key(&session.account, session.created_ms, &session.id),
             &[],
         )?;
-        self.db.flush().await
+        Ok(())
     }
 
     /// Change links and browser passes of connected sessions.
@@ -169,8 +203,14 @@ impl Sessions {
         // The session goes first: nothing new can start for it after this.
         t.sessions.remove(id)?;
         t.session_gates.remove(id)?;
-        t.sessions_by_account
-            .remove(index_key(&session.account, session.created_ms, id))?;
+        // Only the delete that removed the index entry counts it, so two
+        // deletes of one session free one place.
+        if t.sessions_by_account
+            .remove(index_key(&session.account, session.created_ms, id))?
+            .is_some()
+        {
+            self.counts.release(&session.account);
+        }
         t.credentials.remove(id)?;
         for k in t.session_transfers.scan_prefix(prefix(id)).keys() {
             let k = k?;

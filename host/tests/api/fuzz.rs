@@ -4,6 +4,7 @@
 //! refusal a clear error; and the host still serves afterwards.
 
 use serde_json::{Value, json};
+use switchyard::http::account_rate::AccountRateConfig;
 
 use crate::harness::{ADMIN_KEY, TestHost, sim_config};
 
@@ -76,7 +77,12 @@ fn assert_clear(method: &str, path: &str, sent: &str, status: u16, body: &Value)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_input_makes_the_host_fail() {
-    let mut t = TestHost::start(sim_config(5, 2)).await;
+    let mut t = TestHost::start_with(sim_config(5, 2), |c| {
+        // This test is about input, not about the rate it is sent at (its
+        // hundreds of requests would otherwise meet 429s, not the checks).
+        c.account_rate = AccountRateConfig::unlimited();
+    })
+    .await;
     let key = t.key("fuzz").await;
     let session = t.connected_session(&key, json!({})).await;
     let (_, doc) = t.call("GET", "/api/openapi.json", None, None).await;

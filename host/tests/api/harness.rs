@@ -316,10 +316,16 @@ impl TestHost {
 
     /// Stops the host and starts a new one on the same data directory.
     pub async fn restart(&mut self) {
+        self.restart_with(|_| {}).await;
+    }
+
+    /// [`TestHost::restart`] with the settings `adjust` makes to the test
+    /// defaults (those of the first start are not kept).
+    pub async fn restart_with(&mut self, adjust: impl FnOnce(&mut HostConfig)) {
         self.stop().await;
-        let host = server::start(config(self.data.path(), &self.sim))
-            .await
-            .unwrap();
+        let mut config = config(self.data.path(), &self.sim);
+        adjust(&mut config);
+        let host = server::start(config).await.unwrap();
         self.url = host.url();
         self.host = Some(host);
     }

@@ -21,6 +21,7 @@ mod pages;
 mod process;
 mod push;
 mod quick_start;
+mod quotas;
 mod schemas;
 mod security;
 mod storage;

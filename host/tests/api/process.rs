@@ -18,6 +18,11 @@ pub struct Process {
 
 impl Process {
     pub async fn start(data: &Path, sim: &Simulator) -> Process {
+        Self::start_with_args(data, sim, &[]).await
+    }
+
+    /// [`Process::start`] with more `switchyard serve` flags.
+    pub async fn start_with_args(data: &Path, sim: &Simulator, flags: &[&str]) -> Process {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -27,6 +32,7 @@ impl Process {
             .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
             .arg(data)
             .args(["--connector-base", &format!("hubspot={}", sim.base_url())])
+            .args(flags)
             .env("SWITCHYARD_ADMIN_KEY", ADMIN_KEY)
             // With RUST_LOG set, the host's log shows (as in-process hosts').
             .stdout(match std::env::var_os("RUST_LOG") {
