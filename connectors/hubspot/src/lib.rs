@@ -314,6 +314,7 @@ impl Connector for HubSpot {
                 requests: 4,
                 window_ms: 1_000,
             }],
+            idempotent_creates: false,
         }
     }
 

@@ -131,6 +131,7 @@ impl Connector for Pipedrive {
                 max_concurrent: 0,
             },
             rate_classes: Vec::new(),
+            idempotent_creates: false,
         }
     }
 

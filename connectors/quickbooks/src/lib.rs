@@ -103,6 +103,7 @@ impl Connector for QuickBooks {
                 max_concurrent: 10,
             },
             rate_classes: Vec::new(),
+            idempotent_creates: false,
         }
     }
 

@@ -203,6 +203,7 @@ impl Connector for Salesforce {
                 max_concurrent: 5,
             },
             rate_classes: Vec::new(),
+            idempotent_creates: false,
         }
     }
 

@@ -261,6 +261,7 @@ mod tests {
                     max_concurrent: 0,
                 },
                 rate_classes: Vec::new(),
+                idempotent_creates: false,
             }
         }
 

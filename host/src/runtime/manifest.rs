@@ -22,6 +22,9 @@ pub struct Manifest {
     /// Limits on some requests only, beside `rate_limit` (contract 0.2; none
     /// for 0.1 connectors).
     pub rate_classes: Vec<RateClass>,
+    /// The provider makes a create once however often its idempotency key is
+    /// sent (contract 0.2; false for 0.1 connectors).
+    pub idempotent_creates: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -376,6 +379,7 @@ pub(crate) mod tests {
                 requests: 4,
                 window_ms: 1_000,
             }],
+            idempotent_creates: false,
         }
     }
 

@@ -43,6 +43,7 @@ impl Connector for Mapper {
                 max_concurrent: 0,
             },
             rate_classes: Vec::new(),
+            idempotent_creates: false,
         }
     }
 

@@ -64,6 +64,7 @@ impl Connector for Misbehave {
                 max_concurrent: 0,
             },
             rate_classes: Vec::new(),
+            idempotent_creates: false,
         }
     }
 

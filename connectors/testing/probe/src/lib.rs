@@ -54,6 +54,7 @@ impl Connector for Probe {
                 max_concurrent: 0,
             },
             rate_classes: Vec::new(),
+            idempotent_creates: false,
         }
     }
 

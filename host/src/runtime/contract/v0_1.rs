@@ -102,6 +102,7 @@ impl From<wit::Manifest> for Manifest {
                 max_concurrent: m.rate_limit.max_concurrent,
             },
             rate_classes: Vec::new(),
+            idempotent_creates: false,
         }
     }
 }

@@ -108,6 +108,7 @@ impl From<wit::Manifest> for Manifest {
                     window_ms: c.window_ms,
                 })
                 .collect(),
+            idempotent_creates: m.idempotent_creates,
         }
     }
 }
