@@ -841,6 +841,7 @@ async fn connection(case: &'static Case) {
 async fn full_pull(case: &'static Case) {
     let h = Harness::start(case).await;
     for ty in &case.types {
+        let before = h.runtime.prefetch_counts();
         let pulled = h.pull_all(ty, None, h.page_size, async |_| {}).await;
         assert!(
             pulled.pages >= 2,
@@ -850,6 +851,24 @@ async fn full_pull(case: &'static Case) {
             h.page_size
         );
         h.assert_is_data_set(ty, &pulled);
+        // Where the connector declares its paging, every page after the first
+        // was fetched ahead (while the previous one was mapped), and no
+        // prefetched page went to waste.
+        let declared = h
+            .manifest
+            .integration(ty.endgrate_type)
+            .is_some_and(|i| !i.paging.is_empty());
+        if declared {
+            let after = h.runtime.prefetch_counts();
+            let (started, served) = (after.started - before.started, after.served - before.served);
+            assert!(
+                served as usize >= pulled.pages - 1,
+                "{}: {served} of {} pages came prefetched",
+                ty.endgrate_type,
+                pulled.pages
+            );
+            assert_eq!(started, served, "{}: prefetches wasted", ty.endgrate_type);
+        }
     }
 }
 
@@ -1094,11 +1113,31 @@ async fn malformed_json_names_the_provider(case: &'static Case) {
     .await
     .unwrap_or_else(|e| panic!("the first page failed: {e}"));
     let cursor = first.next_cursor.expect("the data set has a second page");
+    // The host may be prefetching the second page: let that request be
+    // answered before the fault is armed.
+    let settled = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let counts = h.runtime.prefetch_counts();
+        if counts.finished == counts.started {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < settled,
+            "a prefetch never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     h.control().malform_next(1);
     let second = request(Some(cursor));
+    // Under another connection key, so the page the host prefetched does not
+    // answer it: the connector's own request must meet the malformed answer.
+    let elsewhere = Connection {
+        key: format!("{}-second", h.conn.key),
+        ..h.conn.clone()
+    };
     match h
         .runtime
-        .pull(h.id(), &h.conn, h.credential(), &second)
+        .pull(h.id(), &elsewhere, h.credential(), &second)
         .await
     {
         Err(CallError::Connector {

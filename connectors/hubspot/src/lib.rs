@@ -270,6 +270,18 @@ impl Connector for HubSpot {
             supports_push: true,
             supports_associations: true,
             is_custom_object: false,
+            paging: vec![
+                // Lists page with `?after=`, searches (incremental pulls) with
+                // `"after"` in the body; both answer `paging.next.after`.
+                switchyard_connector_sdk::Paging::QueryCursor(CursorPaging {
+                    param: "after".into(),
+                    pointer: "/paging/next/after".into(),
+                }),
+                switchyard_connector_sdk::Paging::BodyCursor(CursorPaging {
+                    param: "/after".into(),
+                    pointer: "/paging/next/after".into(),
+                }),
+            ],
         };
         Manifest {
             id: "hubspot".into(),

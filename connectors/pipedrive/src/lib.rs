@@ -94,6 +94,10 @@ impl Connector for Pipedrive {
             supports_push: true,
             supports_associations: true,
             is_custom_object: false,
+            paging: vec![Paging::QueryCursor(CursorPaging {
+                param: "cursor".into(),
+                pointer: "/additional_data/next_cursor".into(),
+            })],
         };
         Manifest {
             id: "pipedrive".into(),

@@ -65,6 +65,7 @@ impl Connector for QuickBooks {
             supports_push: true,
             supports_associations: associations,
             is_custom_object: false,
+            paging: Vec::new(),
         };
         Manifest {
             id: "quickbooks".into(),

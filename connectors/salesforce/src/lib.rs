@@ -160,6 +160,7 @@ impl Connector for Salesforce {
             supports_push: true,
             supports_associations: true,
             is_custom_object: false,
+            paging: vec![Paging::NextUrl("/nextRecordsUrl".into())],
         };
         Manifest {
             id: "salesforce".into(),
@@ -267,7 +268,12 @@ impl Connector for Salesforce {
             None => first_batch(&org, kind, since.as_deref(), incremental, batch)?,
             Some(cursor) => {
                 let cursor = Cursor::parse(cursor)?;
-                let response = API.get(org.url(&cursor.path)).send()?;
+                // With the first batch's headers, as the manifest's paging
+                // says, so the host's prefetched answer serves it.
+                let response = API
+                    .get(org.url(&cursor.path))
+                    .header("sforce-query-options", format!("batchSize={batch}"))
+                    .send()?;
                 // Salesforce forgets a locator after 15 minutes unused, or
                 // when the user opens too many (10 per user).
                 let expired = !response.is_success()

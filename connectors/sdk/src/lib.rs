@@ -75,6 +75,7 @@
 //!                 supports_push: false,
 //!                 supports_associations: false,
 //!                 is_custom_object: false,
+//!                 paging: Vec::new(),
 //!             }],
 //!             batch_limits: BatchLimits { max_page_size: 100, max_push_batch: 1 },
 //!             rate_limit: RateLimit { requests: 10, window_ms: 1_000, max_concurrent: 0 },
@@ -150,8 +151,8 @@ pub mod testing;
 
 pub use bindings::switchyard::connector::types::{
     ApiKeyField, AuthSpec, BatchLimits, ClientAuth, Connection, ConnectorError,
-    CredentialPlacement, Integration, Json, Manifest, Oauth2Spec, Page, PullRequest, PulledRecord,
-    PushItem, Pushed, RateClass, RateLimit,
+    CredentialPlacement, CursorPaging, Integration, Json, Manifest, Oauth2Spec, Page, Paging,
+    PullRequest, PulledRecord, PushItem, Pushed, RateClass, RateLimit,
 };
 pub use connector::Connector;
 
@@ -160,8 +161,8 @@ pub mod prelude {
     pub use crate::http::{Api, Method, Response};
     pub use crate::{
         ApiKeyField, AuthSpec, BatchLimits, ClientAuth, Connection, Connector, ConnectorError,
-        CredentialPlacement, Integration, Json, Manifest, Oauth2Spec, Page, PullRequest,
-        PulledRecord, PushItem, Pushed, RateClass, RateLimit, export_connector, log,
+        CredentialPlacement, CursorPaging, Integration, Json, Manifest, Oauth2Spec, Page, Paging,
+        PullRequest, PulledRecord, PushItem, Pushed, RateClass, RateLimit, export_connector, log,
     };
 }
 

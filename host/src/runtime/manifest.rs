@@ -77,6 +77,22 @@ pub struct Integration {
     pub supports_push: bool,
     pub supports_associations: bool,
     pub is_custom_object: bool,
+    /// How its page answers point at the next page (contract 0.2; none for
+    /// 0.1 connectors), for prefetching.
+    pub paging: Vec<Paging>,
+}
+
+/// One way a provider answer points at its next page; see
+/// [`crate::runtime::prefetch`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Paging {
+    /// Query parameter `param` of the same request, from JSON pointer `pointer`.
+    QueryCursor { param: String, pointer: String },
+    /// JSON pointer `param` of the same request's body, from `pointer`.
+    BodyCursor { param: String, pointer: String },
+    /// A `GET` of the URL at JSON pointer `pointer`.
+    NextUrl { pointer: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -252,6 +268,27 @@ impl Manifest {
                     format!("{:?} is listed twice", integ.endgrate_type),
                 ));
             }
+            for (j, paging) in integ.paging.iter().enumerate() {
+                let pointers = match paging {
+                    Paging::QueryCursor { param, pointer } => {
+                        if param.is_empty() {
+                            return Err(invalid(
+                                format!("integrations[{i}].paging[{j}].param"),
+                                "must name a query parameter",
+                            ));
+                        }
+                        vec![pointer]
+                    }
+                    Paging::BodyCursor { param, pointer } => vec![param, pointer],
+                    Paging::NextUrl { pointer } => vec![pointer],
+                };
+                if let Some(bad) = pointers.into_iter().find(|p| !p.starts_with('/')) {
+                    return Err(invalid(
+                        format!("integrations[{i}].paging[{j}]"),
+                        format!("{bad:?} is not a JSON pointer (they start with /)"),
+                    ));
+                }
+            }
         }
         if self.batch_limits.max_page_size == 0 {
             return Err(invalid("batch-limits.max-page-size", "must be at least 1"));
@@ -364,6 +401,10 @@ pub(crate) mod tests {
                 supports_push: false,
                 supports_associations: false,
                 is_custom_object: false,
+                paging: vec![Paging::QueryCursor {
+                    param: "after".into(),
+                    pointer: "/paging/next/after".into(),
+                }],
             }],
             batch_limits: BatchLimits {
                 max_page_size: 100,
@@ -412,6 +453,14 @@ pub(crate) mod tests {
                 Box::new(|m| m.batch_limits.max_page_size = 0),
             ),
             ("rate-limit", Box::new(|m| m.rate_limit.requests = 0)),
+            (
+                "integrations[0].paging[0]",
+                Box::new(|m| {
+                    m.integrations[0].paging = vec![Paging::NextUrl {
+                        pointer: "nextRecordsUrl".into(),
+                    }]
+                }),
+            ),
             (
                 "rate-classes[0].name",
                 Box::new(|m| m.rate_classes[0].name = "Search".into()),

@@ -9,6 +9,7 @@
 //! - [`watcher`]: hot-loading from the connectors directory.
 //! - [`sandbox`]: one call's store, limits and error reporting.
 //! - [`outbound`]: the `http` import, the only way out of the sandbox.
+//! - [`prefetch`]: fetching a pull's next page while this one is mapped.
 //! - [`rate_limit`]: pacing requests per connected account.
 //! - [`credentials`]: the seam to wherever credentials are kept.
 
@@ -18,6 +19,7 @@ pub mod credentials;
 pub mod engine;
 pub mod manifest;
 pub mod outbound;
+pub mod prefetch;
 pub mod rate_limit;
 pub mod registry;
 pub mod sandbox;
@@ -37,7 +39,7 @@ use wasmtime::component::{Component, Linker};
 use contract::{Answer, GuestConnection, Instance, InstancePre, Version};
 use credentials::CredentialSource;
 use manifest::{InvalidManifest, Manifest, RateLimit};
-use outbound::{AllowedHosts, Outbound};
+use outbound::{AllowedHosts, Outbound, Prefetcher};
 use rate_limit::Limiters;
 use registry::{InstallRefused, Installed, LoadedConnector, Registry};
 pub use sandbox::CallError;
@@ -140,6 +142,7 @@ pub struct Runtime {
     cache: compile_cache::CompileCache,
     registry: Registry,
     limiters: Limiters,
+    prefetches: Arc<prefetch::Prefetches>,
     client: reqwest::Client,
     config: RuntimeConfig,
     /// Names shown instead of the manifests', by connector id.
@@ -172,6 +175,7 @@ impl Runtime {
             cache,
             registry: Registry::default(),
             limiters: Limiters::default(),
+            prefetches: Default::default(),
             client,
             config,
             display_names: Default::default(),
@@ -180,6 +184,11 @@ impl Runtime {
 
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// How prefetching has done since the host started.
+    pub fn prefetch_counts(&self) -> prefetch::PrefetchCounts {
+        self.prefetches.counts()
     }
 
     pub fn limits(&self) -> &SandboxLimits {
@@ -302,6 +311,7 @@ impl Runtime {
         &self,
         id: &str,
         io: Option<(&Connection, Option<Arc<dyn CredentialSource>>)>,
+        pulling: Option<&str>,
     ) -> Result<Call, CallError> {
         let connector = self
             .registry
@@ -351,6 +361,15 @@ impl Runtime {
                 deadline,
                 max_response_bytes: self.config.limits.max_response_bytes,
                 provider: connector.manifest.display_name.clone(),
+                prefetch: pulling
+                    .and_then(|ty| connector.manifest.integration(ty))
+                    .filter(|integration| !integration.paging.is_empty())
+                    .map(|integration| Prefetcher {
+                        rules: integration.paging.clone(),
+                        prefetches: self.prefetches.clone(),
+                        connection: format!("{id}/{}", conn.key),
+                        timeout: self.config.limits.call_timeout,
+                    }),
             })
         });
         let mut store = sandbox::new_store(
@@ -464,11 +483,13 @@ impl Runtime {
         conn: &Connection,
         credential: Option<Arc<dyn CredentialSource>>,
     ) -> Result<(), CallError> {
-        let mut call = self.start(id, Some((conn, credential))).await?;
+        let mut call = self.start(id, Some((conn, credential)), None).await?;
         call.run(async |i, store, conn| i.check(store, conn).await)
             .await
     }
 
+    /// Reads one page. Its answers start the prefetch of the next page when
+    /// the integration declares its paging ([`prefetch`]).
     pub async fn pull(
         &self,
         id: &str,
@@ -476,7 +497,9 @@ impl Runtime {
         credential: Option<Arc<dyn CredentialSource>>,
         request: &PullRequest,
     ) -> Result<Page, CallError> {
-        let mut call = self.start(id, Some((conn, credential))).await?;
+        let mut call = self
+            .start(id, Some((conn, credential)), Some(&request.endgrate_type))
+            .await?;
         call.run(async |i, store, conn| i.pull(store, conn, request).await)
             .await
     }
@@ -490,7 +513,7 @@ impl Runtime {
         endgrate_type: &str,
         items: &[PushItem],
     ) -> Result<Vec<Result<Pushed, ConnectorError>>, CallError> {
-        let mut call = self.start(id, Some((conn, credential))).await?;
+        let mut call = self.start(id, Some((conn, credential)), None).await?;
         call.run(async |i, store, conn| i.push(store, conn, endgrate_type, items).await)
             .await
     }
@@ -503,7 +526,7 @@ impl Runtime {
         endgrate_type: &str,
         keys: &serde_json::Value,
     ) -> Result<Option<String>, CallError> {
-        let mut call = self.start(id, Some((conn, credential))).await?;
+        let mut call = self.start(id, Some((conn, credential)), None).await?;
         let keys = keys.to_string();
         call.run(async |i, store, conn| i.find_match(store, conn, endgrate_type, &keys).await)
             .await
@@ -524,7 +547,9 @@ impl Runtime {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        let mut call = self.start(id, Some((conn, credential.clone()))).await?;
+        let mut call = self
+            .start(id, Some((conn, credential.clone())), None)
+            .await?;
         if call.instance.version() >= Version::V0_2 {
             let items: Vec<Vec<String>> = items
                 .iter()
@@ -595,7 +620,7 @@ impl Runtime {
         from: (&str, &str),
         to: (&str, &str),
     ) -> Result<(), CallError> {
-        let mut call = self.start(id, Some((conn, credential))).await?;
+        let mut call = self.start(id, Some((conn, credential)), None).await?;
         call.run(async |i, store, conn| i.associate(store, conn, from, to).await)
             .await
     }
@@ -607,7 +632,7 @@ impl Runtime {
         callback_params: &[(String, String)],
         token_response_without_tokens: &serde_json::Value,
     ) -> Result<String, CallError> {
-        let mut call = self.start(id, None).await?;
+        let mut call = self.start(id, None, None).await?;
         let token_response = token_response_without_tokens.to_string();
         call.run(async |i, store, _| i.finish_auth(store, callback_params, &token_response).await)
             .await
@@ -620,7 +645,7 @@ impl Runtime {
         endgrate_type: &str,
         raws: &[String],
     ) -> Result<Vec<Result<String, ConnectorError>>, CallError> {
-        let mut call = self.start(id, None).await?;
+        let mut call = self.start(id, None, None).await?;
         let mut mapped = Vec::with_capacity(raws.len());
         for raw in raws {
             let outcome = call
@@ -638,7 +663,7 @@ impl Runtime {
         endgrate_type: &str,
         record: &str,
     ) -> Result<String, CallError> {
-        let mut call = self.start(id, None).await?;
+        let mut call = self.start(id, None, None).await?;
         call.run(async |i, store, _| i.from_cdm(store, endgrate_type, record).await)
             .await
     }

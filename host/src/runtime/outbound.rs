@@ -16,7 +16,8 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::credentials::{CredentialError, CredentialSource, Secret};
-use super::manifest::CredentialPlacement;
+use super::manifest::{CredentialPlacement, Paging};
+use super::prefetch::{Prefetches, Signature, next_request};
 use super::rate_limit::ConnectionLimiter;
 use super::types::ConnectorError;
 
@@ -26,7 +27,7 @@ const MAX_ATTEMPTS: u32 = 6;
 const MAX_REQUEST_BYTES: usize = 16 << 20;
 
 /// An outgoing request as the connector asked for it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct OutRequest {
     pub method: String,
     pub url: String,
@@ -107,6 +108,7 @@ fn host_matches(pattern: &str, host: &str, port: Option<u16>, scheme: &str) -> b
 }
 
 /// Everything the `http` import needs for one call.
+#[derive(Clone)]
 pub struct Outbound {
     pub client: reqwest::Client,
     pub api_base: String,
@@ -120,10 +122,65 @@ pub struct Outbound {
     pub max_response_bytes: usize,
     /// Named in error messages, e.g. "hubspot".
     pub provider: String,
+    /// For the calls of a pull whose integration declares its paging.
+    pub prefetch: Option<Prefetcher>,
+}
+
+/// What a pull's calls need to prefetch the next page.
+#[derive(Clone)]
+pub struct Prefetcher {
+    /// The integration's declared paging.
+    pub rules: Vec<Paging>,
+    pub prefetches: Arc<Prefetches>,
+    /// The connection's key: prefetched answers serve its own requests only.
+    pub connection: String,
+    /// How long a prefetch may take (a call's deadline).
+    pub timeout: Duration,
 }
 
 impl Outbound {
+    /// Sends a connector's request: with the prefetched answer when there is
+    /// one for exactly this request, and starting the prefetch of the next
+    /// page when the answer points at one.
     pub async fn send(&self, req: OutRequest) -> Result<OutResponse, SendError> {
+        let Some(prefetch) = &self.prefetch else {
+            return self.send_now(&req).await;
+        };
+        let url = self.resolve(&req.url)?;
+        let signature = Signature::of(&prefetch.connection, &req, &url);
+        let response = match prefetch.prefetches.take(&signature, self.deadline).await {
+            Some(prefetched) => prefetched,
+            None => self.send_now(&req).await?,
+        };
+        if let Some(next) = next_request(&prefetch.rules, &req, &url, &response) {
+            self.start_prefetch(prefetch, next);
+        }
+        Ok(response)
+    }
+
+    /// Sends `next` in the background, under this call's limits but with a
+    /// deadline of its own, and keeps its answer for the request that wants it.
+    fn start_prefetch(&self, prefetch: &Prefetcher, next: OutRequest) {
+        let Ok(url) = self.resolve(&next.url) else {
+            return;
+        };
+        let signature = Signature::of(&prefetch.connection, &next, &url);
+        let background = Outbound {
+            deadline: Instant::now() + prefetch.timeout,
+            prefetch: None,
+            ..self.clone()
+        };
+        let prefetches = prefetch.prefetches.clone();
+        let fetch = tokio::spawn(async move {
+            let answer = background.send_now(&next).await.ok();
+            prefetches.finished();
+            answer
+        });
+        prefetch.prefetches.insert(signature, fetch);
+    }
+
+    /// Sends one request now.
+    async fn send_now(&self, req: &OutRequest) -> Result<OutResponse, SendError> {
         let method = parse_method(&req.method)?;
         let url = self.resolve(&req.url)?;
         self.allowed.check(&url).map_err(SendError::ForbiddenHost)?;
@@ -162,7 +219,7 @@ impl Outbound {
             let Some(_permit) = self.limiter.acquire(self.deadline).await else {
                 return Err(ConnectorError::RateLimited(None).into());
             };
-            let request = self.build(&method, &url, &req, secret.as_ref())?;
+            let request = self.build(&method, &url, req, secret.as_ref())?;
             let outcome =
                 tokio::time::timeout_at(self.deadline, self.client.execute(request)).await;
             let response = match outcome {

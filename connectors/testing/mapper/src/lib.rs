@@ -32,6 +32,7 @@ impl Connector for Mapper {
                 supports_push: false,
                 supports_associations: false,
                 is_custom_object: false,
+                paging: Vec::new(),
             }],
             batch_limits: BatchLimits {
                 max_page_size: 100,

@@ -53,6 +53,7 @@ impl Connector for Misbehave {
                 supports_push: true,
                 supports_associations: false,
                 is_custom_object: false,
+                paging: Vec::new(),
             }],
             batch_limits: BatchLimits {
                 max_page_size: 100,

@@ -43,6 +43,7 @@ impl Connector for Probe {
                 supports_push: false,
                 supports_associations: false,
                 is_custom_object: false,
+                paging: Vec::new(),
             }],
             batch_limits: BatchLimits {
                 max_page_size: 100,

@@ -90,6 +90,7 @@ impl From<wit::Manifest> for Manifest {
                     supports_push: i.supports_push,
                     supports_associations: i.supports_associations,
                     is_custom_object: i.is_custom_object,
+                    paging: Vec::new(),
                 })
                 .collect(),
             batch_limits: BatchLimits {

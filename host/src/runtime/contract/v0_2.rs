@@ -30,7 +30,7 @@ pub const IMPORTS: [&str; 3] = [
 
 use super::super::manifest::{
     ApiKeyField, AuthSpec, BatchLimits, ClientAuth, CredentialPlacement, Integration, Manifest,
-    OAuth2Spec, RateClass, RateLimit,
+    OAuth2Spec, Paging, RateClass, RateLimit,
 };
 use super::super::outbound::{OutRequest, OutResponse};
 use super::super::sandbox::CallState;
@@ -88,6 +88,7 @@ impl From<wit::Manifest> for Manifest {
                     supports_push: i.supports_push,
                     supports_associations: i.supports_associations,
                     is_custom_object: i.is_custom_object,
+                    paging: i.paging.into_iter().map(Into::into).collect(),
                 })
                 .collect(),
             batch_limits: BatchLimits {
@@ -109,6 +110,22 @@ impl From<wit::Manifest> for Manifest {
                 })
                 .collect(),
             idempotent_creates: m.idempotent_creates,
+        }
+    }
+}
+
+impl From<wit::Paging> for Paging {
+    fn from(p: wit::Paging) -> Self {
+        match p {
+            wit::Paging::QueryCursor(c) => Paging::QueryCursor {
+                param: c.param,
+                pointer: c.pointer,
+            },
+            wit::Paging::BodyCursor(c) => Paging::BodyCursor {
+                param: c.param,
+                pointer: c.pointer,
+            },
+            wit::Paging::NextUrl(pointer) => Paging::NextUrl { pointer },
         }
     }
 }
