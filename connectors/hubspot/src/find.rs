@@ -1,19 +1,18 @@
 //! The upsert lookups of a whole push batch (`find-matches`), in as few
-//! requests as HubSpot allows:
+//! requests as HubSpot allows. Every item's key sets are asked at once, and
+//! each item then takes the first of its key sets that matched:
 //! - contacts by email: one batch read by the unique `email` property
 //!   (`POST /crm/v3/objects/contacts/batch/read` with `idProperty=email`),
 //!   which counts against the general limit, not the search limit;
-//! - other single-property keys (a company's domain or name): one search
-//!   per property with the `IN` operator, for every item at once;
-//! - anything else (a full name, a phone): one search per item, as
-//!   `find-match` does.
+//! - every other key (a contact's phone or full name, a company's domain or
+//!   name): one search for the whole batch, one filter group per property
+//!   with the `IN` operator (a full name is looked up by last name and
+//!   matched on both names here), paced under the `search` rate class;
+//! - a key set of any other shape: one search per item, as `find-match` does.
 //!
-//! An item tries its key sets in priority order: every item's first key set
-//! is asked in one round, the next key set of those still unmatched in the
-//! next round, and so on. A request that fails fails only the items it
-//! asked about.
+//! A request that fails fails only the items that needed its answer.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{Map, Value, json};
 use switchyard_connector_sdk::json::from_json;
@@ -23,17 +22,23 @@ use crate::mapping::Kind;
 use crate::{API, HubSpot, ObjectPage, id_of, key_text, parse};
 
 /// Most ids in one batch read, and values in one `IN` filter.
-const MAX_BATCH: usize = 100;
+const MAX_VALUES: usize = 100;
+/// Most filter groups in one search (HubSpot's limit).
+const MAX_GROUPS: usize = 5;
 /// Most results one search page returns.
 const SEARCH_PAGE: u32 = 200;
 
-/// One key set, sorted by how it can be asked.
+/// One key set, by how it is asked.
+#[derive(Debug)]
 enum Key {
     /// A contact's email: the batch read.
     Email(String),
-    /// One property equal to a value: an `IN` search.
-    Property(&'static str, String),
-    /// Anything else: `find-match`'s own search.
+    /// Any of these properties equal to the value (a phone is `phone` or
+    /// `mobilephone`): the batch search.
+    AnyOf(Vec<&'static str>, String),
+    /// A contact's first and last name: the batch search by last name.
+    Name { first: String, last: String },
+    /// Anything else: `find-match`'s own search, for this item alone.
     Other(Json),
     /// Nothing HubSpot can match on.
     Unsupported(ConnectorError),
@@ -41,72 +46,128 @@ enum Key {
 
 type Answer = Result<Option<String>, ConnectorError>;
 
+/// What the batch requests found: ids by lowercased value, per property.
+#[derive(Default)]
+struct Found {
+    emails: Option<Result<HashMap<String, String>, ConnectorError>>,
+    by_property: Option<Result<HashMap<(String, String), String>, ConnectorError>>,
+    names: HashMap<(String, String), String>,
+}
+
 pub fn find_matches(conn: &Connection, kind: Kind, items: Vec<Vec<Json>>) -> Vec<Answer> {
     let keys: Vec<Vec<Key>> = items
         .into_iter()
         .map(|sets| sets.into_iter().map(|set| classify(kind, set)).collect())
         .collect();
-    let mut answers: Vec<Option<Answer>> = keys.iter().map(|_| None).collect();
-    let mut asked = vec![false; keys.len()];
-    let mut unsupported: Vec<Option<ConnectorError>> = keys.iter().map(|_| None).collect();
-    let rounds = keys.iter().map(Vec::len).max().unwrap_or(0);
-    for round in 0..rounds {
-        // This round's question of each item still unanswered.
-        let open: Vec<(usize, &Key)> = (0..keys.len())
-            .filter(|&i| answers[i].is_none())
-            .filter_map(|i| keys[i].get(round).map(|key| (i, key)))
-            .collect();
-        let mut emails = Vec::new();
-        let mut properties: HashMap<&'static str, Vec<(usize, &str)>> = HashMap::new();
-        for (i, key) in open {
-            match key {
-                Key::Email(email) => emails.push((i, email.as_str())),
-                Key::Property(name, value) => properties
-                    .entry(name)
-                    .or_default()
-                    .push((i, value.as_str())),
-                Key::Other(keys) => match HubSpot::find_match(conn, kind.endgrate_type(), keys) {
-                    Ok(None) => asked[i] = true,
-                    Err(e @ ConnectorError::Unsupported(_)) => unsupported[i] = Some(e),
-                    answer => answers[i] = Some(answer),
-                },
-                Key::Unsupported(e) => unsupported[i] = Some(e.clone()),
+    let found = fetch(kind, &keys);
+    keys.iter()
+        .map(|key_sets| resolve(conn, kind, key_sets, &found))
+        .collect()
+}
+
+/// The batch requests for every key of every item.
+fn fetch(kind: Kind, keys: &[Vec<Key>]) -> Found {
+    let mut emails = BTreeSet::new();
+    let mut values: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
+    for key in keys.iter().flatten() {
+        match key {
+            Key::Email(email) => {
+                emails.insert(email.to_lowercase());
             }
-        }
-        let mut settle =
-            |asking: &[(usize, &str)], found: Result<HashMap<String, String>, ConnectorError>| {
-                for &(i, value) in asking {
-                    match &found {
-                        Ok(ids) => match ids.get(&value.to_lowercase()) {
-                            Some(id) => answers[i] = Some(Ok(Some(id.clone()))),
-                            None => asked[i] = true,
-                        },
-                        Err(e) => answers[i] = Some(Err(e.clone())),
-                    }
+            Key::AnyOf(properties, value) => {
+                for property in properties {
+                    values.entry(property).or_default().insert(value.clone());
                 }
-            };
-        for chunk in emails.chunks(MAX_BATCH) {
-            let values: Vec<&str> = chunk.iter().map(|(_, v)| *v).collect();
-            settle(chunk, read_contacts_by_email(&values));
-        }
-        for (property, asking) in properties {
-            for chunk in asking.chunks(MAX_BATCH) {
-                let values: Vec<&str> = chunk.iter().map(|(_, v)| *v).collect();
-                settle(chunk, search_in(kind, property, &values));
             }
+            Key::Name { last, .. } => {
+                values.entry("lastname").or_default().insert(last.clone());
+            }
+            Key::Other(_) | Key::Unsupported(_) => {}
         }
     }
-    answers
-        .into_iter()
-        .enumerate()
-        .map(|(i, answer)| match answer {
-            Some(answer) => answer,
-            None => match unsupported[i].take() {
-                Some(e) if !asked[i] => Err(e),
-                _ => Ok(None),
+    let mut found = Found::default();
+    if !emails.is_empty() {
+        let emails: Vec<String> = emails.into_iter().collect();
+        found.emails = Some(read_contacts_by_email(&emails));
+    }
+    if !values.is_empty() {
+        found.by_property = Some(search_in(kind, &values).map(|records| {
+            let mut by_property = HashMap::new();
+            for record in &records {
+                let Some(id) = record.get("id").and_then(id_of) else {
+                    continue;
+                };
+                let property = |name: &str| {
+                    record["properties"][name]
+                        .as_str()
+                        .map(|v| v.trim().to_lowercase())
+                };
+                for name in values.keys() {
+                    if let Some(value) = property(name) {
+                        by_property
+                            .entry((name.to_string(), value))
+                            .or_insert_with(|| id.clone());
+                    }
+                }
+                if let (Some(first), Some(last)) = (property("firstname"), property("lastname")) {
+                    found.names.entry((first, last)).or_insert(id);
+                }
+            }
+            by_property
+        }));
+    }
+    found
+}
+
+/// An item's answer: its first key set that matched. A failed request
+/// decides only if no earlier key set matched.
+fn resolve(conn: &Connection, kind: Kind, key_sets: &[Key], found: &Found) -> Answer {
+    let mut asked = false;
+    let mut unsupported = None;
+    for key in key_sets {
+        let hit = match key {
+            Key::Email(email) => match &found.emails {
+                Some(Ok(ids)) => ids.get(&email.to_lowercase()).cloned(),
+                Some(Err(e)) => return Err(e.clone()),
+                None => None,
             },
-        })
-        .collect()
+            Key::AnyOf(properties, value) => match &found.by_property {
+                Some(Ok(ids)) => properties
+                    .iter()
+                    .find_map(|p| ids.get(&(p.to_string(), value.to_lowercase())).cloned()),
+                Some(Err(e)) => return Err(e.clone()),
+                None => None,
+            },
+            Key::Name { first, last } => match &found.by_property {
+                Some(Ok(_)) => found
+                    .names
+                    .get(&(first.to_lowercase(), last.to_lowercase()))
+                    .cloned(),
+                Some(Err(e)) => return Err(e.clone()),
+                None => None,
+            },
+            Key::Other(keys) => match HubSpot::find_match(conn, kind.endgrate_type(), keys) {
+                Ok(hit) => hit,
+                Err(e @ ConnectorError::Unsupported(_)) => {
+                    unsupported = Some(e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            },
+            Key::Unsupported(e) => {
+                unsupported = Some(e.clone());
+                continue;
+            }
+        };
+        if hit.is_some() {
+            return Ok(hit);
+        }
+        asked = true;
+    }
+    match unsupported {
+        Some(e) if !asked => Err(e),
+        _ => Ok(None),
+    }
 }
 
 /// How a key set (a JSON object of common-model fields) can be asked.
@@ -117,90 +178,101 @@ fn classify(kind: Kind, keys: Json) -> Key {
             "HubSpot: a lookup key is not a JSON object: {keys}"
         )));
     };
-    if parsed.len() != 1 {
-        return Key::Other(keys);
-    }
-    let Some((field, value)) = parsed.iter().next() else {
-        return Key::Other(keys);
+    let text = |field: &str, inner: &str| parsed.get(field).and_then(|v| key_text(v, inner));
+    let fields: Vec<&str> = parsed.keys().map(String::as_str).collect();
+    let phone_properties = match kind {
+        Kind::Contacts => vec!["phone", "mobilephone"],
+        Kind::Companies => vec!["phone"],
     };
-    let single = |property: &'static str, inner: &str| match key_text(value, inner) {
-        Some(text) => Key::Property(property, text),
-        None => Key::Other(keys.clone()),
-    };
-    match (kind, field.as_str()) {
-        (Kind::Contacts, "email" | "email_address" | "email_addresses") => {
-            match key_text(value, "email_address") {
-                Some(email) => Key::Email(email),
-                None => Key::Other(keys.clone()),
+    let key = match (kind, fields.as_slice()) {
+        (Kind::Contacts, [field @ ("email" | "email_address" | "email_addresses")]) => {
+            text(field, "email_address").map(Key::Email)
+        }
+        (_, [field @ ("phone" | "phone_number" | "phone_numbers")]) => {
+            text(field, "phone_number").map(|p| Key::AnyOf(phone_properties, p))
+        }
+        (Kind::Contacts, ["first_name", "last_name"] | ["last_name", "first_name"]) => {
+            match (text("first_name", ""), text("last_name", "")) {
+                (Some(first), Some(last)) => Some(Key::Name { first, last }),
+                _ => None,
             }
         }
-        (Kind::Companies, "domain") => single("domain", ""),
-        (Kind::Companies, "name") => single("name", ""),
-        _ => Key::Other(keys.clone()),
-    }
+        (Kind::Companies, ["domain"]) => text("domain", "").map(|d| Key::AnyOf(vec!["domain"], d)),
+        (Kind::Companies, ["name"]) => text("name", "").map(|n| Key::AnyOf(vec!["name"], n)),
+        _ => None,
+    };
+    key.unwrap_or(Key::Other(keys))
 }
 
-/// Contact ids by email (lowercased), in one batch read. Emails HubSpot
+/// Contact ids by email (lowercased), in batch reads of 100. Emails HubSpot
 /// does not know are simply absent (HubSpot answers `207` with an error
 /// listing them).
-fn read_contacts_by_email(emails: &[&str]) -> Result<HashMap<String, String>, ConnectorError> {
-    let inputs: Vec<Value> = emails.iter().map(|e| json!({ "id": e })).collect();
-    let body = json!({ "idProperty": "email", "inputs": inputs, "properties": ["email"] });
-    let response = API
-        .post("/crm/v3/objects/contacts/batch/read")
-        .idempotent(true)
-        .json_body(&body)?
-        .send()?;
-    if response.status() == 404 {
-        return Ok(HashMap::new());
-    }
-    let page: ObjectPage = parse(response)?;
-    Ok(page
-        .results
-        .iter()
-        .filter_map(|c| {
+fn read_contacts_by_email(emails: &[String]) -> Result<HashMap<String, String>, ConnectorError> {
+    let mut found = HashMap::new();
+    for chunk in emails.chunks(MAX_VALUES) {
+        let inputs: Vec<Value> = chunk.iter().map(|e| json!({ "id": e })).collect();
+        let body = json!({ "idProperty": "email", "inputs": inputs, "properties": ["email"] });
+        let response = API
+            .post("/crm/v3/objects/contacts/batch/read")
+            .idempotent(true)
+            .json_body(&body)?
+            .send()?;
+        if response.status() == 404 {
+            continue;
+        }
+        let page: ObjectPage = parse(response)?;
+        found.extend(page.results.iter().filter_map(|c| {
             let email = c["properties"]["email"].as_str()?.to_lowercase();
             Some((email, id_of(c.get("id")?)?))
-        })
-        .collect())
+        }));
+    }
+    Ok(found)
 }
 
-/// Record ids by the value (lowercased) of `property`, for every value at
-/// once: an `IN` search, paged. The first record found for a value wins.
+/// Every record whose property equals one of the values asked for it: one
+/// filter group per property and 100 values, five groups a search, paged.
 fn search_in(
     kind: Kind,
-    property: &str,
-    values: &[&str],
-) -> Result<HashMap<String, String>, ConnectorError> {
-    let mut found = HashMap::new();
-    let mut after: Option<Value> = None;
-    loop {
-        let mut body = json!({
-            "filterGroups": [{ "filters": [{ "propertyName": property, "operator": "IN", "values": values }] }],
-            "properties": [property],
-            "limit": SEARCH_PAGE,
-        });
-        if let Some(after) = &after {
-            body["after"] = after.clone();
-        }
-        let page: ObjectPage = parse(
-            API.post(format!("/crm/v3/objects/{}/search", kind.path()))
-                .idempotent(true)
-                .rate_class("search")
-                .json_body(&body)?
-                .send()?,
-        )?;
-        for record in &page.results {
-            let value = record["properties"][property]
-                .as_str()
-                .map(str::to_lowercase);
-            if let (Some(value), Some(id)) = (value, record.get("id").and_then(id_of)) {
-                found.entry(value).or_insert(id);
-            }
-        }
-        match page.paging.and_then(|p| p.next).map(|n| n.after) {
-            Some(next) if !page.results.is_empty() => after = Some(next),
-            _ => return Ok(found),
+    values: &BTreeMap<&'static str, BTreeSet<String>>,
+) -> Result<Vec<Value>, ConnectorError> {
+    let mut groups = Vec::new();
+    for (property, values) in values {
+        let values: Vec<&String> = values.iter().collect();
+        for chunk in values.chunks(MAX_VALUES) {
+            groups.push(json!({ "filters": [{ "propertyName": property, "operator": "IN", "values": chunk }] }));
         }
     }
+    let mut properties: Vec<&str> = values.keys().copied().collect();
+    if kind == Kind::Contacts {
+        properties.push("firstname");
+    }
+    let mut records = Vec::new();
+    for groups in groups.chunks(MAX_GROUPS) {
+        let mut after: Option<Value> = None;
+        loop {
+            let mut body = json!({
+                "filterGroups": groups,
+                "properties": properties,
+                "limit": SEARCH_PAGE,
+            });
+            if let Some(after) = &after {
+                body["after"] = after.clone();
+            }
+            let mut page: ObjectPage = parse(
+                API.post(format!("/crm/v3/objects/{}/search", kind.path()))
+                    .idempotent(true)
+                    .rate_class("search")
+                    .json_body(&body)?
+                    .send()?,
+            )?;
+            let more = page.paging.take().and_then(|p| p.next).map(|n| n.after);
+            let empty = page.results.is_empty();
+            records.append(&mut page.results);
+            match more {
+                Some(next) if !empty => after = Some(next),
+                _ => break,
+            }
+        }
+    }
+    Ok(records)
 }

@@ -696,7 +696,10 @@ fn find_matches_reads_emails_in_one_batch_and_falls_back_key_by_key() {
     mock.on("POST", "/crm/v3/objects/contacts/search")
         .reply_json(
             200,
-            json!({"total": 1, "results": [{"id": "77", "properties": {}}]}),
+            json!({"total": 2, "results": [
+                {"id": "76", "properties": {"firstname": "Di", "lastname": "Po"}},
+                {"id": "77", "properties": {"firstname": "cy", "lastname": "PO"}}
+            ]}),
         );
     let items = vec![
         vec![r#"{"email_addresses": "ANN@x.com"}"#.to_owned()],
@@ -735,10 +738,15 @@ fn find_matches_reads_emails_in_one_batch_and_falls_back_key_by_key() {
     assert_eq!(read["idProperty"], "email");
     assert_eq!(read["inputs"].as_array().unwrap().len(), 3);
     assert_eq!(requests[1].rate_class.as_deref(), Some("search"));
+    let search = requests[1].body_json().unwrap();
+    assert_eq!(
+        search["filterGroups"],
+        json!([{"filters": [{"propertyName": "lastname", "operator": "IN", "values": ["Po"]}]}])
+    );
 }
 
 #[test]
-fn find_matches_asks_every_company_domain_in_one_in_search() {
+fn find_matches_asks_every_company_key_in_one_search() {
     let mock = MockHttp::new();
     mock.on("POST", "/crm/v3/objects/companies/search")
         .reply_json(
@@ -752,18 +760,28 @@ fn find_matches_asks_every_company_domain_in_one_in_search() {
         .iter()
         .map(|d| vec![json!({ "domain": d }).to_string()])
         .collect();
+    let mut items = items;
+    // A company without a domain is asked by name in the same search.
+    items.push(vec![json!({ "name": "Acme" }).to_string()]);
     let answers = HubSpot::find_matches(&conn(), "crm-company", items).unwrap();
     assert_eq!(
         answers,
-        [Ok(Some("5".to_owned())), Ok(Some("6".to_owned())), Ok(None)]
+        [
+            Ok(Some("5".to_owned())),
+            Ok(Some("6".to_owned())),
+            Ok(None),
+            Ok(None)
+        ]
     );
     let requests = mock.requests();
     assert_eq!(requests.len(), 1);
-    let filter = &requests[0].body_json().unwrap()["filterGroups"][0]["filters"][0];
-    assert_eq!(filter["operator"], "IN");
+    let groups = &requests[0].body_json().unwrap()["filterGroups"];
     assert_eq!(
-        filter["values"],
-        json!(["a.example", "b.example", "c.example"])
+        groups,
+        &json!([
+            {"filters": [{"propertyName": "domain", "operator": "IN", "values": ["a.example", "b.example", "c.example"]}]},
+            {"filters": [{"propertyName": "name", "operator": "IN", "values": ["Acme"]}]}
+        ])
     );
 }
 
