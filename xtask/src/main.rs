@@ -2,6 +2,7 @@
 //! machine needs exactly two: `cargo xtask serve` and `cargo xtask test`.
 
 mod bench_report;
+mod new_connector;
 mod system_packages;
 
 use std::path::{Path, PathBuf};
@@ -65,7 +66,7 @@ fn main() -> Result<()> {
         Task::BuildConnectors { out } => build_connectors(&root, &root.join(out)),
         Task::Serve { args } => serve(&root, args),
         Task::Test => test(&root),
-        Task::NewConnector { name } => new_connector(&root, &name),
+        Task::NewConnector { name } => new_connector::run(&root, &name),
         Task::Bench { only, quick } => bench(&root, only.as_deref(), quick),
         Task::Soak { seed } => soak(&root, seed),
     }
@@ -308,89 +309,6 @@ fn host_triple() -> Result<String> {
         .find_map(|l| l.strip_prefix("host: "))
         .map(str::to_owned)
         .context("rustc -vV did not name the host triple")
-}
-
-fn new_connector(root: &Path, name: &str) -> Result<()> {
-    let valid = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-        && name.as_bytes()[0].is_ascii_lowercase();
-    if !valid || ["sdk", "testing", "target"].contains(&name) {
-        bail!(
-            "a connector name is lowercase letters, digits and dashes, starting with a letter (and not sdk, testing or target); got {name:?}"
-        );
-    }
-    let dir = root.join("connectors").join(name);
-    if dir.exists() {
-        bail!("{} already exists", dir.display());
-    }
-    let display_name: String = name
-        .split('-')
-        .map(|w| {
-            let mut chars = w.chars();
-            chars
-                .next()
-                .map(|c| c.to_uppercase().chain(chars).collect::<String>())
-                .unwrap_or_default()
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
-    let templates = root.join("xtask/templates/connector");
-    for (template, target) in [
-        ("Cargo.toml.tmpl", "Cargo.toml"),
-        ("src/lib.rs.tmpl", "src/lib.rs"),
-        ("README.md.tmpl", "README.md"),
-    ] {
-        let text = std::fs::read_to_string(templates.join(template))
-            .with_context(|| format!("reading template {template}"))?;
-        let text = text
-            .replace("{{name}}", name)
-            .replace("{{crate_name}}", name)
-            .replace("{{display_name}}", &display_name);
-        let path = dir.join(target);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&path, text)?;
-    }
-    add_workspace_member(&root.join("connectors/Cargo.toml"), name)?;
-    let component = components_dir(root)
-        .unwrap_or_else(|_| root.join("connectors/target/wasm32-wasip2/release"))
-        .join(format!("{}.wasm", name.replace('-', "_")));
-    println!(
-        "Created connectors/{name}.\n\nNext:\n  cd connectors && cargo test -p {name} --target {}\n  cargo xtask build-connectors   # builds {} and copies it to ./data/connectors/{name}.wasm\n\nA running host picks it up within a second; see docs/connector-guide.md.",
-        host_triple().unwrap_or_else(|_| "x86_64-unknown-linux-gnu".into()),
-        component.display()
-    );
-    Ok(())
-}
-
-/// Adds `name` to the `members` list of the connectors workspace.
-fn add_workspace_member(manifest: &Path, name: &str) -> Result<()> {
-    let text = std::fs::read_to_string(manifest)?;
-    let start = text
-        .find("members = [")
-        .context("connectors/Cargo.toml has no `members = [` line")?;
-    let end = start
-        + text[start..]
-            .find(']')
-            .context("connectors/Cargo.toml: unterminated members list")?;
-    let list = &text[start + "members = [".len()..end];
-    if list.split(',').any(|m| m.trim().trim_matches('"') == name) {
-        return Ok(());
-    }
-    let separator = if list.trim().is_empty() { "" } else { ", " };
-    let updated = format!(
-        "{}{separator}\"{name}\"{}",
-        text[..end].trim_end(),
-        &text[end..]
-    );
-    std::fs::write(manifest, updated)?;
-    Ok(())
 }
 
 fn bench(root: &Path, only: Option<&str>, quick: bool) -> Result<()> {

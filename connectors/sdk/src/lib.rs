@@ -135,11 +135,14 @@
 //!   [`ConnectorError::from_status`] for provider error answers.
 //! - [`json`]: typed JSON for settings, parameters and records;
 //!   [`cursor`]: state packed into paging cursors.
+//! - [`cdm`]: the common data model's records as structs
+//!   ([`CrmContact`](cdm::CrmContact), [`CrmCompany`](cdm::CrmCompany), ...).
 //! - [`log`]: diagnostics. A panic is logged as `connector panicked: ...`
 //!   before the instance traps.
 
 #[doc(hidden)]
 pub mod bindings;
+pub mod cdm;
 mod connector;
 pub mod cursor;
 mod error;
