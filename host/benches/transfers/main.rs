@@ -59,7 +59,7 @@ impl Sizes {
             ceiling: 100_000,
             rate_limited: 50_000,
             push: 10_000,
-            push_upsert: 100,
+            push_upsert: 1000,
             latency_seconds: 10.0,
             scale_levels: vec![1, 10, 100, 1000],
             scale_per_transfer: 1000,

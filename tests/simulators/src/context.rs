@@ -43,6 +43,8 @@ pub struct Ctx {
     pub in_flight: InFlight,
     oauth: Mutex<OAuth>,
     counters: Mutex<BTreeMap<String, u64>>,
+    /// Requests answered with the provider's rate-limit error.
+    throttled: AtomicU64,
     correlation: AtomicU64,
 }
 
@@ -83,6 +85,7 @@ impl Ctx {
             in_flight: InFlight::default(),
             oauth: Mutex::new(oauth),
             counters: Mutex::new(BTreeMap::new()),
+            throttled: AtomicU64::new(0),
             correlation: AtomicU64::new(0),
             config,
         }
@@ -120,6 +123,16 @@ impl Ctx {
 
     pub fn reset_counters(&self) {
         lock(&self.counters).clear();
+        self.throttled.store(0, Ordering::Relaxed);
+    }
+
+    /// Counts a request answered with the rate-limit error.
+    pub fn count_throttled(&self) {
+        self.throttled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
     }
 
     /// A deterministic UUID-looking id for error bodies.

@@ -165,6 +165,12 @@ impl Control {
         self.ctx.counters().get(route).copied().unwrap_or(0)
     }
 
+    /// Requests answered with the provider's rate-limit error (429), whether
+    /// the limit or an injected fault refused them.
+    pub fn throttled_count(&self) -> u64 {
+        self.ctx.throttled()
+    }
+
     /// All requests received (control endpoints excluded).
     pub fn total_requests(&self) -> u64 {
         self.ctx.counters().values().sum()

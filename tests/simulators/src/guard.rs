@@ -105,11 +105,13 @@ pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response
             let search = limits.search.check(&token, now);
             if !search.allowed {
                 drop(limits);
+                ctx.count_throttled();
                 return (hooks.throttled)(&ctx, &search);
             }
         }
         drop(limits);
         if !decision.allowed {
+            ctx.count_throttled();
             let mut response = (hooks.throttled)(&ctx, &decision);
             (hooks.limit_headers)(&decision, response.headers_mut());
             return response;
@@ -122,7 +124,10 @@ pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response
     let _slot = match hooks.concurrency {
         Some(max) => match ctx.in_flight.enter("account", max) {
             Some(slot) => Some(slot),
-            None => return (hooks.throttled)(&ctx, &decision),
+            None => {
+                ctx.count_throttled();
+                return (hooks.throttled)(&ctx, &decision);
+            }
         },
         None => None,
     };
