@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use switchyard::runtime::outbound::HostRefusal;
 use switchyard::runtime::types::{Connection, PullRequest};
 use switchyard::runtime::{CallError, ConnectorOverride, Runtime, RuntimeConfig, SandboxLimits};
 
@@ -155,8 +156,13 @@ async fn an_undeclared_host_is_refused() {
         err,
         CallError::ForbiddenHost {
             connector: "misbehave".into(),
-            host: "https://evil.example.com".into()
+            host: "https://evil.example.com".into(),
+            why: HostRefusal::Undeclared,
         }
+    );
+    assert!(
+        err.to_string().contains("--connector-base misbehave="),
+        "the refusal names the flag that lifts it: {err}"
     );
 }
 

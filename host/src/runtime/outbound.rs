@@ -49,8 +49,8 @@ pub struct OutResponse {
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     /// A sandbox violation: the host is not allowed.
-    #[error("request to {0} refused: the host is not in the connector's allowed hosts")]
-    ForbiddenHost(String),
+    #[error("request to {0} refused ({1:?})")]
+    ForbiddenHost(String, HostRefusal),
     /// A sandbox violation: the answer was larger than the cap.
     #[error("response from {host} refused: larger than the {limit}-byte cap")]
     ResponseTooLarge { host: String, limit: usize },
@@ -68,9 +68,46 @@ pub struct AllowedHosts {
     pub configured: Vec<String>,
 }
 
+/// Why a connector's request was refused before it left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostRefusal {
+    /// Neither the manifest's allowed-hosts nor the host's configuration
+    /// lists it.
+    Undeclared,
+    /// Declared, but asked over plain http: declared hosts are https only.
+    PlainHttp,
+    /// Neither https nor http.
+    Scheme,
+    /// The URL carries a user name or password.
+    Credentials,
+}
+
+impl HostRefusal {
+    /// What the refusal means for connector `id`, and what lifts it.
+    pub fn explain(self, id: &str, url: &str) -> String {
+        match self {
+            HostRefusal::Undeclared => format!(
+                "it is not in the connector's allowed-hosts; declare it there, or start the \
+                 host with --connector-base {id}=<URL> to point {id} at another API"
+            ),
+            HostRefusal::PlainHttp => format!(
+                "plain http is refused for the hosts a manifest declares (they are reached over \
+                 https only); to reach a local or test API over http, start the host with \
+                 --connector-base {id}={url}"
+            ),
+            HostRefusal::Scheme => "only https (and http to configured hosts) is allowed".into(),
+            HostRefusal::Credentials => {
+                "URLs with a user name or password are refused; the host attaches the credential"
+                    .into()
+            }
+        }
+    }
+}
+
 impl AllowedHosts {
-    /// `Ok` when `url` may be requested; otherwise the `host[:port]` refused.
-    pub fn check(&self, url: &Url) -> Result<(), String> {
+    /// `Ok` when `url` may be requested; otherwise the `scheme://host[:port]`
+    /// refused and why.
+    pub fn check(&self, url: &Url) -> Result<(), (String, HostRefusal)> {
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
         let port = url.port_or_known_default();
         let shown = match url.port() {
@@ -78,15 +115,16 @@ impl AllowedHosts {
             None => host.clone(),
         };
         let matches = |pattern: &String| host_matches(pattern, &host, port, url.scheme());
-        let allowed = match url.scheme() {
-            "https" => self.declared.iter().chain(&self.configured).any(matches),
-            "http" => self.configured.iter().any(matches),
-            _ => false,
-        };
-        if allowed && url.username().is_empty() && url.password().is_none() {
-            Ok(())
-        } else {
-            Err(format!("{}://{shown}", url.scheme()))
+        let refused = |why| Err((format!("{}://{shown}", url.scheme()), why));
+        if !url.username().is_empty() || url.password().is_some() {
+            return refused(HostRefusal::Credentials);
+        }
+        match url.scheme() {
+            "https" if self.declared.iter().chain(&self.configured).any(matches) => Ok(()),
+            "http" if self.configured.iter().any(matches) => Ok(()),
+            "http" if self.declared.iter().any(matches) => refused(HostRefusal::PlainHttp),
+            "https" | "http" => refused(HostRefusal::Undeclared),
+            _ => refused(HostRefusal::Scheme),
         }
     }
 }
@@ -183,7 +221,9 @@ impl Outbound {
     async fn send_now(&self, req: &OutRequest) -> Result<OutResponse, SendError> {
         let method = parse_method(&req.method)?;
         let url = self.resolve(&req.url)?;
-        self.allowed.check(&url).map_err(SendError::ForbiddenHost)?;
+        self.allowed
+            .check(&url)
+            .map_err(|(host, why)| SendError::ForbiddenHost(host, why))?;
         if req
             .body
             .as_ref()
@@ -620,15 +660,34 @@ mod tests {
         let ok = |u: &str| a.check(&Url::parse(u).unwrap());
         assert!(ok("https://api.hubapi.com/crm/v3/objects/contacts").is_ok());
         assert!(ok("https://acme.my.salesforce.com/services").is_ok());
+        // Declared, but over http: the refusal says so, not "undeclared".
         assert_eq!(
             ok("http://api.hubapi.com/x"),
-            Err("http://api.hubapi.com".into())
+            Err(("http://api.hubapi.com".into(), HostRefusal::PlainHttp))
         );
-        assert!(ok("https://my.salesforce.com/").is_err());
-        assert!(ok("https://api.hubapi.com.evil.com/").is_err());
-        assert!(ok("https://api.hubapi.com:8443/").is_err());
-        assert!(ok("https://user:pw@api.hubapi.com/").is_err());
-        assert!(ok("ftp://api.hubapi.com/").is_err());
+        let why = |u: &str| ok(u).err().map(|(_, why)| why);
+        assert_eq!(
+            why("https://my.salesforce.com/"),
+            Some(HostRefusal::Undeclared)
+        );
+        assert_eq!(
+            why("https://api.hubapi.com.evil.com/"),
+            Some(HostRefusal::Undeclared)
+        );
+        assert_eq!(
+            why("https://api.hubapi.com:8443/"),
+            Some(HostRefusal::Undeclared)
+        );
+        assert_eq!(
+            why("https://user:pw@api.hubapi.com/"),
+            Some(HostRefusal::Credentials)
+        );
+        assert_eq!(why("ftp://api.hubapi.com/"), Some(HostRefusal::Scheme));
+        let said = HostRefusal::PlainHttp.explain("acme", "http://127.0.0.1:18765");
+        assert!(
+            said.contains("--connector-base acme=http://127.0.0.1:18765"),
+            "{said}"
+        );
     }
 
     #[test]

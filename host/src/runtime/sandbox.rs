@@ -12,7 +12,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::contract::Answer;
-use super::outbound::{OutRequest, OutResponse, Outbound, SendError};
+use super::outbound::{HostRefusal, OutRequest, OutResponse, Outbound, SendError};
 use super::types::ConnectorError;
 
 /// How much of the guest's stderr is kept for error messages.
@@ -33,10 +33,12 @@ pub enum CallError {
     MemoryLimit { connector: String, limit: usize },
     #[error("connector {connector} crashed: {message}")]
     Trap { connector: String, message: String },
-    #[error(
-        "connector {connector} tried to reach {host}, which it did not declare in allowed-hosts"
-    )]
-    ForbiddenHost { connector: String, host: String },
+    #[error("connector {connector} tried to reach {host}, which was refused: {}", why.explain(connector, host))]
+    ForbiddenHost {
+        connector: String,
+        host: String,
+        why: HostRefusal,
+    },
     #[error("connector {connector} received a response from {host} over the {limit}-byte cap")]
     ResponseTooLarge {
         connector: String,
@@ -56,7 +58,7 @@ pub enum CallError {
 /// outcome even if the guest swallowed the error it was given.
 #[derive(Debug, Clone)]
 enum Violation {
-    ForbiddenHost(String),
+    ForbiddenHost(String, HostRefusal),
     ResponseTooLarge { host: String, limit: usize },
 }
 
@@ -169,7 +171,11 @@ pub fn conclude<T>(
     let connector = state.connector.to_string();
     if let Some(violation) = &state.violation {
         return Err(match violation.clone() {
-            Violation::ForbiddenHost(host) => CallError::ForbiddenHost { connector, host },
+            Violation::ForbiddenHost(host, why) => CallError::ForbiddenHost {
+                connector,
+                host,
+                why,
+            },
             Violation::ResponseTooLarge { host, limit } => CallError::ResponseTooLarge {
                 connector,
                 host,
@@ -235,7 +241,7 @@ impl CallState {
                 let message = err.to_string();
                 let violation = match err {
                     SendError::Connector(e) => return Err(e),
-                    SendError::ForbiddenHost(host) => Violation::ForbiddenHost(host),
+                    SendError::ForbiddenHost(host, why) => Violation::ForbiddenHost(host, why),
                     SendError::ResponseTooLarge { host, limit } => {
                         Violation::ResponseTooLarge { host, limit }
                     }
