@@ -1,14 +1,23 @@
-//! `find-match`: looks up an existing person or organization for an upsert
-//! with Pipedrive's search (`GET /api/v2/{persons|organizations}/search`),
-//! then checks every key against each hit, since searches match loosely
-//! (case, partial names, formatted phone numbers).
+//! `find-match` and `find-matches`: look up an existing person or
+//! organization for an upsert with Pipedrive's search
+//! (`GET /api/v2/{persons|organizations}/search`), then check every key
+//! against each hit, since searches match loosely (case, partial names,
+//! formatted phone numbers).
 //!
 //! Keys accepted (a plain string, or the common model's list/object shapes):
 //! contacts `email_addresses` (`email`, `email_address`), `phone_numbers`
 //! (`phone`, `phone_number`), `first_name`, `last_name`; companies `name`,
 //! `domain`, `website`. Any other key is `unsupported`.
+//!
+//! Pipedrive has no batch search, so `find-matches` asks item by item, key
+//! set by key set in priority order, at most one search per key set; what
+//! one call has read (searches, the website field, organizations) serves
+//! every later item that asks the same, and a failed request fails only the
+//! items that need its answer.
+use std::collections::HashMap;
 
 use serde_json::{Map, Value};
+use switchyard_connector_sdk::json::from_json;
 use switchyard_connector_sdk::prelude::*;
 
 use crate::api::{Target, read};
@@ -27,6 +36,66 @@ pub fn key_text(value: &Value, inner: &str) -> Option<String> {
         Value::Array(items) => items.first().and_then(|v| key_text(v, inner)),
         Value::Object(fields) => key_text(fields.get(inner)?, inner),
         _ => None,
+    }
+}
+
+/// What one call has read, so that a question asked twice costs one
+/// request. Failures are kept too: asking again in the same call would
+/// only meet the same trouble, and the host retries the items later.
+#[derive(Default)]
+pub struct Seen {
+    /// Search hits by kind, lower-cased term, field and exactness (Pipedrive
+    /// searches ignore case).
+    searches: HashMap<SearchKey, Outcome<Vec<Value>>>,
+    /// The account's website field, once looked up.
+    website: Option<Outcome<Option<WebsiteField>>>,
+    /// Organizations read by their comma-joined ids.
+    organizations: HashMap<String, Outcome<Vec<Value>>>,
+}
+
+type Outcome<T> = Result<T, ConnectorError>;
+
+/// A search: the kind's path, the lower-cased term, the field searched and
+/// whether the match is exact.
+type SearchKey = (&'static str, String, Option<&'static str>, bool);
+
+/// `find-matches`: for each item, the id matching its first key set that
+/// matches a record; `unsupported` when Pipedrive can match on none of
+/// them.
+pub fn find_matches(
+    target: &Target,
+    kind: Kind,
+    items: &[Vec<Json>],
+) -> Vec<Result<Option<String>, ConnectorError>> {
+    let mut seen = Seen::default();
+    items
+        .iter()
+        .map(|key_sets| first_match(target, kind, key_sets, &mut seen))
+        .collect()
+}
+
+/// One item of `find-matches`, as the SDK's default does it: key sets
+/// Pipedrive cannot match on are skipped, the first error ends the item.
+fn first_match(
+    target: &Target,
+    kind: Kind,
+    key_sets: &[Json],
+    seen: &mut Seen,
+) -> Result<Option<String>, ConnectorError> {
+    let mut unsupported = None;
+    let mut asked = false;
+    for keys in key_sets {
+        let keys: Map<String, Value> = from_json(keys)?;
+        match find_match_with(target, kind, &keys, seen) {
+            Ok(Some(id)) => return Ok(Some(id)),
+            Ok(None) => asked = true,
+            Err(e @ ConnectorError::Unsupported(_)) => unsupported = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    match (asked, unsupported) {
+        (false, Some(e)) => Err(e),
+        _ => Ok(None),
     }
 }
 
@@ -51,6 +120,16 @@ pub fn find_match(
     target: &Target,
     kind: Kind,
     keys: &Map<String, Value>,
+) -> Result<Option<String>, ConnectorError> {
+    find_match_with(target, kind, keys, &mut Seen::default())
+}
+
+/// [`find_match`], reusing (and adding to) what `seen` holds.
+fn find_match_with(
+    target: &Target,
+    kind: Kind,
+    keys: &Map<String, Value>,
+    seen: &mut Seen,
 ) -> Result<Option<String>, ConnectorError> {
     if keys.is_empty() {
         return Ok(None);
@@ -82,7 +161,7 @@ pub fn find_match(
                     None => return Ok(None),
                 }
             }
-            find_person(target, &wanted)
+            find_person(target, &wanted, seen)
         }
         Kind::Organizations => {
             let mut wanted = OrganizationKeys::default();
@@ -109,13 +188,28 @@ pub fn find_match(
                     wanted.domain = Some(domain);
                 }
             }
-            find_organization(target, &wanted)
+            find_organization(target, &wanted, seen)
         }
     }
 }
 
-/// `GET /api/v2/{kind}/search`: the hits' `item`s, best first.
+/// `GET /api/v2/{kind}/search`: the hits' `item`s, best first; once per
+/// question per call.
 fn search(
+    target: &Target,
+    kind: Kind,
+    term: &str,
+    field: Option<&'static str>,
+    exact: bool,
+    seen: &mut Seen,
+) -> Result<Vec<Value>, ConnectorError> {
+    seen.searches
+        .entry((kind.path(), term.to_lowercase(), field, exact))
+        .or_insert_with(|| search_now(target, kind, term, field, exact))
+        .clone()
+}
+
+fn search_now(
     target: &Target,
     kind: Kind,
     term: &str,
@@ -205,7 +299,11 @@ fn person_fits(item: &Value, wanted: &PersonKeys) -> bool {
         )
 }
 
-fn find_person(target: &Target, wanted: &PersonKeys) -> Result<Option<String>, ConnectorError> {
+fn find_person(
+    target: &Target,
+    wanted: &PersonKeys,
+    seen: &mut Seen,
+) -> Result<Option<String>, ConnectorError> {
     // The most selective key drives the search; the others are checked.
     let (term, field, exact) = if let Some(email) = &wanted.email {
         (email.clone(), "email", true)
@@ -221,7 +319,7 @@ fn find_person(target: &Target, wanted: &PersonKeys) -> Result<Option<String>, C
             (None, None) => return Ok(None),
         }
     };
-    let hits = search(target, Kind::Persons, &term, Some(field), exact)?;
+    let hits = search(target, Kind::Persons, &term, Some(field), exact, seen)?;
     Ok(hits
         .iter()
         .find(|item| person_fits(item, wanted))
@@ -232,6 +330,7 @@ fn find_person(target: &Target, wanted: &PersonKeys) -> Result<Option<String>, C
 fn find_organization(
     target: &Target,
     wanted: &OrganizationKeys,
+    seen: &mut Seen,
 ) -> Result<Option<String>, ConnectorError> {
     let name_fits = |name: Option<&str>| {
         wanted
@@ -243,14 +342,18 @@ fn find_organization(
         let Some(name) = &wanted.name else {
             return Ok(None);
         };
-        let hits = search(target, Kind::Organizations, name, Some("name"), true)?;
+        let hits = search(target, Kind::Organizations, name, Some("name"), true, seen)?;
         return Ok(hits
             .iter()
             .find(|item| name_fits(item.get("name").and_then(Value::as_str)))
             .and_then(|item| item.get("id"))
             .and_then(mapping::id_of));
     };
-    let Some(website) = fields::website_field(target)? else {
+    let website = seen
+        .website
+        .get_or_insert_with(|| fields::website_field(target))
+        .clone()?;
+    let Some(website) = website else {
         // No organization has a website here, so none has this domain.
         return Ok(None);
     };
@@ -258,7 +361,7 @@ fn find_organization(
         WebsiteField::Custom(_) => Some("custom_fields"),
         WebsiteField::Standard(_) => None,
     };
-    let hits = search(target, Kind::Organizations, domain, field, false)?;
+    let hits = search(target, Kind::Organizations, domain, field, false, seen)?;
     let ids: Vec<String> = hits
         .iter()
         .filter_map(|item| item.get("id").and_then(mapping::id_of))
@@ -267,14 +370,11 @@ fn find_organization(
         return Ok(None);
     }
     // Search hits do not say which custom field matched: read the candidates.
-    let answer = read(
-        target
-            .get("/api/v2/organizations")
-            .query("ids", ids.join(","))
-            .query("limit", SEARCH_LIMIT)
-            .send()?,
-    )?;
-    let records = answer.records()?;
+    let records = seen
+        .organizations
+        .entry(ids.join(","))
+        .or_insert_with_key(|ids| read_organizations(target, ids))
+        .clone()?;
     let fits = |raw: &Value| {
         website
             .read(raw)
@@ -288,4 +388,16 @@ fn find_organization(
             .iter()
             .any(|raw| raw.get("id").and_then(mapping::id_of).as_deref() == Some(id) && fits(raw))
     }))
+}
+
+/// `GET /api/v2/organizations?ids=...`: the candidates a domain search found.
+fn read_organizations(target: &Target, ids: &str) -> Result<Vec<Value>, ConnectorError> {
+    read(
+        target
+            .get("/api/v2/organizations")
+            .query("ids", ids)
+            .query("limit", SEARCH_LIMIT)
+            .send()?,
+    )?
+    .records()
 }

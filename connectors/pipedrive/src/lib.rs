@@ -8,8 +8,8 @@
 //! - Pulls list `GET /api/v2/{persons|organizations}` with `limit` and
 //!   Pipedrive's `cursor`; incremental pulls add `updated_since` sorted by
 //!   `update_time`.
-//! - Pushes write one record per request (see [`push`]); find-match uses the
-//!   search endpoints (see [`find`]).
+//! - Pushes write one record per request (see [`push`]); find-match and
+//!   find-matches use the search endpoints (see [`find`]).
 //! - A person belongs to at most one organization, through its `org_id`.
 //! - Organizations keep their website in a custom field (see [`fields`]).
 
@@ -251,6 +251,16 @@ impl Connector for Pipedrive {
         let keys: Map<String, Value> = from_json(keys)?;
         let target = Target::of(conn)?;
         find::find_match(&target, kind, &keys)
+    }
+
+    fn find_matches(
+        conn: &Connection,
+        endgrate_type: &str,
+        items: Vec<Vec<Json>>,
+    ) -> Result<Vec<Result<Option<String>, ConnectorError>>, ConnectorError> {
+        let kind = Kind::from_type(endgrate_type)?;
+        let target = Target::of(conn)?;
+        Ok(find::find_matches(&target, kind, &items))
     }
 
     /// Puts a person in an organization (`org_id`), whichever side is `from`.

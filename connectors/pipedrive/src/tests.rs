@@ -1187,6 +1187,227 @@ fn find_match_by_domain_without_a_website_field_finds_nothing() {
     assert_eq!(mock.requests().len(), 1);
 }
 
+/// `find-matches` items from key sets written as JSON values.
+fn lookups(items: &[&[Value]]) -> Vec<Vec<Json>> {
+    items
+        .iter()
+        .map(|sets| sets.iter().map(Value::to_string).collect())
+        .collect()
+}
+
+/// The `term` of every search sent, in order.
+fn search_terms(mock: &MockHttp) -> Vec<String> {
+    mock.requests()
+        .iter()
+        .filter_map(|r| r.query_param("term"))
+        .collect()
+}
+
+#[test]
+fn find_matches_finds_persons_by_each_key_and_asks_a_repeated_key_once() {
+    let mock = MockHttp::new();
+    mock.on("GET", "/api/v2/persons/search?term=ada%40x.example")
+        .reply_json(
+            200,
+            hits(json!([{"id": 9, "name": "Ada Lovelace", "emails": ["ada@x.example"], "phones": []}])),
+        );
+    mock.on("GET", "/api/v2/persons/search?term=%2B1%20555%200104")
+        .reply_json(
+            200,
+            hits(json!([{"id": 4, "name": "Al B", "emails": [], "phones": ["+1 (555) 0104"]}])),
+        );
+    mock.on("GET", "/api/v2/persons/search?term=Grace%20Hopper")
+        .reply_json(
+            200,
+            hits(json!([{"id": 5, "name": "Grace Hopper", "emails": [], "phones": []}])),
+        );
+    mock.on("GET", "/api/v2/persons/search")
+        .reply_json(200, hits(json!([])));
+    let answers = Pipedrive::find_matches(
+        &conn(),
+        "crm-contact",
+        lookups(&[
+            &[json!({"email_addresses": "ada@x.example"})],
+            &[
+                json!({"email_addresses": "al@x.example"}),
+                json!({"phone_numbers": "+1 555 0104"}),
+            ],
+            &[
+                json!({"email_addresses": "grace@x.example"}),
+                json!({"phone_numbers": "+1 555 0199"}),
+                json!({"first_name": "Grace", "last_name": "Hopper"}),
+            ],
+            // Ada again, in another case: answered from the first search.
+            &[json!({"email_addresses": [{"email_address": "ADA@x.example"}]})],
+            &[
+                json!({"email_addresses": "nobody@x.example"}),
+                json!({"phone_numbers": "+1 555 0199"}),
+                json!({"first_name": "No", "last_name": "Body"}),
+            ],
+        ]),
+    );
+    assert_eq!(
+        answers,
+        Ok(vec![
+            Ok(Some("9".to_owned())),
+            Ok(Some("4".to_owned())),
+            Ok(Some("5".to_owned())),
+            Ok(Some("9".to_owned())),
+            Ok(None),
+        ])
+    );
+    assert_eq!(
+        search_terms(&mock),
+        [
+            "ada@x.example",
+            "al@x.example",
+            "+1 555 0104",
+            "grace@x.example",
+            "+1 555 0199",
+            "Grace Hopper",
+            "nobody@x.example",
+            "No Body",
+        ],
+        "one search per distinct key, none repeated"
+    );
+    let requests = mock.requests();
+    assert_eq!(requests[1].query_param("fields").as_deref(), Some("email"));
+    assert_eq!(requests[2].query_param("fields").as_deref(), Some("phone"));
+    assert_eq!(requests[5].query_param("fields").as_deref(), Some("name"));
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.query_param("exact_match").as_deref() == Some("true"))
+    );
+}
+
+#[test]
+fn find_matches_finds_companies_by_domain_then_name_reading_shared_answers_once() {
+    let mock = MockHttp::new();
+    mock.on("GET", "/api/v1/organizationFields")
+        .reply_json(200, organization_fields());
+    mock.on("GET", "/api/v2/organizations/search?term=acme.example")
+        .reply_json(
+            200,
+            hits(json!([{"id": 20, "name": "Acme Fan Club"}, {"id": 21, "name": "Acme Corp"}])),
+        );
+    mock.on("GET", "/api/v2/organizations/search?term=summit.example")
+        .reply_json(200, hits(json!([])));
+    mock.on("GET", "/api/v2/organizations/search?term=Summit")
+        .reply_json(
+            200,
+            hits(json!([{"id": 30, "type": "organization", "name": "summit"}])),
+        );
+    mock.on("GET", "/api/v2/organizations/search")
+        .reply_json(200, hits(json!([])));
+    mock.on("GET", "/api/v2/organizations?ids=").reply_json(
+        200,
+        ok(
+            json!([
+                organization(21, "Acme Corp", Some("https://www.acme.example/")),
+                organization(20, "Acme Fan Club", Some("https://fans.example"))
+            ]),
+            None,
+        ),
+    );
+    let answers = Pipedrive::find_matches(
+        &conn(),
+        "crm-company",
+        lookups(&[
+            &[json!({"domain": "acme.example"}), json!({"name": "Acme"})],
+            &[
+                json!({"domain": "summit.example"}),
+                json!({"name": "Summit"}),
+            ],
+            &[json!({"domain": "https://acme.example/about"})],
+            &[json!({"domain": "none.example"}), json!({"name": "None"})],
+        ]),
+    );
+    assert_eq!(
+        answers,
+        Ok(vec![
+            Ok(Some("21".to_owned())),
+            Ok(Some("30".to_owned())),
+            Ok(Some("21".to_owned())),
+            Ok(None),
+        ])
+    );
+    let paths: Vec<String> = mock
+        .requests()
+        .iter()
+        .map(|r| r.url.split('?').next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        paths
+            .iter()
+            .filter(|p| p.ends_with("organizationFields"))
+            .count(),
+        1,
+        "the website field is looked up once: {paths:?}"
+    );
+    assert_eq!(
+        paths
+            .iter()
+            .filter(|p| p.ends_with("/organizations"))
+            .count(),
+        1,
+        "the candidates are read once: {paths:?}"
+    );
+    assert_eq!(
+        search_terms(&mock),
+        [
+            "acme.example",
+            "summit.example",
+            "Summit",
+            "none.example",
+            "None"
+        ]
+    );
+}
+
+#[test]
+fn find_matches_fails_only_the_items_of_a_failed_search() {
+    let mock = MockHttp::new();
+    mock.on("GET", "/api/v2/persons/search?term=ada%40x.example")
+        .reply_json(500, failure("Internal server error", 500));
+    mock.on("GET", "/api/v2/persons/search?term=al%40x.example")
+        .reply_json(
+            200,
+            hits(json!([{"id": 4, "name": "Al B", "emails": ["al@x.example"], "phones": []}])),
+        );
+    mock.on("GET", "/api/v2/persons/search")
+        .reply_json(200, hits(json!([])));
+    let answers = Pipedrive::find_matches(
+        &conn(),
+        "crm-contact",
+        lookups(&[
+            &[
+                json!({"email_addresses": "ada@x.example"}),
+                json!({"first_name": "Ada", "last_name": "L"}),
+            ],
+            &[json!({"email_addresses": "al@x.example"})],
+            &[json!({"job_title": "CEO"})],
+            &[json!({"job_title": "CEO"}), json!({"email_addresses": []})],
+            &["[1, 2]".into()],
+        ]),
+    )
+    .expect("answers");
+    assert!(
+        matches!(&answers[0], Err(ConnectorError::Transient(_))),
+        "{:?}",
+        answers[0]
+    );
+    assert_eq!(answers[1], Ok(Some("4".to_owned())));
+    assert!(matches!(answers[2], Err(ConnectorError::Unsupported(_))));
+    assert_eq!(
+        answers[3],
+        Ok(None),
+        "an empty key is asked, and matches nothing"
+    );
+    assert!(answers[4].is_err());
+    assert_eq!(search_terms(&mock), ["ada@x.example", "al@x.example"]);
+}
+
 #[test]
 fn rate_limits_wait_as_pipedrive_says() {
     let mock = MockHttp::new();

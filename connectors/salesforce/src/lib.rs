@@ -7,10 +7,12 @@
 //! - Pulls run SOQL ordered by `SystemModstamp` and page through
 //!   `nextRecordsUrl`; incremental pulls go through `queryAll` so deleted
 //!   records come back as deletions.
-//! - Pushes use sObject Collections (see [`push`]).
+//! - Pushes use sObject Collections (see [`push`]); a batch's upsert
+//!   lookups are batched SOQL queries (see [`find`]).
 //! - A contact belongs to a company through its `AccountId`.
 
 mod client;
+mod find;
 mod mapping;
 mod push;
 mod soql;
@@ -429,6 +431,16 @@ impl Connector for Salesforce {
             }
         }
         Ok(None)
+    }
+
+    fn find_matches(
+        conn: &Connection,
+        endgrate_type: &str,
+        items: Vec<Vec<Json>>,
+    ) -> Result<Vec<Result<Option<String>, ConnectorError>>, ConnectorError> {
+        let kind = Kind::from_type(endgrate_type)?;
+        let org = Org::new(conn)?;
+        Ok(find::find_matches(&org, kind, items))
     }
 
     fn associate(

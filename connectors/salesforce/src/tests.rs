@@ -1217,6 +1217,268 @@ fn find_match_refuses_unknown_keys_and_skips_empty_ones() {
     assert!(mock.requests().is_empty());
 }
 
+// ------------------------------------------------------------- find-matches
+
+/// `find-matches` items from key sets written as JSON values.
+fn lookups(items: &[&[Value]]) -> Vec<Vec<Json>> {
+    items
+        .iter()
+        .map(|sets| sets.iter().map(Value::to_string).collect())
+        .collect()
+}
+
+fn records(records: Vec<Value>) -> Value {
+    json!({"totalSize": records.len(), "done": true, "records": records})
+}
+
+#[test]
+fn find_matches_asks_a_batch_of_emails_in_one_query() {
+    let mock = MockHttp::new();
+    mock.on("GET", QUERY).reply_json(
+        200,
+        records(vec![
+            contact("003A", json!({"Email": "ANN@x.com"})),
+            contact("003O", json!({"Email": "o'brien@x.com"})),
+            contact("003B", json!({"Email": "ann@x.com"})),
+        ]),
+    );
+    let answers = Salesforce::find_matches(
+        &conn(),
+        "crm-contact",
+        lookups(&[
+            &[json!({"email_addresses": "ann@x.com"})],
+            &[json!({"email_addresses": "nobody@x.com"})],
+            &[json!({"email_addresses": [{"email_address": "O'Brien@x.com"}]})],
+            &[json!({"email_addresses": "Ann@X.com"})],
+        ]),
+    );
+    assert_eq!(
+        answers,
+        Ok(vec![
+            Ok(Some("003A".to_owned())),
+            Ok(None),
+            Ok(Some("003O".to_owned())),
+            Ok(Some("003A".to_owned())),
+        ])
+    );
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 1);
+    assert!(requests[0].url.starts_with(INSTANCE));
+    assert_eq!(
+        soql_of(&requests[0]),
+        r"SELECT Id, Email FROM Contact WHERE Email IN ('ann@x.com', 'nobody@x.com', 'o\'brien@x.com') ORDER BY CreatedDate ASC"
+    );
+}
+
+#[test]
+fn find_matches_finds_contacts_by_each_key_in_priority_order() {
+    let mock = MockHttp::new();
+    // Round 1, emails: only Ann's.
+    mock.on("GET", QUERY).once().reply_json(
+        200,
+        records(vec![contact("003A", json!({"Email": "ann@x.com"}))]),
+    );
+    // Round 2, phones of the three left: Bob's mobile, and a newer record
+    // whose Phone is Bob's number too, which wins.
+    mock.on("GET", QUERY).once().reply_json(
+        200,
+        records(vec![
+            contact("003M", json!({"Phone": null, "MobilePhone": "+1 555 0101"})),
+            contact("003B", json!({"Phone": "+1 555 0101", "MobilePhone": null})),
+        ]),
+    );
+    // Round 3, names of the two left: Cy's, on its second page.
+    mock.on("GET", QUERY).once().reply_json(
+        200,
+        json!({"done": false, "nextRecordsUrl": "/services/data/v60.0/query/01gX-1", "records": [
+            contact("003Z", json!({"FirstName": "Cy", "LastName": "Other"})),
+        ]}),
+    );
+    mock.on("GET", "/services/data/v60.0/query/01gX-1")
+        .once()
+        .reply_json(
+            200,
+            records(vec![contact(
+                "003C",
+                json!({"FirstName": "CY", "LastName": "O'Hara"}),
+            )]),
+        );
+    let answers = Salesforce::find_matches(
+        &conn(),
+        "crm-contact",
+        lookups(&[
+            &[
+                json!({"email_addresses": "ann@x.com"}),
+                json!({"phone_numbers": "+1 555 0100"}),
+            ],
+            &[
+                json!({"email_addresses": "bob@x.com"}),
+                json!({"phone_numbers": [{"phone_number": "+1 555 0101"}]}),
+                json!({"first_name": "Bob", "last_name": "B"}),
+            ],
+            &[
+                json!({"email_addresses": "cy@x.com"}),
+                json!({"phone_numbers": "+1 555 0102"}),
+                json!({"first_name": "Cy", "last_name": "O'Hara"}),
+            ],
+            &[
+                json!({"email_addresses": "dee@x.com"}),
+                json!({"phone_numbers": "+1 555 0103"}),
+                json!({"first_name": "Dee", "last_name": "D"}),
+            ],
+        ]),
+    );
+    assert_eq!(
+        answers,
+        Ok(vec![
+            Ok(Some("003A".to_owned())),
+            Ok(Some("003B".to_owned())),
+            Ok(Some("003C".to_owned())),
+            Ok(None),
+        ])
+    );
+    let queries: Vec<String> = mock.requests().iter().map(soql_of).collect();
+    assert_eq!(
+        queries,
+        [
+            "SELECT Id, Email FROM Contact WHERE Email IN ('ann@x.com', 'bob@x.com', 'cy@x.com', 'dee@x.com') ORDER BY CreatedDate ASC",
+            "SELECT Id, Phone, MobilePhone FROM Contact WHERE Phone IN ('+1 555 0101', '+1 555 0102', '+1 555 0103') OR MobilePhone IN ('+1 555 0101', '+1 555 0102', '+1 555 0103') ORDER BY CreatedDate ASC",
+            r"SELECT Id, FirstName, LastName FROM Contact WHERE (FirstName = 'cy' AND LastName = 'o\'hara') OR (FirstName = 'dee' AND LastName = 'd') ORDER BY CreatedDate ASC",
+            "",
+        ]
+    );
+    assert_eq!(
+        mock.requests()[3].url,
+        format!("{INSTANCE}/services/data/v60.0/query/01gX-1")
+    );
+}
+
+#[test]
+fn find_matches_finds_companies_by_domain_then_name() {
+    let mock = MockHttp::new();
+    mock.on("GET", QUERY).once().reply_json(
+        200,
+        records(vec![
+            json!({"Id": "001N", "Website": "https://notacme.com"}),
+            json!({"Id": "001A", "Website": "https://www.ACME.com/about"}),
+        ]),
+    );
+    mock.on("GET", QUERY).once().reply_json(
+        200,
+        records(vec![json!({"Id": "001S", "Name": "Summit Ltd"})]),
+    );
+    let answers = Salesforce::find_matches(
+        &conn(),
+        "crm-company",
+        lookups(&[
+            &[json!({"domain": "acme.com"}), json!({"name": "Acme"})],
+            &[
+                json!({"domain": "summit.io"}),
+                json!({"name": "summit ltd"}),
+            ],
+            &[json!({"domain": "localhost"}), json!({"name": "Nobody"})],
+        ]),
+    );
+    assert_eq!(
+        answers,
+        Ok(vec![
+            Ok(Some("001A".to_owned())),
+            Ok(Some("001S".to_owned())),
+            Ok(None),
+        ])
+    );
+    let queries: Vec<String> = mock.requests().iter().map(soql_of).collect();
+    assert_eq!(
+        queries,
+        [
+            "SELECT Id, Website FROM Account WHERE Website LIKE '%acme.com%' OR Website LIKE '%summit.io%' ORDER BY CreatedDate ASC",
+            "SELECT Id, Name FROM Account WHERE Name IN ('nobody', 'summit ltd') ORDER BY CreatedDate ASC",
+        ]
+    );
+}
+
+#[test]
+fn find_matches_fails_only_the_items_of_a_failed_query() {
+    let mock = MockHttp::new();
+    // Emails are asked first, and fail; the names query still answers.
+    mock.on("GET", QUERY).once().reply_json(
+        500,
+        json!([{"message": "try again", "errorCode": "SERVER_ERROR"}]),
+    );
+    mock.on("GET", QUERY).once().reply_json(
+        200,
+        records(vec![contact(
+            "003C",
+            json!({"FirstName": "Cy", "LastName": "Hale"}),
+        )]),
+    );
+    let answers = Salesforce::find_matches(
+        &conn(),
+        "crm-contact",
+        lookups(&[
+            &[
+                json!({"email_addresses": "ann@x.com"}),
+                json!({"first_name": "Ann", "last_name": "A"}),
+            ],
+            &[json!({"first_name": "Cy", "last_name": "Hale"})],
+            &[json!({"company_name": "Acme"})],
+            &[
+                json!({"company_name": "Acme"}),
+                json!({"email_addresses": " "}),
+            ],
+            &["not an object".into()],
+        ]),
+    )
+    .expect("answers");
+    assert!(
+        matches!(&answers[0], Err(ConnectorError::Transient(m)) if m.contains("SERVER_ERROR")),
+        "{:?}",
+        answers[0]
+    );
+    assert_eq!(answers[1], Ok(Some("003C".to_owned())));
+    assert!(matches!(answers[2], Err(ConnectorError::Unsupported(_))));
+    assert_eq!(
+        answers[3],
+        Ok(None),
+        "an empty key is asked, and matches nothing"
+    );
+    assert!(answers[4].is_err());
+    assert_eq!(mock.requests().len(), 2);
+}
+
+#[test]
+fn find_matches_cuts_long_batches_into_queries_that_fit_a_uri() {
+    let mock = MockHttp::new();
+    mock.on("GET", QUERY).reply_json(
+        200,
+        records(vec![contact(
+            "003L",
+            json!({"Email": format!("{}199@x.com", "a".repeat(60))}),
+        )]),
+    );
+    let emails: Vec<Value> = (0..200)
+        .map(|n| json!({"email_addresses": format!("{}{n}@x.com", "a".repeat(60))}))
+        .collect();
+    let items: Vec<&[Value]> = emails.iter().map(std::slice::from_ref).collect();
+    let answers =
+        Salesforce::find_matches(&conn(), "crm-contact", lookups(&items)).expect("answers");
+    assert_eq!(answers[199], Ok(Some("003L".to_owned())));
+    assert!(answers[..199].iter().all(|a| *a == Ok(None)));
+    let requests = mock.requests();
+    assert!(requests.len() > 1, "{} queries", requests.len());
+    let mut asked = 0;
+    for request in &requests {
+        let soql = soql_of(request);
+        assert!(
+            switchyard_connector_sdk::http::encode(&soql).len() <= find::MAX_ENCODED_QUERY,
+            "{} bytes",
+            soql.len()
+        );
+        asked += soql.matches("@x.com").count();
+    }
+    assert_eq!(asked, 200, "every email is asked exactly once");
+}
+
 // ---------------------------------------------------------------- associate
 
 #[test]

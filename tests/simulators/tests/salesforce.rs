@@ -647,3 +647,86 @@ async fn only_ten_query_cursors_stay_open() {
     assert_eq!(status, 400);
     assert_eq!(err[0]["errorCode"], "INVALID_QUERY_LOCATOR");
 }
+
+#[tokio::test]
+async fn soql_matches_in_lists_and_ors_of_ands_and_refuses_long_uris() {
+    let sim = start(Provider::Salesforce, small(0, 0)).await;
+    let token = sim.control().issue_access_token();
+    let mut ids = Vec::new();
+    for (first, last, email, mobile) in [
+        ("Ann", "Lee", "ann@x.com", "+1 555 0100"),
+        ("Bob", "O'Neil", "bob@x.com", "+1 555 0101"),
+        ("Ann", "Moss", "moss@x.com", "+1 555 0102"),
+    ] {
+        let seeded = sim
+            .control()
+            .seed_record(
+                "Contact",
+                json!({"FirstName": first, "LastName": last, "Email": email, "MobilePhone": mobile}),
+            )
+            .expect("seeded");
+        ids.push(seeded["Id"].as_str().expect("Id").to_owned());
+    }
+    let ids_of = |page: &Value| -> Vec<String> {
+        page["records"]
+            .as_array()
+            .expect("records")
+            .iter()
+            .filter_map(|r| r["Id"].as_str().map(str::to_owned))
+            .collect()
+    };
+
+    let (status, page) = soql(
+        &sim,
+        &token,
+        "query",
+        "SELECT Id, Email FROM Contact WHERE Email IN ('BOB@x.com', 'ann@x.com', 'nobody@x.com') ORDER BY CreatedDate ASC",
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(ids_of(&page), [ids[0].clone(), ids[1].clone()]);
+
+    let (status, page) = soql(
+        &sim,
+        &token,
+        "query",
+        r"SELECT Id, FirstName, LastName FROM Contact WHERE (FirstName = 'ann' AND LastName = 'moss') OR (FirstName = 'Bob' AND LastName = 'O\'Neil') OR (FirstName = 'Ann' AND LastName = 'Neil') ORDER BY CreatedDate ASC",
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(ids_of(&page), [ids[1].clone(), ids[2].clone()]);
+
+    let (status, page) = soql(
+        &sim,
+        &token,
+        "query",
+        "SELECT Id FROM Contact WHERE Phone IN ('+1 555 0102') OR MobilePhone IN ('+1 555 0102')",
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(ids_of(&page), [ids[2].clone()]);
+
+    let (status, err) = soql(
+        &sim,
+        &token,
+        "query",
+        "SELECT Id FROM Contact WHERE FirstName = 'Ann' AND LastName = 'Lee' OR Email = 'bob@x.com'",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(err[0]["errorCode"], "MALFORMED_QUERY");
+
+    let many: Vec<String> = (0..2_000).map(|n| format!("'someone{n}@x.com'")).collect();
+    let long = format!(
+        "SELECT Id FROM Contact WHERE Email IN ({})",
+        many.join(", ")
+    );
+    let resp = client()
+        .get(format!("{}{V}/query", sim.base_url()))
+        .query(&[("q", long.as_str())])
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status().as_u16(), 414);
+}

@@ -2,12 +2,13 @@
 //! rows): runs SOQL, answers `{"totalSize","done","records"}` in batches of
 //! up to 2,000 (`Sforce-Query-Options: batchSize=N`), and keeps a cursor so
 //! `nextRecordsUrl` (`/query/01g...-2000`) serves the following batches.
+//! A URI over Salesforce's 16,384 bytes is refused with `414`.
 
 use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, RawQuery};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -20,6 +21,10 @@ use crate::params::Params;
 /// another forgets the oldest, whose `nextRecordsUrl` then answers
 /// `INVALID_QUERY_LOCATOR`.
 const MAX_CURSORS: usize = 10;
+
+/// The longest request URI Salesforce serves (its cap is 16,384 bytes for
+/// the URI and headers together); a longer one is `414 URI Too Long`.
+const MAX_URI_BYTES: usize = 16_384;
 
 /// A query's results waiting to be fetched batch by batch.
 #[derive(Debug, Clone)]
@@ -79,6 +84,14 @@ fn run(
     include_deleted: bool,
 ) -> Result<Value, SfError> {
     check_version(version)?;
+    let uri_bytes = format!("/services/data/{version}/query?").len() + raw.map_or(0, str::len);
+    if uri_bytes > MAX_URI_BYTES {
+        return Err(SfError::new(
+            StatusCode::URI_TOO_LONG,
+            "URI_TOO_LONG",
+            format!("the request URI is {uri_bytes} bytes, over {MAX_URI_BYTES}"),
+        ));
+    }
     let params = Params::parse(raw);
     let text = params.get("q").ok_or_else(|| {
         SfError::malformed_query("A query string must be provided in the q parameter")

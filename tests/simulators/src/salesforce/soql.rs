@@ -1,8 +1,11 @@
 //! The SOQL subset connectors use: `SELECT f1, f2 | COUNT() FROM Contact|Account
-//! [WHERE cond [AND cond]...] [ORDER BY field [ASC|DESC]] [LIMIT n] [OFFSET n]`
-//! with `=, !=, <, <=, >, >=, IN (...), LIKE`. Datetime literals are unquoted
-//! (a quoted one is Salesforce's `INVALID_FIELD` error); unknown fields are
-//! `INVALID_FIELD`, syntax errors `MALFORMED_QUERY`.
+//! [WHERE expr] [ORDER BY field [ASC|DESC]] [LIMIT n] [OFFSET n]`, where an
+//! expression joins conditions (`=, !=, <, <=, >, >=, IN (...), LIKE`) and
+//! parenthesised expressions with `AND` or `OR`; as in SOQL, `AND` and `OR`
+//! side by side need parentheses (`a AND b OR c` is `MALFORMED_QUERY`).
+//! Datetime literals are unquoted (a quoted one is Salesforce's
+//! `INVALID_FIELD` error); unknown fields are `INVALID_FIELD`, syntax errors
+//! `MALFORMED_QUERY`.
 
 use std::cmp::Ordering;
 
@@ -31,13 +34,35 @@ pub struct Cond {
     pub values: Vec<Literal>,
 }
 
+/// A `WHERE` expression.
+#[derive(Debug, Clone)]
+pub enum Expr {
+    Cond(Cond),
+    /// Terms joined by `AND`.
+    All(Vec<Expr>),
+    /// Terms joined by `OR`.
+    Any(Vec<Expr>),
+}
+
+impl Expr {
+    /// Whether a record whose fields `value_of` reads satisfies it.
+    fn holds(&self, value_of: &dyn Fn(&'static str) -> Value) -> bool {
+        match self {
+            Expr::Cond(c) => holds(c, &value_of(c.field)),
+            Expr::All(terms) => terms.iter().all(|t| t.holds(value_of)),
+            Expr::Any(terms) => terms.iter().any(|t| t.holds(value_of)),
+        }
+    }
+}
+
 /// A parsed query.
 #[derive(Debug, Clone)]
 pub struct Soql {
     pub object: SObject,
     pub count: bool,
     pub fields: Vec<&'static str>,
-    pub conds: Vec<Cond>,
+    /// The `WHERE` expression as the terms of its top-level `AND`.
+    pub conds: Vec<Expr>,
     pub order: Option<(&'static str, bool)>,
     pub limit: Option<usize>,
     pub offset: usize,
@@ -239,6 +264,85 @@ fn literal(p: &mut Parser, object: SObject, field: &'static str) -> Result<Liter
     }
 }
 
+/// `term (AND term)*` or `term (OR term)*`.
+fn expression(p: &mut Parser, object: SObject) -> Result<Expr, SfError> {
+    let mut terms = vec![term(p, object)?];
+    let mut joiner: Option<bool> = None;
+    loop {
+        let is_or = if p.keyword("and") {
+            false
+        } else if p.keyword("or") {
+            true
+        } else {
+            break;
+        };
+        if joiner.is_some_and(|j| j != is_or) {
+            // SOQL has no precedence between AND and OR.
+            return Err(p.error("parentheses around the terms of an AND or an OR"));
+        }
+        joiner = Some(is_or);
+        p.pos += 1;
+        terms.push(term(p, object)?);
+    }
+    Ok(match joiner {
+        Some(true) => Expr::Any(terms),
+        Some(false) => Expr::All(terms),
+        None => terms.pop().unwrap_or(Expr::All(Vec::new())),
+    })
+}
+
+/// `( expression )` or one condition.
+fn term(p: &mut Parser, object: SObject) -> Result<Expr, SfError> {
+    if p.peek() == Some(&Tok::Open) {
+        p.pos += 1;
+        let inner = expression(p, object)?;
+        p.tok(Tok::Close, ")")?;
+        return Ok(inner);
+    }
+    condition(p, object).map(Expr::Cond)
+}
+
+/// `field op literal`, `field IN (literals)` or `field LIKE literal`.
+fn condition(p: &mut Parser, object: SObject) -> Result<Cond, SfError> {
+    let name = p.word("a field")?;
+    let f = object
+        .field(&name)
+        .ok_or_else(|| no_such_column(object, &name))?;
+    if p.eat("in") {
+        p.tok(Tok::Open, "(")?;
+        let mut values = vec![literal(p, object, f)?];
+        while p.peek() == Some(&Tok::Comma) {
+            p.pos += 1;
+            values.push(literal(p, object, f)?);
+        }
+        p.tok(Tok::Close, ")")?;
+        return Ok(Cond {
+            field: f,
+            op: "in".into(),
+            values,
+        });
+    }
+    if p.eat("like") {
+        return Ok(Cond {
+            field: f,
+            op: "like".into(),
+            values: vec![literal(p, object, f)?],
+        });
+    }
+    let op = match p.peek() {
+        Some(Tok::Op(op)) if matches!(op.as_str(), "=" | "!=" | "<>" | "<" | "<=" | ">" | ">=") => {
+            op.clone()
+        }
+        _ => return Err(p.error("an operator")),
+    };
+    p.pos += 1;
+    Ok(Cond {
+        field: f,
+        op,
+        values: vec![literal(p, object, f)?],
+    })
+}
+
 /// Parses a SOQL query.
 pub fn parse(text: &str) -> Result<Soql, SfError> {
     let mut p = Parser {
@@ -281,54 +385,10 @@ pub fn parse(text: &str) -> Result<Soql, SfError> {
         .collect::<Result<Vec<_>, _>>()?;
     let mut conds = Vec::new();
     if p.eat("where") {
-        loop {
-            let name = p.word("a field")?;
-            let f = field(&name)?;
-            let cond = if p.eat("in") {
-                p.tok(Tok::Open, "(")?;
-                let mut values = vec![literal(&mut p, object, f)?];
-                while p.peek() == Some(&Tok::Comma) {
-                    p.pos += 1;
-                    values.push(literal(&mut p, object, f)?);
-                }
-                p.tok(Tok::Close, ")")?;
-                Cond {
-                    field: f,
-                    op: "in".into(),
-                    values,
-                }
-            } else if p.eat("like") {
-                Cond {
-                    field: f,
-                    op: "like".into(),
-                    values: vec![literal(&mut p, object, f)?],
-                }
-            } else {
-                let op = match p.peek() {
-                    Some(Tok::Op(op))
-                        if matches!(op.as_str(), "=" | "!=" | "<>" | "<" | "<=" | ">" | ">=") =>
-                    {
-                        op.clone()
-                    }
-                    _ => return Err(p.error("an operator")),
-                };
-                p.pos += 1;
-                Cond {
-                    field: f,
-                    op,
-                    values: vec![literal(&mut p, object, f)?],
-                }
-            };
-            conds.push(cond);
-            if p.eat("or") {
-                return Err(SfError::malformed_query(
-                    "OR is not supported by this simulator",
-                ));
-            }
-            if !p.eat("and") {
-                break;
-            }
-        }
+        conds = match expression(&mut p, object)? {
+            Expr::All(terms) => terms,
+            other => vec![other],
+        };
     }
     let mut order = None;
     if p.eat("order") {
@@ -432,6 +492,10 @@ pub fn run(q: &Soql, table: &Table<SfRow>, include_deleted: bool) -> Vec<u64> {
     let lower = q
         .conds
         .iter()
+        .filter_map(|e| match e {
+            Expr::Cond(c) => Some(c),
+            _ => None,
+        })
         .filter(|c| is_modstamp(c.field) && matches!(c.op.as_str(), ">" | ">=" | "="))
         .filter_map(|c| match c.values.first() {
             Some(Literal::Time(ms)) => Some(*ms),
@@ -461,13 +525,15 @@ pub fn run(q: &Soql, table: &Table<SfRow>, include_deleted: bool) -> Vec<u64> {
         }
         let mut rest = Vec::new();
         let mut ok = true;
-        for c in &q.conds {
-            match (c.field, time) {
-                (f, Some(t)) if is_modstamp(f) => {
+        for e in &q.conds {
+            match (e, time) {
+                (Expr::Cond(c), Some(t)) if is_modstamp(c.field) => {
                     ok &= holds(c, &Value::String(clock::salesforce(t)))
                 }
-                ("Id", _) => ok &= holds(c, &Value::String(q.object.id(n))),
-                _ => rest.push(c),
+                (Expr::Cond(c), _) if c.field == "Id" => {
+                    ok &= holds(c, &Value::String(q.object.id(n)))
+                }
+                _ => rest.push(e),
             }
         }
         if !ok {
@@ -478,10 +544,8 @@ pub fn run(q: &Soql, table: &Table<SfRow>, include_deleted: bool) -> Vec<u64> {
             continue;
         }
         let Some(row) = table.get(n) else { continue };
-        if rest
-            .iter()
-            .all(|c| holds(c, &row.value(q.object, n, c.field)))
-        {
+        let value_of = |field: &'static str| row.value(q.object, n, field);
+        if rest.iter().all(|e| e.holds(&value_of)) {
             let keep = (!(by_time || by_id)).then(|| row.into_owned());
             matched.push((n, keep));
         }
@@ -529,7 +593,10 @@ mod tests {
     fn parses_the_subset_and_rejects_quoted_datetimes() {
         let q = parse("SELECT Id, FirstName, LastName, Email, AccountId, SystemModstamp FROM Contact WHERE SystemModstamp > 2024-01-01T00:00:00Z ORDER BY SystemModstamp").expect("parses");
         assert_eq!(q.fields.len(), 6);
-        assert_eq!(q.conds[0].values[0], Literal::Time(1_704_067_200_000));
+        let Expr::Cond(since) = &q.conds[0] else {
+            panic!("one condition: {:?}", q.conds);
+        };
+        assert_eq!(since.values[0], Literal::Time(1_704_067_200_000));
         let err = parse("SELECT Id FROM Contact WHERE SystemModstamp > '2024-01-01T00:00:00Z'")
             .expect_err("quoted");
         assert_eq!(err.code, "INVALID_FIELD");
@@ -548,5 +615,63 @@ mod tests {
                 .expect("parses")
                 .count
         );
+    }
+
+    #[test]
+    fn and_and_or_nest_in_parentheses_but_never_mix_bare() {
+        let q = parse(
+            "SELECT Id FROM Contact WHERE (FirstName = 'A' AND LastName = 'B') \
+             OR (FirstName = 'C' AND (Phone = '1' OR MobilePhone = '1'))",
+        )
+        .expect("parses");
+        let [Expr::Any(terms)] = q.conds.as_slice() else {
+            panic!("one OR: {:?}", q.conds);
+        };
+        assert!(matches!(terms.as_slice(), [Expr::All(_), Expr::All(_)]));
+        let q = parse("SELECT Id FROM Contact WHERE Email IN ('a', 'b') AND (Title = 'x')")
+            .expect("parses");
+        assert_eq!(q.conds.len(), 2);
+        for bare in [
+            "SELECT Id FROM Contact WHERE Email = 'a' AND Title = 'x' OR Phone = '1'",
+            "SELECT Id FROM Contact WHERE Email = 'a' OR Title = 'x' AND Phone = '1'",
+            "SELECT Id FROM Contact WHERE (Email = 'a' OR Title = 'x'",
+            "SELECT Id FROM Contact WHERE Email = 'a' OR",
+        ] {
+            assert_eq!(
+                parse(bare).expect_err(bare).code,
+                "MALFORMED_QUERY",
+                "{bare}"
+            );
+        }
+        assert_eq!(
+            parse("SELECT Id FROM Contact WHERE Email = 'a' OR Shoe = 'b'")
+                .expect_err("unknown field")
+                .code,
+            "INVALID_FIELD"
+        );
+    }
+
+    #[test]
+    fn expressions_hold_as_soql_evaluates_them() {
+        let q = parse(
+            "SELECT Id FROM Contact WHERE (FirstName = 'ann' AND LastName = 'LEE') \
+             OR Email IN ('b@x.com', 'c@x.com')",
+        )
+        .expect("parses");
+        let record = |first: &str, last: &str, email: &str| {
+            let (first, last, email) = (first.to_owned(), last.to_owned(), email.to_owned());
+            move |field: &'static str| match field {
+                "FirstName" => Value::String(first.clone()),
+                "LastName" => Value::String(last.clone()),
+                "Email" => Value::String(email.clone()),
+                _ => Value::Null,
+            }
+        };
+        let holds =
+            |value_of: &dyn Fn(&'static str) -> Value| q.conds.iter().all(|e| e.holds(value_of));
+        assert!(holds(&record("Ann", "Lee", "z@x.com")));
+        assert!(holds(&record("Bob", "Lee", "C@X.com")));
+        assert!(!holds(&record("Ann", "Leeds", "z@x.com")));
+        assert!(!holds(&record("Bob", "Lee", "d@x.com")));
     }
 }
