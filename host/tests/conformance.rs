@@ -20,6 +20,10 @@
 //!   pull still ends with every record exactly once, field by field.
 //! - `malformed_json_names_the_provider`: a page answered with broken JSON is
 //!   a `fatal` error naming the provider; the same page read again works.
+//! - `batched_lookups_find_every_record`: a batch of pulled records looked
+//!   up by their upsert keys in one `find-matches` call: each is found, the
+//!   answers agree with `find-match` key set by key set, and a record nobody
+//!   has is not found.
 //! - `push_create_update_upsert_associate`: parents, then children linked to
 //!   one of them, an update, an upsert through `find-match` with the host's
 //!   own upsert keys, and `associate`; the simulator holds exactly what was
@@ -1164,6 +1168,89 @@ async fn malformed_json_names_the_provider(case: &'static Case) {
     assert!(!again.records.is_empty(), "the second page is not empty");
 }
 
+/// Lookups of existing records, a batch at a time (`find-matches`, as every
+/// push asks them): each record is found by its own upsert keys, the answer
+/// agrees with asking `find-match` key set by key set, and a record nobody
+/// has is not found.
+async fn batched_lookups_find_every_record(case: &'static Case) {
+    let h = Harness::start(case).await;
+    for ty in &case.types {
+        let pulled = h.pull_all(ty, None, h.page_size, async |_| {}).await;
+        let mut asked: Vec<(String, Vec<Value>)> = pulled
+            .records
+            .iter()
+            .filter_map(|r| {
+                let data: Value = serde_json::from_str(&r.data).ok()?;
+                let keys = upsert_keys(ty.endgrate_type, &data);
+                (!keys.is_empty()).then(|| (r.id.clone(), keys))
+            })
+            .take(h.max_push_batch.min(25))
+            .collect();
+        if asked.is_empty() {
+            continue;
+        }
+        let nobody = upsert_keys(ty.endgrate_type, &new_record(ty.endgrate_type, 987_654));
+        asked.push(("nobody".into(), nobody));
+        let items: Vec<Vec<Value>> = asked.iter().map(|(_, keys)| keys.clone()).collect();
+        let answers = retrying(|| {
+            h.runtime
+                .find_matches(h.id(), &h.conn, h.credential(), ty.endgrate_type, &items)
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{}: find-matches failed: {e}", ty.endgrate_type));
+        assert_eq!(answers.len(), items.len(), "one answer per item");
+        for ((id, keys), answer) in asked.iter().zip(&answers) {
+            let one_by_one = {
+                let mut found = None;
+                for key_set in keys {
+                    match retrying(|| {
+                        h.runtime.find_match(
+                            h.id(),
+                            &h.conn,
+                            h.credential(),
+                            ty.endgrate_type,
+                            key_set,
+                        )
+                    })
+                    .await
+                    {
+                        Ok(Some(hit)) => {
+                            found = Some(hit);
+                            break;
+                        }
+                        Ok(None)
+                        | Err(CallError::Connector {
+                            error: ConnectorError::Unsupported(_),
+                            ..
+                        }) => {}
+                        Err(e) => panic!("{}: find-match failed: {e}", ty.endgrate_type),
+                    }
+                }
+                found
+            };
+            let answer = answer
+                .clone()
+                .unwrap_or_else(|e| panic!("{}: the lookup of {id} failed: {e}", ty.endgrate_type));
+            assert_eq!(answer, one_by_one, "{}: {id} by {keys:?}", ty.endgrate_type);
+            if id == "nobody" {
+                assert_eq!(
+                    answer, None,
+                    "{}: a record nobody has was found",
+                    ty.endgrate_type
+                );
+            } else {
+                // Another record may share the key (two contacts, one email);
+                // then the lookup names one of them, the same as find-match.
+                assert!(
+                    answer.is_some(),
+                    "{}: {id} not found by {keys:?}",
+                    ty.endgrate_type
+                );
+            }
+        }
+    }
+}
+
 async fn push_create_update_upsert_associate(case: &'static Case) {
     let h = Harness::start(case).await;
     let parent = &case.types[case.parent];
@@ -1904,6 +1991,11 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn malformed_json_names_the_provider() {
                     super::malformed_json_names_the_provider(&$case).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn batched_lookups_find_every_record() {
+                    super::batched_lookups_find_every_record(&$case).await
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
