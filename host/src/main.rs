@@ -157,6 +157,11 @@ struct ServeArgs {
     /// are deleted (or expire). 0 for no limit.
     #[arg(long, default_value_t = switchyard::server::DEFAULT_MAX_SESSIONS_PER_ACCOUNT)]
     max_sessions_per_account: usize,
+    /// Pulled records one account may store (all its sessions' pulls);
+    /// past it new pulls answer 429 and running ones stop, failed, until
+    /// sessions are deleted. 0 for no limit.
+    #[arg(long, default_value_t = switchyard::transfer::DEFAULT_MAX_STORED_RECORDS)]
+    max_stored_records_per_account: u64,
     /// Pages or batches of one session that may run at once (never more
     /// than the connector's declared concurrent requests).
     #[arg(long, default_value_t = 4)]
@@ -256,6 +261,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.transfers.workers = args.workers.max(1);
     config.transfers.full_resync = Duration::from_secs(args.full_resync_hours * 3600);
     config.transfers.max_waiting_per_account = args.max_waiting_transfers.max(1);
+    config.transfers.max_stored_records_per_account =
+        (args.max_stored_records_per_account > 0).then_some(args.max_stored_records_per_account);
     config.transfers.steps_per_session = args.steps_per_session.max(1);
     config.account_rate = AccountRateConfig::per_second(args.api_requests_per_second);
     if let Some(burst) = args.api_request_burst {

@@ -51,6 +51,15 @@ fn schema_of<'a>(session: &'a Session, endgrate_type: &str) -> Result<&'a Sessio
     Ok(schema)
 }
 
+/// A new pull is refused (429, without `Retry-After`: waiting does not
+/// help) while the account stores its limit of pulled records.
+fn admit_pull(state: &AppState, account: &str) -> Result<(), ApiError> {
+    state
+        .transfers
+        .admits_pull(account)
+        .map_err(|message| ApiError::new(StatusCode::TOO_MANY_REQUESTS, message))
+}
+
 /// A new transfer is refused (429) while the account has its limit waiting.
 fn admit(state: &AppState, account: &str) -> Result<(), ApiError> {
     state.transfers.admits(account).map_err(|limit| {
@@ -112,6 +121,7 @@ pub async fn pull(
 ) -> Result<Json<Value>, ApiError> {
     let session = session_of(&state, &caller, &body.required_string("session_id")?)?;
     admit(&state, &caller.account)?;
+    admit_pull(&state, &caller.account)?;
     let endgrate_type = body.required_string("endgrate_type")?;
     let schema = schema_of(&session, &endgrate_type)?;
     let synchronous = body.flag("synchronous")?;

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use self::counts::SessionCounts;
+use crate::store::record_counts::RecordCounts;
 use crate::store::{Db, StoreError, decode, encode, get_json, key, prefix, remove_prefix};
 pub use model::{
     ConnectionState, Session, SessionOptions, SessionSchema, UpsertBehaviour, Webhook, Webhooks,
@@ -33,6 +34,8 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(72 * 3600);
 pub struct Sessions {
     db: Db,
     counts: Arc<SessionCounts>,
+    /// Pulled records stored per account (their transfers go with the session).
+    records: Arc<RecordCounts>,
 }
 
 /// Why [`Sessions::create`] stored nothing.
@@ -48,10 +51,17 @@ impl Sessions {
     /// The sessions of `db`, counting each account's from storage.
     pub fn open(db: Db) -> Result<Self, StoreError> {
         let counts = SessionCounts::count(&db.trees.sessions_by_account)?;
+        let records = RecordCounts::count(&db.trees.transfers)?;
         Ok(Sessions {
             db,
             counts: Arc::new(counts),
+            records: Arc::new(records),
         })
+    }
+
+    /// How many pulled records each account stores.
+    pub fn record_counts(&self) -> &Arc<RecordCounts> {
+        &self.records
     }
 
     /// Stores a new session (durably), unless its account already has
@@ -218,7 +228,9 @@ impl Sessions {
                 String::from_utf8_lossy(k.rsplit(|b| *b == 0).next().unwrap_or_default())
                     .into_owned();
             t.queue.remove(transfer.as_bytes())?;
-            t.transfers.remove(transfer.as_bytes())?;
+            if let Some(stored) = t.transfers.remove(transfer.as_bytes())? {
+                self.records.remove_stored(&stored);
+            }
             remove_prefix(&t.records, &transfer)?;
             remove_prefix(&t.push_items, &transfer)?;
             remove_prefix(&t.push_ops, &transfer)?;

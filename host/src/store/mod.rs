@@ -8,6 +8,7 @@
 //! disk. Flushes are grouped (see [`group_commit`]).
 
 mod group_commit;
+pub mod record_counts;
 pub mod recovery;
 
 use std::path::Path;

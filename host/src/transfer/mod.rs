@@ -63,6 +63,10 @@ pub struct TransferConfig {
     pub full_resync: Duration,
     /// Transfers one account may have waiting; more are refused with 429.
     pub max_waiting_per_account: usize,
+    /// Pulled records one account may store (its sessions' transfers
+    /// together); `None` for no limit. Past it pulls are refused (429) and
+    /// running pulls stop, failed, until sessions are deleted.
+    pub max_stored_records_per_account: Option<u64>,
     /// Slices (pages, batches) of one session that may run at once.
     pub steps_per_session: usize,
 }
@@ -79,6 +83,7 @@ impl Default for TransferConfig {
             sync_overlap: Duration::from_secs(60),
             full_resync: Duration::from_secs(24 * 3600),
             max_waiting_per_account: 10_000,
+            max_stored_records_per_account: Some(DEFAULT_MAX_STORED_RECORDS),
             steps_per_session: 4,
         }
     }
@@ -283,6 +288,17 @@ impl Transfers {
             return Err(limit);
         }
         Ok(())
+    }
+
+    /// Refuses a new pull of `account` when it already stores as many
+    /// records as [`TransferConfig::max_stored_records_per_account`]; why.
+    pub fn admits_pull(&self, account: &str) -> Result<(), String> {
+        self.inner
+            .check_stored_records(account)
+            .map_err(|e| match e {
+                StepError::Fail { message, .. } => message,
+                other => format!("{other:?}"),
+            })
     }
 }
 
@@ -510,8 +526,12 @@ impl Engine {
             credentials: &self.credentials,
             token,
         };
+        let records_before = transfer.stats.records;
         let (progress, mut writes) = match transfer.method {
-            Method::Pull => pull::step(&step, &mut transfer).await?,
+            Method::Pull => {
+                self.check_stored_records(&transfer.account)?;
+                pull::step(&step, &mut transfer).await?
+            }
             Method::Push => push::step(&step, &mut transfer).await?,
         };
         transfer.attempts = 0;
@@ -537,6 +557,12 @@ impl Engine {
         }
         writes.put(TreeId::Transfers, transfer.id.as_bytes(), encode(&transfer));
         commit(&self.db, &transfer.id, Some(token), &writes)?;
+        if transfer.method == Method::Pull {
+            self.sessions.record_counts().add(
+                &transfer.account,
+                transfer.stats.records.saturating_sub(records_before),
+            );
+        }
         self.doorbell.ring();
         if let Progress::Done = progress {
             self.db.flush().await?;
@@ -548,6 +574,22 @@ impl Engine {
             }
         }
         Ok(progress)
+    }
+
+    /// A pull stops, failed with a message saying why, once its account
+    /// stores as many records as [`TransferConfig::max_stored_records_per_account`].
+    fn check_stored_records(&self, account: &str) -> Result<(), StepError> {
+        let Some(limit) = self.config.max_stored_records_per_account else {
+            return Ok(());
+        };
+        let stored = self.sessions.record_counts().of(account);
+        if stored < limit {
+            return Ok(());
+        }
+        Err(StepError::Fail {
+            error_type: ErrorType::Internal,
+            message: stored_records_message(limit),
+        })
     }
 
     /// A continuous data webhook schedules the next pull of the same type.
@@ -725,6 +767,18 @@ impl Engine {
 }
 
 /// The transfers of a session, newest first.
+/// Pulled records one account may store, unless configured otherwise.
+pub const DEFAULT_MAX_STORED_RECORDS: u64 = 10_000_000;
+
+/// Why a pull is refused or stopped by the stored-records cap.
+fn stored_records_message(limit: u64) -> String {
+    format!(
+        "This account stores {limit} pulled records, the most this host keeps for one account; \
+         delete sessions whose data has been read (POST /api/session/delete) to make room, \
+         then trigger the pull again."
+    )
+}
+
 pub fn of_session(db: &Db, session_id: &str) -> Result<Vec<Transfer>, StoreError> {
     let mut out = Vec::new();
     for k in db

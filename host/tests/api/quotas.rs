@@ -238,3 +238,70 @@ async fn the_serve_flags_set_the_limits_and_a_killed_host_keeps_the_session_cap(
         "{answer}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulls_past_the_stored_records_cap_are_refused_until_a_session_is_deleted() {
+    // 25 contacts come in one page: the first pull stores them all, and then
+    // the account is past a cap of 10.
+    let cap_of_ten = |c: &mut switchyard::server::HostConfig| {
+        c.transfers.max_stored_records_per_account = Some(10)
+    };
+    let mut t = TestHost::start_with(sim_config(25, 2), cap_of_ten).await;
+    let alpha = t.key("alpha").await;
+    let beta = t.key("beta").await;
+    let pull = |session: &str| json!({ "session_id": session, "endgrate_type": "crm-contact" });
+
+    let first = t.connected_session(&alpha, json!({})).await;
+    let done = t.transfer(&alpha, "/api/pull/transfer", pull(&first)).await;
+    assert_eq!(
+        t.all_data(&alpha, "pull", "crm-contact", &done).await.len(),
+        25
+    );
+
+    let refused = send(&t, &alpha, "POST", "/api/pull/transfer", Some(pull(&first))).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(
+        message(&refused).contains("10 pulled records")
+            && message(&refused).contains("delete sessions"),
+        "the message names the limit and the way out: {}",
+        refused.body
+    );
+    assert_eq!(
+        refused.retry_after, None,
+        "waiting alone does not make room"
+    );
+    // Pushes still go, and another account pulls as it likes.
+    let other = t.connected_session(&beta, json!({})).await;
+    let theirs = t.transfer(&beta, "/api/pull/transfer", pull(&other)).await;
+    assert_eq!(
+        t.all_data(&beta, "pull", "crm-contact", &theirs)
+            .await
+            .len(),
+        25
+    );
+
+    // A restarted host counts again from what it stored.
+    t.restart_with(cap_of_ten).await;
+    let refused = send(&t, &beta, "POST", "/api/pull/transfer", Some(pull(&other))).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+
+    // Deleting the session that holds the records makes room.
+    let (status, answer) = t
+        .post(
+            &alpha,
+            "/api/session/delete",
+            json!({ "session_id": first }),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let second = t.connected_session(&alpha, json!({})).await;
+    let again = t
+        .transfer(&alpha, "/api/pull/transfer", pull(&second))
+        .await;
+    assert_eq!(
+        t.all_data(&alpha, "pull", "crm-contact", &again)
+            .await
+            .len(),
+        25
+    );
+}
