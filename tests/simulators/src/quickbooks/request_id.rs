@@ -66,10 +66,10 @@ impl Answered {
             return answer.clone();
         }
         let answer = process();
-        if answers.order.len() >= KEPT {
-            if let Some(oldest) = answers.order.pop_front() {
-                answers.by_id.remove(&oldest);
-            }
+        if answers.order.len() >= KEPT
+            && let Some(oldest) = answers.order.pop_front()
+        {
+            answers.by_id.remove(&oldest);
         }
         answers.order.push_back(key.clone());
         answers.by_id.insert(key, answer.clone());
