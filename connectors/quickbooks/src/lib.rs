@@ -7,9 +7,14 @@
 //!   connection setting (see [`api::Company`]).
 //! - Pulls page through queries (see [`pull`]); pushes go through the batch
 //!   endpoint with `SyncToken` locking (see [`push`]).
-//! - QuickBooks has no upsert: `find-match` queries by exact values.
+//! - QuickBooks has no upsert: `find-match` queries by exact values, and
+//!   `find-matches` asks a whole batch with `IN` queries (see [`find`]).
+//! - Every write the host sends carries its idempotency key as QuickBooks'
+//!   `requestid`, so a create sent again is made once
+//!   (`idempotent-creates`).
 
 mod api;
+mod find;
 mod mapping;
 mod pull;
 mod push;
@@ -104,7 +109,8 @@ impl Connector for QuickBooks {
                 max_concurrent: 10,
             },
             rate_classes: Vec::new(),
-            idempotent_creates: false,
+            // Every create and update carries the item's key as `requestid`.
+            idempotent_creates: true,
         }
     }
 
@@ -233,6 +239,19 @@ impl Connector for QuickBooks {
         Ok(found.and_then(mapping::id_of))
     }
 
+    /// The lookups of a whole batch: one `IN` query per field QuickBooks can
+    /// filter on and round of key sets, instead of one query per item (see
+    /// [`find`]).
+    fn find_matches(
+        conn: &Connection,
+        endgrate_type: &str,
+        items: Vec<Vec<Json>>,
+    ) -> Result<Vec<Result<Option<String>, ConnectorError>>, ConnectorError> {
+        let kind = Kind::from_type(endgrate_type)?;
+        let company = Company::of(conn)?;
+        Ok(find::find_matches(conn, &company, kind, items))
+    }
+
     /// An invoice belongs to one customer (its `CustomerRef`): linking an
     /// invoice and a customer (either way round) sets it, with a sparse
     /// update. QuickBooks has no other links between these types.
@@ -256,8 +275,11 @@ impl Connector for QuickBooks {
             }
         };
         let company = Company::of(conn)?;
+        // No idempotency key: each link is its own update, never an answer
+        // QuickBooks kept for an earlier request.
         let item = PushItem {
             id: Some(invoice.to_owned()),
+            idempotency_key: String::new(),
             ..PushItem::new(&json!({ "customer_id": customer }))?
         };
         match push::push(&company, Kind::Invoice, &[item])?.pop() {

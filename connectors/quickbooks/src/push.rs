@@ -1,5 +1,6 @@
-//! Writes through QuickBooks' batch endpoint, results mapped back to the
-//! input order.
+//! Writes, results mapped back to the input order: one by one with
+//! QuickBooks' `requestid` for items that carry an idempotency key (every
+//! item the host pushes), through the batch endpoint for those that do not.
 //!
 //! QuickBooks has no upsert and locks records optimistically: an update must
 //! carry the record's current `SyncToken`. So a push
@@ -9,16 +10,27 @@
 //! 2. reads the current `SyncToken` of every record to update, with one
 //!    query (`Id IN (...)`); an id QuickBooks does not know fails alone as
 //!    `not-found`;
-//! 3. sends one `POST /batch` of at most 30 `BatchItemRequest`s (creates, and
-//!    sparse updates), each tagged with its input index as `bId`, and matches
-//!    the `BatchItemResponse`s back by `bId`. A `Fault` fails its item alone
-//!    (a duplicate `DisplayName`, fault 6240, is `invalid-data`);
-//! 4. retries the updates that failed with a stale `SyncToken` (fault 5010,
+//! 3. sends an item with an idempotency key as its own `POST /customer` or
+//!    `POST /invoice` with `?requestid=<key>`: QuickBooks makes the write
+//!    once however often that request comes, and answers a repeat with the
+//!    first answer, so a create whose answer was lost can be sent again
+//!    (the manifest says `idempotent-creates`). A batch cannot do this per
+//!    item: its `requestid` covers the whole batch, which the host may not
+//!    send again with the same items;
+//! 4. sends the items without a key in one `POST /batch` of at most 30
+//!    `BatchItemRequest`s (creates, and sparse updates), each tagged with its
+//!    input index as `bId`, and matches the `BatchItemResponse`s back by
+//!    `bId`. A `Fault` fails its item alone (a duplicate `DisplayName`, fault
+//!    6240, is `invalid-data`);
+//! 5. retries the updates that failed with a stale `SyncToken` (fault 5010,
 //!    someone changed the record in between) once, after reading the tokens
-//!    again.
+//!    again; a keyed update's retry carries a `requestid` of its own (the
+//!    key's answers the fault).
 //!
-//! The call fails as a whole only before anything may have been written;
-//! after that, every failure is reported per item.
+//! The call fails as a whole only before any write was confirmed; after
+//! that, every failure is reported per item. One by one, a write that was
+//! throttled, cut off or refused as a whole stops the rest, which fail with
+//! the same error, so the host tries them again later.
 
 use serde_json::{Map, Value, json};
 use switchyard_connector_sdk::prelude::*;
@@ -32,13 +44,17 @@ pub const MAX_BATCH: usize = 30;
 
 type ItemResult = Result<Pushed, ConnectorError>;
 
-/// One item ready to send: its input index, the body, and for an update the
-/// record id.
+/// The longest `requestid` QuickBooks takes on an entity write.
+const MAX_REQUEST_ID: usize = 50;
+
+/// One item ready to send: its input index, the body, for an update the
+/// record id, and the item's idempotency key when it has one.
 #[derive(Debug, Clone)]
 struct Write {
     index: usize,
     id: Option<String>,
     body: Map<String, Value>,
+    key: Option<String>,
 }
 
 /// Writes `items`; one result per item, in input order.
@@ -55,13 +71,27 @@ pub fn push(
                 index,
                 id: item.id.clone(),
                 body,
+                key: Some(item.idempotency_key.trim())
+                    .filter(|key| !key.is_empty())
+                    .map(str::to_owned),
             }),
             Err(err) => results[index] = Some(Err(err)),
         }
     }
+    let (keyed, keyless): (Vec<Write>, Vec<Write>) =
+        writes.into_iter().partition(|write| write.key.is_some());
+    let chunks = keyed
+        .chunks(MAX_BATCH)
+        .map(|chunk| (chunk, true))
+        .chain(keyless.chunks(MAX_BATCH).map(|chunk| (chunk, false)));
     let mut written = false;
-    for chunk in writes.chunks(MAX_BATCH) {
-        match write_chunk(company, kind, chunk, &mut results) {
+    for (chunk, one_by_one) in chunks {
+        let outcome = if one_by_one {
+            write_each(company, kind, chunk, &mut results)
+        } else {
+            write_chunk(company, kind, chunk, &mut results)
+        };
+        match outcome {
             Ok(()) => written = true,
             // Nothing of this chunk was written: with nothing written before,
             // the whole call fails and the host may retry it.
@@ -171,6 +201,154 @@ fn write_chunk(
     Ok(())
 }
 
+/// Writes `chunk` one request per item, each with its `requestid`; `Err`
+/// only when no write of it was confirmed.
+fn write_each(
+    company: &Company,
+    kind: Kind,
+    chunk: &[Write],
+    results: &mut [Option<ItemResult>],
+) -> Result<(), ConnectorError> {
+    let tokens = sync_tokens(company, kind, chunk)?;
+    let mut confirmed = false;
+    for (position, write) in chunk.iter().enumerate() {
+        if let Some(id) = &write.id
+            && !tokens.iter().any(|(known, _)| known == id)
+        {
+            results[write.index] = Some(Err(ConnectorError::not_found(format!(
+                "QuickBooks has no {} with Id {id}",
+                kind.noun()
+            ))));
+            continue;
+        }
+        match write_one(company, kind, write, &tokens) {
+            Ok(result) => {
+                results[write.index] = Some(result);
+                confirmed = true;
+            }
+            Err(err) if !confirmed => return Err(err),
+            // Throttled, cut off or refused: the rest waits for a later try.
+            Err(err) => {
+                for rest in &chunk[position..] {
+                    if results[rest.index].is_none() {
+                        results[rest.index] = Some(Err(err.clone()));
+                    }
+                }
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One keyed write, and its one retry after a stale `SyncToken`. `Err` when
+/// the request as a whole failed (throttled, cut off, a 5xx, the token).
+fn write_one(
+    company: &Company,
+    kind: Kind,
+    write: &Write,
+    tokens: &[(String, String)],
+) -> Result<ItemResult, ConnectorError> {
+    if let Sent::Answered(result) = send_one(company, kind, write, tokens, request_id(write, 1))? {
+        return Ok(result);
+    }
+    log::info!(
+        "quickbooks: retrying a {} update with a stale SyncToken",
+        kind.noun()
+    );
+    let fresh = sync_tokens(company, kind, std::slice::from_ref(write))?;
+    match send_one(company, kind, write, &fresh, request_id(write, 2))? {
+        Sent::Answered(result) => Ok(result),
+        Sent::Stale => Ok(Err(stale_again(kind, write))),
+    }
+}
+
+/// What one keyed write came back with.
+enum Sent {
+    Answered(ItemResult),
+    /// An update refused for a stale `SyncToken` (fault 5010).
+    Stale,
+}
+
+/// The `requestid` of a keyed write's `attempt`: the key itself, then the
+/// key with `-<attempt>` (within QuickBooks' 50 characters), since
+/// QuickBooks answers a `requestid` it has seen with its first answer, the
+/// stale fault included.
+fn request_id(write: &Write, attempt: u32) -> Option<String> {
+    let key = write.key.as_deref()?;
+    if attempt <= 1 {
+        return Some(key.to_owned());
+    }
+    let suffix = format!("-{attempt}");
+    let kept: String = key
+        .chars()
+        .take(MAX_REQUEST_ID.saturating_sub(suffix.len()))
+        .collect();
+    Some(kept + &suffix)
+}
+
+/// `POST /v3/company/{realm}/customer|invoice?requestid=...` of one write.
+fn send_one(
+    company: &Company,
+    kind: Kind,
+    write: &Write,
+    tokens: &[(String, String)],
+    request_id: Option<String>,
+) -> Result<Sent, ConnectorError> {
+    let mut request = company.post(kind.path());
+    if let Some(request_id) = request_id {
+        // The same requestid writes once: safe for the host to send again.
+        request = request.query("requestid", request_id).idempotent(true);
+    }
+    let response = request.json_body(&request_body(write, tokens))?.send()?;
+    let fault = match response.status() {
+        400 => serde_json::from_slice::<Value>(response.body())
+            .ok()
+            .and_then(|body| Fault::from_json(&body)),
+        _ => None,
+    };
+    if let Some(fault) = fault {
+        if fault.is_stale() && write.id.is_some() {
+            return Ok(Sent::Stale);
+        }
+        return Ok(Sent::Answered(Err(item_error(kind, write, &fault))));
+    }
+    let answer = match parse(response) {
+        Ok(answer) => answer,
+        Err(
+            err @ (ConnectorError::RateLimited(_)
+            | ConnectorError::Transient(_)
+            | ConnectorError::Unauthorized(_)),
+        ) => return Err(err),
+        Err(err) => return Ok(Sent::Answered(Err(err))),
+    };
+    Ok(Sent::Answered(match answer.get(kind.entity()) {
+        Some(raw) => pushed(kind, raw, write.id.is_none()),
+        None => Err(ConnectorError::fatal(format!(
+            "QuickBooks answered a {} write without the {}",
+            kind.noun(),
+            kind.entity()
+        ))),
+    }))
+}
+
+/// The body QuickBooks gets for `write`: as mapped for a create; with `Id`,
+/// the current `SyncToken` and `sparse` for an update.
+fn request_body(write: &Write, tokens: &[(String, String)]) -> Map<String, Value> {
+    let mut body = write.body.clone();
+    if let Some(id) = &write.id {
+        let token = tokens
+            .iter()
+            .find(|(known, _)| known == id)
+            .map(|(_, token)| token.as_str())
+            .unwrap_or("0");
+        body.insert("Id".to_owned(), Value::from(id.as_str()));
+        body.insert("SyncToken".to_owned(), Value::from(token));
+        body.insert("sparse".to_owned(), Value::from(true));
+    }
+    body
+}
+
 fn stale_again(kind: Kind, write: &Write) -> ConnectorError {
     ConnectorError::transient(format!(
         "QuickBooks rejected the {} update of Id {} twice with a stale SyncToken \
@@ -229,25 +407,14 @@ fn send_batch(
     let requests: Vec<Value> = writes
         .iter()
         .map(|write| {
-            let mut body = write.body.clone();
             let operation = match &write.id {
                 None => "create",
-                Some(id) => {
-                    let token = tokens
-                        .iter()
-                        .find(|(known, _)| known == id)
-                        .map(|(_, token)| token.as_str())
-                        .unwrap_or("0");
-                    body.insert("Id".to_owned(), Value::from(id.as_str()));
-                    body.insert("SyncToken".to_owned(), Value::from(token));
-                    body.insert("sparse".to_owned(), Value::from(true));
-                    "update"
-                }
+                Some(_) => "update",
             };
             json!({
                 "bId": write.index.to_string(),
                 "operation": operation,
-                kind.entity(): body,
+                kind.entity(): request_body(write, tokens),
             })
         })
         .collect();

@@ -127,6 +127,21 @@ pub const ALL_CUSTOMERS: &str = "Active IN (true, false)";
 /// `select * from <entity> where <conditions> [and Active IN (true, false)]
 /// MAXRESULTS <max>`: a lookup by exact values, inactive customers included.
 pub fn lookup_statement(kind: Kind, conditions: &[String], max: u32) -> String {
+    let mut text = lookup_selection(kind, conditions);
+    text.push_str(&format!(" MAXRESULTS {max}"));
+    text
+}
+
+/// A page of a lookup that may find many records (`IN` over a batch's
+/// values): [`lookup_statement`] from record `start` (1-based) on.
+pub fn lookup_page_statement(kind: Kind, conditions: &[String], start: u64, max: u32) -> String {
+    let mut text = lookup_selection(kind, conditions);
+    text.push_str(&format!(" STARTPOSITION {start} MAXRESULTS {max}"));
+    text
+}
+
+/// `select * from <entity> where <conditions> [and Active IN (true, false)]`.
+fn lookup_selection(kind: Kind, conditions: &[String]) -> String {
     let mut all: Vec<&str> = conditions.iter().map(String::as_str).collect();
     if kind == Kind::Customer {
         all.push(ALL_CUSTOMERS);
@@ -136,7 +151,6 @@ pub fn lookup_statement(kind: Kind, conditions: &[String], max: u32) -> String {
         text.push_str(" where ");
         text.push_str(&all.join(" and "));
     }
-    text.push_str(&format!(" MAXRESULTS {max}"));
     text
 }
 

@@ -10,6 +10,7 @@ use crate::pull::Changed;
 
 const QUERY: &str = "/v3/company/123/query";
 const BATCH: &str = "/v3/company/123/batch";
+const CUSTOMER: &str = "/v3/company/123/customer";
 
 fn conn() -> Connection {
     Connection::new(
@@ -24,6 +25,14 @@ fn item(id: Option<&str>, data: Value) -> PushItem {
         idempotency_key: String::new(),
         data: data.to_string(),
         associations: Vec::new(),
+    }
+}
+
+/// An item carrying the idempotency key `key`, as every item the host pushes.
+fn keyed(id: Option<&str>, key: &str, data: Value) -> PushItem {
+    PushItem {
+        idempotency_key: key.to_owned(),
+        ..item(id, data)
     }
 }
 
@@ -128,6 +137,7 @@ fn manifest_describes_quickbooks() {
         ),
         (500, 60_000, 10)
     );
+    assert!(m.idempotent_creates, "every write carries its requestid");
     assert!(m.logo_svg.starts_with("<svg") && m.logo_svg.ends_with("</svg>"));
     assert_eq!(QuickBooks::describe(), m, "describe is stable");
 }
@@ -1371,4 +1381,318 @@ fn incremental_invoice_pulls_end_with_the_deletions_cdc_reports() {
     let before = mock.requests().len();
     QuickBooks::pull(&conn(), req).unwrap();
     assert_eq!(mock.requests().len(), before + 1);
+}
+
+#[test]
+fn keyed_items_are_written_one_by_one_with_their_key_as_requestid() {
+    let mock = MockHttp::new();
+    mock.on("GET", QUERY).reply_json(
+        200,
+        query_page(
+            "Customer",
+            vec![customer(
+                "7",
+                "2024-05-01T05:00:00-07:00",
+                json!({"SyncToken": "3"}),
+            )],
+        ),
+    );
+    mock.on("POST", CUSTOMER).once().reply_json(
+        200,
+        json!({"Customer": customer("41", "2024-06-01T05:00:00-07:00",
+            json!({"DisplayName": "New One"})), "time": "2024-06-01T10:00:00.000-07:00"}),
+    );
+    mock.on("POST", CUSTOMER).once().reply_json(
+        200,
+        json!({"Customer": customer("7", "2024-06-01T05:00:00-07:00",
+            json!({"SyncToken": "4", "CompanyName": "New Co"}))}),
+    );
+    mock.on("POST", CUSTOMER).once().reply_json(
+        400,
+        fault(
+            "6240",
+            "Duplicate Name Exists Error",
+            "The name supplied already exists. : Id=5",
+        ),
+    );
+    let key = "0123456789abcdef0123456789abcdef";
+    let items = vec![
+        keyed(None, key, json!({"customer_name": "New One"})),
+        keyed(Some("7"), "k-update", json!({"company_name": "New Co"})),
+        keyed(None, "k-taken", json!({"customer_name": "Taken"})),
+        keyed(Some("999"), "k-ghost", json!({"company_name": "Ghost"})),
+    ];
+    let results = QuickBooks::push(&conn(), "accounting-customer", items).unwrap();
+    let ok = |i: usize| results[i].as_ref().map(|p| (p.id.as_str(), p.created));
+    assert_eq!(ok(0), Ok(("41", true)));
+    assert_eq!(ok(1), Ok(("7", false)));
+    assert!(
+        matches!(&results[2], Err(ConnectorError::InvalidData(m))
+            if m.contains("\"Taken\" is already used") && m.contains("6240")),
+        "{results:?}"
+    );
+    assert_eq!(
+        results[3],
+        Err(ConnectorError::not_found(
+            "QuickBooks has no customer with Id 999"
+        ))
+    );
+
+    let requests = mock.requests();
+    assert_eq!(
+        requests.len(),
+        4,
+        "one token query, then one POST per write"
+    );
+    assert_eq!(
+        query_of(&mock, 0),
+        "select * from Customer where Id IN ('7', '999') and Active IN (true, false) MAXRESULTS 2"
+    );
+    let post = |n: usize| (requests[n].url.as_str(), requests[n].body_json().unwrap());
+    assert_eq!(
+        post(1),
+        (
+            "/v3/company/123/customer?minorversion=75&requestid=0123456789abcdef0123456789abcdef",
+            json!({"DisplayName": "New One"})
+        )
+    );
+    assert_eq!(
+        post(2),
+        (
+            "/v3/company/123/customer?minorversion=75&requestid=k-update",
+            json!({"CompanyName": "New Co", "Id": "7", "SyncToken": "3", "sparse": true})
+        )
+    );
+    assert_eq!(
+        requests[3].query_param("requestid").as_deref(),
+        Some("k-taken")
+    );
+    assert!(
+        requests[1..].iter().all(|r| r.idempotent),
+        "the same requestid writes once, so the host may send it again"
+    );
+}
+
+#[test]
+fn a_keyed_update_with_a_stale_sync_token_retries_under_its_own_requestid() {
+    let mock = MockHttp::new();
+    let token = |t: &str| {
+        query_page(
+            "Invoice",
+            vec![json!({"Id": "300", "SyncToken": t, "CustomerRef": {"value": "1"}})],
+        )
+    };
+    mock.on("GET", QUERY).once().reply_json(200, token("1"));
+    mock.on("POST", "/v3/company/123/invoice")
+        .once()
+        .reply_json(
+            400,
+            fault("5010", "Stale Object Error", "Stale Object Error"),
+        );
+    mock.on("GET", QUERY).once().reply_json(200, token("2"));
+    mock.on("POST", "/v3/company/123/invoice")
+        .once()
+        .reply_json(
+            200,
+            json!({"Invoice": {"Id": "300", "SyncToken": "3", "CustomerRef": {"value": "1"},
+                           "DocNumber": "A-1"}}),
+        );
+    // The longest key QuickBooks takes: the retry's id stays within 50.
+    let key = "k".repeat(50);
+    let results = QuickBooks::push(
+        &conn(),
+        "accounting-invoice",
+        vec![keyed(Some("300"), &key, json!({"number": "A-1"}))],
+    )
+    .unwrap();
+    assert_eq!(
+        results[0].as_ref().map(|p| (p.id.as_str(), p.created)),
+        Ok(("300", false))
+    );
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 4);
+    let sent = |n: usize| {
+        (
+            requests[n].query_param("requestid").unwrap_or_default(),
+            requests[n].body_json().unwrap()["SyncToken"].clone(),
+        )
+    };
+    assert_eq!(sent(1), (key.clone(), json!("1")));
+    let retry = format!("{}-2", "k".repeat(48));
+    assert_eq!(
+        sent(3),
+        (retry, json!("2")),
+        "QuickBooks would answer the first id with its stale fault again"
+    );
+}
+
+#[test]
+fn a_keyed_write_that_fails_as_a_whole_stops_the_rest() {
+    let mock = MockHttp::new();
+    // Nothing confirmed yet: the call fails, and the host sends it all again.
+    mock.on("POST", CUSTOMER)
+        .once()
+        .fail(ConnectorError::transient("connection cut"));
+    let result = QuickBooks::push(
+        &conn(),
+        "accounting-customer",
+        vec![
+            keyed(None, "k-a", json!({"customer_name": "A"})),
+            keyed(None, "k-b", json!({"customer_name": "B"})),
+        ],
+    );
+    assert_eq!(result, Err(ConnectorError::transient("connection cut")));
+    assert_eq!(mock.requests().len(), 1);
+
+    // After a confirmed write, the rest fail with the error, unsent.
+    mock.on("POST", CUSTOMER).once().reply_json(
+        200,
+        json!({"Customer": customer("8", "2024-05-01T05:00:00-07:00", json!({}))}),
+    );
+    mock.on("POST", CUSTOMER).once().reply(
+        429,
+        "<IntuitResponse><Fault type=\"SERVICE\"><Error code=\"3001\"><Message>message=ThrottleExceeded; errorCode=003001; statusCode=429</Message></Error></Fault></IntuitResponse>",
+    );
+    let results = QuickBooks::push(
+        &conn(),
+        "accounting-customer",
+        vec![
+            keyed(None, "k-a", json!({"customer_name": "A"})),
+            keyed(None, "k-b", json!({"customer_name": "B"})),
+            keyed(None, "k-c", json!({"customer_name": "C"})),
+        ],
+    )
+    .unwrap();
+    assert_eq!(results[0].as_ref().map(|p| p.id.as_str()), Ok("8"));
+    assert_eq!(results[1], Err(ConnectorError::rate_limited(None)));
+    assert_eq!(results[2], Err(ConnectorError::rate_limited(None)));
+    assert_eq!(mock.requests().len(), 3, "C was not sent");
+}
+
+#[test]
+fn find_matches_asks_each_round_with_one_in_query_per_field() {
+    let mock = MockHttp::new();
+    // Round 1, emails: b@x.com is held twice; the lowest Id comes first.
+    mock.on("GET", QUERY).once().reply_json(
+        200,
+        query_page(
+            "Customer",
+            vec![
+                customer(
+                    "8",
+                    "2024-05-01T05:00:00-07:00",
+                    json!({"PrimaryEmailAddr": {"Address": "b@x.com"}}),
+                ),
+                customer(
+                    "9",
+                    "2024-05-01T05:00:00-07:00",
+                    json!({"PrimaryEmailAddr": {"Address": "B@X.com"}}),
+                ),
+            ],
+        ),
+    );
+    // Round 1, names: nobody is called O'Brien.
+    mock.on("GET", QUERY).once().reply_json(200, empty_page());
+    // Round 2: Ann, whose email matched nobody, by name.
+    mock.on("GET", QUERY).once().reply_json(
+        200,
+        query_page(
+            "Customer",
+            vec![customer(
+                "21",
+                "2024-05-01T05:00:00-07:00",
+                json!({"DisplayName": "ANN"}),
+            )],
+        ),
+    );
+    let items = vec![
+        vec![
+            r#"{"email_addresses": "a@x.com"}"#.to_owned(),
+            r#"{"customer_name": "Ann"}"#.to_owned(),
+        ],
+        vec![r#"{"email_addresses": [{"email_address": "B@x.com"}]}"#.to_owned()],
+        vec![r#"{"customer_name": "O'Brien"}"#.to_owned()],
+        vec![r#"{"phone_numbers": "555 0100"}"#.to_owned()],
+        vec![],
+        vec!["not json".to_owned()],
+    ];
+    let answers = QuickBooks::find_matches(&conn(), "accounting-customer", items).unwrap();
+    assert_eq!(answers[0], Ok(Some("21".to_owned())));
+    assert_eq!(answers[1], Ok(Some("8".to_owned())));
+    assert_eq!(answers[2], Ok(None));
+    assert!(
+        matches!(&answers[3], Err(ConnectorError::Unsupported(m)) if m.contains("phone")),
+        "{answers:?}"
+    );
+    assert_eq!(answers[4], Ok(None));
+    assert!(matches!(answers[5], Err(ConnectorError::InvalidData(_))));
+
+    assert_eq!(mock.requests().len(), 3, "one query per field and round");
+    assert_eq!(
+        query_of(&mock, 0),
+        "select * from Customer where PrimaryEmailAddr IN ('a@x.com', 'B@x.com') \
+         and Active IN (true, false) STARTPOSITION 1 MAXRESULTS 1000"
+    );
+    assert_eq!(
+        query_of(&mock, 1),
+        r"select * from Customer where DisplayName IN ('O\'Brien') and Active IN (true, false) STARTPOSITION 1 MAXRESULTS 1000"
+    );
+    assert_eq!(
+        query_of(&mock, 2),
+        "select * from Customer where DisplayName IN ('Ann') and Active IN (true, false) \
+         STARTPOSITION 1 MAXRESULTS 1000"
+    );
+}
+
+#[test]
+fn find_matches_pages_and_fails_only_the_items_a_query_asked_about() {
+    let mock = MockHttp::new();
+    // Several fields together go through find-match, item by item.
+    mock.on("GET", QUERY).once().reply_json(
+        200,
+        query_page("Invoice", vec![json!({"Id": "77", "DocNumber": "9"})]),
+    );
+    // DocNumbers: a full page, then the rest.
+    let full: Vec<Value> = (0..1000)
+        .map(|n| json!({"Id": (1000 + n).to_string(), "DocNumber": "1001"}))
+        .collect();
+    mock.on("GET", QUERY)
+        .once()
+        .reply_json(200, query_page("Invoice", full));
+    mock.on("GET", QUERY).once().reply_json(
+        200,
+        query_page("Invoice", vec![json!({"Id": "5000", "DocNumber": "1002"})]),
+    );
+    // Customers: throttled.
+    mock.on("GET", QUERY).once().reply(
+        429,
+        "<IntuitResponse><Fault type=\"SERVICE\"><Error code=\"3001\"><Message>message=ThrottleExceeded; errorCode=003001; statusCode=429</Message></Error></Fault></IntuitResponse>",
+    );
+    let items = vec![
+        vec![r#"{"number": "1001"}"#.to_owned()],
+        vec![r#"{"number": 1002}"#.to_owned()],
+        vec![r#"{"number": "9", "customer_id": "3"}"#.to_owned()],
+        vec![r#"{"customer_id": "3"}"#.to_owned()],
+    ];
+    let answers = QuickBooks::find_matches(&conn(), "accounting-invoice", items).unwrap();
+    assert_eq!(answers[0], Ok(Some("1000".to_owned())));
+    assert_eq!(answers[1], Ok(Some("5000".to_owned())));
+    assert_eq!(answers[2], Ok(Some("77".to_owned())));
+    assert_eq!(answers[3], Err(ConnectorError::rate_limited(None)));
+    assert_eq!(
+        query_of(&mock, 0),
+        "select * from Invoice where CustomerRef = '3' and DocNumber = '9' MAXRESULTS 1"
+    );
+    assert_eq!(
+        query_of(&mock, 1),
+        "select * from Invoice where DocNumber IN ('1001', '1002') STARTPOSITION 1 MAXRESULTS 1000"
+    );
+    assert_eq!(
+        query_of(&mock, 2),
+        "select * from Invoice where DocNumber IN ('1001', '1002') STARTPOSITION 1001 MAXRESULTS 1000"
+    );
+    assert_eq!(
+        query_of(&mock, 3),
+        "select * from Invoice where CustomerRef IN ('3') STARTPOSITION 1 MAXRESULTS 1000"
+    );
 }

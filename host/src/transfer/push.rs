@@ -6,8 +6,10 @@
 //! after, as `Done` with the provider id, together with the internal-id map,
 //! and flushed before the next batch goes out. A create still `Sending` after
 //! a crash or a failed call is never simply sent again: [`reconcile`] looks
-//! the record up where it may, and otherwise reports its outcome unknown, so
-//! it is never created twice.
+//! the record up where it may; where it may not, it sends the create again
+//! when the connector declares `idempotent-creates` (the same idempotency key
+//! goes with it, so the provider makes it once), and otherwise reports its
+//! outcome unknown, so it is never created twice.
 //!
 //! Each rejected item gets its own error record (`GET /api/errors`), and each
 //! batch with rejected items one error webhook listing them, so a push of
@@ -426,11 +428,14 @@ async fn run_ops(
             }
             // Sent before a crash or a failed call: did the create happen?
             Some(OpState::Sending { update: None }) if t.disable_upsert => {
-                let Unconfirmed::Unknown(message) = reconcile::create(provider, None) else {
-                    unreachable!("without a lookup the outcome is unknown")
-                };
-                give_up(&mut decided, &mut outcomes, op, message);
-                continue;
+                match reconcile::create(provider, None, step.manifest.idempotent_creates) {
+                    Unconfirmed::Exists(id) => Plan::Write(Some(id)),
+                    Unconfirmed::Absent | Unconfirmed::SendAgain => Plan::Write(None),
+                    Unconfirmed::Unknown(message) => {
+                        give_up(&mut decided, &mut outcomes, op, message);
+                        continue;
+                    }
+                }
             }
             Some(OpState::Sending { update: None }) => Plan::Reconcile,
             Some(OpState::Sending { update: Some(id) }) => Plan::Write(Some(id)),
@@ -474,15 +479,17 @@ async fn run_ops(
         };
         let (op, _, plan) = &mut planned[i];
         *plan = match plan {
-            Plan::Reconcile => match reconcile::create(provider, Some(lookup)) {
-                Unconfirmed::Exists(id) => Plan::Write(Some(id)),
-                Unconfirmed::Absent => Plan::Write(None),
-                Unconfirmed::Unknown(message) => {
-                    give_up(&mut decided, &mut outcomes, op, message);
-                    unknown.push(i);
-                    continue;
+            Plan::Reconcile => {
+                match reconcile::create(provider, Some(lookup), step.manifest.idempotent_creates) {
+                    Unconfirmed::Exists(id) => Plan::Write(Some(id)),
+                    Unconfirmed::Absent | Unconfirmed::SendAgain => Plan::Write(None),
+                    Unconfirmed::Unknown(message) => {
+                        give_up(&mut decided, &mut outcomes, op, message);
+                        unknown.push(i);
+                        continue;
+                    }
                 }
-            },
+            }
             _ => {
                 let update = lookup.found();
                 decided.put(

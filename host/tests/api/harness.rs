@@ -87,6 +87,12 @@ pub fn config(data: &Path, sim: &Simulator) -> HostConfig {
     config
 }
 
+/// The QuickBooks connector component, built once per test process.
+pub fn quickbooks_wasm() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| component("quickbooks")).clone()
+}
+
 pub fn install_hubspot(data: &Path) {
     let dir = data.join("connectors");
     std::fs::create_dir_all(&dir).unwrap();
@@ -140,6 +146,60 @@ impl TestHost {
                 .build()
                 .unwrap(),
         }
+    }
+
+    /// A host with the QuickBooks connector, pointed at a QuickBooks
+    /// simulator, whose connections get the simulator's realm id.
+    pub async fn start_quickbooks(sim: SimConfig) -> TestHost {
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
+        }
+        let sim = Simulator::start(Provider::QuickBooks, sim).await.unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let dir = data.path().join("connectors");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(quickbooks_wasm(), dir.join("quickbooks.wasm")).unwrap();
+        let mut config = config(data.path(), &sim);
+        config.overrides.insert(
+            "quickbooks".into(),
+            ConnectorOverride {
+                api_base: Some(sim.base_url()),
+                allowed_hosts: Vec::new(),
+                rate: None,
+            },
+        );
+        let mut settings = serde_json::Map::new();
+        settings.insert("realm_id".into(), json!(sim.control().realm_id()));
+        config
+            .default_settings
+            .insert("quickbooks".into(), settings);
+        let host = server::start(config).await.unwrap();
+        TestHost {
+            url: host.url(),
+            host: Some(host),
+            sim,
+            data,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A session for QuickBooks customers and invoices, connected with the
+    /// simulator's static token.
+    pub async fn quickbooks_session(&self, key: &str) -> String {
+        let session = self
+            .initiate(
+                key,
+                json!({ "schema": [{ "endgrate_type": "accounting-customer" }, { "endgrate_type": "accounting-invoice" }] }),
+            )
+            .await;
+        let (status, answer) = self
+            .post(key, "/api/session/credentials", json!({ "session_id": session, "provider": "quickbooks", "credentials": { "access_token": TOKEN } }))
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        session
     }
 
     /// A new API key of `account`.

@@ -1,6 +1,7 @@
 //! Pushes: a bad item fails alone; internal ids and upserts update instead
 //! of creating again; a create the provider may have made without saying so
-//! is never sent twice.
+//! is never sent twice, unless the provider makes it once per idempotency
+//! key (QuickBooks `requestid`).
 
 use serde_json::{Value, json};
 
@@ -345,5 +346,63 @@ async fn an_unconfirmed_create_without_lookup_keys_is_never_sent_twice() {
         )
         .await;
     assert_eq!(data["transfer_errors"], true);
+    t.stop().await;
+}
+
+/// QuickBooks makes a create once per `requestid`: an invoice (no keys to
+/// look it up by) whose create reached QuickBooks but whose answer was cut
+/// is sent again with the same `requestid` by the retried step, answered
+/// with the invoice already made, and reported a success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unconfirmed_quickbooks_invoice_is_sent_again_and_made_once() {
+    let mut t = TestHost::start_quickbooks(sim_config(5, 2)).await;
+    let key = t.key("acme").await;
+    let session = t.quickbooks_session(&key).await;
+    let invoices = |t: &TestHost| t.sim.control().records("Invoice").unwrap_or_default();
+    let before = invoices(&t).len();
+
+    // Invoices have no lookup keys, so the create is the push's first request.
+    t.sim.control().cut_next(1);
+    let push = t
+        .transfer(&key, "/api/push/transfer", json!({ "session_id": session, "endgrate_type": "accounting-invoice",
+            "transfer_data": [{ "internal_id": "inv-1", "data": {
+                "number": "SY-IDEMPOTENT-1", "customer_id": "1", "issue_date": "2030-01-15",
+                "line_items": [{ "description": "Hours", "quantity": 2, "unit_price": 50, "amount": 100 }]
+            } }] }))
+        .await;
+
+    let results = t.all_data(&key, "push", "accounting-invoice", &push).await;
+    assert_eq!(results.len(), 1);
+    let result = &results[0];
+    assert!(result.get("error").is_none(), "{result}");
+    assert_eq!(result["created"], true, "{result}");
+    let id = result["id"].as_str().expect("the invoice's id").to_owned();
+
+    let made: Vec<Value> = invoices(&t)
+        .into_iter()
+        .filter(|i| i["DocNumber"] == "SY-IDEMPOTENT-1")
+        .collect();
+    assert_eq!(made.len(), 1, "made once: {made:?}");
+    assert_eq!(made[0]["Id"], id.as_str());
+    assert_eq!(invoices(&t).len(), before + 1);
+    let control = t.sim.control();
+    assert_eq!(
+        control.request_count("POST /v3/company/{realm}/{entity}"),
+        2,
+        "sent twice: {:?}",
+        control.requests()
+    );
+    assert_eq!(
+        control.request_count("quickbooks: answered again by requestid"),
+        1,
+        "the second send carried the first one's requestid"
+    );
+    let (_, data) = t
+        .get(
+            &key,
+            &format!("/api/push/data?endgrate_type=accounting-invoice&transfer_id={push}"),
+        )
+        .await;
+    assert_eq!(data["transfer_errors"], false, "{data}");
     t.stop().await;
 }

@@ -1,6 +1,7 @@
 //! The QuickBooks simulator through real HTTP: OAuth with realmId and
 //! rotating refresh tokens, the query language and its paging, SyncToken
-//! staleness, duplicate names, invoices, CDC, batches, the XML 429.
+//! staleness, duplicate names, invoices, CDC, batches, `requestid`
+//! idempotency, the XML 429.
 
 mod common;
 
@@ -35,9 +36,15 @@ impl Qb {
     }
 
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.post_with(path, &[], body).await
+    }
+
+    /// A POST with extra query parameters (`requestid`, `operation`).
+    async fn post_with(&self, path: &str, query: &[(&str, &str)], body: Value) -> (u16, Value) {
         let resp = client()
             .post(format!("{}/{path}", self.sim.api_base_url()))
             .query(&[("minorversion", "75")])
+            .query(query)
             .bearer_auth(&self.token)
             .json(&body)
             .send()
@@ -354,6 +361,124 @@ async fn batches_are_capped_and_report_per_item_faults() {
     assert_eq!(r[1]["Fault"]["Error"][0]["code"], "6240");
     assert_eq!(r[2]["Fault"]["Error"][0]["code"], "5010");
     assert_eq!(r[3]["QueryResponse"]["totalCount"], 6);
+}
+
+#[tokio::test]
+async fn a_repeated_requestid_gets_the_first_answer_and_writes_nothing() {
+    let qb = Qb::new(small(5, 1)).await;
+    let customers = |qb: &Qb| qb.sim.control().records_held()["Customer"];
+    let held = customers(&qb);
+    let create = json!({"DisplayName": "Once Only"});
+    let (status, first) = qb
+        .post_with("customer", &[("requestid", "create-1")], create.clone())
+        .await;
+    assert_eq!(status, 200, "{first}");
+    let (status, again) = qb
+        .post_with("customer", &[("requestid", "create-1")], create.clone())
+        .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again, first, "the very same answer, time included");
+    assert_eq!(customers(&qb), held + 1, "made once");
+    assert_eq!(
+        qb.sim
+            .control()
+            .request_count("quickbooks: answered again by requestid"),
+        1
+    );
+
+    // Another id is another request: the same name is now a duplicate, and
+    // that fault is what the id answers from then on, whatever is sent.
+    let (status, fault) = qb
+        .post_with("customer", &[("requestid", "create-2")], create.clone())
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(fault["Fault"]["Error"][0]["code"], "6240");
+    let (status, again) = qb
+        .post_with(
+            "customer",
+            &[("requestid", "create-2")],
+            json!({"DisplayName": "Another Name"}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(again["Fault"]["Error"][0]["code"], "6240");
+    assert_eq!(customers(&qb), held + 1);
+
+    // An update sent again does not bump the SyncToken again.
+    let id = first["Customer"]["Id"].as_str().expect("Id").to_owned();
+    let update = json!({"Id": id, "SyncToken": "0", "sparse": true, "CompanyName": "Once Co"});
+    let (_, updated) = qb
+        .post_with("customer", &[("requestid", "update-1")], update.clone())
+        .await;
+    assert_eq!(updated["Customer"]["SyncToken"], "1");
+    let (status, again) = qb
+        .post_with("customer", &[("requestid", "update-1")], update)
+        .await;
+    assert_eq!(status, 200, "not a stale SyncToken: the first answer again");
+    assert_eq!(again, updated);
+    let (_, read) = qb
+        .query(&format!("select * from Customer where Id = '{id}'"))
+        .await;
+    assert_eq!(read["QueryResponse"]["Customer"][0]["SyncToken"], "1");
+
+    // Without a requestid every request is processed.
+    let invoice = json!({"CustomerRef": {"value": "1"},
+        "Line": [{"Amount": 10, "DetailType": "SalesItemLineDetail",
+                  "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "Qty": 1, "UnitPrice": 10}}]});
+    let invoices = |qb: &Qb| qb.sim.control().records_held()["Invoice"];
+    let before = invoices(&qb);
+    let (a, _) = qb.post("invoice", invoice.clone()).await;
+    let (b, _) = qb.post("invoice", invoice.clone()).await;
+    assert_eq!((a, b), (200, 200));
+    assert_eq!(invoices(&qb), before + 2);
+
+    // A batch's requestid covers the whole batch.
+    let batch = json!({"BatchItemRequest": [
+        {"bId": "1", "operation": "create", "Invoice": invoice},
+    ]});
+    let (_, first) = qb
+        .post_with("batch", &[("requestid", "batch-1")], batch.clone())
+        .await;
+    let (_, again) = qb
+        .post_with("batch", &[("requestid", "batch-1")], batch)
+        .await;
+    assert!(
+        first["BatchItemResponse"][0]["Invoice"]["Id"].is_string(),
+        "{first}"
+    );
+    assert_eq!(again, first);
+    assert_eq!(invoices(&qb), before + 3);
+
+    // Ids QuickBooks refuses: too long, or a batch's bIds too long with one.
+    let long = "x".repeat(51);
+    let (status, fault) = qb
+        .post_with(
+            "customer",
+            &[("requestid", &long)],
+            json!({"DisplayName": "Long"}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(fault["Fault"]["type"], "ValidationFault");
+    let (status, _) = qb
+        .post_with(
+            "batch",
+            &[("requestid", &"b".repeat(37))],
+            json!({"BatchItemRequest": []}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = qb
+        .post_with(
+            "batch",
+            &[("requestid", "batch-2")],
+            json!({"BatchItemRequest": [
+                {"bId": "bid-longer-than-ten", "operation": "create", "Customer": {"DisplayName": "Long bId"}}
+            ]}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(customers(&qb), held + 1);
 }
 
 #[tokio::test]

@@ -7,7 +7,11 @@
 //! `disable_upsert` (the lookup could take another record sharing an email
 //! for this one and overwrite it), and not for items without keys the
 //! connector can match on (invoices, custom schemas without a common type,
-//! contacts without email, phone or full name). Such a create is never sent
+//! contacts without email, phone or full name). Such a create is sent again
+//! only when the connector declares `idempotent-creates`: its provider makes
+//! a create once per idempotency key (QuickBooks `requestid`), and the key is
+//! the same for every send of the item, so the provider answers with the
+//! record it already made, or makes it now. Otherwise it is never sent
 //! again, since it could then exist twice: its outcome is reported unknown,
 //! so the app can check the provider.
 //!
@@ -49,20 +53,25 @@ pub enum Unconfirmed {
     Exists(String),
     /// The lookup found nothing: it was not made, so create it.
     Absent,
+    /// No lookup, but the provider makes a create once per idempotency key:
+    /// send the same create again, with the same key.
+    SendAgain,
     /// No way to know; the message says so. Never send it again.
     Unknown(String),
 }
 
 /// Reconciles a create left `Sending`, given what the upsert lookup found
-/// (`None` when it was not asked: `disable_upsert`).
-pub fn create(provider: &str, lookup: Option<Lookup>) -> Unconfirmed {
+/// (`None` when it was not asked: `disable_upsert`) and whether the
+/// connector declares `idempotent-creates`.
+pub fn create(provider: &str, lookup: Option<Lookup>, idempotent_creates: bool) -> Unconfirmed {
     match lookup {
+        Some(Lookup::Found(id)) => Unconfirmed::Exists(id),
+        Some(Lookup::Absent) => Unconfirmed::Absent,
+        None | Some(Lookup::Impossible) if idempotent_creates => Unconfirmed::SendAgain,
         None => Unconfirmed::Unknown(unknown_message(
             provider,
             "the push has disable_upsert, so the host does not look records up by their fields",
         )),
-        Some(Lookup::Found(id)) => Unconfirmed::Exists(id),
-        Some(Lookup::Absent) => Unconfirmed::Absent,
         Some(Lookup::Impossible) => Unconfirmed::Unknown(unknown_message(
             provider,
             &format!("the host cannot look it up: it has no field {provider} can match it by"),
@@ -149,4 +158,32 @@ pub fn resolve_text(provider: &str) -> String {
          the record is there, nothing needs pushing (push it with its id to change it); if \
          not, push the item again. The other items were not affected."
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_create_that_cannot_be_looked_up_is_sent_again_only_when_creates_are_idempotent() {
+        for lookup in [None, Some(Lookup::Impossible)] {
+            assert!(matches!(
+                create("QuickBooks", lookup.clone(), true),
+                Unconfirmed::SendAgain
+            ));
+            assert!(
+                matches!(create("HubSpot", lookup, false), Unconfirmed::Unknown(m) if m.contains("outcome unknown"))
+            );
+        }
+        for idempotent in [true, false] {
+            assert!(matches!(
+                create("QuickBooks", Some(Lookup::Found("7".into())), idempotent),
+                Unconfirmed::Exists(id) if id == "7"
+            ));
+            assert!(matches!(
+                create("QuickBooks", Some(Lookup::Absent), idempotent),
+                Unconfirmed::Absent
+            ));
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! The QuickBooks API handlers under `/v3/company/{realmId}`: query, change
 //! data capture, entity read and write (create, update, `operation=delete`),
 //! batch, company info. Every handler checks the realm and notes requests
-//! without `?minorversion=`.
+//! without `?minorversion=`; writes honour `?requestid=` (see
+//! [`request_id`](super::request_id)).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -13,6 +14,7 @@ use serde_json::{Value, json};
 use super::errors::{Fault, now};
 use super::model::Entity;
 use super::query;
+use super::request_id;
 use super::{QbState, QuickBooks};
 use crate::clock;
 use crate::params::Params;
@@ -196,15 +198,18 @@ pub async fn write(
     answer((|| {
         enter(&qb, &realm, &params)?;
         let entity = Entity::parse(&entity).ok_or_else(|| Fault::not_found(&entity, ""))?;
-        let input = parse_json(&body)?;
-        let now_ms = qb.ctx.clock.tick();
-        let mut store = qb.store();
-        let out = if params.get("operation") == Some("delete") {
-            store.delete(entity, &input, now_ms)?
-        } else {
-            store.write(entity, &input, now_ms)?
-        };
-        Ok(json!({ entity.name(): out, "time": now() }))
+        qb.answered
+            .once(&qb, &realm, &params, request_id::MAX_LEN, || {
+                let input = parse_json(&body)?;
+                let now_ms = qb.ctx.clock.tick();
+                let mut store = qb.store();
+                let out = if params.get("operation") == Some("delete") {
+                    store.delete(entity, &input, now_ms)?
+                } else {
+                    store.write(entity, &input, now_ms)?
+                };
+                Ok(json!({ entity.name(): out, "time": now() }))
+            })
     })())
 }
 
@@ -219,35 +224,63 @@ pub async fn batch(
     let params = Params::parse(raw.as_deref());
     answer((|| {
         enter(&qb, &realm, &params)?;
-        let input = parse_json(&body)?;
-        let items = input["BatchItemRequest"].as_array().ok_or_else(|| {
-            Fault::validation(
-                "2020",
-                "Required param missing, need to supply the required value for the API",
-                "Required parameter BatchItemRequest is missing in the request".into(),
-            )
-        })?;
-        if items.len() > MAX_BATCH {
+        qb.answered
+            .once(&qb, &realm, &params, request_id::MAX_BATCH_LEN, || {
+                run_batch(&qb, &params, &body)
+            })
+    })())
+}
+
+/// The items of one batch, each processed on its own.
+fn run_batch(qb: &QuickBooks, params: &Params, body: &[u8]) -> Result<Value, Fault> {
+    let input = parse_json(body)?;
+    let items = input["BatchItemRequest"].as_array().ok_or_else(|| {
+        Fault::validation(
+            "2020",
+            "Required param missing, need to supply the required value for the API",
+            "Required parameter BatchItemRequest is missing in the request".into(),
+        )
+    })?;
+    if items.len() > MAX_BATCH {
+        return Err(Fault::validation(
+            "2010",
+            "Invalid request parameter",
+            format!(
+                "Batch size {} exceeds the maximum of {MAX_BATCH} items",
+                items.len()
+            ),
+        ));
+    }
+    if params.get("requestid").is_some_and(|id| !id.is_empty()) {
+        let long = items.iter().find_map(|item| {
+            let bid = match &item["bId"] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (bid.chars().count() > request_id::MAX_BID_LEN).then_some(bid)
+        });
+        if let Some(bid) = long {
             return Err(Fault::validation(
                 "2010",
                 "Invalid request parameter",
                 format!(
-                    "Batch size {} exceeds the maximum of {MAX_BATCH} items",
-                    items.len()
+                    "bId {bid} is longer than {} characters, the most a batch with a \
+                     requestid allows",
+                    request_id::MAX_BID_LEN
                 ),
             ));
         }
-        let mut out = Vec::new();
-        for item in items {
-            let bid = item["bId"].clone();
-            let result = batch_item(&qb, item);
-            out.push(match result {
-                Ok((key, v)) => json!({"bId": bid, key: v}),
-                Err(f) => json!({"bId": bid, "Fault": f.body()}),
-            });
-        }
-        Ok(json!({"BatchItemResponse": out, "time": now()}))
-    })())
+    }
+    let mut out = Vec::new();
+    for item in items {
+        let bid = item["bId"].clone();
+        let result = batch_item(qb, item);
+        out.push(match result {
+            Ok((key, v)) => json!({"bId": bid, key: v}),
+            Err(f) => json!({"bId": bid, "Fault": f.body()}),
+        });
+    }
+    Ok(json!({"BatchItemResponse": out, "time": now()}))
 }
 
 fn batch_item(qb: &QuickBooks, item: &Value) -> Result<(String, Value), Fault> {

@@ -1,6 +1,6 @@
 //! The QuickBooks Online simulator: customers and invoices under
 //! `/v3/company/{realmId}`, its query language, change data capture,
-//! SyncToken locking, batches, OAuth (`/connect/oauth2`,
+//! SyncToken locking, batches, `requestid` idempotency, OAuth (`/connect/oauth2`,
 //! `/oauth2/v1/tokens/bearer`, rotating refresh tokens), 500 requests a
 //! minute and 10 in flight per realm, and the XML 429.
 
@@ -9,6 +9,7 @@ mod errors;
 mod model;
 mod oauth;
 mod query;
+mod request_id;
 mod store;
 
 use std::collections::BTreeMap;
@@ -29,6 +30,7 @@ use store::Store;
 pub struct QuickBooks {
     pub ctx: Arc<Ctx>,
     store: Mutex<Store>,
+    answered: request_id::Answered,
 }
 
 impl QuickBooks {
@@ -47,6 +49,7 @@ fn token(headers: &HeaderMap, _uri: &Uri) -> Option<String> {
 pub fn build(ctx: Arc<Ctx>) -> (Router, Arc<dyn Backend>) {
     let qb = Arc::new(QuickBooks {
         store: Mutex::new(Store::new(ctx.dataset())),
+        answered: request_id::Answered::default(),
         ctx: ctx.clone(),
     });
     let hooks = Hooks {
