@@ -64,6 +64,7 @@ use switchyard::runtime::types::{
     Connection, ConnectorError, PullRequest, PulledRecord, PushItem, Pushed,
 };
 use switchyard::runtime::{CallError, ConnectorOverride, Runtime, RuntimeConfig, SandboxLimits};
+use switchyard::transfer::{Decision, RetryPolicy, classify};
 use switchyard_simulators::{Control, Provider, SimConfig, Simulator};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -578,7 +579,7 @@ impl Harness {
                             }
                         }
                         pending = again;
-                        backoff(attempt)
+                        POLICY.backoff(attempt)
                     }
                 };
             if !pending.is_empty() {
@@ -666,29 +667,22 @@ where
     }
 }
 
+/// The transfer queue's retry policy, with backoffs scaled down.
+const POLICY: RetryPolicy = RetryPolicy {
+    base: Duration::from_millis(25),
+    max: Duration::from_secs(1),
+    max_attempts: MAX_ATTEMPTS,
+};
+
 /// How long the transfer queue waits before retrying a step that failed with
 /// `err`; `None` when it does not retry.
 fn retry_delay(err: &CallError, attempt: u32) -> Option<Duration> {
-    match err {
-        CallError::Connector {
-            error: ConnectorError::RateLimited(Some(secs)),
-            ..
-        } => Some(Duration::from_secs(u64::from(*secs))),
-        CallError::Connector {
-            error: ConnectorError::RateLimited(None) | ConnectorError::Transient(_),
-            ..
-        }
-        | CallError::Timeout { .. } => Some(backoff(attempt)),
-        _ => None,
+    match POLICY.decide(&classify("", err.clone()), attempt.saturating_sub(1)) {
+        Decision::Again { after, .. } => Some(after),
+        Decision::AwaitReauth | Decision::GiveUp => None,
     }
 }
 
-/// The queue's doubling backoff, from 100 ms instead of 1 s, at most 1 s.
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(50 << attempt.min(5)).min(Duration::from_secs(1))
-}
-
-/// The pulled records by id, failing if any id came more than once.
 fn once_each<'a>(ty: &TypeCase, records: &'a [PulledRecord]) -> BTreeMap<String, &'a PulledRecord> {
     let mut by_id = BTreeMap::new();
     let mut twice = BTreeSet::new();
