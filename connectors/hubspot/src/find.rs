@@ -46,11 +46,14 @@ enum Key {
 
 type Answer = Result<Option<String>, ConnectorError>;
 
+/// Record ids by what was asked, or why the request failed.
+type Ids<K> = Result<HashMap<K, String>, ConnectorError>;
+
 /// What the batch requests found: ids by lowercased value, per property.
 #[derive(Default)]
 struct Found {
-    emails: Option<Result<HashMap<String, String>, ConnectorError>>,
-    by_property: Option<Result<HashMap<(String, String), String>, ConnectorError>>,
+    emails: Option<Ids<String>>,
+    by_property: Option<Ids<(String, String)>>,
     names: HashMap<(String, String), String>,
 }
 

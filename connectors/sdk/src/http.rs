@@ -29,6 +29,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::ConnectorError;
+use crate::urls::path_of;
 
 /// An outgoing request as the host receives it (the contract's `request`).
 pub use crate::bindings::switchyard::connector::http::Request;
@@ -241,7 +242,7 @@ impl RequestBuilder {
     /// throttling outlasted the deadline, the transport kept failing, the host
     /// is not allowed or the answer was too big.
     pub fn send(self) -> Result<Response, ConnectorError> {
-        let answer = transport(&self.build())?;
+        let answer = crate::transport::send(&self.build())?;
         Ok(Response {
             provider: self.provider,
             status: answer.status,
@@ -382,18 +383,6 @@ impl Request {
     }
 }
 
-/// The path part of an absolute or relative URL.
-pub(crate) fn path_of(url: &str) -> &str {
-    let after_scheme = match url.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("/", |slash| &rest[slash..]),
-        None => url,
-    };
-    after_scheme
-        .split(['?', '#'])
-        .next()
-        .unwrap_or(after_scheme)
-}
-
 /// Percent-encodes `text` for a query value or a path segment: everything but
 /// RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`) becomes `%XX` of
 /// its UTF-8 bytes. Use it for ids in paths: `format!("/contacts/{}", encode(id))`.
@@ -440,22 +429,6 @@ pub fn decode(text: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Hands a request to the host (in a component) ...
-#[cfg(target_family = "wasm")]
-fn transport(
-    request: &Request,
-) -> Result<crate::bindings::switchyard::connector::http::Response, ConnectorError> {
-    crate::bindings::switchyard::connector::http::send(request)
-}
-
-/// ... or, natively, to the thread's `MockHttp`.
-#[cfg(not(target_family = "wasm"))]
-fn transport(
-    request: &Request,
-) -> Result<crate::bindings::switchyard::connector::http::Response, ConnectorError> {
-    crate::testing::send(request)
 }
 
 #[cfg(test)]

@@ -151,6 +151,8 @@ pub mod json;
 pub mod log;
 mod panic;
 pub mod testing;
+mod transport;
+mod urls;
 
 pub use bindings::switchyard::connector::types::{
     ApiKeyField, AuthSpec, BatchLimits, ClientAuth, Connection, ConnectorError,

@@ -17,10 +17,7 @@ pub use crate::bindings::switchyard::connector::log::Level;
 
 /// Writes one line at `level`.
 pub fn write(level: Level, message: &str) {
-    #[cfg(target_family = "wasm")]
-    crate::bindings::switchyard::connector::log::log(level, message);
-    #[cfg(not(target_family = "wasm"))]
-    crate::testing::log(level, message);
+    crate::transport::log(level, message);
 }
 
 /// Logs a `format!`-style line at `trace` level.

@@ -27,9 +27,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::ConnectorError;
-use crate::bindings::switchyard::connector::http::Response as WireResponse;
-use crate::http::{Request, path_of};
-use crate::log::Level;
+use crate::bindings::switchyard::connector::http::{Request, Response as WireResponse};
+use crate::bindings::switchyard::connector::log::Level;
+use crate::urls::path_of;
 
 thread_local! {
     static CURRENT: RefCell<Option<Rc<RefCell<State>>>> = const { RefCell::new(None) };

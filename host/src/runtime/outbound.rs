@@ -19,31 +19,12 @@ use super::credentials::{CredentialError, CredentialSource, Secret};
 use super::manifest::{CredentialPlacement, Paging};
 use super::prefetch::{Prefetches, Signature, next_request};
 use super::rate_limit::ConnectionLimiter;
-use super::types::ConnectorError;
+use super::types::{ConnectorError, OutRequest, OutResponse};
 
 /// Most attempts for one request (the first try included).
 const MAX_ATTEMPTS: u32 = 6;
 /// Largest request body a connector may send.
 const MAX_REQUEST_BYTES: usize = 16 << 20;
-
-/// An outgoing request as the connector asked for it.
-#[derive(Debug, Clone)]
-pub struct OutRequest {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Option<Vec<u8>>,
-    pub idempotent: bool,
-    /// The manifest's rate class it counts against, beside the general limit.
-    pub rate_class: Option<String>,
-}
-
-#[derive(Debug)]
-pub struct OutResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
 
 /// Why a request was not answered.
 #[derive(Debug, thiserror::Error)]

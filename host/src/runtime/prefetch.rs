@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::manifest::Paging;
-use super::outbound::{OutRequest, OutResponse};
+use super::types::{OutRequest, OutResponse};
 
 /// Prefetched answers kept at most, host-wide; beyond, the oldest go.
 const MAX_ENTRIES: usize = 1024;

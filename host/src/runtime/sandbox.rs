@@ -11,9 +11,8 @@ use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::contract::Answer;
-use super::outbound::{HostRefusal, OutRequest, OutResponse, Outbound, SendError};
-use super::types::ConnectorError;
+use super::outbound::{HostRefusal, Outbound, SendError};
+use super::types::{Answer, ConnectorError, OutRequest, OutResponse};
 
 /// How much of the guest's stderr is kept for error messages.
 const STDERR_CAPTURE_BYTES: usize = 16 << 10;

@@ -79,3 +79,26 @@ pub enum ConnectorError {
     #[error("{0}")]
     Fatal(String),
 }
+
+/// An outgoing request as the connector asked for it.
+#[derive(Debug, Clone)]
+pub struct OutRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    pub idempotent: bool,
+    /// The manifest's rate class it counts against, beside the general limit.
+    pub rate_class: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct OutResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// What a call into a connector returns: a trap (`Err`), or the connector's
+/// own answer.
+pub type Answer<T> = wasmtime::Result<Result<T, ConnectorError>>;

@@ -518,28 +518,6 @@ fn steps_per_session(max_concurrent: u32, cap: usize) -> usize {
     }
 }
 
-pub(super) fn renew_lease(
-    db: &Db,
-    transfer_id: &str,
-    token: u64,
-    lease: Duration,
-) -> Result<(), StepError> {
-    let queue = &db.trees.queue;
-    let Some(current) = queue.get(transfer_id)? else {
-        return Err(StepError::Lost);
-    };
-    let mut entry: QueueEntry = crate::store::decode(&current)?;
-    match &mut entry.lease {
-        Some(l) if l.token == token => l.until_ms = now_ms() + lease.as_millis() as u64,
-        _ => return Err(StepError::Lost),
-    }
-    match queue.compare_and_swap(transfer_id, Some(current), Some(encode(&entry))) {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(StepError::Lost),
-        Err(e) => Err(StepError::Store(e.into())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

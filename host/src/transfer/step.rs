@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::TransferConfig;
-use super::dispatcher::renew_lease;
+use super::queue::QueueEntry;
 use super::writes::CommitError;
 use crate::credentials::Credentials;
 use crate::errors::ErrorType;
@@ -15,7 +15,7 @@ use crate::runtime::manifest::Manifest;
 use crate::runtime::types::{Connection, ConnectorError};
 use crate::runtime::{CallError, Runtime};
 use crate::sessions::{Session, SessionSchema};
-use crate::store::{Db, StoreError};
+use crate::store::{Db, StoreError, encode, now_ms};
 
 /// How a step ended.
 pub enum Progress {
@@ -136,6 +136,25 @@ pub fn classify(provider: &str, err: CallError) -> StepError {
             error_type: ErrorType::Internal,
             message: other.to_string(),
         },
+    }
+}
+
+/// Extends the lease `token` holds on `transfer_id` by `lease`; `Lost` when
+/// it holds it no more.
+fn renew_lease(db: &Db, transfer_id: &str, token: u64, lease: Duration) -> Result<(), StepError> {
+    let queue = &db.trees.queue;
+    let Some(current) = queue.get(transfer_id)? else {
+        return Err(StepError::Lost);
+    };
+    let mut entry: QueueEntry = crate::store::decode(&current)?;
+    match &mut entry.lease {
+        Some(l) if l.token == token => l.until_ms = now_ms() + lease.as_millis() as u64,
+        _ => return Err(StepError::Lost),
+    }
+    match queue.compare_and_swap(transfer_id, Some(current), Some(encode(&entry))) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(StepError::Lost),
+        Err(e) => Err(StepError::Store(e.into())),
     }
 }
 

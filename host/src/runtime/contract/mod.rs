@@ -21,6 +21,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 
 use super::manifest::Manifest;
 use super::sandbox::CallState;
+pub use super::types::Answer;
 use super::types::{ConnectorError, Page, PullRequest, PushItem, Pushed};
 
 /// A contract version this host loads.
@@ -117,10 +118,6 @@ impl InstancePre {
         })
     }
 }
-
-/// What a call into a connector returns: a trap (`Err`), or the connector's
-/// own answer.
-pub type Answer<T> = wasmtime::Result<Result<T, ConnectorError>>;
 
 /// One fresh instance of a connector.
 pub enum Instance {

@@ -34,9 +34,10 @@ use super::super::manifest::{
     ApiKeyField, AuthSpec, BatchLimits, ClientAuth, CredentialPlacement, Integration, Manifest,
     OAuth2Spec, RateLimit,
 };
-use super::super::outbound::{OutRequest, OutResponse};
 use super::super::sandbox::CallState;
-use super::super::types::{ConnectorError, Page, PullRequest, PulledRecord, PushItem, Pushed};
+use super::super::types::{
+    ConnectorError, OutRequest, OutResponse, Page, PullRequest, PulledRecord, PushItem, Pushed,
+};
 use super::GuestConnection;
 
 impl From<wit::Manifest> for Manifest {
