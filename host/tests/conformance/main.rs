@@ -39,12 +39,23 @@
 //! records ([`TypeCase::expected`]), independently of the connectors' own
 //! mapping code, and compared on a flat view of the common model ([`view`]).
 //!
-//! Each connector is one [`Case`]; the `conformance!` list at the bottom
-//! stamps out every check for every case as `<connector>::<check>`, so adding
-//! a connector means adding its `Case` and one line to that list.
+//! Each connector is one [`Case`], in its own file under `cases/`; the
+//! `conformance!` list at the bottom stamps out every check for every case as
+//! `<connector>::<check>`, so adding a connector means adding its file and one
+//! line to that list.
 
+#[path = "../expected/mod.rs"]
 mod expected;
+#[path = "../support/mod.rs"]
 mod support;
+
+/// One file per connector under test: its [`Case`] and what only it needs.
+mod cases {
+    pub mod hubspot;
+    pub mod pipedrive;
+    pub mod quickbooks;
+    pub mod salesforce;
+}
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -1616,321 +1627,6 @@ fn ids_at(raw: &Value, pointers: &[&str]) -> Vec<String> {
 }
 
 // ---------------------------------------------------------------------------
-// HubSpot: contacts and companies, every property a string.
-
-fn hubspot_update(object: &str, raw: &Value, properties: Value) -> ApiCall {
-    ApiCall::new(
-        "PATCH",
-        format!("/crm/v3/objects/{object}/{}", id_lower(raw)),
-        Some(json!({ "properties": properties })),
-    )
-}
-
-static HUBSPOT: Case = Case {
-    connector: "hubspot",
-    min_page_size: 1,
-    provider: Provider::HubSpot,
-    oauth_result: |_| {
-        (
-            Vec::new(),
-            json!({ "token_type": "bearer", "expires_in": 1800 }),
-        )
-    },
-    types: [
-        TypeCase {
-            endgrate_type: "crm-contact",
-            kind: "contacts",
-            id: id_lower,
-            expected: hubspot_contact,
-            link: Some(Link {
-                endgrate_type: "crm-company",
-                ids: hubspot_contact_companies,
-            }),
-            update: |_, raw, n| {
-                hubspot_update(
-                    "contacts",
-                    raw,
-                    json!({"jobtitle": format!("Changed Title {n}"), "lastname": "Changed"}),
-                )
-            },
-            delete: Some(|_, raw| {
-                ApiCall::new(
-                    "DELETE",
-                    format!("/crm/v3/objects/contacts/{}", id_lower(raw)),
-                    None,
-                )
-            }),
-            // Searches never return archived records (see the README).
-            reports_deletions: false,
-            seed: || json!({"properties": {"firstname": "Seeded", "lastname": "Person", "email": "seeded.person@example.org"}}),
-        },
-        TypeCase {
-            endgrate_type: "crm-company",
-            kind: "companies",
-            id: id_lower,
-            expected: hubspot_company,
-            link: None,
-            update: |_, raw, n| {
-                hubspot_update(
-                    "companies",
-                    raw,
-                    json!({"description": format!("Changed description {n}")}),
-                )
-            },
-            delete: Some(|_, raw| {
-                ApiCall::new(
-                    "DELETE",
-                    format!("/crm/v3/objects/companies/{}", id_lower(raw)),
-                    None,
-                )
-            }),
-            reports_deletions: false,
-            seed: || json!({"properties": {"name": "Seeded Company", "domain": "seeded.example.org"}}),
-        },
-    ],
-    parent: 1,
-    child: 0,
-};
-
-// ---------------------------------------------------------------------------
-// QuickBooks Online: customers (never deleted) and invoices.
-
-/// A write to a QuickBooks entity (`customer`, `invoice`) of this realm.
-fn quickbooks_write(sim: &Simulator, entity: &str, query: &str, body: Value) -> ApiCall {
-    ApiCall::new(
-        "POST",
-        format!(
-            "/v3/company/{}/{entity}?minorversion=75{query}",
-            sim.control().realm_id()
-        ),
-        Some(body),
-    )
-}
-
-/// A sparse update of `raw` at its current `SyncToken`.
-fn quickbooks_update(sim: &Simulator, entity: &str, raw: &Value, mut fields: Value) -> ApiCall {
-    fields["Id"] = raw["Id"].clone();
-    fields["SyncToken"] = raw["SyncToken"].clone();
-    fields["sparse"] = json!(true);
-    quickbooks_write(sim, entity, "", fields)
-}
-
-static QUICKBOOKS: Case = Case {
-    connector: "quickbooks",
-    min_page_size: 1,
-    provider: Provider::QuickBooks,
-    oauth_result: |sim| {
-        (
-            vec![
-                ("code".to_owned(), "authorization-code".to_owned()),
-                ("state".to_owned(), "state".to_owned()),
-                ("realmId".to_owned(), sim.control().realm_id().to_owned()),
-            ],
-            json!({ "token_type": "bearer", "expires_in": 3600, "x_refresh_token_expires_in": 8_726_400 }),
-        )
-    },
-    types: [
-        TypeCase {
-            endgrate_type: "accounting-customer",
-            kind: "Customer",
-            id: id_upper,
-            expected: quickbooks_customer,
-            link: None,
-            update: |sim, raw, n| {
-                quickbooks_update(
-                    sim,
-                    "customer",
-                    raw,
-                    json!({"CompanyName": format!("Changed Co {n}")}),
-                )
-            },
-            // Customers are never deleted, only made inactive.
-            delete: None,
-            reports_deletions: false,
-            // Raw, as QuickBooks holds it: every customer has `Active`.
-            seed: || json!({"DisplayName": "Seeded Customer", "Active": true, "PrimaryEmailAddr": {"Address": "seeded.customer@example.org"}}),
-        },
-        TypeCase {
-            endgrate_type: "accounting-invoice",
-            kind: "Invoice",
-            id: id_upper,
-            expected: quickbooks_invoice,
-            link: Some(Link {
-                endgrate_type: "accounting-customer",
-                ids: |raw| ids_at(raw, &["/CustomerRef/value"]),
-            }),
-            update: |sim, raw, n| {
-                quickbooks_update(
-                    sim,
-                    "invoice",
-                    raw,
-                    // QuickBooks refuses to change an invoice of an inactive
-                    // customer: it moves to customer 1, which is active.
-                    json!({
-                        "DueDate": format!("2031-01-{:02}", 1 + n % 28),
-                        "CustomerRef": {"value": "1"},
-                    }),
-                )
-            },
-            delete: Some(|sim, raw| {
-                let body = json!({"Id": raw["Id"], "SyncToken": raw["SyncToken"]});
-                quickbooks_write(sim, "invoice", "&operation=delete", body)
-            }),
-            // Change data capture lists deleted invoices.
-            reports_deletions: true,
-            seed: || {
-                json!({
-                    "CustomerRef": {"value": "1"},
-                    "Line": [{
-                        "Description": "Seeded line",
-                        "Amount": 20.0,
-                        "DetailType": "SalesItemLineDetail",
-                        "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "Qty": 2, "UnitPrice": 10.0},
-                    }],
-                })
-            },
-        },
-    ],
-    parent: 0,
-    child: 1,
-};
-
-// ---------------------------------------------------------------------------
-// Salesforce: Contact and Account sObjects on the instance URL.
-
-const SALESFORCE_SOBJECTS: &str = "/services/data/v60.0/sobjects";
-
-fn salesforce_record(object: &str, raw: &Value) -> String {
-    format!("{SALESFORCE_SOBJECTS}/{object}/{}", id_upper(raw))
-}
-
-static SALESFORCE: Case = Case {
-    connector: "salesforce",
-    // Salesforce takes batch sizes from 200 (see the README).
-    min_page_size: 200,
-    provider: Provider::Salesforce,
-    oauth_result: |sim| {
-        (
-            Vec::new(),
-            json!({
-                "instance_url": sim.base_url(),
-                "id": format!("{}/id/00Dsf0000000001/005sf0000000001", sim.base_url()),
-                "token_type": "Bearer",
-                "issued_at": "1700000000000",
-                "scope": "api refresh_token",
-            }),
-        )
-    },
-    types: [
-        TypeCase {
-            endgrate_type: "crm-contact",
-            kind: "Contact",
-            id: id_upper,
-            expected: salesforce_contact,
-            link: Some(Link {
-                endgrate_type: "crm-company",
-                ids: |raw| ids_at(raw, &["/AccountId"]),
-            }),
-            update: |_, raw, n| {
-                ApiCall::new(
-                    "PATCH",
-                    salesforce_record("Contact", raw),
-                    Some(json!({"Title": format!("Changed Title {n}")})),
-                )
-            },
-            delete: Some(|_, raw| ApiCall::new("DELETE", salesforce_record("Contact", raw), None)),
-            // queryAll returns records in the Recycle Bin.
-            reports_deletions: true,
-            seed: || json!({"FirstName": "Seeded", "LastName": "Person", "Email": "seeded.person@example.org"}),
-        },
-        TypeCase {
-            endgrate_type: "crm-company",
-            kind: "Account",
-            id: id_upper,
-            expected: salesforce_account,
-            link: None,
-            update: |_, raw, n| {
-                ApiCall::new(
-                    "PATCH",
-                    salesforce_record("Account", raw),
-                    Some(json!({"Description": format!("Changed description {n}")})),
-                )
-            },
-            delete: Some(|_, raw| ApiCall::new("DELETE", salesforce_record("Account", raw), None)),
-            reports_deletions: true,
-            seed: || json!({"Name": "Seeded Account", "Website": "https://seeded.example.org"}),
-        },
-    ],
-    parent: 1,
-    child: 0,
-};
-
-// ---------------------------------------------------------------------------
-// Pipedrive: persons and organizations on API v2.
-
-static PIPEDRIVE: Case = Case {
-    connector: "pipedrive",
-    min_page_size: 1,
-    provider: Provider::Pipedrive,
-    oauth_result: |sim| {
-        (
-            Vec::new(),
-            json!({ "token_type": "Bearer", "expires_in": 3600, "scope": "base,contacts:full,search:read", "api_domain": sim.base_url() }),
-        )
-    },
-    types: [
-        TypeCase {
-            endgrate_type: "crm-contact",
-            kind: "persons",
-            id: id_lower,
-            expected: pipedrive_person,
-            link: Some(Link {
-                endgrate_type: "crm-company",
-                ids: |raw| ids_at(raw, &["/org_id"]),
-            }),
-            update: |_, raw, n| {
-                ApiCall::new(
-                    "PATCH",
-                    format!("/api/v2/persons/{}", id_lower(raw)),
-                    Some(json!({"name": format!("Changed Person{n}")})),
-                )
-            },
-            delete: Some(|_, raw| {
-                ApiCall::new("DELETE", format!("/api/v2/persons/{}", id_lower(raw)), None)
-            }),
-            // v2 lists return live records only (see the README).
-            reports_deletions: false,
-            seed: || json!({"name": "Seeded Person", "emails": [{"value": "seeded.person@example.org", "primary": true, "label": "work"}]}),
-        },
-        TypeCase {
-            endgrate_type: "crm-company",
-            kind: "organizations",
-            id: id_lower,
-            expected: pipedrive_organization,
-            link: None,
-            update: |_, raw, n| {
-                ApiCall::new(
-                    "PATCH",
-                    format!("/api/v2/organizations/{}", id_lower(raw)),
-                    Some(json!({"name": format!("Changed Organization {n}")})),
-                )
-            },
-            delete: Some(|_, raw| {
-                ApiCall::new(
-                    "DELETE",
-                    format!("/api/v2/organizations/{}", id_lower(raw)),
-                    None,
-                )
-            }),
-            reports_deletions: false,
-            seed: || json!({"name": "Seeded Organization"}),
-        },
-    ],
-    parent: 1,
-    child: 0,
-};
-
-// ---------------------------------------------------------------------------
 // The list: one line per connector.
 
 macro_rules! conformance {
@@ -2010,6 +1706,11 @@ macro_rules! conformance {
         )*
     };
 }
+
+use cases::hubspot::HUBSPOT;
+use cases::pipedrive::PIPEDRIVE;
+use cases::quickbooks::QUICKBOOKS;
+use cases::salesforce::SALESFORCE;
 
 conformance! {
     hubspot => HUBSPOT,

@@ -1,0 +1,65 @@
+//! Pipedrive: persons and organizations on API v2.
+
+use crate::*;
+
+pub static PIPEDRIVE: Case = Case {
+    connector: "pipedrive",
+    min_page_size: 1,
+    provider: Provider::Pipedrive,
+    oauth_result: |sim| {
+        (
+            Vec::new(),
+            json!({ "token_type": "Bearer", "expires_in": 3600, "scope": "base,contacts:full,search:read", "api_domain": sim.base_url() }),
+        )
+    },
+    types: [
+        TypeCase {
+            endgrate_type: "crm-contact",
+            kind: "persons",
+            id: id_lower,
+            expected: pipedrive_person,
+            link: Some(Link {
+                endgrate_type: "crm-company",
+                ids: |raw| ids_at(raw, &["/org_id"]),
+            }),
+            update: |_, raw, n| {
+                ApiCall::new(
+                    "PATCH",
+                    format!("/api/v2/persons/{}", id_lower(raw)),
+                    Some(json!({"name": format!("Changed Person{n}")})),
+                )
+            },
+            delete: Some(|_, raw| {
+                ApiCall::new("DELETE", format!("/api/v2/persons/{}", id_lower(raw)), None)
+            }),
+            // v2 lists return live records only (see the README).
+            reports_deletions: false,
+            seed: || json!({"name": "Seeded Person", "emails": [{"value": "seeded.person@example.org", "primary": true, "label": "work"}]}),
+        },
+        TypeCase {
+            endgrate_type: "crm-company",
+            kind: "organizations",
+            id: id_lower,
+            expected: pipedrive_organization,
+            link: None,
+            update: |_, raw, n| {
+                ApiCall::new(
+                    "PATCH",
+                    format!("/api/v2/organizations/{}", id_lower(raw)),
+                    Some(json!({"name": format!("Changed Organization {n}")})),
+                )
+            },
+            delete: Some(|_, raw| {
+                ApiCall::new(
+                    "DELETE",
+                    format!("/api/v2/organizations/{}", id_lower(raw)),
+                    None,
+                )
+            }),
+            reports_deletions: false,
+            seed: || json!({"name": "Seeded Organization"}),
+        },
+    ],
+    parent: 1,
+    child: 0,
+};

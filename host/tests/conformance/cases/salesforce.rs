@@ -1,0 +1,70 @@
+//! Salesforce: Contact and Account sObjects on the instance URL.
+
+use crate::*;
+
+const SALESFORCE_SOBJECTS: &str = "/services/data/v60.0/sobjects";
+
+fn salesforce_record(object: &str, raw: &Value) -> String {
+    format!("{SALESFORCE_SOBJECTS}/{object}/{}", id_upper(raw))
+}
+
+pub static SALESFORCE: Case = Case {
+    connector: "salesforce",
+    // Salesforce takes batch sizes from 200 (see the README).
+    min_page_size: 200,
+    provider: Provider::Salesforce,
+    oauth_result: |sim| {
+        (
+            Vec::new(),
+            json!({
+                "instance_url": sim.base_url(),
+                "id": format!("{}/id/00Dsf0000000001/005sf0000000001", sim.base_url()),
+                "token_type": "Bearer",
+                "issued_at": "1700000000000",
+                "scope": "api refresh_token",
+            }),
+        )
+    },
+    types: [
+        TypeCase {
+            endgrate_type: "crm-contact",
+            kind: "Contact",
+            id: id_upper,
+            expected: salesforce_contact,
+            link: Some(Link {
+                endgrate_type: "crm-company",
+                ids: |raw| ids_at(raw, &["/AccountId"]),
+            }),
+            update: |_, raw, n| {
+                ApiCall::new(
+                    "PATCH",
+                    salesforce_record("Contact", raw),
+                    Some(json!({"Title": format!("Changed Title {n}")})),
+                )
+            },
+            delete: Some(|_, raw| ApiCall::new("DELETE", salesforce_record("Contact", raw), None)),
+            // queryAll returns records in the Recycle Bin.
+            reports_deletions: true,
+            seed: || json!({"FirstName": "Seeded", "LastName": "Person", "Email": "seeded.person@example.org"}),
+        },
+        TypeCase {
+            endgrate_type: "crm-company",
+            kind: "Account",
+            id: id_upper,
+            expected: salesforce_account,
+            link: None,
+            update: |_, raw, n| {
+                ApiCall::new(
+                    "PATCH",
+                    salesforce_record("Account", raw),
+                    Some(json!({"Description": format!("Changed description {n}")})),
+                )
+            },
+            delete: Some(|_, raw| ApiCall::new("DELETE", salesforce_record("Account", raw), None)),
+            reports_deletions: true,
+            seed: || json!({"Name": "Seeded Account", "Website": "https://seeded.example.org"}),
+        },
+    ],
+    parent: 1,
+    child: 0,
+};
