@@ -210,7 +210,10 @@ pub fn prune(db: &Db, keep: usize) -> Result<usize, StoreError> {
         for k in tree.scan_prefix(&prefix).keys().take(excess) {
             batch.remove(k?);
         }
-        tree.apply_batch(batch)?;
+        {
+            let _gate = crate::store::write_gate::exclusive();
+            tree.apply_batch(batch)?;
+        }
         gone += excess;
     }
     Ok(gone)
@@ -226,6 +229,7 @@ pub fn remove_session(db: &Db, account: &str, session_id: &str) -> Result<(), St
             batch.remove(k);
         }
     }
+    let _gate = crate::store::write_gate::exclusive();
     db.trees.errors.apply_batch(batch)?;
     Ok(())
 }

@@ -63,7 +63,10 @@ impl GroupCommit {
         // flush starts, so the flush makes them durable.
         let covers = self.issued.load(Ordering::SeqCst);
         let db = self.db.clone();
-        let flushed = tokio::task::spawn_blocking(move || db.flush())
+        let flushed = tokio::task::spawn_blocking(move || {
+            let _gate = super::write_gate::flushing();
+            db.flush()
+        })
             .await
             .map_err(|e| StoreError::Corrupt(format!("the flush task failed: {e}")))
             .and_then(|r| r.map_err(StoreError::from));

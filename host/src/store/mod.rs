@@ -8,6 +8,7 @@
 //! disk. Flushes are grouped (see [`group_commit`]).
 
 mod group_commit;
+pub mod write_gate;
 pub mod record_counts;
 pub mod recovery;
 
@@ -207,6 +208,7 @@ pub fn remove_prefix(tree: &Tree, p: &str) -> Result<usize, StoreError> {
         batch.remove(entry?);
         n += 1;
     }
+    let _gate = write_gate::exclusive();
     tree.apply_batch(batch)?;
     Ok(n)
 }

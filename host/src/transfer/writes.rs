@@ -59,6 +59,7 @@ pub fn commit(
     writes: &Writes,
 ) -> Result<(), CommitError> {
     let t = &db.trees;
+    let _gate = crate::store::write_gate::exclusive();
     let result = (
         &t.transfers,
         &t.queue,

@@ -211,6 +211,7 @@ pub fn settle(db: &Db, seqs: &[u64]) -> Result<(), StoreError> {
             batch.insert(&settled_key(seq)[..], value);
         }
     }
+    let _gate = crate::store::write_gate::exclusive();
     tree.apply_batch(batch)?;
     Ok(())
 }
@@ -243,6 +244,7 @@ pub fn update(
     let (old, new) = (encode(old), encode(new));
     let from = key_of(seq, settled);
     let to = settled_key(seq);
+    let _gate = crate::store::write_gate::exclusive();
     let swapped = db.trees.outbox.transaction(|tx| {
         if tx.get(&from)?.as_deref() != Some(old.as_slice()) {
             return Err(ConflictableTransactionError::Abort(()));
@@ -285,6 +287,7 @@ pub fn remove_session(db: &Db, session_id: &str) -> Result<(), StoreError> {
             batch.remove(k);
         }
     }
+    let _gate = crate::store::write_gate::exclusive();
     db.trees.outbox.apply_batch(batch)?;
     Ok(())
 }
