@@ -67,9 +67,9 @@ impl GroupCommit {
             let _gate = super::write_gate::flushing();
             db.flush()
         })
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("the flush task failed: {e}")))
-            .and_then(|r| r.map_err(StoreError::from));
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("the flush task failed: {e}")))
+        .and_then(|r| r.map_err(StoreError::from));
         match flushed {
             Ok(_) => {
                 *durable = covers;

@@ -8,9 +8,9 @@
 //! disk. Flushes are grouped (see [`group_commit`]).
 
 mod group_commit;
-pub mod write_gate;
 pub mod record_counts;
 pub mod recovery;
+pub mod write_gate;
 
 use std::path::Path;
 use std::sync::Arc;

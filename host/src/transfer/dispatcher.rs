@@ -279,7 +279,14 @@ impl Dispatcher {
             next = self.next_continuous(&transfer, &session, &mut writes);
         }
         writes.put(TreeId::Transfers, transfer.id.as_bytes(), encode(&transfer));
-        commit(&self.db, &transfer.id, Some(token), &writes)?;
+        // The checkpoint transaction may wait for a flush (see
+        // `store::write_gate`): off the async workers, which go on serving.
+        let (db, id) = (self.db.clone(), transfer.id.clone());
+        tokio::task::spawn_blocking(move || commit(&db, &id, Some(token), &writes))
+            .await
+            .map_err(|e| {
+                StepError::Store(StoreError::Corrupt(format!("the commit task failed: {e}")))
+            })??;
         if transfer.method == Method::Pull {
             self.sessions.record_counts().add(
                 &transfer.account,
