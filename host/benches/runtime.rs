@@ -27,7 +27,8 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn mapper_component() -> Vec<u8> {
+/// A component of the connectors workspace, built in release.
+fn component(package: &str) -> Vec<u8> {
     let status = Command::new(env!("CARGO"))
         .current_dir(root().join("connectors"))
         .args([
@@ -37,17 +38,18 @@ fn mapper_component() -> Vec<u8> {
             "--target",
             "wasm32-wasip2",
             "-p",
-            "mapper",
+            package,
         ])
         .status()
         .expect("cargo runs");
-    assert!(status.success(), "building the mapper component failed");
+    assert!(status.success(), "building {package} failed");
     // `cargo xtask bench` says where the connectors' target directory is
     // (it honours CARGO_TARGET_DIR).
     let target = std::env::var_os("SWITCHYARD_CONNECTORS_TARGET")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("connectors/target"));
-    std::fs::read(target.join("wasm32-wasip2/release/mapper.wasm")).expect("mapper.wasm")
+    let file = format!("{}.wasm", package.replace('-', "_"));
+    std::fs::read(target.join("wasm32-wasip2/release").join(&file)).expect(&file)
 }
 
 async fn runtime(pooling: bool, cache: &Path, wasm: &[u8]) -> Arc<Runtime> {
@@ -87,6 +89,29 @@ async fn instantiate_and_call(runtime: &Runtime) -> (Duration, Duration) {
     (percentile(&samples, 0.5), percentile(&samples, 0.99))
 }
 
+/// p50 of a fresh instance + `finish-auth` (pure, tiny in every connector),
+/// to compare what one call costs across contract versions.
+async fn instantiate_and_finish_auth(runtime: &Runtime, id: &str) -> Duration {
+    let answer = json!({});
+    for _ in 0..200 {
+        runtime
+            .finish_auth(id, &[], &answer)
+            .await
+            .expect("finish-auth");
+    }
+    let mut samples = Vec::with_capacity(CALLS);
+    for _ in 0..CALLS {
+        let start = Instant::now();
+        runtime
+            .finish_auth(id, &[], &answer)
+            .await
+            .expect("finish-auth");
+        samples.push(start.elapsed());
+    }
+    samples.sort();
+    percentile(&samples, 0.5)
+}
+
 /// Best-of-rounds time to map all records, natively and through the component.
 async fn mapping(runtime: &Runtime) -> (Duration, Duration) {
     let raws: Vec<String> = (0..RECORDS)
@@ -123,14 +148,21 @@ fn us(d: Duration) -> f64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let wasm = mapper_component();
+    let wasm = component("mapper");
     let cache = tempfile::tempdir().expect("temp dir");
     let pooled = runtime(true, cache.path(), &wasm).await;
     let on_demand = runtime(false, cache.path(), &wasm).await;
+    // The frozen-0.1 fixture beside the 0.2 mapper, on the same host.
+    pooled
+        .install(component("contract-v0-1"), None)
+        .await
+        .expect("the 0.1 fixture loads");
 
     let (pool_p50, pool_p99) = instantiate_and_call(&pooled).await;
     let (plain_p50, plain_p99) = instantiate_and_call(&on_demand).await;
     let (native, wasm_time) = mapping(&pooled).await;
+    let v0_2_call = instantiate_and_finish_auth(&pooled, "mapper").await;
+    let v0_1_call = instantiate_and_finish_auth(&pooled, "ledger").await;
 
     // ratio = figure ÷ baseline, oriented so that higher is better.
     let scenarios = vec![
@@ -145,6 +177,10 @@ async fn main() {
                "figure": wasm_time.as_secs_f64() * 1e3, "baseline": native.as_secs_f64() * 1e3,
                "ratio": native.as_secs_f64() / wasm_time.as_secs_f64(), "target": 0.5,
                "absolute_target": "wasm ≤ 2× native"}),
+        json!({"name": "instantiate + call p50, a 0.1 component vs a 0.2 one", "unit": "µs",
+               "figure": us(v0_1_call), "baseline": us(v0_2_call),
+               "ratio": us(v0_2_call) / us(v0_1_call), "target": 0.9,
+               "absolute_target": "within 10% of 0.2"}),
     ];
     for s in &scenarios {
         println!(
