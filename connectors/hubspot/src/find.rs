@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{Map, Value, json};
 use switchyard_connector_sdk::json::from_json;
+use switchyard_connector_sdk::lookups::Lookups;
 use switchyard_connector_sdk::prelude::*;
 
 use crate::mapping::Kind;
@@ -125,52 +126,38 @@ fn fetch(kind: Kind, keys: &[Vec<Key>]) -> Found {
 /// An item's answer: its first key set that matched. A failed request
 /// decides only if no earlier key set matched.
 fn resolve(conn: &Connection, kind: Kind, key_sets: &[Key], found: &Found) -> Answer {
-    let mut asked = false;
-    let mut unsupported = None;
+    let mut lookup = Lookups::new(1);
     for key in key_sets {
-        let hit = match key {
+        if !lookup.is_open(0) {
+            break;
+        }
+        let outcome = match key {
             Key::Email(email) => match &found.emails {
-                Some(Ok(ids)) => ids.get(&email.to_lowercase()).cloned(),
-                Some(Err(e)) => return Err(e.clone()),
-                None => None,
+                Some(Ok(ids)) => Ok(ids.get(&email.to_lowercase()).cloned()),
+                Some(Err(e)) => Err(e.clone()),
+                None => Ok(None),
             },
             Key::AnyOf(properties, value) => match &found.by_property {
-                Some(Ok(ids)) => properties
+                Some(Ok(ids)) => Ok(properties
                     .iter()
-                    .find_map(|p| ids.get(&(p.to_string(), value.to_lowercase())).cloned()),
-                Some(Err(e)) => return Err(e.clone()),
-                None => None,
+                    .find_map(|p| ids.get(&(p.to_string(), value.to_lowercase())).cloned())),
+                Some(Err(e)) => Err(e.clone()),
+                None => Ok(None),
             },
             Key::Name { first, last } => match &found.by_property {
-                Some(Ok(_)) => found
+                Some(Ok(_)) => Ok(found
                     .names
                     .get(&(first.to_lowercase(), last.to_lowercase()))
-                    .cloned(),
-                Some(Err(e)) => return Err(e.clone()),
-                None => None,
+                    .cloned()),
+                Some(Err(e)) => Err(e.clone()),
+                None => Ok(None),
             },
-            Key::Other(keys) => match HubSpot::find_match(conn, kind.endgrate_type(), keys) {
-                Ok(hit) => hit,
-                Err(e @ ConnectorError::Unsupported(_)) => {
-                    unsupported = Some(e);
-                    continue;
-                }
-                Err(e) => return Err(e),
-            },
-            Key::Unsupported(e) => {
-                unsupported = Some(e.clone());
-                continue;
-            }
+            Key::Other(keys) => HubSpot::find_match(conn, kind.endgrate_type(), keys),
+            Key::Unsupported(e) => Err(e.clone()),
         };
-        if hit.is_some() {
-            return Ok(hit);
-        }
-        asked = true;
+        lookup.record(0, outcome);
     }
-    match unsupported {
-        Some(e) if !asked => Err(e),
-        _ => Ok(None),
-    }
+    lookup.finish().remove(0)
 }
 
 /// How a key set (a JSON object of common-model fields) can be asked.

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 use switchyard_connector_sdk::json::from_json;
+use switchyard_connector_sdk::lookups::Lookups;
 use switchyard_connector_sdk::prelude::*;
 
 use crate::api::{Target, read};
@@ -82,21 +83,15 @@ fn first_match(
     key_sets: &[Json],
     seen: &mut Seen,
 ) -> Result<Option<String>, ConnectorError> {
-    let mut unsupported = None;
-    let mut asked = false;
+    let mut lookup = Lookups::new(1);
     for keys in key_sets {
-        let keys: Map<String, Value> = from_json(keys)?;
-        match find_match_with(target, kind, &keys, seen) {
-            Ok(Some(id)) => return Ok(Some(id)),
-            Ok(None) => asked = true,
-            Err(e @ ConnectorError::Unsupported(_)) => unsupported = Some(e),
-            Err(e) => return Err(e),
+        if !lookup.is_open(0) {
+            break;
         }
+        let keys: Map<String, Value> = from_json(keys)?;
+        lookup.record(0, find_match_with(target, kind, &keys, seen));
     }
-    match (asked, unsupported) {
-        (false, Some(e)) => Err(e),
-        _ => Ok(None),
-    }
+    lookup.finish().remove(0)
 }
 
 /// What a contact must match.

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 use switchyard_connector_sdk::json::from_json;
+use switchyard_connector_sdk::lookups::Lookups;
 use switchyard_connector_sdk::prelude::*;
 
 use crate::api::Company;
@@ -78,14 +79,12 @@ pub fn find_matches(
         .into_iter()
         .map(|sets| sets.into_iter().map(|set| classify(kind, set)).collect())
         .collect();
-    let mut answers: Vec<Option<Answer>> = keys.iter().map(|_| None).collect();
-    let mut asked = vec![false; keys.len()];
-    let mut unsupported: Vec<Option<ConnectorError>> = keys.iter().map(|_| None).collect();
+    let mut lookups = Lookups::new(keys.len());
     let rounds = keys.iter().map(Vec::len).max().unwrap_or(0);
     for round in 0..rounds {
         // This round's question of each item still unanswered, by field.
         let mut by_field: Vec<(Field, Vec<(usize, &str)>)> = Vec::new();
-        let open: Vec<usize> = (0..keys.len()).filter(|&i| answers[i].is_none()).collect();
+        let open: Vec<usize> = (0..keys.len()).filter(|&i| lookups.is_open(i)).collect();
         for i in open {
             match keys[i].get(round) {
                 None => {}
@@ -96,41 +95,25 @@ pub fn find_matches(
                     }
                 }
                 Some(Key::Other(keys)) => {
-                    match QuickBooks::find_match(conn, kind.endgrate_type(), keys) {
-                        Ok(None) => asked[i] = true,
-                        Err(e @ ConnectorError::Unsupported(_)) => unsupported[i] = Some(e),
-                        answer => answers[i] = Some(answer),
-                    }
+                    lookups.record(i, QuickBooks::find_match(conn, kind.endgrate_type(), keys))
                 }
-                Some(Key::Unsupported(e)) => unsupported[i] = Some(e.clone()),
+                Some(Key::Unsupported(e)) => lookups.record(i, Err(e.clone())),
             }
         }
         for (field, asking) in by_field {
             for chunk in asking.chunks(MAX_VALUES) {
                 let found = query_in(company, kind, field, chunk);
                 for &(i, value) in chunk {
-                    match &found {
-                        Ok(ids) => match ids.get(&folded(value)) {
-                            Some(id) => answers[i] = Some(Ok(Some(id.clone()))),
-                            None => asked[i] = true,
-                        },
-                        Err(e) => answers[i] = Some(Err(e.clone())),
-                    }
+                    let outcome = match &found {
+                        Ok(ids) => Ok(ids.get(&folded(value)).cloned()),
+                        Err(e) => Err(e.clone()),
+                    };
+                    lookups.record(i, outcome);
                 }
             }
         }
     }
-    answers
-        .into_iter()
-        .enumerate()
-        .map(|(i, answer)| match answer {
-            Some(answer) => answer,
-            None => match unsupported[i].take() {
-                Some(e) if !asked[i] => Err(e),
-                _ => Ok(None),
-            },
-        })
-        .collect()
+    lookups.finish()
 }
 
 /// How a key set (a JSON object of common-model fields) can be asked.

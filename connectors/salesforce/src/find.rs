@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 use switchyard_connector_sdk::http::encode;
 use switchyard_connector_sdk::json::from_json;
+use switchyard_connector_sdk::lookups::Lookups;
 use switchyard_connector_sdk::prelude::*;
 
 use crate::client::{self, Org};
@@ -85,15 +86,13 @@ pub fn find_matches(org: &Org, kind: Kind, items: Vec<Vec<Json>>) -> Vec<Answer>
         .iter()
         .map(|sets| sets.iter().map(|set| classify(kind, set)).collect())
         .collect();
-    let mut answers: Vec<Option<Answer>> = keys.iter().map(|_| None).collect();
-    let mut asked = vec![false; keys.len()];
-    let mut unsupported: Vec<Option<ConnectorError>> = keys.iter().map(|_| None).collect();
+    let mut lookups = Lookups::new(keys.len());
     let rounds = keys.iter().map(Vec::len).max().unwrap_or(0);
     for round in 0..rounds {
         // This round's questions, by shape, each with the items asking it.
         let mut questions: BTreeMap<Vec<Shape>, BTreeMap<&[Cond], Vec<usize>>> = BTreeMap::new();
         for (i, item_keys) in keys.iter().enumerate() {
-            if answers[i].is_some() {
+            if !lookups.is_open(i) {
                 continue;
             }
             match item_keys.get(round) {
@@ -103,9 +102,8 @@ pub fn find_matches(org: &Org, kind: Kind, items: Vec<Vec<Json>>) -> Vec<Answer>
                     .entry(conds.as_slice())
                     .or_default()
                     .push(i),
-                Some(Key::Nothing) => asked[i] = true,
-                Some(Key::Unsupported(e)) => unsupported[i] = Some(e.clone()),
-                Some(Key::Invalid(e)) => answers[i] = Some(Err(e.clone())),
+                Some(Key::Nothing) => lookups.record(i, Ok(None)),
+                Some(Key::Unsupported(e) | Key::Invalid(e)) => lookups.record(i, Err(e.clone())),
                 None => {}
             }
         }
@@ -120,26 +118,13 @@ pub fn find_matches(org: &Org, kind: Kind, items: Vec<Vec<Json>>) -> Vec<Answer>
                         Err(e) => Err(e.clone()),
                     };
                     for &i in asking {
-                        match &answer {
-                            Ok(None) => asked[i] = true,
-                            other => answers[i] = Some(other.clone()),
-                        }
+                        lookups.record(i, answer.clone());
                     }
                 }
             }
         }
     }
-    answers
-        .into_iter()
-        .enumerate()
-        .map(|(i, answer)| match answer {
-            Some(answer) => answer,
-            None => match unsupported[i].take() {
-                Some(e) if !asked[i] => Err(e),
-                _ => Ok(None),
-            },
-        })
-        .collect()
+    lookups.finish()
 }
 
 /// What a key set (a JSON object of common-model fields) asks, read as

@@ -8,6 +8,7 @@
 use std::marker::PhantomData;
 
 use crate::bindings::exports::switchyard::connector::connector::Guest;
+use crate::lookups::Lookups;
 use crate::{Connection, ConnectorError, Json, Manifest, Page, PullRequest, PushItem, Pushed};
 
 /// A provider connector. Implement it on a unit struct and export it with
@@ -128,20 +129,14 @@ fn first_match<C: Connector + ?Sized>(
     endgrate_type: &str,
     key_sets: &[Json],
 ) -> Result<Option<String>, ConnectorError> {
-    let mut unsupported = None;
-    let mut asked = false;
+    let mut lookups = Lookups::new(1);
     for keys in key_sets {
-        match C::find_match(conn, endgrate_type, keys) {
-            Ok(Some(id)) => return Ok(Some(id)),
-            Ok(None) => asked = true,
-            Err(e @ ConnectorError::Unsupported(_)) => unsupported = Some(e),
-            Err(e) => return Err(e),
+        if !lookups.is_open(0) {
+            break;
         }
+        lookups.record(0, C::find_match(conn, endgrate_type, keys));
     }
-    match (asked, unsupported) {
-        (false, Some(e)) => Err(e),
-        _ => Ok(None),
-    }
+    lookups.finish().remove(0)
 }
 
 /// `unsupported`, naming the connector.

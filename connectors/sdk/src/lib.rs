@@ -149,6 +149,7 @@ mod error;
 pub mod http;
 pub mod json;
 pub mod log;
+pub mod lookups;
 mod panic;
 pub mod testing;
 mod transport;

@@ -308,18 +308,20 @@ impl Dispatcher {
 
     /// A pull stops, failed with a message saying why, once its account
     /// stores as many records as [`TransferConfig::max_stored_records_per_account`].
-    pub(super) fn check_stored_records(&self, account: &str) -> Result<(), StepError> {
-        let Some(limit) = self.config.max_stored_records_per_account else {
-            return Ok(());
-        };
-        let stored = self.sessions.record_counts().of(account);
-        if stored < limit {
-            return Ok(());
-        }
-        Err(StepError::Fail {
-            error_type: ErrorType::Internal,
-            message: stored_records_message(limit),
+    fn check_stored_records(&self, account: &str) -> Result<(), StepError> {
+        self.stored_records_full(account).map_or(Ok(()), |message| {
+            Err(StepError::Fail {
+                error_type: ErrorType::Internal,
+                message,
+            })
         })
+    }
+
+    /// Why `account` may pull no more: it stores as many records as
+    /// [`TransferConfig::max_stored_records_per_account`]; `None` while it may.
+    pub(super) fn stored_records_full(&self, account: &str) -> Option<String> {
+        let limit = self.config.max_stored_records_per_account?;
+        (self.sessions.record_counts().of(account) >= limit).then(|| stored_records_message(limit))
     }
 
     /// A continuous data webhook schedules the next pull of the same type.

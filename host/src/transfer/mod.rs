@@ -198,12 +198,7 @@ impl Transfers {
     /// Refuses a new pull of `account` when it already stores as many
     /// records as [`TransferConfig::max_stored_records_per_account`]; why.
     pub fn admits_pull(&self, account: &str) -> Result<(), String> {
-        self.inner
-            .check_stored_records(account)
-            .map_err(|e| match e {
-                StepError::Fail { message, .. } => message,
-                other => format!("{other:?}"),
-            })
+        self.inner.stored_records_full(account).map_or(Ok(()), Err)
     }
 }
 
