@@ -402,7 +402,7 @@ async fn data(
     caller: Caller,
     query: QueryParams,
     method: Method,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DataPage>, ApiError> {
     let transfer_id = query.required("transfer_id")?;
     let endgrate_type = query.required("endgrate_type")?;
     let (limit, offset) = query.page(250, 10_000)?;
@@ -445,19 +445,40 @@ async fn data(
         );
     }
     let path = format!("/api/{}/data", method.as_str());
-    Ok(Json(json!({
-        "success": true,
-        "meta": page_meta(&state, &path, &[("endgrate_type", endgrate_type), ("transfer_id", transfer_id)], total, offset, limit),
-        "transfer_data": rows,
-        "transfer_errors": transfer.transfer_errors || transfer.status == Status::Failed,
-    })))
+    Ok(Json(DataPage {
+        success: true,
+        meta: page_meta(
+            &state,
+            &path,
+            &[
+                ("endgrate_type", endgrate_type),
+                ("transfer_id", transfer_id),
+            ],
+            total,
+            offset,
+            limit,
+        ),
+        transfer_data: rows,
+        transfer_errors: transfer.transfer_errors || transfer.status == Status::Failed,
+    }))
+}
+
+/// A page of `GET /api/{pull,push}/data`. Typed rather than a `json!` tree,
+/// so the stored rows are written out as they are: putting a `RawValue` into
+/// a `serde_json::Value` parses it.
+#[derive(serde::Serialize)]
+pub struct DataPage {
+    success: bool,
+    meta: Value,
+    transfer_data: Vec<Box<RawValue>>,
+    transfer_errors: bool,
 }
 
 pub async fn pull_data(
     State(state): State<AppState>,
     caller: Caller,
     query: QueryParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DataPage>, ApiError> {
     data(state, caller, query, Method::Pull).await
 }
 
@@ -465,7 +486,7 @@ pub async fn push_data(
     State(state): State<AppState>,
     caller: Caller,
     query: QueryParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DataPage>, ApiError> {
     data(state, caller, query, Method::Push).await
 }
 

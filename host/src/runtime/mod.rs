@@ -17,6 +17,7 @@ pub mod compile_cache;
 pub mod contract;
 pub mod credentials;
 pub mod engine;
+mod json_pointer;
 pub mod manifest;
 pub mod outbound;
 pub mod prefetch;

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use url::Url;
 
+use super::json_pointer;
 use super::manifest::Paging;
 use super::types::{OutRequest, OutResponse};
 
@@ -184,10 +185,11 @@ pub fn next_request(
     if rules.is_empty() || !idempotent || !(200..300).contains(&response.status) {
         return None;
     }
-    let answer: Value = serde_json::from_slice(&response.body).ok()?;
+    // Only the cursor is read out of the answer, not the whole page.
+    let at = |pointer: &str| json_pointer::lookup(&response.body, pointer);
     rules.iter().find_map(|rule| match rule {
         Paging::QueryCursor { param, pointer } => {
-            let cursor = text(answer.pointer(pointer)?)?;
+            let cursor = text(&at(pointer)?)?;
             let mut next = url.clone();
             let kept: Vec<(String, String)> = url
                 .query_pairs()
@@ -204,9 +206,9 @@ pub fn next_request(
             })
         }
         Paging::BodyCursor { param, pointer } => {
-            let cursor = answer.pointer(pointer).filter(|v| !v.is_null())?;
+            let cursor = at(pointer).filter(|v| !v.is_null())?;
             let mut body: Value = serde_json::from_slice(req.body.as_deref()?).ok()?;
-            set_pointer(&mut body, param, cursor.clone())?;
+            set_pointer(&mut body, param, cursor)?;
             Some(OutRequest {
                 url: url.to_string(),
                 body: Some(body.to_string().into_bytes()),
@@ -214,7 +216,7 @@ pub fn next_request(
             })
         }
         Paging::NextUrl { pointer } => {
-            let next = text(answer.pointer(pointer)?)?;
+            let next = text(&at(pointer)?)?;
             Some(OutRequest {
                 method: "GET".into(),
                 url: next,
