@@ -173,6 +173,10 @@ impl Outbound {
         };
         if let Some(next) = next_request(&prefetch.rules, &req, &url, &response) {
             self.start_prefetch(prefetch, next);
+            // The prefetch was spawned into this worker's next-task slot,
+            // which other workers cannot steal: let it send its request
+            // before the connector maps this page on this thread.
+            tokio::task::yield_now().await;
         }
         Ok(response)
     }

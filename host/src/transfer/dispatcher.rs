@@ -56,7 +56,7 @@ pub(super) async fn dispatch(engine: Arc<Dispatcher>) {
             let e = engine.clone();
             let (s, t) = (session.clone(), transfer.clone());
             let handle = steps.spawn(async move {
-                let again = e.run_step(&s, &t).await;
+                let again = e.run_slice(&s, &t).await;
                 (s, t, again)
             });
             running.insert(handle.id(), (session, transfer));
@@ -128,8 +128,15 @@ impl Dispatcher {
         Eligibility::Run
     }
 
-    /// Runs one step of a transfer; whether it should run again.
-    async fn run_step(&self, session_id: &str, transfer_id: &str) -> bool {
+    /// Runs a slice of a transfer under one lease: steps one after another
+    /// until the transfer ends, a step fails or [`SLICE`] has passed; whether
+    /// it should run again.
+    ///
+    /// A step's checkpoint is committed in the background while the next
+    /// step fetches its page; commits still land strictly in order, and
+    /// nothing the next step reads from storage is read before the previous
+    /// commit has landed (see [`Dispatcher::settle`]).
+    async fn run_slice(&self, session_id: &str, transfer_id: &str) -> bool {
         let token = rand::random::<u64>();
         match self.take_lease(transfer_id, token) {
             Ok(true) => {}
@@ -140,22 +147,38 @@ impl Dispatcher {
                 return true;
             }
         }
-        let step =
-            tokio::time::timeout(self.config.lease, self.step(session_id, transfer_id, token));
-        let outcome = match step.await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(StepError::Retry {
-                after: None,
-                reason: format!(
-                    "one step took longer than its {:?} lease",
-                    self.config.lease
-                ),
-            }),
+        let (mut transfer, session) = match self.load(session_id, transfer_id) {
+            Ok(loaded) => loaded,
+            Err(err) => return self.after_error(session_id, transfer_id, token, err).await,
         };
-        match outcome {
-            Ok(Progress::More) => true,
-            Ok(Progress::Done) => false,
-            Err(err) => self.after_error(session_id, transfer_id, token, err).await,
+        let began = tokio::time::Instant::now();
+        let mut pending = None;
+        loop {
+            let step = tokio::time::timeout(
+                self.config.lease,
+                self.step(&session, &mut transfer, token, &mut pending),
+            );
+            let outcome = match step.await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(StepError::Retry {
+                    after: None,
+                    reason: format!(
+                        "one step took longer than its {:?} lease",
+                        self.config.lease
+                    ),
+                }),
+            };
+            let err = match outcome {
+                Ok(Progress::More) if began.elapsed() < SLICE => continue,
+                Ok(Progress::More) => match self.settle(&mut pending).await {
+                    Ok(()) => return true,
+                    Err(err) => err,
+                },
+                Ok(Progress::Done) => return false,
+                // A failure is recorded on top of every earlier page's commit.
+                Err(err) => self.settle(&mut pending).await.err().unwrap_or(err),
+            };
+            return self.after_error(session_id, transfer_id, token, err).await;
         }
     }
 
@@ -176,20 +199,23 @@ impl Dispatcher {
             .is_ok())
     }
 
+    /// A transfer and its session, as a slice starts.
+    fn load(&self, session_id: &str, transfer_id: &str) -> Result<(Transfer, Session), StepError> {
+        let transfer = get_json::<Transfer>(&self.db.trees.transfers, transfer_id.as_bytes())?
+            .ok_or(StepError::Lost)?;
+        let session = self.sessions.get_any(session_id)?.ok_or(StepError::Lost)?;
+        Ok((transfer, session))
+    }
+
+    /// Runs one step of `transfer` and starts its commit, left in `pending`
+    /// (settled here when the transfer is done).
     async fn step(
         &self,
-        session_id: &str,
-        transfer_id: &str,
+        session: &Session,
+        transfer: &mut Transfer,
         token: u64,
+        pending: &mut Option<PendingCommit>,
     ) -> Result<Progress, StepError> {
-        let Some(mut transfer) =
-            get_json::<Transfer>(&self.db.trees.transfers, transfer_id.as_bytes())?
-        else {
-            return Err(StepError::Lost);
-        };
-        let Some(session) = self.sessions.get_any(session_id)? else {
-            return Err(StepError::Lost);
-        };
         let Some(connection) = session.connection.clone() else {
             return Err(StepError::Retry {
                 after: None,
@@ -237,7 +263,7 @@ impl Dispatcher {
             runtime: &self.runtime,
             public_url: &self.public_url,
             config: &self.config,
-            session: &session,
+            session,
             schema,
             manifest: &manifest,
             integration: &integration,
@@ -253,9 +279,17 @@ impl Dispatcher {
         let (progress, mut writes) = match transfer.method {
             Method::Pull => {
                 self.check_stored_records(&transfer.account)?;
-                pull::step(&step, &mut transfer).await?
+                let page = pull::fetch(&step, transfer).await?;
+                // Staging reads what earlier pages committed (fingerprints,
+                // the listing's seen-markers).
+                self.settle(pending).await?;
+                pull::stage(&step, transfer, page)?
             }
-            Method::Push => push::step(&step, &mut transfer).await?,
+            Method::Push => {
+                // A push step reads its journal first.
+                self.settle(pending).await?;
+                push::step(&step, transfer).await?
+            }
         };
         transfer.attempts = 0;
         let mut next = None;
@@ -264,7 +298,7 @@ impl Dispatcher {
             transfer.finished_ms = Some(now_ms());
             transfer.stats.batches_queued = 0;
             writes.remove(TreeId::Queue, transfer.id.as_bytes());
-            if let Some(hook) = webhook(&transfer, &session, Hook::Completed) {
+            if let Some(hook) = webhook(transfer, session, Hook::Completed) {
                 let body = json!({
                     "success": true,
                     "transfer_id": transfer.id,
@@ -274,27 +308,28 @@ impl Dispatcher {
                     "completed": true,
                     "transfer_errors": transfer.transfer_errors,
                 });
-                stage_webhook(&self.db, &mut writes, &session, "completed", &hook, &body)?;
+                stage_webhook(&self.db, &mut writes, session, "completed", &hook, &body)?;
             }
-            next = self.next_continuous(&transfer, &session, &mut writes);
+            next = self.next_continuous(transfer, session, &mut writes);
         }
-        writes.put(TreeId::Transfers, transfer.id.as_bytes(), encode(&transfer));
+        writes.put(
+            TreeId::Transfers,
+            transfer.id.as_bytes(),
+            encode(&*transfer),
+        );
         // The checkpoint transaction may wait for a flush (see
         // `store::write_gate`): off the async workers, which go on serving.
         let (db, id) = (self.db.clone(), transfer.id.clone());
-        tokio::task::spawn_blocking(move || commit(&db, &id, Some(token), &writes))
-            .await
-            .map_err(|e| {
-                StepError::Store(StoreError::Corrupt(format!("the commit task failed: {e}")))
-            })??;
-        if transfer.method == Method::Pull {
-            self.sessions.record_counts().add(
-                &transfer.account,
-                transfer.stats.records.saturating_sub(records_before),
-            );
-        }
-        self.doorbell.ring();
+        *pending = Some(PendingCommit {
+            commit: tokio::task::spawn_blocking(move || commit(&db, &id, Some(token), &writes)),
+            account: transfer.account.clone(),
+            pulled: match transfer.method {
+                Method::Pull => transfer.stats.records.saturating_sub(records_before),
+                Method::Push => 0,
+            },
+        });
         if let Progress::Done = progress {
+            self.settle(pending).await?;
             self.db.flush().await?;
             let _ = self.finished.send(transfer.id.clone());
             tracing::info!(transfer = %transfer.id, method = transfer.method.as_str(), records = transfer.stats.records_transferred, "transfer completed");
@@ -304,6 +339,26 @@ impl Dispatcher {
             }
         }
         Ok(progress)
+    }
+
+    /// Waits for the pending commit, if any, and does what follows it.
+    /// Cancel-safe: until the commit has landed it stays in `pending`.
+    async fn settle(&self, pending: &mut Option<PendingCommit>) -> Result<(), StepError> {
+        let Some(p) = pending.as_mut() else {
+            return Ok(());
+        };
+        let landed = (&mut p.commit).await;
+        let Some(p) = pending.take() else {
+            return Ok(());
+        };
+        landed.map_err(|e| {
+            StepError::Store(StoreError::Corrupt(format!("the commit task failed: {e}")))
+        })??;
+        if p.pulled > 0 {
+            self.sessions.record_counts().add(&p.account, p.pulled);
+        }
+        self.doorbell.ring();
+        Ok(())
     }
 
     /// A pull stops, failed with a message saying why, once its account
@@ -506,6 +561,20 @@ impl Dispatcher {
             internal_id,
         )
     }
+}
+
+/// How long one transfer keeps a worker before the scheduler's next turn:
+/// long enough that a pull's pages run back to back (each commit overlapping
+/// the next page's fetch), short enough that other transfers are not kept
+/// waiting.
+const SLICE: Duration = Duration::from_millis(250);
+
+/// A step's checkpoint transaction, running on the blocking pool.
+struct PendingCommit {
+    commit: tokio::task::JoinHandle<Result<(), CommitError>>,
+    account: String,
+    /// Records the step added to its account's stored pulled records.
+    pulled: u64,
 }
 
 /// Why a pull is refused or stopped by the stored-records cap.

@@ -1,6 +1,9 @@
-//! One step of a pull: fetch the next page from the connector, shape its
-//! records for the session (custom-schema mapping, `params` filters, changes
-//! only in sync mode), and stage them with the next cursor as one checkpoint.
+//! One step of a pull, in two parts: [`fetch`] the next page from the
+//! connector, then [`stage`] it: shape its records for the session
+//! (custom-schema mapping, `params` filters, changes only in sync mode) and
+//! stage them with the next cursor as one checkpoint. Only `stage` reads
+//! what earlier pages committed, so the dispatcher lets the previous page's
+//! commit finish while this page is fetched.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -13,16 +16,19 @@ use super::writes::{TreeId, Writes};
 use super::{Hook, Progress, Step, StepError, Transfer, stage_error, stage_webhook, webhook};
 use crate::cdm::filter::Filter;
 use crate::errors::ErrorType;
-use crate::runtime::types::{PullRequest, PulledRecord};
+use crate::runtime::types::{Page, PullRequest, PulledRecord};
+use crate::sessions::Session;
 use crate::store::{encode, key, seq_key};
 
-pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes), StepError> {
+/// Asks the connector for the page after `t`'s checkpoint. On the first page
+/// it also settles what the pull asks for (everything, or changes since the
+/// last sync).
+pub async fn fetch(step: &Step<'_>, t: &mut Transfer) -> Result<Page, StepError> {
     let session = step.session;
-    // Only changes are returned in sync mode and by continuous re-pulls; the
-    // fingerprints they compare against are kept by every pull of a session
-    // that may ask for changes later.
-    let changes_only = session.options.sync || t.continuous;
-    let track = changes_only || webhook(t, session, Hook::Data).is_some_and(|h| h.continuous);
+    let Tracking {
+        changes_only,
+        track,
+    } = Tracking::of(t, session);
     let state_key = key(&[&session.id, &t.endgrate_type]);
     let listed_key = key(&[&session.id, FULL_LISTING, &t.endgrate_type]);
     if !t.checkpoint.started && track {
@@ -53,18 +59,15 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
         let start = std::time::SystemTime::now() - step.config.sync_overlap;
         t.checkpoint.next_since = Some(crate::time::rfc3339(start));
     }
-    let page_size = step.manifest.batch_limits.max_page_size.max(1);
-    let associations = t.associations.clone();
     let request = PullRequest {
         endgrate_type: step.integration.to_owned(),
         cursor: t.checkpoint.cursor.clone(),
         since: t.checkpoint.since.clone(),
-        page_size,
+        page_size: step.manifest.batch_limits.max_page_size.max(1),
         params: t.params.clone(),
-        associations: associations.clone(),
+        associations: t.associations.clone(),
     };
-    let page = step
-        .runtime
+    step.runtime
         .pull(
             &step.manifest.id,
             &step.connection,
@@ -72,8 +75,23 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
             &request,
         )
         .await
-        .map_err(|e| step.classify(e))?;
+        .map_err(|e| step.classify(e))
+}
 
+/// Stages `page`'s records and `t`'s next checkpoint as one set of writes.
+pub fn stage(
+    step: &Step<'_>,
+    t: &mut Transfer,
+    page: Page,
+) -> Result<(Progress, Writes), StepError> {
+    let session = step.session;
+    let Tracking {
+        changes_only,
+        track,
+    } = Tracking::of(t, session);
+    let listed_key = key(&[&session.id, FULL_LISTING, &t.endgrate_type]);
+    let page_size = step.manifest.batch_limits.max_page_size.max(1);
+    let with_associations = !t.associations.is_empty();
     let filter = match t.params.as_object() {
         Some(params) if !params.is_empty() => Filter::parse(params, &[]).ok(),
         _ => None,
@@ -154,7 +172,7 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
         out.push(PulledItem {
             id: &record.id,
             data,
-            associations: (!associations.is_empty()).then(|| {
+            associations: with_associations.then(|| {
                 record
                     .associations
                     .iter()
@@ -241,6 +259,25 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
         Ok((Progress::Done, writes))
     } else {
         Ok((Progress::More, writes))
+    }
+}
+
+/// What a pull keeps of the records it sees.
+struct Tracking {
+    /// Only changes are returned: in sync mode and by continuous re-pulls.
+    changes_only: bool,
+    /// Fingerprints are kept: by every pull of a session that may ask for
+    /// changes later.
+    track: bool,
+}
+
+impl Tracking {
+    fn of(t: &Transfer, session: &Session) -> Tracking {
+        let changes_only = session.options.sync || t.continuous;
+        Tracking {
+            changes_only,
+            track: changes_only || webhook(t, session, Hook::Data).is_some_and(|h| h.continuous),
+        }
     }
 }
 
