@@ -87,10 +87,13 @@ pub(crate) struct NextPage {
 /// body that is not JSON is `fatal`.
 pub(crate) fn parse<T: DeserializeOwned>(response: Response) -> Result<T, ConnectorError> {
     let response = response.error_for_status()?;
-    let value: Value = serde_json::from_slice(response.body())
-        .map_err(|err| ConnectorError::fatal(format!("HubSpot returned malformed JSON: {err}")))?;
-    serde_json::from_value(value).map_err(|err| {
-        ConnectorError::fatal(format!("HubSpot returned an unexpected answer: {err}"))
+    // Parsed straight into `T`: through a `Value` first, a page was built twice.
+    serde_json::from_slice(response.body()).map_err(|err| {
+        let what = match err.classify() {
+            serde_json::error::Category::Data => "an unexpected answer",
+            _ => "malformed JSON",
+        };
+        ConnectorError::fatal(format!("HubSpot returned {what}: {err}"))
     })
 }
 

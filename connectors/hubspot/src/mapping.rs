@@ -120,18 +120,17 @@ fn prop(props: &Map<String, Value>, name: &str) -> Option<String> {
 
 /// The `properties` of a raw HubSpot object; a bare property map is accepted
 /// too (for `to-cdm`).
-pub fn properties_of(raw: &Value) -> Map<String, Value> {
-    match raw.get("properties").and_then(Value::as_object) {
-        Some(props) => props.clone(),
-        None => raw.as_object().cloned().unwrap_or_default(),
-    }
+fn properties_of(raw: &Value) -> Option<&Map<String, Value>> {
+    raw.get("properties")
+        .and_then(Value::as_object)
+        .or_else(|| raw.as_object())
 }
 
 /// A raw HubSpot object (`{"id","properties",...,"updatedAt"}`) in the common
 /// model.
 pub fn to_cdm(kind: Kind, raw: &Value) -> Value {
     let props = properties_of(raw);
-    let p = |name: &str| prop(&props, name);
+    let p = |name: &str| props.and_then(|props| prop(props, name));
     let mut out = Map::new();
     let mut put = |field: &str, value: Option<Value>| {
         if let Some(value) = value {

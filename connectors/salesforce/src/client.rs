@@ -155,11 +155,13 @@ pub fn parse<T: DeserializeOwned>(response: Response) -> Result<T, ConnectorErro
     if !response.is_success() {
         return Err(error_for(&response));
     }
-    let value: Value = serde_json::from_slice(response.body()).map_err(|err| {
-        ConnectorError::fatal(format!("Salesforce returned malformed JSON: {err}"))
-    })?;
-    serde_json::from_value(value).map_err(|err| {
-        ConnectorError::fatal(format!("Salesforce returned an unexpected answer: {err}"))
+    // Parsed straight into `T`: through a `Value` first, a page was built twice.
+    serde_json::from_slice(response.body()).map_err(|err| {
+        let what = match err.classify() {
+            serde_json::error::Category::Data => "an unexpected answer",
+            _ => "malformed JSON",
+        };
+        ConnectorError::fatal(format!("Salesforce returned {what}: {err}"))
     })
 }
 
