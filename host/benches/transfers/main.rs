@@ -2,8 +2,9 @@
 //! the physical limits of each scenario, measured side by side in the same
 //! run (issue 6), and issue 4's judging scenarios.
 //!
-//! - `ceiling`: a pull of 100,000 HubSpot contacts through the host vs a
-//!   plain client paging the same simulator.
+//! - `ceiling`: a pull of 100,000 HubSpot, Salesforce and Pipedrive contacts
+//!   and QuickBooks customers through the host vs a plain client paging the
+//!   same simulator as the connector does.
 //! - `rate-limited`: a pull under HubSpot's 100 requests / 10 s vs limit ×
 //!   page size, and the share of 429s.
 //! - `push`: 10,000 contacts with companies through the batch endpoints vs
