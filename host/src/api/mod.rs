@@ -6,6 +6,7 @@ pub mod admin_keys;
 pub mod health;
 pub mod integrations;
 pub mod listing;
+pub mod proxy;
 pub mod sessions;
 pub mod transfers;
 

@@ -9,11 +9,11 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodFilter, MethodRouter, delete, get, on, post};
 
 use self::openapi::Answer;
 use crate::api::{
-    admin_connectors, admin_keys, health, integrations, listing, sessions, transfers,
+    admin_connectors, admin_keys, health, integrations, listing, proxy, sessions, transfers,
 };
 use crate::http::{
     ApiError, AppState, MAX_BODY_BYTES, MAX_COMPONENT_BYTES, MAX_FORM_BYTES, bearer,
@@ -112,7 +112,7 @@ const DATA_QUERY: &[&str] = &["endgrate_type", "transfer_id", "limit", "offset"]
 pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
     use Access::*;
     use Answer::*;
-    vec![
+    let mut table = vec![
         (
             ep(
                 "GET",
@@ -689,8 +689,33 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
             ),
             get(pages::assets::favicon),
         ),
-    ]
+    ];
+    for (method, filter) in [
+        ("GET", MethodFilter::GET),
+        ("POST", MethodFilter::POST),
+        ("PUT", MethodFilter::PUT),
+        ("PATCH", MethodFilter::PATCH),
+        ("DELETE", MethodFilter::DELETE),
+    ] {
+        table.push((
+            ep(
+                method,
+                PROXY_PATH,
+                "Sends the request to the session's provider at `path` (below its API base; query and body as given) with the session's credential, and answers the provider's status, content type and body.",
+                ApiKey,
+                &[],
+                &[],
+                Passthrough,
+            ),
+            on(filter, proxy::forward),
+        ));
+    }
+    table
 }
+
+/// The passthrough proxy's route; its last parameter takes the rest of the
+/// path (`{*path}` to the router).
+const PROXY_PATH: &str = "/api/proxy/{session_id}/{path}";
 
 /// The router of [`endpoints`]: each route's body limit follows from who may
 /// call it, and its admin-only routes check the admin key before their
@@ -717,7 +742,11 @@ pub fn router(state: AppState) -> axum::Router {
             }
             Access::Public | Access::Browser => {}
         }
-        router = router.route(endpoint.path, handler);
+        let path = match endpoint.path {
+            PROXY_PATH => "/api/proxy/{session_id}/{*path}",
+            path => path,
+        };
+        router = router.route(path, handler);
     }
     router.fallback(not_found).with_state(state)
 }

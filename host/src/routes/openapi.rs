@@ -23,6 +23,8 @@ pub enum Answer {
     Events,
     /// An embedded file of the pages (CSS, script, image).
     Asset,
+    /// The provider's answer, passed through unchanged.
+    Passthrough,
 }
 
 pub async fn document() -> Json<Value> {
@@ -63,6 +65,12 @@ pub fn build() -> Value {
             Answer::Asset => {
                 responses.insert("200".into(), json!({ "description": "The file." }));
             }
+            Answer::Passthrough => {
+                responses.insert(
+                    "2XX".into(),
+                    json!({ "description": "The provider's answer: its status, content type and body as the provider sent them." }),
+                );
+            }
         }
         if let Some(description) = too_many_requests(&e) {
             let mut answer = json_response(&description, "Error");
@@ -81,6 +89,8 @@ pub fn build() -> Value {
         // Pages answer a person, so their errors are pages too.
         let failure = if e.answer == Answer::Html {
             media("A page saying what went wrong.", "text/html")
+        } else if e.answer == Answer::Passthrough {
+            json!({ "description": "The provider's own answer with any other status, unchanged; or the host's error (`Error`) when the request was refused or got no answer: 400 for a path outside the provider's API base, 404 for a session of another account, 429 when the connection's rate limit is used up, 502 when the provider could not be reached or rejected the session's credentials." })
         } else {
             json!({ "$ref": "#/components/responses/Error" })
         };

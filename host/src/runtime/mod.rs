@@ -40,12 +40,14 @@ use wasmtime::component::{Component, Linker};
 use contract::{Answer, GuestConnection, Instance, InstancePre, Version};
 use credentials::CredentialSource;
 use manifest::{InvalidManifest, Manifest, RateLimit};
-use outbound::{AllowedHosts, Outbound, Prefetcher};
+use outbound::{AllowedHosts, Outbound, Prefetcher, SendError};
 use rate_limit::Limiters;
 use registry::{InstallRefused, Installed, LoadedConnector, Registry};
 pub use sandbox::CallError;
 use sandbox::CallState;
-use types::{Connection, ConnectorError, Page, PullRequest, PushItem, Pushed};
+use types::{
+    Connection, ConnectorError, OutRequest, OutResponse, Page, PullRequest, PushItem, Pushed,
+};
 
 /// Bounds on every call into a connector.
 #[derive(Debug, Clone)]
@@ -336,42 +338,17 @@ impl Runtime {
                 .unwrap_or_default(),
         };
         let outbound = io.map(|(conn, credential)| {
-            Arc::new(Outbound {
-                client: self.client.clone(),
-                api_base: api_base.clone(),
-                allowed: self.allowed_hosts(&connector.manifest),
-                credential,
-                placement: connector.manifest.credential_placement.clone(),
-                limiter: self
-                    .limiters
-                    .get(id, &conn.key, self.rate_limit(id, &connector.manifest)),
-                class_limiters: connector
-                    .manifest
-                    .rate_classes
-                    .iter()
-                    .map(|class| {
-                        let limit = RateLimit {
-                            requests: class.requests,
-                            window_ms: class.window_ms,
-                            max_concurrent: 0,
-                        };
-                        let key = format!("{}#{}", conn.key, class.name);
-                        (class.name.clone(), self.limiters.get(id, &key, limit))
-                    })
-                    .collect(),
-                deadline,
-                max_response_bytes: self.config.limits.max_response_bytes,
-                provider: connector.manifest.display_name.clone(),
-                prefetch: pulling
-                    .and_then(|ty| connector.manifest.integration(ty))
-                    .filter(|integration| !integration.paging.is_empty())
-                    .map(|integration| Prefetcher {
-                        rules: integration.paging.clone(),
-                        prefetches: self.prefetches.clone(),
-                        connection: format!("{id}/{}", conn.key),
-                        timeout: self.config.limits.call_timeout,
-                    }),
-            })
+            let mut outbound = self.outbound(&connector.manifest, conn, credential, deadline);
+            outbound.prefetch = pulling
+                .and_then(|ty| connector.manifest.integration(ty))
+                .filter(|integration| !integration.paging.is_empty())
+                .map(|integration| Prefetcher {
+                    rules: integration.paging.clone(),
+                    prefetches: self.prefetches.clone(),
+                    connection: format!("{id}/{}", conn.key),
+                    timeout: self.config.limits.call_timeout,
+                });
+            Arc::new(outbound)
         });
         let mut store = sandbox::new_store(
             &self.engine,
@@ -399,9 +376,72 @@ impl Runtime {
         })
     }
 
-    /// The base URL relative requests resolve against: the connection's own
-    /// (e.g. Salesforce `instance_url`), else the host configuration's, else the
-    /// manifest's.
+    /// The way out to `manifest`'s provider for connection `conn`: its API
+    /// base and allowed hosts, its rate limiters (shared by every call of the
+    /// connection), the credential and the call's deadline.
+    fn outbound(
+        &self,
+        manifest: &Manifest,
+        conn: &Connection,
+        credential: Option<Arc<dyn CredentialSource>>,
+        deadline: Instant,
+    ) -> Outbound {
+        let id = &manifest.id;
+        Outbound {
+            client: self.client.clone(),
+            api_base: self.api_base(manifest, conn),
+            allowed: self.allowed_hosts(manifest),
+            credential,
+            placement: manifest.credential_placement.clone(),
+            limiter: self
+                .limiters
+                .get(id, &conn.key, self.rate_limit(id, manifest)),
+            class_limiters: manifest
+                .rate_classes
+                .iter()
+                .map(|class| {
+                    let limit = RateLimit {
+                        requests: class.requests,
+                        window_ms: class.window_ms,
+                        max_concurrent: 0,
+                    };
+                    let key = format!("{}#{}", conn.key, class.name);
+                    (class.name.clone(), self.limiters.get(id, &key, limit))
+                })
+                .collect(),
+            deadline,
+            max_response_bytes: self.config.limits.max_response_bytes,
+            provider: manifest.display_name.clone(),
+            prefetch: None,
+        }
+    }
+
+    /// Sends `req` (its URL relative to the connection's API base) to
+    /// connector `id`'s provider as the host sends a connector's requests:
+    /// the same rate limiters, allowed hosts, credential, refresh on `401`
+    /// and retries, within one call's time. The passthrough proxy's way out.
+    pub async fn proxy(
+        &self,
+        id: &str,
+        conn: &Connection,
+        credential: Arc<dyn CredentialSource>,
+        mut req: OutRequest,
+    ) -> Result<OutResponse, SendError> {
+        let connector = self
+            .registry
+            .get(id)
+            .ok_or_else(|| ConnectorError::Fatal(format!("no connector {id:?} is installed")))?;
+        let deadline = Instant::now() + self.config.limits.call_timeout;
+        let outbound = self.outbound(&connector.manifest, conn, Some(credential), deadline);
+        // Always below the API base, never a URL of the caller's choosing.
+        req.url = format!(
+            "{}/{}",
+            outbound.api_base.trim_end_matches('/'),
+            req.url.trim_start_matches('/')
+        );
+        outbound.send(req).await
+    }
+
     /// The manifest's rate limit, with the configured request rate instead
     /// of the declared one when there is one.
     fn rate_limit(&self, id: &str, manifest: &Manifest) -> RateLimit {
@@ -413,6 +453,9 @@ impl Runtime {
         limit
     }
 
+    /// The base URL relative requests resolve against: the connection's own
+    /// (e.g. Salesforce `instance_url`), else the host configuration's, else the
+    /// manifest's.
     fn api_base(&self, manifest: &Manifest, conn: &Connection) -> String {
         conn.api_base
             .clone()

@@ -19,6 +19,7 @@ mod openapi;
 mod options;
 mod pages;
 mod process;
+mod proxy;
 mod push;
 mod quick_start;
 mod quotas;
