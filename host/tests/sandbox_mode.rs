@@ -1,6 +1,7 @@
 //! Sandbox mode as a newcomer meets it: every provider simulated in the
 //! host, listed as "<Provider> (sandbox)", connected with the static token
-//! `sandbox`, pulled and pushed to through the API.
+//! `sandbox`, pulled and pushed to through the API, and called directly
+//! through the passthrough proxy.
 
 use std::path::Path;
 use std::process::Command;
@@ -41,7 +42,13 @@ async fn every_sandbox_provider_pulls_and_pushes_with_the_sandbox_token() {
     tokio::task::block_in_place(|| build_connectors(&data.path().join("connectors")));
     let mut config = HostConfig::new("127.0.0.1:0".parse().unwrap(), data.path().to_owned());
     config.admin_key = Some(ADMIN_KEY.into());
-    let _sandbox = switchyard::sandbox::start(&mut config).await.unwrap();
+    let sandbox = switchyard::sandbox::start(&mut config).await.unwrap();
+    let realm = sandbox
+        .simulators
+        .iter()
+        .find(|sim| sim.provider() == switchyard_simulators::Provider::QuickBooks)
+        .map(|sim| sim.control().realm_id().to_owned())
+        .unwrap();
     let host = server::start(config).await.unwrap();
     let url = host.url();
     let http = reqwest::Client::new();
@@ -157,6 +164,59 @@ async fn every_sandbox_provider_pulls_and_pushes_with_the_sandbox_token() {
         assert!(
             result["id"].is_string() && result.get("error").is_none(),
             "{provider}: {result}"
+        );
+
+        // The passthrough proxy: a provider read and a provider write, with
+        // the session's credential attached by the host.
+        let (read, listed_at, write, created, new_id_at) = match provider {
+            "hubspot" => (
+                "crm/v3/objects/contacts?limit=2".to_owned(),
+                "/results",
+                "crm/v3/objects/companies".to_owned(),
+                json!({ "properties": { "name": "Proxied" } }),
+                "/id",
+            ),
+            "salesforce" => (
+                "services/data/v60.0/query?q=SELECT+Id+FROM+Contact+LIMIT+2".to_owned(),
+                "/records",
+                "services/data/v60.0/sobjects/Account".to_owned(),
+                json!({ "Name": "Proxied" }),
+                "/id",
+            ),
+            "pipedrive" => (
+                "api/v2/persons?limit=2".to_owned(),
+                "/data",
+                "api/v2/organizations".to_owned(),
+                json!({ "name": "Proxied" }),
+                "/data/id",
+            ),
+            _ => (
+                format!("v3/company/{realm}/query?query=select+*+from+Customer+MAXRESULTS+2"),
+                "/QueryResponse/Customer",
+                format!("v3/company/{realm}/customer"),
+                json!({ "DisplayName": "Proxied" }),
+                "/Customer/Id",
+            ),
+        };
+        let answer = call("GET", &format!("/api/proxy/{session}/{read}"), &key, None).await;
+        assert_eq!(
+            answer
+                .pointer(listed_at)
+                .and_then(Value::as_array)
+                .map(Vec::len),
+            Some(2),
+            "{provider}: {answer}"
+        );
+        let answer = call(
+            "POST",
+            &format!("/api/proxy/{session}/{write}"),
+            &key,
+            Some(created),
+        )
+        .await;
+        assert!(
+            answer.pointer(new_id_at).is_some_and(|id| !id.is_null()),
+            "{provider}: the provider's new record in {answer}"
         );
     }
     host.shutdown().await.unwrap();

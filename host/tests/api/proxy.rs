@@ -231,3 +231,53 @@ async fn a_request_that_gets_no_answer_is_a_502_in_the_sessions_error_log() {
     assert!(!errors.to_string().contains(TOKEN));
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxied_requests_share_the_connections_rate_limit_with_its_transfers() {
+    use switchyard::runtime::RequestRate;
+    use switchyard_simulators::RateLimit;
+    // The provider allows 10 requests a second; the host sends this
+    // connection 8 a second. Were the proxy paced apart from the running
+    // pull, the two together would go past the provider's limit.
+    let mut sim = sim_config(1000, 1);
+    sim.rate_limit = true;
+    sim.rate_limit_policy = Some(RateLimit {
+        max: 10,
+        window: std::time::Duration::from_secs(1),
+    });
+    let mut t = TestHost::start_with(sim, |config| {
+        if let Some(hubspot) = config.overrides.get_mut("hubspot") {
+            hubspot.rate = Some(RequestRate {
+                requests: 8,
+                window_ms: 1000,
+            });
+        }
+    })
+    .await;
+    let key = t.key("acme").await;
+    let session = t.connected_session(&key, json!({})).await;
+    t.sim.control().reset_counters();
+    let pull = t.transfer(
+        &key,
+        "/api/pull/transfer",
+        json!({ "session_id": session, "endgrate_type": "crm-contact" }),
+    );
+    let proxied = futures::future::join_all((0..16).map(|i| {
+        let (t, key) = (&t, &key);
+        let path = format!("/api/proxy/{session}/crm/v3/objects/companies?limit=1&n={i}");
+        async move { t.call("GET", &path, Some(key), None).await.0 }
+    }));
+    let (pull, statuses) = tokio::join!(pull, proxied);
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(
+        t.all_data(&key, "pull", "crm-contact", &pull).await.len(),
+        1000
+    );
+    assert_eq!(
+        t.sim.control().throttled_count(),
+        0,
+        "the provider answered 429: {:?}",
+        t.sim.control().requests()
+    );
+    t.stop().await;
+}
