@@ -24,6 +24,7 @@ fn probe_pull() -> PullRequest {
         page_size: 1,
         params: json!({}),
         associations: Vec::new(),
+        include_remote: false,
     }
 }
 

@@ -120,6 +120,7 @@ async fn fetch(
         page_size: 1,
         params: json!({ "mode": "ok" }),
         associations: Vec::new(),
+        include_remote: false,
     };
     let page = runtime
         .pull("misbehave", &conn, Some(credential), &request)

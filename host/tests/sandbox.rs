@@ -69,6 +69,7 @@ fn pull(mode: &str) -> PullRequest {
         page_size: 10,
         params: json!({ "mode": mode }),
         associations: Vec::new(),
+        include_remote: false,
     }
 }
 

@@ -429,7 +429,8 @@ impl Connector for HubSpot {
                 records.push(PulledRecord::deleted(id));
                 continue;
             }
-            let mut record = PulledRecord::new(&id, &mapping::to_cdm(kind, raw))?;
+            let mut record =
+                PulledRecord::new(&id, &mapping::to_cdm(kind, raw))?.with_remote(&req, raw)?;
             if with_associations {
                 let ids = if search.is_some() {
                     fetch_association_ids(kind, &id)?

@@ -218,7 +218,7 @@ impl Connector for Pipedrive {
                 continue;
             }
             let data = mapping::to_cdm(kind, raw, website.as_ref());
-            let mut record = PulledRecord::new(&id, &data)?;
+            let mut record = PulledRecord::new(&id, &data)?.with_remote(&req, raw)?;
             if with_associations {
                 let linked = match kind {
                     Kind::Persons => mapping::org_id_of(raw).into_iter().collect(),

@@ -201,7 +201,8 @@ pub fn pull(company: &Company, kind: Kind, req: &PullRequest) -> Result<Page, Co
                 kind.noun()
             ))
         })?;
-        let mut record = PulledRecord::new(&id, &mapping::to_cdm(kind, raw))?;
+        let mut record =
+            PulledRecord::new(&id, &mapping::to_cdm(kind, raw))?.with_remote(req, raw)?;
         if with_customer {
             let ids = mapping::customer_ref(raw).into_iter().collect();
             record = record.with_associations(Kind::Customer.endgrate_type(), ids);

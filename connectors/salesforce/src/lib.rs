@@ -306,7 +306,8 @@ impl Connector for Salesforce {
                 records.push(PulledRecord::deleted(id));
                 continue;
             }
-            let mut record = PulledRecord::new(id, &mapping::to_cdm(kind, raw))?;
+            let mut record =
+                PulledRecord::new(id, &mapping::to_cdm(kind, raw))?.with_remote(&req, raw)?;
             if with_associations && kind == Kind::Contact {
                 let account = mapping::field(raw, "AccountId");
                 record = record.with_associations(other, account.into_iter().collect());

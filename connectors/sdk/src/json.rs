@@ -77,6 +77,7 @@ impl PullRequest {
             page_size,
             params: "{}".to_owned(),
             associations: Vec::new(),
+            include_remote: false,
         }
     }
 }
@@ -119,6 +120,7 @@ impl PulledRecord {
             data: to_json(data)?,
             associations: Vec::new(),
             deleted: false,
+            remote: None,
         })
     }
 
@@ -129,6 +131,7 @@ impl PulledRecord {
             data: "{}".to_owned(),
             associations: Vec::new(),
             deleted: true,
+            remote: None,
         }
     }
 
@@ -136,6 +139,20 @@ impl PulledRecord {
     pub fn with_associations(mut self, endgrate_type: impl Into<String>, ids: Vec<String>) -> Self {
         self.associations.push((endgrate_type.into(), ids));
         self
+    }
+
+    /// Adds the provider's record as the provider returned it, when the pull
+    /// asks for it ([`PullRequest::include_remote`]); otherwise returns the
+    /// record unchanged, so a connector can call it on every record.
+    pub fn with_remote<T: Serialize + ?Sized>(
+        mut self,
+        req: &PullRequest,
+        raw: &T,
+    ) -> Result<Self, ConnectorError> {
+        if req.include_remote {
+            self.remote = Some(to_json(raw)?);
+        }
+        Ok(self)
     }
 
     /// The record's data parsed back, e.g. in tests.
@@ -218,6 +235,21 @@ mod tests {
         ));
         req.cursor = crate::cursor::encode(&7u32).ok();
         assert_eq!(req.cursor_as::<u32>(), Ok(Some(7)));
+    }
+
+    #[test]
+    fn the_remote_record_is_kept_only_when_asked_for() {
+        let raw = json!({"id": "1", "properties": {"email": "a@b.c"}});
+        let mut req = PullRequest::new("crm-contact", 10);
+        let plain = PulledRecord::new("1", &json!({})).and_then(|r| r.with_remote(&req, &raw));
+        assert_eq!(plain.map(|r| r.remote), Ok(None));
+        req.include_remote = true;
+        let asked = PulledRecord::new("1", &json!({})).and_then(|r| r.with_remote(&req, &raw));
+        let remote = asked.ok().and_then(|r| r.remote);
+        assert_eq!(
+            remote.and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok()),
+            Some(raw)
+        );
     }
 
     #[test]

@@ -101,6 +101,7 @@ fn new_transfer(
         error: None,
         params: Value::Null,
         associations: Vec::new(),
+        include_remote_data: false,
         disable_upsert: false,
         sample_data: false,
         webhooks,
@@ -125,6 +126,7 @@ pub async fn pull(
     let endgrate_type = body.required_string("endgrate_type")?;
     let schema = schema_of(&session, &endgrate_type)?;
     let synchronous = body.flag("synchronous")?;
+    let include_remote_data = body.flag("include_remote_data")?;
     let params = match body.object("params")? {
         Some(params) => {
             Filter::parse(params, &cdm::schema_fields(&schema.schema))
@@ -166,6 +168,7 @@ pub async fn pull(
     );
     transfer.params = params;
     transfer.associations = associations;
+    transfer.include_remote_data = include_remote_data;
     state
         .transfers
         .enqueue(&transfer, Writes::default())

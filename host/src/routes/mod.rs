@@ -91,6 +91,7 @@ const PULL_FIELDS: &[&str] = &[
     "synchronous",
     "params",
     "associations",
+    "include_remote_data",
     "data_webhook",
     "completed_webhook",
     "error_webhook",

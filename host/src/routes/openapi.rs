@@ -290,6 +290,7 @@ fn body_field(name: &str) -> Value {
         | "webhook_concurrency"
         | "bypass_ui"
         | "synchronous"
+        | "include_remote_data"
         | "disable_upsert"
         | "sample_data"
         | "resolved" => boolean(),

@@ -26,6 +26,8 @@ pub struct PullRequest {
     pub page_size: u32,
     pub params: Value,
     pub associations: Vec<String>,
+    /// Ask for each record's provider record too (contract 0.2).
+    pub include_remote: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +43,9 @@ pub struct PulledRecord {
     pub data: String,
     pub associations: Vec<(String, Vec<String>)>,
     pub deleted: bool,
+    /// The provider's record as the provider returned it, as JSON text, when
+    /// asked for and given (contract 0.2).
+    pub remote: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -58,6 +58,9 @@ pub struct Transfer {
     pub params: Value,
     /// Pull: the types whose associated ids each record carries.
     pub associations: Vec<String>,
+    /// Pull: each record carries the provider's record as `remote_data`.
+    #[serde(default)]
+    pub include_remote_data: bool,
     pub disable_upsert: bool,
     pub sample_data: bool,
     /// This transfer's own webhooks (they win over the session's).

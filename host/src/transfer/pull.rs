@@ -66,6 +66,7 @@ pub async fn fetch(step: &Step<'_>, t: &mut Transfer) -> Result<Page, StepError>
         page_size: step.manifest.batch_limits.max_page_size.max(1),
         params: t.params.clone(),
         associations: t.associations.clone(),
+        include_remote: t.include_remote_data,
     };
     step.runtime
         .pull(
@@ -172,6 +173,7 @@ pub fn stage(
         out.push(PulledItem {
             id: &record.id,
             data,
+            remote_data: remote(t, record),
             associations: with_associations.then(|| {
                 record
                     .associations
@@ -190,6 +192,7 @@ pub fn stage(
     out.extend(gone.iter().map(|id| PulledItem {
         id,
         data: Data::Raw(EMPTY.get_or_init(empty_object)),
+        remote_data: None,
         associations: None,
         deleted: true,
     }));
@@ -340,6 +343,9 @@ struct PulledItem<'a> {
     data: Data<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     associations: Option<BTreeMap<&'a str, &'a [String]>>,
+    /// With `include_remote_data`: the provider's record as it came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote_data: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     deleted: bool,
 }
@@ -351,6 +357,19 @@ enum Data<'a> {
     Raw(&'a RawValue),
     /// Parsed, because a custom mapping or a filter works on it.
     Tree(Value),
+}
+
+/// The provider's record to serve as `remote_data`, when the transfer asks
+/// for it and the connector gave valid JSON (a 0.1 connector gives none).
+fn remote<'a>(t: &Transfer, record: &'a PulledRecord) -> Option<&'a RawValue> {
+    let text = record.remote.as_deref().filter(|_| t.include_remote_data)?;
+    match serde_json::from_str(text) {
+        Ok(raw) => Some(raw),
+        Err(err) => {
+            tracing::warn!(transfer = %t.id, record = %record.id, %err, "the connector's remote record is not JSON; left out");
+            None
+        }
+    }
 }
 
 /// What a record looks like, to tell whether it changed since the last pull.

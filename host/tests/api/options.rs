@@ -286,6 +286,49 @@ async fn disable_upsert_creates_without_looking_anything_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn include_remote_data_gives_each_record_the_providers_own() {
+    let t = TestHost::start(sim_config(30, 3)).await;
+    let key = t.key("acme").await;
+    let session = t.connected_session(&key, json!({})).await;
+    let pull = |include: Value| {
+        let (t, key, session) = (&t, key.clone(), session.clone());
+        async move {
+            let id = t
+                .transfer(&key, "/api/pull/transfer", json!({ "session_id": session, "endgrate_type": CONTACT, "include_remote_data": include }))
+                .await;
+            t.all_data(&key, "pull", CONTACT, &id).await
+        }
+    };
+    let rows = pull(json!(true)).await;
+    assert_eq!(rows.len(), 30);
+    for row in &rows {
+        let remote = &row["remote_data"];
+        assert_eq!(remote["id"], row["id"], "{row}");
+        let held = t
+            .sim
+            .control()
+            .record("contacts", row["id"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(remote["properties"]["email"], held["properties"]["email"]);
+        assert_eq!(
+            row["data"]["email_addresses"][0]["email_address"],
+            held["properties"]["email"]
+        );
+    }
+    let rows = pull(json!(false)).await;
+    assert!(rows.iter().all(|r| r.get("remote_data").is_none()));
+
+    let (status, answer) = t
+        .post(&key, "/api/pull/transfer", json!({ "session_id": session, "endgrate_type": CONTACT, "include_remote_data": "yes" }))
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer.to_string().contains("include_remote_data"),
+        "{answer}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pushed_item_with_an_id_updates_that_record() {
     let t = TestHost::start(sim_config(3, 1)).await;
     let key = t.key("acme").await;

@@ -452,6 +452,20 @@ impl Harness {
         ty: &TypeCase,
         since: Option<&str>,
         page_size: u32,
+        between: impl AsyncFnMut(usize),
+    ) -> Pulled {
+        self.pull_all_with(ty, since, page_size, false, between)
+            .await
+    }
+
+    /// [`Harness::pull_all`], asking for each record's provider record too
+    /// when `include_remote`.
+    async fn pull_all_with(
+        &self,
+        ty: &TypeCase,
+        since: Option<&str>,
+        page_size: u32,
+        include_remote: bool,
         mut between: impl AsyncFnMut(usize),
     ) -> Pulled {
         let associations: Vec<String> = self
@@ -470,6 +484,7 @@ impl Harness {
                 page_size,
                 params: json!({}),
                 associations: associations.clone(),
+                include_remote,
             };
             let page = retrying(|| {
                 self.runtime
@@ -881,6 +896,59 @@ async fn full_pull(case: &'static Case) {
     }
 }
 
+/// `include-remote`: each pulled record carries the provider's record as the
+/// provider returned it, with the record's id and the simulator's values on
+/// every field the connector maps; a pull that does not ask gets none.
+async fn remote_records_are_the_providers(case: &'static Case) {
+    let h = Harness::start(case).await;
+    for ty in &case.types {
+        let held: BTreeMap<String, Value> =
+            h.raw(ty).into_iter().map(|r| ((ty.id)(&r), r)).collect();
+        let pulled = h
+            .pull_all_with(ty, None, h.page_size, true, async |_| {})
+            .await;
+        assert_eq!(pulled.records.len(), held.len(), "{}", ty.endgrate_type);
+        let mut problems = Vec::new();
+        for record in &pulled.records {
+            let Some(text) = &record.remote else {
+                problems.push(format!("{}: no remote record", record.id));
+                continue;
+            };
+            let remote: Value = match serde_json::from_str(text) {
+                Ok(v) => v,
+                Err(e) => {
+                    problems.push(format!("{}: remote record is not JSON: {e}", record.id));
+                    continue;
+                }
+            };
+            if (ty.id)(&remote) != record.id {
+                problems.push(format!(
+                    "{}: remote record of id {}",
+                    record.id,
+                    (ty.id)(&remote)
+                ));
+            }
+            match held.get(&record.id) {
+                Some(raw) if (ty.expected)(&remote) != (ty.expected)(raw) => {
+                    problems.push(format!(
+                        "{}: remote record {remote} differs from the simulator's {raw}",
+                        record.id
+                    ))
+                }
+                Some(_) => {}
+                None => problems.push(format!("{}: not the simulator's record", record.id)),
+            }
+        }
+        assert_no_problems(ty, "remote records", &problems);
+        let plain = h.pull_all(ty, None, h.page_size, async |_| {}).await;
+        assert!(
+            plain.records.iter().all(|r| r.remote.is_none()),
+            "{}: remote records nobody asked for",
+            ty.endgrate_type
+        );
+    }
+}
+
 async fn incremental_pull(case: &'static Case) {
     let h = Harness::start(case).await;
     let since = since_now();
@@ -1113,6 +1181,7 @@ async fn malformed_json_names_the_provider(case: &'static Case) {
         page_size: h.page_size,
         params: json!({}),
         associations: Vec::new(),
+        include_remote: false,
     };
     let first_request = request(None);
     let first = retrying(|| {
@@ -1646,6 +1715,11 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn full_pull() {
                     super::full_pull(&$case).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn remote_records_are_the_providers() {
+                    super::remote_records_are_the_providers(&$case).await
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

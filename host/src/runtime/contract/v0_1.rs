@@ -170,6 +170,8 @@ impl From<wit::Page> for Page {
                     data: r.data,
                     associations: r.associations,
                     deleted: r.deleted,
+                    // 0.1 has no way to return the provider's record.
+                    remote: None,
                 })
                 .collect(),
             next_cursor: p.next_cursor,

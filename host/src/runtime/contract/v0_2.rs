@@ -177,6 +177,7 @@ impl From<&PullRequest> for wit::PullRequest {
             page_size: r.page_size,
             params: r.params.to_string(),
             associations: r.associations.clone(),
+            include_remote: r.include_remote,
         }
     }
 }
@@ -192,6 +193,7 @@ impl From<wit::Page> for Page {
                     data: r.data,
                     associations: r.associations,
                     deleted: r.deleted,
+                    remote: r.remote,
                 })
                 .collect(),
             next_cursor: p.next_cursor,
