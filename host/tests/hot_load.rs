@@ -25,6 +25,7 @@ fn probe_pull() -> PullRequest {
         params: json!({}),
         associations: Vec::new(),
         include_remote: false,
+        passthrough_fields: Vec::new(),
     }
 }
 

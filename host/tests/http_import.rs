@@ -121,6 +121,7 @@ async fn fetch(
         params: json!({ "mode": "ok" }),
         associations: Vec::new(),
         include_remote: false,
+        passthrough_fields: Vec::new(),
     };
     let page = runtime
         .pull("misbehave", &conn, Some(credential), &request)

@@ -70,6 +70,7 @@ fn pull(mode: &str) -> PullRequest {
         params: json!({ "mode": mode }),
         associations: Vec::new(),
         include_remote: false,
+        passthrough_fields: Vec::new(),
     }
 }
 

@@ -97,6 +97,55 @@ pub(crate) fn parse<T: DeserializeOwned>(response: Response) -> Result<T, Connec
     })
 }
 
+/// The properties a pull asks for: those the connector maps, then the
+/// session's passthrough fields.
+fn asked_properties(kind: Kind, req: &PullRequest) -> Vec<String> {
+    let mut asked: Vec<String> = kind.properties().iter().map(|p| (*p).to_owned()).collect();
+    for field in &req.passthrough_fields {
+        if !asked.contains(field) {
+            asked.push(field.clone());
+        }
+    }
+    asked
+}
+
+/// `GET /crm/v3/properties/{objectType}`.
+#[derive(Debug, Deserialize)]
+struct PropertyList {
+    results: Vec<PropertyDefinition>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PropertyDefinition {
+    name: String,
+    label: String,
+    #[serde(rename = "type")]
+    kind: String,
+    /// True for HubSpot's own properties; absent for the portal's.
+    #[serde(default)]
+    hubspot_defined: bool,
+    #[serde(default)]
+    hidden: bool,
+    #[serde(default)]
+    options: Vec<PropertyOption>,
+    #[serde(default, rename = "modificationMetadata")]
+    modification: Option<ModificationMetadata>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PropertyOption {
+    label: String,
+    value: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ModificationMetadata {
+    #[serde(default)]
+    read_only_value: bool,
+}
+
 /// A search result's modification time, as HubSpot wrote it.
 fn modified_at(raw: &Value, kind: Kind) -> Option<&str> {
     raw.get("properties")?
@@ -333,6 +382,36 @@ impl Connector for HubSpot {
         }
     }
 
+    fn list_fields(
+        _conn: &Connection,
+        endgrate_type: &str,
+    ) -> Result<Vec<FieldInfo>, ConnectorError> {
+        let kind = Kind::from_type(endgrate_type)?;
+        let answer: PropertyList = parse(
+            API.get(format!("/crm/v3/properties/{}", kind.path()))
+                .send()?,
+        )?;
+        Ok(answer
+            .results
+            .into_iter()
+            .filter(|p| !p.hidden)
+            .map(|p| FieldInfo {
+                mapped: kind.properties().contains(&p.name.as_str()) || p.name == "hs_object_id",
+                json_type: match p.kind.as_str() {
+                    "number" => "number",
+                    "bool" => "boolean",
+                    _ => "string",
+                }
+                .to_owned(),
+                custom: !p.hubspot_defined,
+                read_only: p.modification.is_some_and(|m| m.read_only_value),
+                options: p.options.into_iter().map(|o| (o.value, o.label)).collect(),
+                name: p.name,
+                label: p.label,
+            })
+            .collect())
+    }
+
     fn check(_conn: &Connection) -> Result<(), ConnectorError> {
         let _: ObjectPage = parse(
             API.get("/crm/v3/objects/contacts")
@@ -373,7 +452,7 @@ impl Connector for HubSpot {
                         {"propertyName": modified, "operator": "GTE", "value": state.since}
                     ]}],
                     "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
-                    "properties": kind.properties(),
+                    "properties": asked_properties(kind, &req),
                     "limit": asked,
                     "after": state.after,
                 });
@@ -408,7 +487,7 @@ impl Connector for HubSpot {
                     API.get(format!("/crm/v3/objects/{}", kind.path()))
                         .query("limit", limit)
                         .query_opt("after", after)
-                        .query("properties", kind.properties().join(","))
+                        .query("properties", asked_properties(kind, &req).join(","))
                         .query_opt("associations", with_associations.then(|| other.path()))
                         .send()?,
                 )?;
@@ -429,8 +508,13 @@ impl Connector for HubSpot {
                 records.push(PulledRecord::deleted(id));
                 continue;
             }
-            let mut record =
-                PulledRecord::new(&id, &mapping::to_cdm(kind, raw))?.with_remote(&req, raw)?;
+            let mut record = PulledRecord::new(&id, &mapping::to_cdm(kind, raw))?
+                .with_remote(&req, raw)?
+                .with_passthrough(&req, |name| {
+                    raw.pointer(&format!("/properties/{name}"))
+                        .filter(|v| !v.is_null())
+                        .cloned()
+                })?;
             if with_associations {
                 let ids = if search.is_some() {
                     fetch_association_ids(kind, &id)?

@@ -47,7 +47,19 @@ pub fn push(kind: Kind, items: Vec<PushItem>) -> Result<Vec<ItemResult>, Connect
     for (i, item) in items.iter().enumerate() {
         let props = item
             .data_as::<Value>()
-            .and_then(|data| mapping::from_cdm(kind, &data));
+            .and_then(|data| mapping::from_cdm(kind, &data))
+            .and_then(|mut props| {
+                // Passthrough fields go as HubSpot stores every value: text.
+                for (name, value) in item.passthrough_values()? {
+                    let text = match value {
+                        Value::String(s) => s,
+                        Value::Null => String::new(),
+                        other => other.to_string(),
+                    };
+                    props.insert(name, Value::String(text));
+                }
+                Ok(props)
+            });
         match (props, &item.id) {
             (Err(err), _) => results[i] = Some(Err(err)),
             (Ok(props), None) => {

@@ -84,6 +84,7 @@ fn item(id: Option<&str>, data: Value) -> PushItem {
         idempotency_key: String::new(),
         data: data.to_string(),
         associations: Vec::new(),
+        passthrough: None,
     }
 }
 

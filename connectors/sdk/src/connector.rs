@@ -9,7 +9,9 @@ use std::marker::PhantomData;
 
 use crate::bindings::exports::switchyard::connector::connector::Guest;
 use crate::lookups::Lookups;
-use crate::{Connection, ConnectorError, Json, Manifest, Page, PullRequest, PushItem, Pushed};
+use crate::{
+    Connection, ConnectorError, FieldInfo, Json, Manifest, Page, PullRequest, PushItem, Pushed,
+};
 
 /// A provider connector. Implement it on a unit struct and export it with
 /// [`export_connector!`](crate::export_connector).
@@ -51,6 +53,20 @@ pub trait Connector {
     ) -> Result<Vec<Result<Pushed, ConnectorError>>, ConnectorError> {
         let _ = (conn, items);
         Err(unsupported::<Self>(&format!("pushing {endgrate_type}")))
+    }
+
+    /// Discovery: the fields `endgrate_type`'s records have at the provider
+    /// for this connection, custom fields included, each marked `mapped` when
+    /// the connector already carries it in the common model. The host offers
+    /// the unmapped ones as the session's passthrough fields, asks for their
+    /// values in [`PullRequest::passthrough_fields`] and hands pushed values
+    /// in [`PushItem::passthrough`]. Defaults to none (no discovery).
+    fn list_fields(
+        conn: &Connection,
+        endgrate_type: &str,
+    ) -> Result<Vec<FieldInfo>, ConnectorError> {
+        let _ = (conn, endgrate_type);
+        Ok(Vec::new())
     }
 
     /// Finds the provider id of the record matching every field of `keys` (a
@@ -183,6 +199,14 @@ impl<C: Connector> Guest for Export<C> {
     ) -> Result<Vec<Result<Pushed, ConnectorError>>, ConnectorError> {
         crate::panic::install_hook();
         C::push(&conn, &endgrate_type, items)
+    }
+
+    fn list_fields(
+        conn: Connection,
+        endgrate_type: String,
+    ) -> Result<Vec<FieldInfo>, ConnectorError> {
+        crate::panic::install_hook();
+        C::list_fields(&conn, &endgrate_type)
     }
 
     fn find_match(

@@ -78,6 +78,7 @@ impl PullRequest {
             params: "{}".to_owned(),
             associations: Vec::new(),
             include_remote: false,
+            passthrough_fields: Vec::new(),
         }
     }
 }
@@ -91,12 +92,24 @@ impl PushItem {
             idempotency_key: "test-item".to_owned(),
             data: to_json(data)?,
             associations: Vec::new(),
+            passthrough: None,
         })
     }
 
     /// The item's record as `T`; a record of another shape is `invalid-data`.
     pub fn data_as<T: DeserializeOwned>(&self) -> Result<T, ConnectorError> {
         from_json(&self.data)
+    }
+
+    /// The values of passthrough fields pushed with this item, by the
+    /// provider's names (empty when none).
+    pub fn passthrough_values(
+        &self,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, ConnectorError> {
+        match &self.passthrough {
+            Some(text) => from_json(text),
+            None => Ok(serde_json::Map::new()),
+        }
     }
 
     /// The provider ids to link this item to for `endgrate_type`.
@@ -121,6 +134,7 @@ impl PulledRecord {
             associations: Vec::new(),
             deleted: false,
             remote: None,
+            passthrough: None,
         })
     }
 
@@ -132,6 +146,7 @@ impl PulledRecord {
             associations: Vec::new(),
             deleted: true,
             remote: None,
+            passthrough: None,
         }
     }
 
@@ -151,6 +166,26 @@ impl PulledRecord {
     ) -> Result<Self, ConnectorError> {
         if req.include_remote {
             self.remote = Some(to_json(raw)?);
+        }
+        Ok(self)
+    }
+
+    /// Adds the values of the passthrough fields the pull asked for
+    /// ([`PullRequest::passthrough_fields`]): `value_of` gives a field's value
+    /// by its provider name, `None` when the record has none. Asks nothing
+    /// when the pull asked for no fields.
+    pub fn with_passthrough(
+        mut self,
+        req: &PullRequest,
+        value_of: impl Fn(&str) -> Option<serde_json::Value>,
+    ) -> Result<Self, ConnectorError> {
+        let values: serde_json::Map<String, serde_json::Value> = req
+            .passthrough_fields
+            .iter()
+            .filter_map(|name| Some((name.clone(), value_of(name)?)))
+            .collect();
+        if !values.is_empty() {
+            self.passthrough = Some(to_json(&values)?);
         }
         Ok(self)
     }

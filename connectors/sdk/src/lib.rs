@@ -157,8 +157,8 @@ mod urls;
 
 pub use bindings::switchyard::connector::types::{
     ApiKeyField, AuthSpec, BatchLimits, ClientAuth, Connection, ConnectorError,
-    CredentialPlacement, CursorPaging, Integration, Json, Manifest, Oauth2Spec, Page, Paging,
-    PullRequest, PulledRecord, PushItem, Pushed, RateClass, RateLimit,
+    CredentialPlacement, CursorPaging, FieldInfo, Integration, Json, Manifest, Oauth2Spec, Page,
+    Paging, PullRequest, PulledRecord, PushItem, Pushed, RateClass, RateLimit,
 };
 pub use connector::Connector;
 
@@ -167,8 +167,9 @@ pub mod prelude {
     pub use crate::http::{Api, Method, Response};
     pub use crate::{
         ApiKeyField, AuthSpec, BatchLimits, ClientAuth, Connection, Connector, ConnectorError,
-        CredentialPlacement, CursorPaging, Integration, Json, Manifest, Oauth2Spec, Page, Paging,
-        PullRequest, PulledRecord, PushItem, Pushed, RateClass, RateLimit, export_connector, log,
+        CredentialPlacement, CursorPaging, FieldInfo, Integration, Json, Manifest, Oauth2Spec,
+        Page, Paging, PullRequest, PulledRecord, PushItem, Pushed, RateClass, RateLimit,
+        export_connector, log,
     };
 }
 

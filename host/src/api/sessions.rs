@@ -14,7 +14,7 @@ use crate::http::{ApiError, AppState};
 use crate::runtime::CallError;
 use crate::runtime::types::{Connection, ConnectorError};
 use crate::sessions::configuration::{
-    configuration_object, configure, queue_configuration_webhook,
+    configuration_object, configure, discover_passthrough_fields, queue_configuration_webhook,
 };
 use crate::sessions::{CreateError, Session, SessionOptions, SessionSchema, Webhooks};
 use crate::store::{decode, encode, key, new_id, now_ms, prefix};
@@ -206,6 +206,7 @@ fn default_schema_entry(endgrate_type: &str, associations: bool) -> SessionSchem
         mapping: None,
         upsert: Default::default(),
         passthrough: false,
+        passthrough_fields: Vec::new(),
         open_resource: false,
     }
 }
@@ -273,6 +274,7 @@ fn parse_schema(at: &str, entry: &Value) -> Result<SessionSchema, ApiError> {
                 mapping: None,
                 upsert: Default::default(),
                 passthrough: false,
+                passthrough_fields: Vec::new(),
                 open_resource: true,
             }),
             (None, None) => Err(bad(
@@ -315,6 +317,7 @@ fn parse_schema(at: &str, entry: &Value) -> Result<SessionSchema, ApiError> {
         mapping: None,
         upsert: Default::default(),
         passthrough: false,
+        passthrough_fields: Vec::new(),
         open_resource: false,
     })
 }
@@ -535,6 +538,7 @@ pub async fn attach_credentials(
         .await
         .map_err(ApiError::storage)?;
     configure(&mut session, &manifest, settings);
+    discover_passthrough_fields(&state.runtime, &state.credentials, &mut session).await;
     queue_configuration_webhook(&state.db, &session, &manifest, &state.config.public_url)
         .map_err(ApiError::storage)?;
     if !state

@@ -129,8 +129,10 @@ pub async fn pull(
     let include_remote_data = body.flag("include_remote_data")?;
     let params = match body.object("params")? {
         Some(params) => {
-            Filter::parse(params, &cdm::schema_fields(&schema.schema))
-                .map_err(|e| bad(&e.field, e.to_string()))?;
+            // The session's passthrough fields can be filtered on too.
+            let mut fields = cdm::schema_fields(&schema.schema);
+            fields.extend(schema.passthrough_fields.iter().map(|f| f.name.clone()));
+            Filter::parse(params, &fields).map_err(|e| bad(&e.field, e.to_string()))?;
             Value::Object(params.clone())
         }
         None => Value::Null,

@@ -24,7 +24,9 @@ use crate::http::AppState;
 use crate::http::input::QueryParams;
 use crate::runtime::manifest::{AuthSpec, Manifest};
 use crate::runtime::types::{Connection, ConnectorError};
-use crate::sessions::configuration::{configure, queue_configuration_webhook};
+use crate::sessions::configuration::{
+    configure, discover_passthrough_fields, queue_configuration_webhook,
+};
 use crate::sessions::grants::{self, PASS_COOKIE};
 use crate::sessions::offering::offered;
 use crate::sessions::{ConnectionState, Session};
@@ -763,6 +765,7 @@ async fn complete(
         .or_else(|| session.connection.as_ref().map(|c| c.settings.clone()))
         .unwrap_or_else(|| Value::Object(Map::new()));
     configure(session, manifest, settings);
+    discover_passthrough_fields(&state.runtime, &state.credentials, session).await;
     if queue_configuration_webhook(&state.db, session, manifest, &state.config.public_url).is_err()
     {
         return Err(unavailable());

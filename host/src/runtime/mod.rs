@@ -46,7 +46,8 @@ use registry::{InstallRefused, Installed, LoadedConnector, Registry};
 pub use sandbox::CallError;
 use sandbox::CallState;
 use types::{
-    Connection, ConnectorError, OutRequest, OutResponse, Page, PullRequest, PushItem, Pushed,
+    Connection, ConnectorError, FieldInfo, OutRequest, OutResponse, Page, PullRequest, PushItem,
+    Pushed,
 };
 
 /// Bounds on every call into a connector.
@@ -559,6 +560,20 @@ impl Runtime {
     ) -> Result<Vec<Result<Pushed, ConnectorError>>, CallError> {
         let mut call = self.start(id, Some((conn, credential)), None).await?;
         call.run(async |i, store, conn| i.push(store, conn, endgrate_type, items).await)
+            .await
+    }
+
+    /// Discovery: the fields `endgrate_type`'s records have at the provider
+    /// for this connection, custom fields included (none for a 0.1 connector).
+    pub async fn list_fields(
+        &self,
+        id: &str,
+        conn: &Connection,
+        credential: Option<Arc<dyn CredentialSource>>,
+        endgrate_type: &str,
+    ) -> Result<Vec<FieldInfo>, CallError> {
+        let mut call = self.start(id, Some((conn, credential)), None).await?;
+        call.run(async |i, store, conn| i.list_fields(store, conn, endgrate_type).await)
             .await
     }
 

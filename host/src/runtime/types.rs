@@ -28,6 +28,9 @@ pub struct PullRequest {
     pub associations: Vec<String>,
     /// Ask for each record's provider record too (contract 0.2).
     pub include_remote: bool,
+    /// Provider fields whose values each record carries in
+    /// [`PulledRecord::passthrough`] (contract 0.2).
+    pub passthrough_fields: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +49,9 @@ pub struct PulledRecord {
     /// The provider's record as the provider returned it, as JSON text, when
     /// asked for and given (contract 0.2).
     pub remote: Option<String>,
+    /// The asked-for passthrough fields' values, a JSON object as text, by
+    /// the provider's names (contract 0.2).
+    pub passthrough: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +62,22 @@ pub struct PushItem {
     pub idempotency_key: String,
     pub data: Value,
     pub associations: Vec<(String, Vec<String>)>,
+    /// Values of passthrough fields, by the provider's names (contract 0.2).
+    pub passthrough: Option<Value>,
+}
+
+/// One field of a provider's records, as a connector's discovery lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldInfo {
+    pub name: String,
+    pub label: String,
+    /// A JSON Schema type name.
+    pub json_type: String,
+    pub custom: bool,
+    pub read_only: bool,
+    pub options: Vec<(String, String)>,
+    /// The connector carries it in the common model already.
+    pub mapped: bool,
 }
 
 #[derive(Debug, Clone)]

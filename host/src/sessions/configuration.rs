@@ -4,9 +4,12 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{ConnectionState, Session, SessionSchema};
+use super::{ConnectionState, ProviderField, Session, SessionSchema};
 use crate::cdm::{self, mapping::FieldMapping};
+use crate::credentials::Credentials;
+use crate::runtime::Runtime;
 use crate::runtime::manifest::{Integration, Manifest};
+use crate::runtime::types::Connection;
 use crate::store::{Db, StoreError, now_ms};
 use crate::webhooks::outbox::{self, Delivery};
 use crate::wire::{self, Direction};
@@ -44,6 +47,58 @@ pub fn configure(session: &mut Session, manifest: &Manifest, settings: Value) {
     });
     session.reauth_required = false;
     session.pending = None;
+}
+
+/// With `passthrough_fields`: asks the connector which fields each enabled
+/// schema's records have at the provider, and keeps per schema those it does
+/// not map (typically the account's custom fields). A schema whose discovery
+/// fails keeps none, with a warning: the session connects all the same.
+pub async fn discover_passthrough_fields(
+    runtime: &Runtime,
+    credentials: &Credentials,
+    session: &mut Session,
+) {
+    if !session.options.passthrough_fields {
+        return;
+    }
+    let Some(connection) = session.connection.clone() else {
+        return;
+    };
+    let conn = Connection {
+        key: session.id.clone(),
+        api_base: None,
+        settings: connection.settings.clone(),
+    };
+    let credential = credentials.source(&session.id);
+    for schema in session.schemas.iter_mut().filter(|s| s.enabled) {
+        let Some(integration) = schema.integration.clone() else {
+            continue;
+        };
+        let listed = runtime
+            .list_fields(
+                &connection.provider,
+                &conn,
+                Some(credential.clone()),
+                &integration,
+            )
+            .await;
+        match listed {
+            Ok(fields) => {
+                schema.passthrough_fields = fields
+                    .into_iter()
+                    .filter(|f| !f.mapped)
+                    .map(|f| ProviderField {
+                        name: f.name,
+                        title: f.label,
+                        json_type: f.json_type,
+                    })
+                    .collect();
+            }
+            Err(err) => {
+                tracing::warn!(session = %conn.key, schema = %schema.name, %err, "could not discover the provider's fields; the schema carries no passthrough fields");
+            }
+        }
+    }
 }
 
 /// `provider_info` as the configuration object, integrations and errors
@@ -103,7 +158,27 @@ fn configured_schema(schema: &SessionSchema, direction: Direction) -> Value {
     }
     out.insert("associations".into(), schema.associations.into());
     out.insert("session_method".into(), direction.as_str().into());
+    // Passthrough fields are among the schema's properties too.
+    if let Some(Value::Object(properties)) = out.get_mut("properties") {
+        for (name, field) in passthrough_properties(schema) {
+            properties.entry(name).or_insert(field);
+        }
+    }
     Value::Object(out)
+}
+
+/// The JSON Schema properties of a schema's passthrough fields.
+fn passthrough_properties(schema: &SessionSchema) -> Map<String, Value> {
+    schema
+        .passthrough_fields
+        .iter()
+        .map(|f| {
+            (
+                f.name.clone(),
+                json!({ "title": f.title, "type": f.json_type }),
+            )
+        })
+        .collect()
 }
 
 /// The configuration object of a configured session.
@@ -132,7 +207,7 @@ pub fn configuration_object(session: &Session, manifest: &Manifest, public_url: 
                 "associations": schema.associations,
                 "field_mapping": schema.mapping,
                 "upsert_behaviour": schema.upsert,
-                "passthrough_fields": { "properties": {}, "required": [] },
+                "passthrough_fields": { "properties": passthrough_properties(schema), "required": [] },
             }),
         );
     }

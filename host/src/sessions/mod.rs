@@ -24,7 +24,8 @@ use self::counts::SessionCounts;
 use crate::store::record_counts::RecordCounts;
 use crate::store::{Db, StoreError, decode, encode, get_json, key, prefix, remove_prefix};
 pub use model::{
-    ConnectionState, Session, SessionOptions, SessionSchema, UpsertBehaviour, Webhook, Webhooks,
+    ConnectionState, ProviderField, Session, SessionOptions, SessionSchema, UpsertBehaviour,
+    Webhook, Webhooks,
 };
 
 /// Sessions live this long unless `save_session` is set.

@@ -101,11 +101,28 @@ pub struct SessionSchema {
     /// session page (`passthrough_schemas`).
     #[serde(default)]
     pub passthrough: bool,
+    /// The provider fields it carries beside its own (`passthrough_fields`):
+    /// those the connector's discovery listed and does not map, found when
+    /// the session was configured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passthrough_fields: Vec<ProviderField>,
     /// Given by its `title` only: the end user picks which provider resource
     /// fills it on the session page, and its records take that resource's
     /// common-model shape.
     #[serde(default)]
     pub open_resource: bool,
+}
+
+/// A provider field a session carries beside its schema's own fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProviderField {
+    /// The provider's own name, used as the key in records' `data`.
+    pub name: String,
+    /// The name the provider shows.
+    pub title: String,
+    /// Its JSON Schema type.
+    #[serde(rename = "type")]
+    pub json_type: String,
 }
 
 /// What a push that updates an existing provider record does with a field.

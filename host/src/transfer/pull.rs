@@ -67,6 +67,12 @@ pub async fn fetch(step: &Step<'_>, t: &mut Transfer) -> Result<Page, StepError>
         params: t.params.clone(),
         associations: t.associations.clone(),
         include_remote: t.include_remote_data,
+        passthrough_fields: step
+            .schema
+            .passthrough_fields
+            .iter()
+            .map(|f| f.name.clone())
+            .collect(),
     };
     step.runtime
         .pull(
@@ -112,7 +118,8 @@ pub fn stage(
     for record in &page.records {
         // The connector's JSON is kept as it is unless a mapping or a filter
         // needs it as a tree: most pulls store and serve it unparsed.
-        let parsed = if needs_tree {
+        let passthrough = passthrough_of(record);
+        let parsed = if needs_tree || passthrough.is_some() {
             serde_json::from_str::<Value>(&record.data).map(Data::Tree)
         } else {
             serde_json::from_str::<&RawValue>(&record.data).map(Data::Raw)
@@ -156,10 +163,26 @@ pub fn stage(
         }
         let data = match data {
             Data::Tree(parsed) => {
-                let shaped = match custom_mapping {
+                let mut shaped = match custom_mapping {
                     Some(mapping) => mapping.to_custom(&parsed),
                     None => parsed,
                 };
+                // Passthrough fields sit beside the schema's own, which win
+                // a clash of names.
+                if let (Some(fields), Value::Object(members)) = (passthrough, &mut shaped) {
+                    for (name, value) in fields {
+                        let declared = step
+                            .schema
+                            .passthrough_fields
+                            .iter()
+                            .find(|f| f.name == name);
+                        let value = match declared {
+                            Some(field) => typed(value, &field.json_type),
+                            None => value,
+                        };
+                        members.entry(name).or_insert(value);
+                    }
+                }
                 if let Some(filter) = &filter
                     && !record.deleted
                     && !filter.matches(&shaped)
@@ -359,6 +382,39 @@ enum Data<'a> {
     Tree(Value),
 }
 
+/// The values of the session's passthrough fields a record came with (a
+/// JSON object; anything else is left out).
+fn passthrough_of(record: &PulledRecord) -> Option<serde_json::Map<String, Value>> {
+    match serde_json::from_str(record.passthrough.as_deref()?) {
+        Ok(Value::Object(fields)) if !fields.is_empty() => Some(fields),
+        _ => None,
+    }
+}
+
+/// A passthrough value as the type discovery declared for it: providers
+/// such as HubSpot send every value as text.
+fn typed(value: Value, json_type: &str) -> Value {
+    let Value::String(text) = &value else {
+        return value;
+    };
+    match json_type {
+        "number" | "integer" if text.trim().is_empty() => Value::Null,
+        "number" | "integer" => text
+            .trim()
+            .parse::<i64>()
+            .map(Value::from)
+            .or_else(|_| text.trim().parse::<f64>().map(Value::from))
+            .unwrap_or(value),
+        "boolean" => match text.as_str() {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            "" => Value::Null,
+            _ => value,
+        },
+        _ => value,
+    }
+}
+
 /// The provider's record to serve as `remote_data`, when the transfer asks
 /// for it and the connector gave valid JSON (a 0.1 connector gives none).
 fn remote<'a>(t: &Transfer, record: &'a PulledRecord) -> Option<&'a RawValue> {
@@ -384,4 +440,21 @@ fn fingerprint(record: &PulledRecord) -> [u8; 32] {
         }
     }
     h.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passthrough_values_take_the_type_discovery_declared() {
+        assert_eq!(typed(json!("412"), "number"), json!(412));
+        assert_eq!(typed(json!("4.5"), "number"), json!(4.5));
+        assert_eq!(typed(json!(""), "number"), Value::Null);
+        assert_eq!(typed(json!("n/a"), "number"), json!("n/a"));
+        assert_eq!(typed(json!("true"), "boolean"), json!(true));
+        assert_eq!(typed(json!("false"), "boolean"), json!(false));
+        assert_eq!(typed(json!("red"), "string"), json!("red"));
+        assert_eq!(typed(json!(7), "string"), json!(7));
+    }
 }

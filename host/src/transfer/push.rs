@@ -27,7 +27,7 @@ use super::{Hook, Progress, Step, StepError, Transfer, stage_webhook, webhook};
 use crate::errors::{ErrorRecord, ErrorType, NewError};
 use crate::runtime::types::{ConnectorError, PushItem};
 use crate::sessions::configuration::{integration_info, provider_info};
-use crate::sessions::{SessionSchema, UpsertBehaviour};
+use crate::sessions::{ProviderField, SessionSchema, UpsertBehaviour};
 use crate::store::{encode, get_json, key, seq_key};
 use reconcile::Unconfirmed;
 
@@ -542,11 +542,16 @@ async fn run_ops(
         // 2. The provider writes.
         let items: Vec<PushItem> = chunk
             .iter()
-            .map(|(op, update, common)| PushItem {
-                id: update.clone(),
-                idempotency_key: idempotency_key(&op.key),
-                data: common.clone(),
-                associations: op.links.clone(),
+            .map(|(op, update, common)| {
+                let (data, passthrough) =
+                    split_passthrough(common, &step.schema.passthrough_fields);
+                PushItem {
+                    id: update.clone(),
+                    idempotency_key: idempotency_key(&op.key),
+                    data,
+                    associations: op.links.clone(),
+                    passthrough,
+                }
             })
             .collect();
         let answers = step
@@ -686,9 +691,53 @@ fn from_common(schema: &SessionSchema, data: Value) -> Value {
     }
 }
 
+/// An item's record without the session's passthrough fields, and those
+/// fields' values (by the provider's names) when it has any.
+fn split_passthrough(record: &Value, fields: &[ProviderField]) -> (Value, Option<Value>) {
+    let Value::Object(members) = record else {
+        return (record.clone(), None);
+    };
+    if fields.is_empty() {
+        return (record.clone(), None);
+    }
+    let mut common = serde_json::Map::new();
+    let mut passthrough = serde_json::Map::new();
+    for (name, value) in members {
+        if fields.iter().any(|f| &f.name == name) {
+            passthrough.insert(name.clone(), value.clone());
+        } else {
+            common.insert(name.clone(), value.clone());
+        }
+    }
+    let passthrough = (!passthrough.is_empty()).then_some(Value::Object(passthrough));
+    (Value::Object(common), passthrough)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passthrough_fields_are_split_off_the_common_record() {
+        let field = |name: &str| ProviderField {
+            name: name.into(),
+            title: name.into(),
+            json_type: "string".into(),
+        };
+        let record = json!({ "first_name": "Ada", "favorite_color": "red", "loyalty_points": 3 });
+        let (common, passthrough) =
+            split_passthrough(&record, &[field("favorite_color"), field("loyalty_points")]);
+        assert_eq!(common, json!({ "first_name": "Ada" }));
+        assert_eq!(
+            passthrough,
+            Some(json!({ "favorite_color": "red", "loyalty_points": 3 }))
+        );
+        assert_eq!(split_passthrough(&record, &[]), (record.clone(), None));
+        assert_eq!(
+            split_passthrough(&record, &[field("other")]),
+            (record.clone(), None)
+        );
+    }
     use crate::store::decode;
 
     #[test]

@@ -302,6 +302,7 @@ pub fn apply(
                 mapping: None,
                 upsert: Default::default(),
                 passthrough: true,
+                passthrough_fields: Vec::new(),
                 open_resource: false,
             }),
             None => {}

@@ -18,6 +18,7 @@ mod limits;
 mod openapi;
 mod options;
 mod pages;
+mod passthrough;
 mod process;
 mod proxy;
 mod push;

@@ -155,6 +155,23 @@ struct TypeCase {
     reports_deletions: bool,
     /// A new record in the provider's create shape, for `Control::seed_record`.
     seed: fn() -> Value,
+    /// How the provider describes this type's fields, when the connector
+    /// discovers them; `None` for a connector without discovery (it must
+    /// list no fields).
+    discovery: Option<Discovery>,
+}
+
+/// A provider's field discovery, read straight from the simulator.
+struct Discovery {
+    /// The provider's discovery request.
+    call: fn() -> ApiCall,
+    /// Its answer's field definitions.
+    definitions: fn(&Value) -> Vec<Value>,
+    /// A definition's field name, and whether the field is the account's own.
+    name: fn(&Value) -> String,
+    custom: fn(&Value) -> bool,
+    /// A field's value on a raw record, as the provider returned it.
+    value: fn(&Value, &str) -> Option<Value>,
 }
 
 struct Link {
@@ -485,6 +502,7 @@ impl Harness {
                 params: json!({}),
                 associations: associations.clone(),
                 include_remote,
+                passthrough_fields: Vec::new(),
             };
             let page = retrying(|| {
                 self.runtime
@@ -949,6 +967,92 @@ async fn remote_records_are_the_providers(case: &'static Case) {
     }
 }
 
+/// Discovery lists the provider's fields (custom ones marked), and a pull
+/// asking for the custom ones carries their values as the provider holds
+/// them. A connector without discovery lists nothing.
+async fn discovery_lists_the_providers_fields(case: &'static Case) {
+    let h = Harness::start(case).await;
+    for ty in &case.types {
+        let listed = h
+            .runtime
+            .list_fields(h.id(), &h.conn, h.credential(), ty.endgrate_type)
+            .await
+            .unwrap_or_else(|e| panic!("{}: listing fields failed: {e}", ty.endgrate_type));
+        let Some(discovery) = &ty.discovery else {
+            assert!(
+                listed.is_empty(),
+                "{}: fields listed without discovery",
+                ty.endgrate_type
+            );
+            continue;
+        };
+        let definitions = (discovery.definitions)(&h.api((discovery.call)()).await);
+        let expected: BTreeMap<String, bool> = definitions
+            .iter()
+            .map(|d| ((discovery.name)(d), (discovery.custom)(d)))
+            .collect();
+        let got: BTreeMap<String, bool> =
+            listed.iter().map(|f| (f.name.clone(), f.custom)).collect();
+        assert_eq!(
+            got, expected,
+            "{}: the fields and which are custom",
+            ty.endgrate_type
+        );
+        let custom: Vec<String> = listed
+            .iter()
+            .filter(|f| f.custom)
+            .map(|f| f.name.clone())
+            .collect();
+        assert!(
+            !custom.is_empty(),
+            "{}: the simulator seeds custom fields",
+            ty.endgrate_type
+        );
+        assert!(
+            listed.iter().filter(|f| f.custom).all(|f| !f.mapped),
+            "{}: a custom field cannot be mapped",
+            ty.endgrate_type
+        );
+
+        let held: BTreeMap<String, Value> =
+            h.raw(ty).into_iter().map(|r| ((ty.id)(&r), r)).collect();
+        let request = PullRequest {
+            endgrate_type: ty.endgrate_type.to_owned(),
+            cursor: None,
+            since: None,
+            page_size: h.page_size,
+            params: json!({}),
+            associations: Vec::new(),
+            include_remote: false,
+            passthrough_fields: custom.clone(),
+        };
+        let page = retrying(|| h.runtime.pull(h.id(), &h.conn, h.credential(), &request))
+            .await
+            .unwrap_or_else(|e| panic!("{}: pull failed: {e}", ty.endgrate_type));
+        assert!(!page.records.is_empty());
+        let mut problems = Vec::new();
+        for record in &page.records {
+            let raw = &held[&record.id];
+            let values: Map<String, Value> = record
+                .passthrough
+                .as_deref()
+                .and_then(|text| serde_json::from_str(text).ok())
+                .unwrap_or_default();
+            for name in &custom {
+                let want = (discovery.value)(raw, name);
+                if values.get(name) != want.as_ref() {
+                    problems.push(format!(
+                        "{}: {name}: expected {want:?}, got {:?}",
+                        record.id,
+                        values.get(name)
+                    ));
+                }
+            }
+        }
+        assert_no_problems(ty, "passthrough values", &problems);
+    }
+}
+
 async fn incremental_pull(case: &'static Case) {
     let h = Harness::start(case).await;
     let since = since_now();
@@ -1182,6 +1286,7 @@ async fn malformed_json_names_the_provider(case: &'static Case) {
         params: json!({}),
         associations: Vec::new(),
         include_remote: false,
+        passthrough_fields: Vec::new(),
     };
     let first_request = request(None);
     let first = retrying(|| {
@@ -1423,6 +1528,7 @@ async fn push_create_update_upsert_associate(case: &'static Case) {
         idempotency_key: "conformance-update".into(),
         data: edited.clone(),
         associations: Vec::new(),
+        passthrough: None,
     };
     let updated = h.push_all(child, &[update]).await;
     assert_eq!(updated[0].id, children[0].id, "an update keeps the id");
@@ -1499,6 +1605,7 @@ async fn push_create_update_upsert_associate(case: &'static Case) {
         idempotency_key: "conformance-upsert".into(),
         data: changed.clone(),
         associations: Vec::new(),
+        passthrough: None,
     };
     let upserted = h.push_all(people, &[upsert]).await;
     assert_eq!(
@@ -1591,6 +1698,7 @@ fn creates(data: &[Value], associations: &[(String, Vec<String>)]) -> Vec<PushIt
             idempotency_key: String::new(),
             data: d.clone(),
             associations: associations.to_vec(),
+            passthrough: None,
         })
         .collect()
 }
@@ -1720,6 +1828,11 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn remote_records_are_the_providers() {
                     super::remote_records_are_the_providers(&$case).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn discovery_lists_the_providers_fields() {
+                    super::discovery_lists_the_providers_fields(&$case).await
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

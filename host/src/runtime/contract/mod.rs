@@ -22,7 +22,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use super::manifest::Manifest;
 use super::sandbox::CallState;
 pub use super::types::Answer;
-use super::types::{ConnectorError, Page, PullRequest, PushItem, Pushed};
+use super::types::{ConnectorError, FieldInfo, Page, PullRequest, PushItem, Pushed};
 
 /// A contract version this host loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -267,6 +267,23 @@ impl Instance {
                     }),
             ),
         }
+    }
+
+    /// A 0.1 component has no discovery: it lists no fields.
+    pub async fn list_fields(
+        &self,
+        store: &mut Store<CallState>,
+        conn: &GuestConnection,
+        endgrate_type: &str,
+    ) -> Answer<Vec<FieldInfo>> {
+        Ok(match self {
+            Instance::V0_1(_) => Ok(Vec::new()),
+            Instance::V0_2(w) => guest_v0_2(w)
+                .call_list_fields(store, &conn.into(), endgrate_type)
+                .await?
+                .map(|fields| fields.into_iter().map(Into::into).collect())
+                .map_err(Into::into),
+        })
     }
 
     pub async fn associate(

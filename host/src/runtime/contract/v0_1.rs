@@ -170,8 +170,10 @@ impl From<wit::Page> for Page {
                     data: r.data,
                     associations: r.associations,
                     deleted: r.deleted,
-                    // 0.1 has no way to return the provider's record.
+                    // 0.1 has no way to return the provider's record, nor
+                    // provider fields beside the common ones.
                     remote: None,
+                    passthrough: None,
                 })
                 .collect(),
             next_cursor: p.next_cursor,

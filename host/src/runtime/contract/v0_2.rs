@@ -34,7 +34,8 @@ use super::super::manifest::{
 };
 use super::super::sandbox::CallState;
 use super::super::types::{
-    ConnectorError, OutRequest, OutResponse, Page, PullRequest, PulledRecord, PushItem, Pushed,
+    ConnectorError, FieldInfo, OutRequest, OutResponse, Page, PullRequest, PulledRecord, PushItem,
+    Pushed,
 };
 use super::GuestConnection;
 
@@ -178,6 +179,7 @@ impl From<&PullRequest> for wit::PullRequest {
             params: r.params.to_string(),
             associations: r.associations.clone(),
             include_remote: r.include_remote,
+            passthrough_fields: r.passthrough_fields.clone(),
         }
     }
 }
@@ -194,6 +196,7 @@ impl From<wit::Page> for Page {
                     associations: r.associations,
                     deleted: r.deleted,
                     remote: r.remote,
+                    passthrough: r.passthrough,
                 })
                 .collect(),
             next_cursor: p.next_cursor,
@@ -208,6 +211,21 @@ impl From<&PushItem> for wit::PushItem {
             idempotency_key: i.idempotency_key.clone(),
             data: i.data.to_string(),
             associations: i.associations.clone(),
+            passthrough: i.passthrough.as_ref().map(|p| p.to_string()),
+        }
+    }
+}
+
+impl From<wit::FieldInfo> for FieldInfo {
+    fn from(f: wit::FieldInfo) -> Self {
+        FieldInfo {
+            name: f.name,
+            label: f.label,
+            json_type: f.json_type,
+            custom: f.custom,
+            read_only: f.read_only,
+            options: f.options,
+            mapped: f.mapped,
         }
     }
 }

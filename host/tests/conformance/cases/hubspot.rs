@@ -10,6 +10,25 @@ fn hubspot_update(object: &str, raw: &Value, properties: Value) -> ApiCall {
     )
 }
 
+/// `GET /crm/v3/properties/{object}`: custom properties lack
+/// `hubspotDefined`; their values sit in `properties`, as text.
+macro_rules! hubspot_discovery {
+    ($object:literal) => {
+        Discovery {
+            call: || ApiCall::new("GET", format!("/crm/v3/properties/{}", $object), None),
+            definitions: |answer| answer["results"].as_array().cloned().unwrap_or_default(),
+            name: |d| d["name"].as_str().unwrap_or_default().to_owned(),
+            custom: |d| d["hubspotDefined"] != json!(true),
+            value: |raw, name| {
+                raw["properties"]
+                    .get(name)
+                    .filter(|v| !v.is_null())
+                    .cloned()
+            },
+        }
+    };
+}
+
 pub static HUBSPOT: Case = Case {
     connector: "hubspot",
     min_page_size: 1,
@@ -47,6 +66,7 @@ pub static HUBSPOT: Case = Case {
             // Searches never return archived records (see the README).
             reports_deletions: false,
             seed: || json!({"properties": {"firstname": "Seeded", "lastname": "Person", "email": "seeded.person@example.org"}}),
+            discovery: Some(hubspot_discovery!("contacts")),
         },
         TypeCase {
             endgrate_type: "crm-company",
@@ -70,6 +90,7 @@ pub static HUBSPOT: Case = Case {
             }),
             reports_deletions: false,
             seed: || json!({"properties": {"name": "Seeded Company", "domain": "seeded.example.org"}}),
+            discovery: Some(hubspot_discovery!("companies")),
         },
     ],
     parent: 1,

@@ -35,6 +35,7 @@ pub static PIPEDRIVE: Case = Case {
             // v2 lists return live records only (see the README).
             reports_deletions: false,
             seed: || json!({"name": "Seeded Person", "emails": [{"value": "seeded.person@example.org", "primary": true, "label": "work"}]}),
+            discovery: None,
         },
         TypeCase {
             endgrate_type: "crm-company",
@@ -58,6 +59,7 @@ pub static PIPEDRIVE: Case = Case {
             }),
             reports_deletions: false,
             seed: || json!({"name": "Seeded Organization"}),
+            discovery: None,
         },
     ],
     parent: 1,

@@ -56,6 +56,7 @@ pub static QUICKBOOKS: Case = Case {
             reports_deletions: false,
             // Raw, as QuickBooks holds it: every customer has `Active`.
             seed: || json!({"DisplayName": "Seeded Customer", "Active": true, "PrimaryEmailAddr": {"Address": "seeded.customer@example.org"}}),
+            discovery: None,
         },
         TypeCase {
             endgrate_type: "accounting-invoice",
@@ -96,6 +97,7 @@ pub static QUICKBOOKS: Case = Case {
                     }],
                 })
             },
+            discovery: None,
         },
     ],
     parent: 0,

@@ -46,6 +46,7 @@ pub static SALESFORCE: Case = Case {
             // queryAll returns records in the Recycle Bin.
             reports_deletions: true,
             seed: || json!({"FirstName": "Seeded", "LastName": "Person", "Email": "seeded.person@example.org"}),
+            discovery: None,
         },
         TypeCase {
             endgrate_type: "crm-company",
@@ -63,6 +64,7 @@ pub static SALESFORCE: Case = Case {
             delete: Some(|_, raw| ApiCall::new("DELETE", salesforce_record("Account", raw), None)),
             reports_deletions: true,
             seed: || json!({"Name": "Seeded Account", "Website": "https://seeded.example.org"}),
+            discovery: None,
         },
     ],
     parent: 1,

@@ -74,6 +74,7 @@ pub fn build(ctx: Arc<Ctx>) -> (Router, Arc<dyn Backend>) {
                     .delete(objects::archive),
             )
             .route("/crm/v3/objects/{object}/search", post(search::search))
+            .route("/crm/v3/properties/{object}", get(objects::properties))
             .route(
                 "/crm/v3/objects/{object}/batch/{action}",
                 post(batch::batch),

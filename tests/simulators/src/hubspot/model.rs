@@ -33,6 +33,10 @@ const CONTACT_PROPS: &[&str] = &[
     "lifecyclestage",
     "website",
     "hs_lead_status",
+    // The portal's own (custom) properties.
+    "favorite_color",
+    "loyalty_points",
+    "newsletter_opt_in",
 ];
 const COMPANY_PROPS: &[&str] = &[
     "name",
@@ -48,6 +52,9 @@ const COMPANY_PROPS: &[&str] = &[
     "country",
     "numberofemployees",
     "lifecyclestage",
+    // The portal's own (custom) properties.
+    "account_tier",
+    "partner_since",
 ];
 
 impl Kind {
@@ -234,6 +241,10 @@ pub fn contact(ds: &Dataset, n: u64) -> HsObject {
     if let Some(m) = p.mobile {
         map.insert("mobilephone".into(), m);
     }
+    // The portal's custom properties, seeded on every contact.
+    map.insert("favorite_color".into(), COLORS[(n % 3) as usize].into());
+    map.insert("loyalty_points".into(), (n * 37 % 1000).to_string());
+    map.insert("newsletter_opt_in".into(), n.is_multiple_of(2).to_string());
     if let Some(o) = p.org {
         map.insert("company".into(), ds.org_name(o));
     }
@@ -261,6 +272,11 @@ pub fn company(ds: &Dataset, n: u64) -> HsObject {
         ("zip", o.address.postal_code),
         ("country", o.address.country.to_string()),
         ("numberofemployees", o.employees.to_string()),
+        ("account_tier", TIERS[(n % 3) as usize].to_string()),
+        (
+            "partner_since",
+            format!("20{:02}-0{}-15", 10 + n % 14, 1 + n % 9),
+        ),
     ]);
     HsObject {
         props: map,
@@ -279,5 +295,108 @@ pub fn input_value(v: &Value) -> Option<String> {
         Value::Bool(b) => Some(b.to_string()),
         Value::Null => Some(String::new()),
         _ => None,
+    }
+}
+
+/// Values of the seeded custom enumerations.
+const COLORS: [&str; 3] = ["red", "green", "blue"];
+const TIERS: [&str; 3] = ["gold", "silver", "bronze"];
+
+/// `GET /crm/v3/properties/{objectType}`: every property of `kind`, the
+/// portal's custom ones without `hubspotDefined`, as HubSpot describes them.
+pub fn property_definitions(kind: Kind) -> Vec<Value> {
+    let system = [
+        ("createdate", "Create Date", "datetime", "date"),
+        ("hs_object_id", "Record ID", "number", "number"),
+        (
+            kind.modified_prop(),
+            "Last Modified Date",
+            "datetime",
+            "date",
+        ),
+    ];
+    let mut out: Vec<Value> = system
+        .iter()
+        .map(|(name, label, ty, field)| definition(name, label, ty, field, &[], true, true))
+        .collect();
+    for name in kind.writable() {
+        let (label, ty, field, options): (String, &str, &str, &[&str]) = match *name {
+            "favorite_color" => ("Favorite color".into(), "enumeration", "select", &COLORS),
+            "loyalty_points" => ("Loyalty points".into(), "number", "number", &[]),
+            "newsletter_opt_in" => (
+                "Newsletter opt-in".into(),
+                "bool",
+                "booleancheckbox",
+                &["true", "false"],
+            ),
+            "account_tier" => ("Account tier".into(), "enumeration", "select", &TIERS),
+            "partner_since" => ("Partner since".into(), "date", "date", &[]),
+            "numberofemployees" => ("Number of Employees".into(), "number", "number", &[]),
+            "lifecyclestage" => (
+                "Lifecycle Stage".into(),
+                "enumeration",
+                "radio",
+                &[
+                    "subscriber",
+                    "lead",
+                    "marketingqualifiedlead",
+                    "salesqualifiedlead",
+                    "opportunity",
+                    "customer",
+                    "evangelist",
+                    "other",
+                ],
+            ),
+            other => (title_case(other), "string", "text", &[]),
+        };
+        let custom = matches!(
+            *name,
+            "favorite_color"
+                | "loyalty_points"
+                | "newsletter_opt_in"
+                | "account_tier"
+                | "partner_since"
+        );
+        out.push(definition(name, &label, ty, field, options, !custom, false));
+    }
+    out
+}
+
+fn definition(
+    name: &str,
+    label: &str,
+    ty: &str,
+    field_type: &str,
+    options: &[&str],
+    hubspot_defined: bool,
+    read_only: bool,
+) -> Value {
+    let options: Vec<Value> = options
+        .iter()
+        .enumerate()
+        .map(|(i, v)| json!({ "label": title_case(v), "value": v, "displayOrder": i, "hidden": false }))
+        .collect();
+    let mut d = json!({
+        "name": name,
+        "label": label,
+        "type": ty,
+        "fieldType": field_type,
+        "groupName": if hubspot_defined { "contactinformation" } else { "custom_properties" },
+        "options": options,
+        "modificationMetadata": { "archivable": !hubspot_defined, "readOnlyDefinition": hubspot_defined, "readOnlyValue": read_only },
+    });
+    if hubspot_defined {
+        d["hubspotDefined"] = json!(true);
+    }
+    d
+}
+
+/// `first_name` → `First name`.
+fn title_case(name: &str) -> String {
+    let spaced = name.replace('_', " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }

@@ -200,3 +200,15 @@ pub async fn archive(state: HsState, Path((object, id)): Path<(String, String)>)
     }
     StatusCode::NO_CONTENT.into_response()
 }
+
+/// `GET /crm/v3/properties/{objectType}`: the object type's property
+/// definitions, custom ones included.
+pub async fn properties(state: HsState, Path(object): Path<String>) -> Response {
+    let hs = state.0;
+    match kind_of(&object) {
+        Ok(kind) => {
+            Json(json!({ "results": super::model::property_definitions(kind) })).into_response()
+        }
+        Err(e) => e.respond(&hs.ctx),
+    }
+}
