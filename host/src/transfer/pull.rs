@@ -432,6 +432,11 @@ fn remote<'a>(t: &Transfer, record: &'a PulledRecord) -> Option<&'a RawValue> {
 fn fingerprint(record: &PulledRecord) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(record.data.as_bytes());
+    // A change to a passthrough field is a change too.
+    if let Some(passthrough) = &record.passthrough {
+        h.update(b"\0passthrough\0");
+        h.update(passthrough.as_bytes());
+    }
     for (ty, ids) in &record.associations {
         h.update(ty.as_bytes());
         for id in ids {

@@ -150,3 +150,48 @@ async fn without_passthrough_fields_nothing_beyond_the_schema_comes() {
         .await;
     assert_eq!(status, 400, "a field the session does not carry: {answer}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_pull_returns_a_record_whose_custom_field_changed() {
+    let t = TestHost::start(sim_config(12, 2)).await;
+    let key = t.key("acme").await;
+    let session = t
+        .connected_session(&key, json!({ "passthrough_fields": true, "sync": true }))
+        .await;
+    let pull = || {
+        let (t, key, session) = (&t, key.clone(), session.clone());
+        async move {
+            let id = t
+                .transfer(
+                    &key,
+                    "/api/pull/transfer",
+                    json!({ "session_id": session, "endgrate_type": CONTACT }),
+                )
+                .await;
+            t.all_data(&key, "pull", CONTACT, &id).await
+        }
+    };
+    let first = pull().await;
+    assert_eq!(first.len(), 12);
+    let changed = first[3]["id"].as_str().unwrap().to_owned();
+    let colour = if first[3]["data"]["favorite_color"] == "green" {
+        "blue"
+    } else {
+        "green"
+    };
+    let answer = reqwest::Client::new()
+        .patch(format!(
+            "{}/crm/v3/objects/contacts/{changed}",
+            t.sim.base_url()
+        ))
+        .bearer_auth(crate::harness::TOKEN)
+        .json(&json!({ "properties": { "favorite_color": colour } }))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+    let second = pull().await;
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_eq!(second[0]["id"], changed.as_str());
+    assert_eq!(second[0]["data"]["favorite_color"], colour);
+}
