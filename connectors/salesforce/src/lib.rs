@@ -19,6 +19,7 @@ mod soql;
 
 use std::collections::HashMap;
 
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use switchyard_connector_sdk::json::{from_json, to_json};
 use switchyard_connector_sdk::prelude::*;
@@ -89,13 +90,14 @@ fn first_batch(
     since: Option<&str>,
     incremental: bool,
     batch: u32,
+    extra: &[String],
 ) -> Result<QueryPage, ConnectorError> {
     let endpoint = if incremental {
         Endpoint::QueryAll
     } else {
         Endpoint::Query
     };
-    let soql = soql::pull_query(kind, since, incremental);
+    let soql = soql::pull_query(kind, since, incremental, extra);
     parse(client::send_query(org, endpoint, &soql, Some(batch))?)
 }
 
@@ -120,6 +122,38 @@ fn contacts_of(
         }
     }
     Ok(linked)
+}
+
+/// `GET .../sobjects/{type}/describe`, the parts discovery uses.
+#[derive(Debug, Deserialize)]
+struct Described {
+    fields: Vec<DescribedField>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DescribedField {
+    name: String,
+    label: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    custom: bool,
+    #[serde(default)]
+    createable: bool,
+    #[serde(default)]
+    updateable: bool,
+    #[serde(default)]
+    picklist_values: Vec<PicklistValue>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PicklistValue {
+    value: String,
+    #[serde(default)]
+    label: String,
+    #[serde(default)]
+    active: bool,
 }
 
 /// A key of `find-match` as text (a string, or the first entry of a list of
@@ -235,6 +269,45 @@ impl Connector for Salesforce {
         }
     }
 
+    fn list_fields(
+        conn: &Connection,
+        endgrate_type: &str,
+    ) -> Result<Vec<FieldInfo>, ConnectorError> {
+        let kind = Kind::from_type(endgrate_type)?;
+        let org = Org::new(conn)?;
+        let described: Described = parse(
+            API.get(org.data(&format!("/sobjects/{}/describe", kind.sobject())))
+                .send()?,
+        )?;
+        Ok(described
+            .fields
+            .into_iter()
+            .map(|f| FieldInfo {
+                mapped: kind
+                    .fields()
+                    .iter()
+                    .any(|m| m.eq_ignore_ascii_case(&f.name)),
+                json_type: match f.kind.as_str() {
+                    "double" | "currency" | "percent" => "number",
+                    "int" | "long" => "integer",
+                    "boolean" => "boolean",
+                    _ => "string",
+                }
+                .to_owned(),
+                custom: f.custom,
+                read_only: !f.createable && !f.updateable,
+                options: f
+                    .picklist_values
+                    .into_iter()
+                    .filter(|p| p.active)
+                    .map(|p| (p.value, p.label))
+                    .collect(),
+                name: f.name,
+                label: f.label,
+            })
+            .collect())
+    }
+
     fn check(conn: &Connection) -> Result<(), ConnectorError> {
         let org = Org::new(conn)?;
         let _: QueryPage = parse(client::send_query(
@@ -267,7 +340,14 @@ impl Connector for Salesforce {
         let other = kind.other().endgrate_type();
         let with_associations = req.associations.iter().any(|t| t == other);
         let page = match req.cursor.as_deref().filter(|c| !c.is_empty()) {
-            None => first_batch(&org, kind, since.as_deref(), incremental, batch)?,
+            None => first_batch(
+                &org,
+                kind,
+                since.as_deref(),
+                incremental,
+                batch,
+                &req.passthrough_fields,
+            )?,
             Some(cursor) => {
                 let cursor = Cursor::parse(cursor)?;
                 // With the first batch's headers, as the manifest's paging
@@ -286,7 +366,14 @@ impl Connector for Salesforce {
                         log::warn!(
                             "salesforce: the query locator expired; restarting from {resume}"
                         );
-                        first_batch(&org, kind, Some(resume), incremental, batch)?
+                        first_batch(
+                            &org,
+                            kind,
+                            Some(resume),
+                            incremental,
+                            batch,
+                            &req.passthrough_fields,
+                        )?
                     }
                     _ => parse(response)?,
                 }
@@ -306,8 +393,9 @@ impl Connector for Salesforce {
                 records.push(PulledRecord::deleted(id));
                 continue;
             }
-            let mut record =
-                PulledRecord::new(id, &mapping::to_cdm(kind, raw))?.with_remote(&req, raw)?;
+            let mut record = PulledRecord::new(id, &mapping::to_cdm(kind, raw))?
+                .with_remote(&req, raw)?
+                .with_passthrough(&req, |name| raw.get(name).filter(|v| !v.is_null()).cloned())?;
             if with_associations && kind == Kind::Contact {
                 let account = mapping::field(raw, "AccountId");
                 record = record.with_associations(other, account.into_iter().collect());

@@ -69,6 +69,10 @@ fn blank(value: Option<&Value>) -> bool {
 fn prepare(kind: Kind, item: &PushItem) -> Result<Map<String, Value>, ConnectorError> {
     let data: Value = item.data_as()?;
     let mut fields = mapping::from_cdm(kind, &data)?;
+    // Passthrough fields go as they are: Salesforce types its own values.
+    for (name, value) in item.passthrough_values()? {
+        fields.insert(name, value);
+    }
     if kind == Kind::Contact {
         let accounts = item.associated_ids(Kind::Account.endgrate_type());
         if let Some(account) = accounts.first() {

@@ -12,8 +12,27 @@ use crate::mapping::Kind;
 /// One sort key only: the pages come from one server-side cursor
 /// (`nextRecordsUrl`), so records sharing a `SystemModstamp` can be neither
 /// skipped nor repeated, and the local simulator accepts a single key.
-pub fn pull_query(kind: Kind, since: Option<&str>, include_deleted: bool) -> String {
+///
+/// `extra` are more fields to select (the session's passthrough fields);
+/// names that are not SOQL identifiers, and fields already selected, are
+/// left out.
+pub fn pull_query(
+    kind: Kind,
+    since: Option<&str>,
+    include_deleted: bool,
+    extra: &[String],
+) -> String {
     let mut fields = kind.fields().join(", ");
+    for name in extra {
+        let identifier =
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        let selected = kind.fields().iter().any(|f| f.eq_ignore_ascii_case(name))
+            || (include_deleted && name.eq_ignore_ascii_case("IsDeleted"));
+        if identifier && !selected {
+            fields.push_str(", ");
+            fields.push_str(name);
+        }
+    }
     if include_deleted {
         fields.push_str(", IsDeleted");
     }

@@ -1050,6 +1050,37 @@ async fn discovery_lists_the_providers_fields(case: &'static Case) {
             }
         }
         assert_no_problems(ty, "passthrough values", &problems);
+
+        // A pushed record sets a custom field: the value another record holds.
+        let (name, value) = custom
+            .iter()
+            .find_map(|name| {
+                let value = held.values().find_map(|raw| (discovery.value)(raw, name))?;
+                Some((name, value))
+            })
+            .unwrap_or_else(|| panic!("{}: no record holds a custom field", ty.endgrate_type));
+        let mut items = creates(&[new_record(ty.endgrate_type, 901)], &[]);
+        items[0].passthrough = Some(json!({ name.clone(): value.clone() }));
+        let results = h
+            .runtime
+            .push(h.id(), &h.conn, h.credential(), ty.endgrate_type, &items)
+            .await
+            .unwrap_or_else(|e| panic!("{}: push failed: {e}", ty.endgrate_type));
+        let pushed = match &results[0] {
+            Ok(pushed) => pushed.id.clone(),
+            Err(e) => panic!("{}: the item failed: {e}", ty.endgrate_type),
+        };
+        let created = h
+            .raw(ty)
+            .into_iter()
+            .find(|r| (ty.id)(r) == pushed)
+            .unwrap_or_else(|| panic!("{}: {pushed} is not at the provider", ty.endgrate_type));
+        assert_eq!(
+            (discovery.value)(&created, name),
+            Some(value),
+            "{}: the pushed {name}",
+            ty.endgrate_type
+        );
     }
 }
 

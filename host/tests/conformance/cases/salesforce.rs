@@ -8,6 +8,26 @@ fn salesforce_record(object: &str, raw: &Value) -> String {
     format!("{SALESFORCE_SOBJECTS}/{object}/{}", id_upper(raw))
 }
 
+/// `GET .../sobjects/{type}/describe`: custom fields end in `__c` and say
+/// `custom: true`; their values sit on the record under their names.
+macro_rules! salesforce_discovery {
+    ($object:literal) => {
+        Discovery {
+            call: || {
+                ApiCall::new(
+                    "GET",
+                    format!("/services/data/v60.0/sobjects/{}/describe", $object),
+                    None,
+                )
+            },
+            definitions: |answer| answer["fields"].as_array().cloned().unwrap_or_default(),
+            name: |d| d["name"].as_str().unwrap_or_default().to_owned(),
+            custom: |d| d["custom"] == json!(true),
+            value: |raw, name| raw.get(name).filter(|v| !v.is_null()).cloned(),
+        }
+    };
+}
+
 pub static SALESFORCE: Case = Case {
     connector: "salesforce",
     // Salesforce takes batch sizes from 200 (see the README).
@@ -46,7 +66,7 @@ pub static SALESFORCE: Case = Case {
             // queryAll returns records in the Recycle Bin.
             reports_deletions: true,
             seed: || json!({"FirstName": "Seeded", "LastName": "Person", "Email": "seeded.person@example.org"}),
-            discovery: None,
+            discovery: Some(salesforce_discovery!("Contact")),
         },
         TypeCase {
             endgrate_type: "crm-company",
@@ -64,7 +84,7 @@ pub static SALESFORCE: Case = Case {
             delete: Some(|_, raw| ApiCall::new("DELETE", salesforce_record("Account", raw), None)),
             reports_deletions: true,
             seed: || json!({"Name": "Seeded Account", "Website": "https://seeded.example.org"}),
-            discovery: None,
+            discovery: Some(salesforce_discovery!("Account")),
         },
     ],
     parent: 1,

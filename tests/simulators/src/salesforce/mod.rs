@@ -97,6 +97,10 @@ pub fn build(ctx: Arc<Ctx>) -> (Router, Arc<dyn Backend>) {
                     .delete(sobjects::delete),
             )
             .route(
+                "/services/data/{version}/sobjects/{object}/describe",
+                get(sobjects::describe),
+            )
+            .route(
                 "/services/data/{version}/sobjects/{object}/deleted/",
                 get(sobjects::deleted),
             )

@@ -42,6 +42,9 @@ const CONTACT_WRITABLE: &[&str] = &[
     "MailingCountry",
     "Description",
     "External_Id__c",
+    // The org's own custom fields.
+    "Region__c",
+    "Loyalty_Score__c",
 ];
 const ACCOUNT_WRITABLE: &[&str] = &[
     "Name",
@@ -56,6 +59,8 @@ const ACCOUNT_WRITABLE: &[&str] = &[
     "BillingPostalCode",
     "BillingCountry",
     "External_Id__c",
+    // The org's own custom field.
+    "Tier__c",
 ];
 const CHECKSUM: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -261,6 +266,8 @@ pub fn contact(ds: &Dataset, n: u64) -> SfRow {
         ("MailingState", json!(p.address.state)),
         ("MailingPostalCode", json!(p.address.postal_code)),
         ("MailingCountry", json!(p.address.country)),
+        ("Region__c", json!(REGIONS[(n % 3) as usize])),
+        ("Loyalty_Score__c", json!((n * 7 % 100) as f64 + 0.5)),
     ]);
     SfRow {
         values: row,
@@ -285,6 +292,7 @@ pub fn account(ds: &Dataset, n: u64) -> SfRow {
         ("BillingState", json!(o.address.state)),
         ("BillingPostalCode", json!(o.address.postal_code)),
         ("BillingCountry", json!(o.address.country)),
+        ("Tier__c", json!(TIERS[(n % 3) as usize])),
     ]);
     SfRow {
         values: row,
@@ -292,6 +300,73 @@ pub fn account(ds: &Dataset, n: u64) -> SfRow {
         updated_ms: o.updated_ms,
         deleted: false,
     }
+}
+
+/// Values of the seeded custom picklists.
+const REGIONS: [&str; 3] = ["EMEA", "AMER", "APAC"];
+const TIERS: [&str; 3] = ["Gold", "Silver", "Bronze"];
+
+/// `GET .../sobjects/{type}/describe`: the object and its fields, custom
+/// ones (`__c`) marked, as Salesforce describes them.
+pub fn describe(object: SObject) -> Value {
+    let fields: Vec<Value> = object
+        .fields()
+        .into_iter()
+        .map(|name| {
+            let custom = name.ends_with("__c");
+            let (ty, picklist): (&str, &[&str]) = match name {
+                "Id" | "AccountId" => ("id", &[]),
+                "IsDeleted" => ("boolean", &[]),
+                "CreatedDate" | "LastModifiedDate" | "SystemModstamp" => ("datetime", &[]),
+                "Email" => ("email", &[]),
+                "Phone" | "MobilePhone" => ("phone", &[]),
+                "Website" => ("url", &[]),
+                "Description" => ("textarea", &[]),
+                "NumberOfEmployees" => ("int", &[]),
+                "Loyalty_Score__c" => ("double", &[]),
+                "Region__c" => ("picklist", &REGIONS),
+                "Tier__c" => ("picklist", &TIERS),
+                _ => ("string", &[]),
+            };
+            let system = SYSTEM.contains(&name) || name == "Name";
+            json!({
+                "name": name,
+                "label": label(name),
+                "type": ty,
+                "custom": custom,
+                "createable": !system,
+                "updateable": !system,
+                "nillable": name != object.required() && !system,
+                "picklistValues": picklist
+                    .iter()
+                    .map(|v| json!({ "value": v, "label": v, "active": true, "defaultValue": false }))
+                    .collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "name": object.name(),
+        "label": object.name(),
+        "custom": false,
+        "queryable": true,
+        "createable": true,
+        "updateable": true,
+        "fields": fields,
+    })
+}
+
+/// `Loyalty_Score__c` → `Loyalty Score`, `MailingCity` → `Mailing City`.
+fn label(name: &str) -> String {
+    let bare = name.trim_end_matches("__c").replace('_', " ");
+    let mut out = String::new();
+    for (i, c) in bare.chars().enumerate() {
+        let previous = bare.chars().nth(i.wrapping_sub(1));
+        if i > 0 && c.is_uppercase() && previous.is_some_and(char::is_lowercase) {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]

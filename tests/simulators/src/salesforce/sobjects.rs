@@ -224,3 +224,11 @@ pub async fn deleted(
         Err(e) => e.respond(),
     }
 }
+
+/// `GET .../sobjects/{type}/describe`.
+pub async fn describe(_: SfState, Path((version, name)): Path<(String, String)>) -> Response {
+    match object(&version, &name) {
+        Ok(object) => Json(super::model::describe(object)).into_response(),
+        Err(e) => e.respond(),
+    }
+}
