@@ -6,15 +6,15 @@
 //! names it; without that setting the organization fields are read
 //! (`GET /api/v1/organizationFields`) and the one named like "Website" is
 //! used. An account without such a field has no website; so, with a
-//! warning, has one whose field list is forbidden (`403`) or missing (`404`,
-//! as on the local simulator).
+//! warning, has one whose field list is forbidden (`403`) or missing
+//! (`404`).
 
 use serde::Deserialize;
 use serde_json::Value;
 use switchyard_connector_sdk::prelude::*;
 
 use crate::api::{Target, read};
-use crate::mapping::WebsiteField;
+use crate::mapping::{Kind, WebsiteField};
 
 /// Fields asked for per page (Pipedrive's cap for v1 lists).
 const FIELDS_PAGE: u32 = 500;
@@ -76,19 +76,122 @@ pub fn website_field(target: &Target) -> Result<Option<WebsiteField>, ConnectorE
     if let Some(key) = target.website_field_key() {
         return Ok(Some(WebsiteField::Custom(key.to_owned())));
     }
+    let Some(definitions) = all_fields(target, "/api/v1/organizationFields")? else {
+        // The website is one field among many: without a way to find it,
+        // organizations are still moved, without it.
+        log::warn!("pipedrive: the organization fields cannot be read, so no website field");
+        return Ok(None);
+    };
     let mut best: Option<(usize, String)> = None;
+    for raw in definitions {
+        // A field of another shape is not the website.
+        let Ok(field) = serde_json::from_value::<OrgField>(raw) else {
+            continue;
+        };
+        if let (Some(rank), Some(key)) = (field.rank(), &field.key)
+            && !key.trim().is_empty()
+            && best.as_ref().is_none_or(|(r, _)| rank < *r)
+        {
+            best = Some((rank, key.trim().to_owned()));
+        }
+    }
+    let field = best.map(|(_, key)| WebsiteField::from_key(&key));
+    if field.is_none() {
+        log::info!("pipedrive: the account has no website organization field");
+    }
+    Ok(field)
+}
+
+/// Discovery: the fields of `kind` (`GET /api/v1/personFields` or
+/// `organizationFields`), the company's own (`edit_flag`) marked custom. A
+/// custom field's value sits in a record's `custom_fields` under its key
+/// (an enum's as its option id); the others at the record's top level.
+pub fn list(target: &Target, kind: Kind) -> Result<Vec<FieldInfo>, ConnectorError> {
+    let path = match kind {
+        Kind::Persons => "/api/v1/personFields",
+        Kind::Organizations => "/api/v1/organizationFields",
+    };
+    let definitions = all_fields(target, path)?.unwrap_or_default();
+    Ok(definitions
+        .into_iter()
+        .filter_map(|raw| serde_json::from_value::<FieldDefinition>(raw).ok())
+        .filter(|f| f.active_flag != Some(false) && !f.key.trim().is_empty())
+        .map(|f| FieldInfo {
+            mapped: kind.mapped_fields().contains(&f.key.as_str()),
+            json_type: match f.field_type.as_str() {
+                "double" | "monetary" => "number",
+                "int" | "enum" | "org" | "user" | "people" => "integer",
+                _ => "string",
+            }
+            .to_owned(),
+            custom: f.edit_flag,
+            read_only: matches!(f.key.as_str(), "id" | "add_time" | "update_time"),
+            options: f
+                .options
+                .unwrap_or_default()
+                .into_iter()
+                .map(|o| (o.id.to_string(), o.label))
+                .collect(),
+            name: f.key,
+            label: f.name,
+        })
+        .collect())
+}
+
+/// Whether `key` names one of the company's own fields: Pipedrive keys them
+/// by a 40-character hexadecimal hash.
+pub fn is_custom_key(key: &str) -> bool {
+    key.len() == 40 && key.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A passthrough field's value on a raw record: a custom field's under
+/// `custom_fields`, another at the top level.
+pub fn value_of(raw: &Value, key: &str) -> Option<Value> {
+    let value = if is_custom_key(key) {
+        raw.get("custom_fields")?.get(key)?
+    } else {
+        raw.get(key)?
+    };
+    (!value.is_null()).then(|| value.clone())
+}
+
+/// One entry of `personFields` / `organizationFields`, as discovery reads it.
+#[derive(Debug, Deserialize)]
+struct FieldDefinition {
+    key: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    field_type: String,
+    #[serde(default)]
+    edit_flag: bool,
+    #[serde(default)]
+    active_flag: Option<bool>,
+    #[serde(default)]
+    options: Option<Vec<FieldOption>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FieldOption {
+    id: Value,
+    #[serde(default)]
+    label: String,
+}
+
+/// Every field definition at `path`, page by page; `None` when the account
+/// may not list them (`403`) or the API has no such list (`404`).
+fn all_fields(target: &Target, path: &str) -> Result<Option<Vec<Value>>, ConnectorError> {
+    let mut out = Vec::new();
     let mut start: u64 = 0;
     for _ in 0..MAX_FIELD_PAGES {
         let response = target
-            .get("/api/v1/organizationFields")
+            .get(path)
             .query("start", start)
             .query("limit", FIELDS_PAGE)
             .send()?;
         if matches!(response.status(), 403 | 404) {
-            // The website is one field among many: without a way to find it,
-            // organizations are still moved, without it.
             log::warn!(
-                "pipedrive: organizationFields answered HTTP {}, so no website field",
+                "pipedrive: {path} answered HTTP {}, so no fields from it",
                 response.status()
             );
             return Ok(None);
@@ -105,26 +208,11 @@ pub fn website_field(target: &Target) -> Result<Option<WebsiteField>, ConnectorE
                     .pointer("/pagination/next_start")
                     .and_then(Value::as_u64)
             });
-        for raw in answer.records()? {
-            // A field of another shape is not the website.
-            let Ok(field) = serde_json::from_value::<OrgField>(raw) else {
-                continue;
-            };
-            if let (Some(rank), Some(key)) = (field.rank(), &field.key)
-                && !key.trim().is_empty()
-                && best.as_ref().is_none_or(|(r, _)| rank < *r)
-            {
-                best = Some((rank, key.trim().to_owned()));
-            }
-        }
+        out.extend(answer.records()?);
         match next {
             Some(next) if next > start => start = next,
             _ => break,
         }
     }
-    let field = best.map(|(_, key)| WebsiteField::from_key(&key));
-    if field.is_none() {
-        log::info!("pipedrive: the account has no website organization field");
-    }
-    Ok(field)
+    Ok(Some(out))
 }

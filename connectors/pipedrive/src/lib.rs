@@ -177,6 +177,14 @@ impl Connector for Pipedrive {
         Ok(())
     }
 
+    fn list_fields(
+        conn: &Connection,
+        endgrate_type: &str,
+    ) -> Result<Vec<FieldInfo>, ConnectorError> {
+        let kind = Kind::from_type(endgrate_type)?;
+        fields::list(&Target::of(conn)?, kind)
+    }
+
     fn pull(conn: &Connection, req: PullRequest) -> Result<Page, ConnectorError> {
         let kind = Kind::from_type(&req.endgrate_type)?;
         let target = Target::of(conn)?;
@@ -218,7 +226,9 @@ impl Connector for Pipedrive {
                 continue;
             }
             let data = mapping::to_cdm(kind, raw, website.as_ref());
-            let mut record = PulledRecord::new(&id, &data)?.with_remote(&req, raw)?;
+            let mut record = PulledRecord::new(&id, &data)?
+                .with_remote(&req, raw)?
+                .with_passthrough(&req, |key| fields::value_of(raw, key))?;
             if with_associations {
                 let linked = match kind {
                     Kind::Persons => mapping::org_id_of(raw).into_iter().collect(),

@@ -17,6 +17,24 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The fields (discovery's keys) this connector carries in the common
+    /// model; the others can come along as passthrough fields.
+    pub fn mapped_fields(self) -> &'static [&'static str] {
+        match self {
+            Kind::Persons => &[
+                "id",
+                "name",
+                "first_name",
+                "last_name",
+                "email",
+                "phone",
+                "org_id",
+                "update_time",
+            ],
+            Kind::Organizations => &["id", "name", "address", "update_time"],
+        }
+    }
+
     /// The kind of a common type, or `unsupported`.
     pub fn from_type(endgrate_type: &str) -> Result<Kind, ConnectorError> {
         match endgrate_type {

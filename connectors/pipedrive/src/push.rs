@@ -105,6 +105,20 @@ fn push_one(
             body
         }
     };
+    // Passthrough fields: the company's own under `custom_fields` (only
+    // those given change), the others beside the mapped ones.
+    for (key, value) in item.passthrough_values()? {
+        if crate::fields::is_custom_key(&key) {
+            let custom = body
+                .entry("custom_fields")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Value::Object(custom) = custom {
+                custom.insert(key, value);
+            }
+        } else {
+            body.insert(key, value);
+        }
+    }
     let (request, created) = match id {
         None => {
             mapping::drop_empty(&mut body);

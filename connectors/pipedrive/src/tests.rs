@@ -443,7 +443,7 @@ fn the_website_field_comes_from_settings_or_a_paged_field_list() {
     );
     drop(mock);
 
-    // No such endpoint (the simulator), or no right to read it: no website,
+    // No such endpoint, or no right to read it: no website,
     // the pull goes on.
     for (status, body) in [
         (404, String::new()),

@@ -2,6 +2,29 @@
 
 use crate::*;
 
+/// `GET /api/v1/personFields` / `organizationFields`: the company's own
+/// fields have `edit_flag` and a 40-character hash as key; their values sit
+/// in a record's `custom_fields`, the others at its top level.
+macro_rules! pipedrive_discovery {
+    ($path:literal) => {
+        Discovery {
+            call: || ApiCall::new("GET", $path.to_owned(), None),
+            definitions: |answer| answer["data"].as_array().cloned().unwrap_or_default(),
+            name: |d| d["key"].as_str().unwrap_or_default().to_owned(),
+            custom: |d| d["edit_flag"] == json!(true),
+            value: |raw, key| {
+                let custom = key.len() == 40 && key.bytes().all(|b| b.is_ascii_hexdigit());
+                let value = if custom {
+                    raw["custom_fields"].get(key)
+                } else {
+                    raw.get(key)
+                };
+                value.filter(|v| !v.is_null()).cloned()
+            },
+        }
+    };
+}
+
 pub static PIPEDRIVE: Case = Case {
     connector: "pipedrive",
     min_page_size: 1,
@@ -35,7 +58,7 @@ pub static PIPEDRIVE: Case = Case {
             // v2 lists return live records only (see the README).
             reports_deletions: false,
             seed: || json!({"name": "Seeded Person", "emails": [{"value": "seeded.person@example.org", "primary": true, "label": "work"}]}),
-            discovery: None,
+            discovery: Some(pipedrive_discovery!("/api/v1/personFields")),
         },
         TypeCase {
             endgrate_type: "crm-company",
@@ -59,7 +82,7 @@ pub static PIPEDRIVE: Case = Case {
             }),
             reports_deletions: false,
             seed: || json!({"name": "Seeded Organization"}),
-            discovery: None,
+            discovery: Some(pipedrive_discovery!("/api/v1/organizationFields")),
         },
     ],
     parent: 1,

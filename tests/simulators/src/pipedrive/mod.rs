@@ -53,6 +53,17 @@ fn token(headers: &HeaderMap, uri: &Uri) -> Option<String> {
 }
 
 /// `GET /api/v1/users/me`: who the token belongs to.
+/// `GET /api/v1/personFields` / `organizationFields`, one page holding all.
+async fn fields(kind: Kind) -> axum::Json<Value> {
+    let data = model::field_definitions(kind);
+    let limit = data.len();
+    axum::Json(json!({
+        "success": true,
+        "data": data,
+        "additional_data": { "pagination": { "start": 0, "limit": limit, "more_items_in_collection": false } },
+    }))
+}
+
 async fn me(state: PdState) -> axum::Json<Value> {
     let seed = state.0.ctx.config.seed;
     axum::Json(json!({"success": true, "data": {
@@ -91,6 +102,11 @@ pub fn build(ctx: Arc<Ctx>) -> (Router, Arc<dyn Backend>) {
                 get(items::read).patch(items::update).delete(items::delete),
             )
             .route("/api/v1/users/me", get(me))
+            .route("/api/v1/personFields", get(|| fields(Kind::Persons)))
+            .route(
+                "/api/v1/organizationFields",
+                get(|| fields(Kind::Organizations)),
+            )
             .with_state(pd.clone()),
         &ctx,
         hooks,

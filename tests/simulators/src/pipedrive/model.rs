@@ -112,7 +112,10 @@ pub fn person(ds: &Dataset, n: u64) -> PdRow {
         "visible_to": 3,
         "label_ids": [],
         "picture_id": null,
-        "custom_fields": {},
+        "custom_fields": {
+            FAVORITE_CHANNEL: CHANNELS[(n % 3) as usize].0,
+            LIFETIME_VALUE: (n * 130 % 10_000) as f64 / 4.0,
+        },
     });
     PdRow {
         body,
@@ -148,7 +151,7 @@ pub fn organization(ds: &Dataset, n: u64) -> PdRow {
         },
         "visible_to": 3,
         "label_ids": [],
-        "custom_fields": {},
+        "custom_fields": { SEGMENT: SEGMENTS[(n % 3) as usize] },
     });
     PdRow {
         body,
@@ -156,4 +159,77 @@ pub fn organization(ds: &Dataset, n: u64) -> PdRow {
         updated_ms: o.updated_ms,
         deleted: false,
     }
+}
+
+/// The company's own (custom) fields: Pipedrive keys them by a 40-character
+/// hash, and v2 records carry their values under `custom_fields`.
+pub const FAVORITE_CHANNEL: &str = "5f3b1c9a2e7d4b6f8a0c1e3d5b7f9a2c4e6d8b0a";
+pub const LIFETIME_VALUE: &str = "c8e2a4f6b1d3c5e7f9a0b2d4c6e8f0a1b3d5c7e9";
+pub const SEGMENT: &str = "0d9f8e7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e";
+/// The options of `FAVORITE_CHANNEL`: an enum value is its option's id.
+const CHANNELS: [(u64, &str); 3] = [(11, "Email"), (12, "Phone"), (13, "Chat")];
+const SEGMENTS: [&str; 3] = ["Enterprise", "Mid-market", "Small business"];
+
+impl Kind {
+    /// The custom fields of this entity type (their keys).
+    pub fn custom_fields(self) -> &'static [&'static str] {
+        match self {
+            Kind::Persons => &[FAVORITE_CHANNEL, LIFETIME_VALUE],
+            Kind::Organizations => &[SEGMENT],
+        }
+    }
+}
+
+/// `GET /api/v1/personFields` / `organizationFields`: every field of `kind`,
+/// as Pipedrive describes them (`edit_flag` true for the company's own).
+pub fn field_definitions(kind: Kind) -> Vec<Value> {
+    let builtin: &[(&str, &str, &str)] = match kind {
+        Kind::Persons => &[
+            ("id", "ID", "int"),
+            ("name", "Name", "varchar"),
+            ("first_name", "First name", "varchar"),
+            ("last_name", "Last name", "varchar"),
+            ("email", "Email", "varchar"),
+            ("phone", "Phone", "phone"),
+            ("org_id", "Organization", "org"),
+            ("owner_id", "Owner", "user"),
+            ("label_ids", "Labels", "set"),
+            ("add_time", "Person created", "date"),
+            ("update_time", "Update time", "date"),
+            ("marketing_status", "Marketing status", "enum"),
+        ],
+        Kind::Organizations => &[
+            ("id", "ID", "int"),
+            ("name", "Name", "varchar"),
+            ("owner_id", "Owner", "user"),
+            ("address", "Address", "address"),
+            ("label_ids", "Labels", "set"),
+            ("add_time", "Organization created", "date"),
+            ("update_time", "Update time", "date"),
+        ],
+    };
+    let mut out: Vec<Value> = builtin
+        .iter()
+        .enumerate()
+        .map(|(i, (key, name, ty))| {
+            json!({ "id": 9000 + i, "key": key, "name": name, "field_type": ty, "edit_flag": false, "mandatory_flag": *key == "name", "options": null })
+        })
+        .collect();
+    let custom: &[(&str, &str, &str)] = match kind {
+        Kind::Persons => &[
+            (FAVORITE_CHANNEL, "Favorite channel", "enum"),
+            (LIFETIME_VALUE, "Lifetime value", "double"),
+        ],
+        Kind::Organizations => &[(SEGMENT, "Segment", "varchar")],
+    };
+    for (i, (key, name, ty)) in custom.iter().enumerate() {
+        let options = (*key == FAVORITE_CHANNEL).then(|| {
+            CHANNELS
+                .iter()
+                .map(|(id, label)| json!({ "id": id, "label": label }))
+                .collect::<Vec<_>>()
+        });
+        out.push(json!({ "id": 12000 + i, "key": key, "name": name, "field_type": ty, "edit_flag": true, "mandatory_flag": false, "options": options }));
+    }
+    out
 }

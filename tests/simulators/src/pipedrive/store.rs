@@ -135,6 +135,26 @@ impl Store {
             }
             let value = match k.as_str() {
                 "emails" | "phones" => contact_list(k, v)?,
+                // Only the fields given change; unknown keys are refused.
+                "custom_fields" => {
+                    let given = v.as_object().ok_or_else(|| {
+                        PdError::bad("Validation failed: custom_fields: must be an object")
+                    })?;
+                    let mut merged = into
+                        .get("custom_fields")
+                        .and_then(Value::as_object)
+                        .cloned()
+                        .unwrap_or_default();
+                    for (key, value) in given {
+                        if !kind.custom_fields().contains(&key.as_str()) {
+                            return Err(PdError::bad(format!(
+                                "Validation failed: custom_fields: Unknown custom field key '{key}'"
+                            )));
+                        }
+                        merged.insert(key.clone(), value.clone());
+                    }
+                    Value::Object(merged)
+                }
                 "org_id" if !v.is_null() => {
                     let id = v.as_u64().ok_or_else(|| {
                         PdError::bad("Validation failed: org_id: must be an integer")
