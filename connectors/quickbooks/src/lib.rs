@@ -14,6 +14,7 @@
 //!   (`idempotent-creates`).
 
 mod api;
+mod custom_fields;
 mod find;
 mod mapping;
 mod pull;
@@ -149,6 +150,14 @@ impl Connector for QuickBooks {
             ));
         }
         Ok(())
+    }
+
+    fn list_fields(
+        conn: &Connection,
+        endgrate_type: &str,
+    ) -> Result<Vec<FieldInfo>, ConnectorError> {
+        let kind = Kind::from_type(endgrate_type)?;
+        custom_fields::list(&Company::of(conn)?, kind)
     }
 
     fn pull(conn: &Connection, req: PullRequest) -> Result<Page, ConnectorError> {

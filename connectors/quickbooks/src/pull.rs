@@ -27,6 +27,7 @@ use switchyard_connector_sdk::cursor;
 use switchyard_connector_sdk::prelude::*;
 
 use crate::api::{Company, http_error, parse};
+use crate::custom_fields;
 use crate::mapping::{self, Kind};
 use crate::query::{self, MAX_RESULTS};
 
@@ -201,8 +202,9 @@ pub fn pull(company: &Company, kind: Kind, req: &PullRequest) -> Result<Page, Co
                 kind.noun()
             ))
         })?;
-        let mut record =
-            PulledRecord::new(&id, &mapping::to_cdm(kind, raw))?.with_remote(req, raw)?;
+        let mut record = PulledRecord::new(&id, &mapping::to_cdm(kind, raw))?
+            .with_remote(req, raw)?
+            .with_passthrough(req, |name| custom_fields::value_of(raw, name))?;
         if with_customer {
             let ids = mapping::customer_ref(raw).into_iter().collect();
             record = record.with_associations(Kind::Customer.endgrate_type(), ids);

@@ -36,6 +36,7 @@ use serde_json::{Map, Value, json};
 use switchyard_connector_sdk::prelude::*;
 
 use crate::api::{Company, Fault, parse};
+use crate::custom_fields;
 use crate::mapping::{self, Kind};
 use crate::query;
 
@@ -64,9 +65,15 @@ pub fn push(
     items: &[PushItem],
 ) -> Result<Vec<ItemResult>, ConnectorError> {
     let mut results: Vec<Option<ItemResult>> = (0..items.len()).map(|_| None).collect();
+    // Custom field values are written by definition id: read once, when needed.
+    let definitions = if items.iter().any(|i| i.passthrough.is_some()) {
+        custom_fields::definitions(company)?
+    } else {
+        Vec::new()
+    };
     let mut writes = Vec::new();
     for (index, item) in items.iter().enumerate() {
-        match body_of(company, kind, item) {
+        match body_of(company, kind, item, &definitions) {
             Ok(body) => writes.push(Write {
                 index,
                 id: item.id.clone(),
@@ -116,6 +123,7 @@ fn body_of(
     company: &Company,
     kind: Kind,
     item: &PushItem,
+    definitions: &[(String, String)],
 ) -> Result<Map<String, Value>, ConnectorError> {
     if let Some(id) = &item.id {
         query::literal(id).map_err(|_| {
@@ -127,6 +135,18 @@ fn body_of(
         Kind::Customer => mapping::customer_from_cdm(&data)?,
         Kind::Invoice => mapping::invoice_from_cdm(&data, &company.default_item_id)?,
     };
+    let custom = item.passthrough_values()?;
+    if !custom.is_empty() {
+        if kind != Kind::Invoice {
+            return Err(ConnectorError::invalid_data(
+                "QuickBooks customers have no custom fields",
+            ));
+        }
+        body.insert(
+            "CustomField".to_owned(),
+            Value::Array(custom_fields::entries(definitions, &custom)?),
+        );
+    }
     if kind == Kind::Invoice {
         // The customer the host linked the invoice to is its CustomerRef.
         if let Some(customer) = item.associated_ids(Kind::Customer.endgrate_type()).first() {

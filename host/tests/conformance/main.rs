@@ -164,7 +164,7 @@ struct TypeCase {
 /// A provider's field discovery, read straight from the simulator.
 struct Discovery {
     /// The provider's discovery request.
-    call: fn() -> ApiCall,
+    call: fn(&Simulator) -> ApiCall,
     /// Its answer's field definitions.
     definitions: fn(&Value) -> Vec<Value>,
     /// A definition's field name, and whether the field is the account's own.
@@ -986,7 +986,7 @@ async fn discovery_lists_the_providers_fields(case: &'static Case) {
             );
             continue;
         };
-        let definitions = (discovery.definitions)(&h.api((discovery.call)()).await);
+        let definitions = (discovery.definitions)(&h.api((discovery.call)(&h.sim)).await);
         let expected: BTreeMap<String, bool> = definitions
             .iter()
             .map(|d| ((discovery.name)(d), (discovery.custom)(d)))
@@ -1059,7 +1059,25 @@ async fn discovery_lists_the_providers_fields(case: &'static Case) {
                 Some((name, value))
             })
             .unwrap_or_else(|| panic!("{}: no record holds a custom field", ty.endgrate_type));
-        let mut items = creates(&[new_record(ty.endgrate_type, 901)], &[]);
+        // Linked to a record of the other type where the type links (an
+        // invoice needs its customer).
+        let associations: Vec<(String, Vec<String>)> = match &ty.link {
+            Some(link) => {
+                let other = case
+                    .types
+                    .iter()
+                    .find(|t| t.endgrate_type == link.endgrate_type)
+                    .expect("the linked type is a type of the case");
+                let id = h
+                    .raw(other)
+                    .first()
+                    .map(other.id)
+                    .expect("a record to link to");
+                vec![(link.endgrate_type.to_owned(), vec![id])]
+            }
+            None => Vec::new(),
+        };
+        let mut items = creates(&[new_record(ty.endgrate_type, 901)], &associations);
         items[0].passthrough = Some(json!({ name.clone(): value.clone() }));
         let results = h
             .runtime

@@ -15,7 +15,7 @@ fn hubspot_update(object: &str, raw: &Value, properties: Value) -> ApiCall {
 macro_rules! hubspot_discovery {
     ($object:literal) => {
         Discovery {
-            call: || ApiCall::new("GET", format!("/crm/v3/properties/{}", $object), None),
+            call: |_| ApiCall::new("GET", format!("/crm/v3/properties/{}", $object), None),
             definitions: |answer| answer["results"].as_array().cloned().unwrap_or_default(),
             name: |d| d["name"].as_str().unwrap_or_default().to_owned(),
             custom: |d| d["hubspotDefined"] != json!(true),

@@ -8,7 +8,7 @@ use crate::*;
 macro_rules! pipedrive_discovery {
     ($path:literal) => {
         Discovery {
-            call: || ApiCall::new("GET", $path.to_owned(), None),
+            call: |_| ApiCall::new("GET", $path.to_owned(), None),
             definitions: |answer| answer["data"].as_array().cloned().unwrap_or_default(),
             name: |d| d["key"].as_str().unwrap_or_default().to_owned(),
             custom: |d| d["edit_flag"] == json!(true),

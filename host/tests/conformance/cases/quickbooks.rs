@@ -22,6 +22,34 @@ fn quickbooks_update(sim: &Simulator, entity: &str, raw: &Value, mut fields: Val
     quickbooks_write(sim, entity, "", fields)
 }
 
+/// `GET /v3/company/{realm}/preferences`: the sales-form custom fields in
+/// use (`UseSalesCustomN`) and their names (`SalesCustomNameN`); invoices
+/// carry their values in `CustomField`, by name.
+fn quickbooks_invoice_fields(answer: &Value) -> Vec<Value> {
+    let entries: Vec<Value> = answer
+        .pointer("/Preferences/SalesFormsPrefs/CustomField")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|g| g["CustomField"].as_array().cloned().unwrap_or_default())
+        .collect();
+    let on = |id: &str| {
+        entries.iter().any(|e| {
+            e["Name"] == format!("SalesFormsPrefs.UseSalesCustom{id}")
+                && e["BooleanValue"] == json!(true)
+        })
+    };
+    entries
+        .iter()
+        .filter_map(|e| {
+            let id = e["Name"]
+                .as_str()?
+                .strip_prefix("SalesFormsPrefs.SalesCustomName")?;
+            on(id).then(|| json!({ "name": e["StringValue"] }))
+        })
+        .collect()
+}
+
 pub static QUICKBOOKS: Case = Case {
     connector: "quickbooks",
     min_page_size: 1,
@@ -97,7 +125,29 @@ pub static QUICKBOOKS: Case = Case {
                     }],
                 })
             },
-            discovery: None,
+            discovery: Some(Discovery {
+                call: |sim| {
+                    ApiCall::new(
+                        "GET",
+                        format!(
+                            "/v3/company/{}/preferences?minorversion=75",
+                            sim.control().realm_id()
+                        ),
+                        None,
+                    )
+                },
+                definitions: quickbooks_invoice_fields,
+                name: |d| d["name"].as_str().unwrap_or_default().to_owned(),
+                custom: |_| true,
+                value: |raw, name| {
+                    raw["CustomField"]
+                        .as_array()?
+                        .iter()
+                        .find(|f| f["Name"] == name)?
+                        .get("StringValue")
+                        .cloned()
+                },
+            }),
         },
     ],
     parent: 0,

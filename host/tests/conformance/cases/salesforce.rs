@@ -13,7 +13,7 @@ fn salesforce_record(object: &str, raw: &Value) -> String {
 macro_rules! salesforce_discovery {
     ($object:literal) => {
         Discovery {
-            call: || {
+            call: |_| {
                 ApiCall::new(
                     "GET",
                     format!("/services/data/v60.0/sobjects/{}/describe", $object),

@@ -344,3 +344,17 @@ pub async fn company_info(
         }))
     })())
 }
+
+/// `GET /v3/company/{realm}/preferences`.
+pub async fn preferences(
+    state: QbState,
+    Path(realm): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let qb = state.0;
+    let params = Params::parse(raw.as_deref());
+    answer((|| {
+        enter(&qb, &realm, &params)?;
+        Ok(json!({ "Preferences": super::model::preferences(), "time": now() }))
+    })())
+}

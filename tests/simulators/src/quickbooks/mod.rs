@@ -69,6 +69,7 @@ pub fn build(ctx: Arc<Ctx>) -> (Router, Arc<dyn Backend>) {
                 get(api::query_get).post(api::query_post),
             )
             .route("/v3/company/{realm}/cdc", get(api::cdc))
+            .route("/v3/company/{realm}/preferences", get(api::preferences))
             .route("/v3/company/{realm}/batch", post(api::batch))
             .route(
                 "/v3/company/{realm}/companyinfo/{id}",

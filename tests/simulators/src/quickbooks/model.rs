@@ -51,6 +51,7 @@ const CUSTOMER_FIELDS: &[&str] = &[
     "OpenBalanceDate",
 ];
 const INVOICE_FIELDS: &[&str] = &[
+    "CustomField",
     "Id",
     "SyncToken",
     "sparse",
@@ -237,10 +238,64 @@ pub fn invoice(ds: &Dataset, n: u64) -> QbRow {
         "EmailStatus": "NotSet",
         "PrintStatus": "NeedToPrint",
         "MetaData": metadata(inv.created_ms, inv.updated_ms),
+        "CustomField": [
+            custom_field("1", Some(format!("C-{}", n % 40))),
+            custom_field("2", Some(SALES_REPS[(n % 3) as usize].to_owned())),
+        ],
     });
     QbRow {
         body,
         updated_ms: inv.updated_ms,
         deleted: false,
     }
+}
+
+/// The company's sales-form custom fields, by definition id: QuickBooks
+/// offers three, of which this company uses two.
+pub const SALES_CUSTOM_FIELDS: [(&str, &str); 2] = [("1", "Crew #"), ("2", "Sales rep")];
+const SALES_REPS: [&str; 3] = ["Avery", "Blake", "Casey"];
+
+/// An invoice's `CustomField` entry for definition `id`, as QuickBooks
+/// returns it (without `StringValue` when unset); `None` for an id the
+/// company does not use.
+pub fn custom_field(id: &str, value: Option<String>) -> Value {
+    let name = SALES_CUSTOM_FIELDS
+        .iter()
+        .find(|(d, _)| *d == id)
+        .map_or("", |(_, n)| n);
+    let mut field = json!({ "DefinitionId": id, "Name": name, "Type": "StringType" });
+    if let Some(value) = value {
+        field["StringValue"] = json!(value);
+    }
+    field
+}
+
+/// `GET /v3/company/{realm}/preferences`, the parts the simulator keeps:
+/// which sales-form custom fields are on, and their names, in QuickBooks'
+/// nested name-value shape.
+pub fn preferences() -> Value {
+    let used: Vec<Value> = (1..=3)
+        .map(|i| {
+            let on = SALES_CUSTOM_FIELDS.iter().any(|(d, _)| *d == i.to_string());
+            json!({ "Name": format!("SalesFormsPrefs.UseSalesCustom{i}"), "Type": "BooleanType", "BooleanValue": on })
+        })
+        .collect();
+    let names: Vec<Value> = SALES_CUSTOM_FIELDS
+        .iter()
+        .map(|(id, name)| {
+            json!({ "Name": format!("SalesFormsPrefs.SalesCustomName{id}"), "Type": "StringType", "StringValue": name })
+        })
+        .collect();
+    json!({
+        "SalesFormsPrefs": {
+            "CustomField": [{ "CustomField": used }, { "CustomField": names }],
+            "AllowDeposit": true,
+            "AllowDiscount": true,
+        },
+        "CurrencyPrefs": { "MultiCurrencyEnabled": false, "HomeCurrency": { "value": "USD" } },
+        "domain": "QBO",
+        "sparse": false,
+        "Id": "1",
+        "SyncToken": "0",
+    })
 }

@@ -227,6 +227,27 @@ impl Store {
         );
         obj.insert("Line".into(), json!(out));
         obj.insert("TotalAmt".into(), json!(total));
+        // Custom fields: named from the company's definitions; an entry for
+        // a definition the company does not use is dropped, as QuickBooks does.
+        if let Some(Value::Array(given)) = obj.get("CustomField") {
+            let kept: Vec<Value> = given
+                .iter()
+                .filter_map(|f| {
+                    let id = text(f.get("DefinitionId")?)?;
+                    model::SALES_CUSTOM_FIELDS
+                        .iter()
+                        .any(|(d, _)| *d == id)
+                        .then(|| {
+                            let value = f
+                                .get("StringValue")
+                                .and_then(Value::as_str)
+                                .map(str::to_owned);
+                            model::custom_field(&id, value)
+                        })
+                })
+                .collect();
+            obj.insert("CustomField".into(), json!(kept));
+        }
         obj.entry("Balance").or_insert(json!(total));
         obj.entry("DocNumber")
             .or_insert(json!((1000 + n).to_string()));
