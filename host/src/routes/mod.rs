@@ -757,8 +757,29 @@ async fn admin_only(State(state): State<AppState>, request: Request, next: Next)
     let client = client_address(request.extensions());
     match require_admin(&state, request.headers(), client) {
         Ok(()) => next.run(request).await,
-        Err(refused) => refused.into_response(),
+        Err(refused) => before_body(&request, refused.into_response()),
     }
+}
+
+/// A refusal answered before the request's body was read closes the
+/// connection after it (`Connection: close`): the server drops the unread
+/// body, so a client must not send its next request down the same
+/// connection (it would find it closed mid-answer).
+fn before_body(request: &Request, mut refusal: Response) -> Response {
+    let headers = request.headers();
+    let has_body = headers.contains_key(axum::http::header::TRANSFER_ENCODING)
+        || headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n > 0);
+    if has_body {
+        refusal.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    refusal
 }
 
 /// The gate of [`Access::ApiKey`] routes: the key's account goes to the
@@ -772,12 +793,15 @@ async fn admin_only(State(state): State<AppState>, request: Request, next: Next)
 /// answers 429 past the limit, before the body is read.
 async fn api_key_only(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let Some(key) = bearer(request.headers()) else {
-        return ApiError::unauthorized().into_response();
+        return before_body(&request, ApiError::unauthorized().into_response());
     };
     match state.accounts.authenticate(key) {
         Ok(Some(account)) => {
             if let Err(exceeded) = state.account_rate.admit(&account) {
-                return ApiError::account_rate_exceeded(exceeded).into_response();
+                return before_body(
+                    &request,
+                    ApiError::account_rate_exceeded(exceeded).into_response(),
+                );
             }
             request.extensions_mut().insert(input::Caller { account });
             next.run(request).await
@@ -785,12 +809,12 @@ async fn api_key_only(State(state): State<AppState>, mut request: Request, next:
         Ok(None) => {
             let client = client_address(request.extensions());
             if let Err(wait) = state.sign_in.check(client) {
-                return ApiError::too_many_failures(wait).into_response();
+                return before_body(&request, ApiError::too_many_failures(wait).into_response());
             }
             state.sign_in.failed(client);
-            ApiError::unauthorized().into_response()
+            before_body(&request, ApiError::unauthorized().into_response())
         }
-        Err(e) => ApiError::storage(e).into_response(),
+        Err(e) => before_body(&request, ApiError::storage(e).into_response()),
     }
 }
 

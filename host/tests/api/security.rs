@@ -326,3 +326,45 @@ async fn the_data_directory_is_the_hosts_users_alone() {
     );
     t.stop().await;
 }
+
+/// A request refused before its body is read (no key, a wrong key) closes
+/// its connection: the host drops the unread body, and a client that sent
+/// its next request down the same connection would find it cut mid-answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_upload_closes_its_connection() {
+    let mut t = TestHost::start(sim_config(1, 1)).await;
+    let body = vec![0u8; 256 * 1024];
+    for (path, key) in [
+        ("/api/admin/connectors", None),
+        (
+            "/api/admin/connectors",
+            Some("sy_admin_wrong_0123456789abcdefghijklmnop"),
+        ),
+        ("/api/pull/transfer", None),
+    ] {
+        let mut request = t.http.post(format!("{}{path}", t.url)).body(body.clone());
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        let answer = request.send().await.unwrap();
+        assert_eq!(answer.status(), 401, "{path}");
+        assert_eq!(
+            answer
+                .headers()
+                .get("connection")
+                .map(|v| v.to_str().unwrap()),
+            Some("close"),
+            "{path}"
+        );
+    }
+    // A bodiless refusal keeps the connection.
+    let answer = t
+        .http
+        .get(format!("{}/api/sessions", t.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 401);
+    assert!(answer.headers().get("connection").is_none());
+    t.stop().await;
+}
