@@ -729,6 +729,7 @@ async fn statistics_page_and_dashboard_follow_a_running_transfer_and_upload_a_co
             "name": "Dashboard demo",
             "schema": [{ "endgrate_type": "crm-contact" }, { "endgrate_type": "crm-company" }],
             "statistics": true,
+            "passthrough_fields": true,
         }))
         .await;
     env.ok(
@@ -838,6 +839,9 @@ async fn statistics_page_and_dashboard_follow_a_running_transfer_and_upload_a_co
         b.goto(&format!("{}/dashboard#/sessions/{session}", env.url))
             .await;
         b.wait_for_text("#view", "Links for your end user").await;
+        // The provider fields discovered for it, the portal's custom ones included.
+        b.wait_for_text("#view", "Favorite color · custom").await;
+        b.wait_for_text("#view", "Account tier · custom").await;
         let link = b
             .eval(
                 "return document.getElementById('link-reauth').value;",

@@ -113,6 +113,7 @@ pub async fn session(
                 "associations": x.associations,
                 "field_mapping": x.mapping,
                 "upsert_behaviour": x.upsert,
+                "passthrough_fields": x.passthrough_fields,
             })
         })
         .collect();

@@ -91,6 +91,7 @@ pub async fn discover_passthrough_fields(
                         name: f.name,
                         title: f.label,
                         json_type: f.json_type,
+                        custom: f.custom,
                     })
                     .collect();
             }

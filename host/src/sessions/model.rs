@@ -123,6 +123,9 @@ pub struct ProviderField {
     /// Its JSON Schema type.
     #[serde(rename = "type")]
     pub json_type: String,
+    /// The account's own field (a custom field), not the provider's.
+    #[serde(default)]
+    pub custom: bool,
 }
 
 /// What a push that updates an existing provider record does with a field.

@@ -723,6 +723,7 @@ mod tests {
             name: name.into(),
             title: name.into(),
             json_type: "string".into(),
+            custom: true,
         };
         let record = json!({ "first_name": "Ada", "favorite_color": "red", "loyalty_points": 3 });
         let (common, passthrough) =

@@ -293,7 +293,7 @@
     var rows = s.schemas.filter(function (x) { return x.enabled; });
     if (!rows.length) return empty("Nothing enabled", "The end user has not chosen any data yet.");
     return h("div", { class: "table-wrap" }, h("table", null,
-      h("thead", null, h("tr", null, h("th", { text: "Schema" }), h("th", { text: "Served by" }), h("th", { text: "Field mapping" }))),
+      h("thead", null, h("tr", null, h("th", { text: "Schema" }), h("th", { text: "Served by" }), h("th", { text: "Field mapping" }), h("th", { text: "Provider fields (passthrough)" }))),
       h("tbody", null, rows.map(function (x) {
         var mapping = x.field_mapping ? Object.keys(x.field_mapping).map(function (k) {
           var b = (x.upsert_behaviour || {})[k];
@@ -301,7 +301,10 @@
         }).join(", ") : Object.keys(x.upsert_behaviour || {}).map(function (k) { return k + ": " + x.upsert_behaviour[k].replace(/_/g, " "); }).join(", ");
         return h("tr", null, h("td", null, h("span", { class: "primary-text", text: x.custom ? x.name : typeLabel(x.name) }), h("span", { class: "sub", text: x.endgrate_type || "custom" })),
           h("td", { text: x.integration || "—" }),
-          h("td", { text: mapping || "Default" }));
+          h("td", { text: mapping || "Default" }),
+          h("td", null, (x.passthrough_fields || []).length ? h("ul", { class: "tags" }, x.passthrough_fields.map(function (f) {
+            return h("li", { title: f.name + " (" + f.type + ")", text: f.custom ? f.title + " · custom" : f.title });
+          })) : "—"));
       }))));
   }
 
