@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 mod reconcile;
 
-use super::writes::{TreeId, Writes, commit};
+use super::writes::{TreeId, Writes};
 use super::{Hook, Progress, Step, StepError, Transfer, stage_webhook, webhook};
 use crate::errors::{ErrorRecord, ErrorType, NewError};
 use crate::runtime::types::{ConnectorError, PushItem};
@@ -503,7 +503,7 @@ async fn run_ops(
             }
         };
     }
-    commit(step.db, &t.id, Some(step.token), &decided)?;
+    step.commit(&t.id, decided).await?;
     // The answers that came are kept; the step is tried again for the rest.
     if let Some(e) = failed_lookup {
         return Err(e);
@@ -536,7 +536,7 @@ async fn run_ops(
                 }),
             );
         }
-        commit(step.db, &t.id, Some(step.token), &writes)?;
+        step.commit(&t.id, writes).await?;
         step.db.flush().await?;
 
         // 2. The provider writes.
@@ -626,7 +626,7 @@ async fn run_ops(
             };
             writes.put(TreeId::PushOps, op.key.clone(), encode(&state));
         }
-        commit(step.db, &t.id, Some(step.token), &writes)?;
+        step.commit(&t.id, writes).await?;
         step.db.flush().await?;
         if let Some(err) = retry {
             return Err(err);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::TransferConfig;
 use super::queue::QueueEntry;
-use super::writes::CommitError;
+use super::writes::{CommitError, Writes, commit};
 use crate::credentials::Credentials;
 use crate::errors::ErrorType;
 use crate::runtime::manifest::Manifest;
@@ -93,6 +93,19 @@ impl Step<'_> {
     /// A connector call's failure, as a step error.
     pub fn classify(&self, err: CallError) -> StepError {
         classify(&self.manifest.display_name, err)
+    }
+
+    /// Commits `writes` under this step's lease, on the blocking pool: the
+    /// transaction may wait for a flush at the write gate
+    /// (`store::write_gate`), and the async workers must go on serving.
+    pub async fn commit(&self, transfer_id: &str, writes: Writes) -> Result<(), StepError> {
+        let (db, id, token) = (self.db.clone(), transfer_id.to_owned(), self.token);
+        tokio::task::spawn_blocking(move || commit(&db, &id, Some(token), &writes))
+            .await
+            .map_err(|e| {
+                StepError::Store(StoreError::Corrupt(format!("the commit task failed: {e}")))
+            })??;
+        Ok(())
     }
 
     /// Renews the lease during a long step.
