@@ -321,6 +321,7 @@ async fn end_user_connects_hubspot_chooses_data_maps_fields_and_pulls_the_mapped
             "schema": [lead_schema(), { "endgrate_type": "crm-company" }],
             "schema_selection": true,
             "field_selection": true,
+            "passthrough_fields": true,
             "redirect_url": format!("{}/done", env.app.url),
             "configuration_webhook": { "endpoint": format!("{}/hook", env.app.url), "metadata": { "user": 42 } },
         }))
@@ -379,6 +380,12 @@ async fn end_user_connects_hubspot_chooses_data_maps_fields_and_pulls_the_mapped
             .await;
         b.click("select[name='upsert:0:work_email'] option[value='do_not_update']")
             .await;
+        // HubSpot's other contact properties, custom ones marked, all on at
+        // first: the end user leaves one out.
+        b.wait_for_text("#passthrough-0", "Favorite color").await;
+        b.wait_for_text("#passthrough-0", "Custom field · loyalty_points")
+            .await;
+        b.click("input[name='passthrough:0:loyalty_points']").await;
         b.snap("03-connect-map-fields").await;
         b.snap_phone("03-connect-map-fields").await;
         b.click("#finish").await;
@@ -410,6 +417,16 @@ async fn end_user_connects_hubspot_chooses_data_maps_fields_and_pulls_the_mapped
         b.wait_for_url("the mapping step", |u| u.contains("/session/fields"))
             .await;
         b.wait_for_text("#finish", "Save changes").await;
+        assert_eq!(
+            b.eval(
+                "return [document.querySelector(\"input[name='passthrough:0:loyalty_points']\").checked, \
+                 document.querySelector(\"input[name='passthrough:0:favorite_color']\").checked];",
+                json!([])
+            )
+            .await,
+            json!([false, true]),
+            "the page shows the fields chosen"
+        );
         b.click("select[name='upsert:0:work_email'] option[value='overwrite']")
             .await;
         b.snap("18-connect-edit-fields").await;
@@ -461,6 +478,13 @@ async fn end_user_connects_hubspot_chooses_data_maps_fields_and_pulls_the_mapped
         now["schemas"]["crm-contact"]["field_mapping"]["work_email"],
         "email_addresses.0.email_address"
     );
+    // The provider fields chosen come along; the one left out does not.
+    let passthrough = &now["schemas"]["crm-contact"]["passthrough_fields"]["properties"];
+    assert_eq!(
+        passthrough["favorite_color"]["title"], "Favorite color",
+        "{now}"
+    );
+    assert!(passthrough.get("loyalty_points").is_none(), "{now}");
 
     // A pull returns records in the app's own shape.
     let pulled = env
@@ -480,14 +504,23 @@ async fn end_user_connects_hubspot_chooses_data_maps_fields_and_pulls_the_mapped
         .await;
     let rows = data["transfer_data"].as_array().unwrap();
     assert_eq!(rows.len(), 50);
+    let chosen: Vec<&str> = passthrough
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     for row in rows {
         let fields = row["data"].as_object().unwrap();
         assert!(
-            fields
-                .keys()
-                .all(|k| ["given_name", "surname", "work_email"].contains(&k.as_str())),
+            fields.keys().all(
+                |k| ["given_name", "surname", "work_email"].contains(&k.as_str())
+                    || chosen.contains(&k.as_str())
+            ),
             "{row}"
         );
+        assert!(fields["favorite_color"].is_string(), "{row}");
+        assert!(fields.get("loyalty_points").is_none(), "{row}");
     }
     assert!(
         rows.iter().any(|r| r["data"]["work_email"]

@@ -207,6 +207,7 @@ fn default_schema_entry(endgrate_type: &str, associations: bool) -> SessionSchem
         upsert: Default::default(),
         passthrough: false,
         passthrough_fields: Vec::new(),
+        passthrough_choice: None,
         open_resource: false,
     }
 }
@@ -275,6 +276,7 @@ fn parse_schema(at: &str, entry: &Value) -> Result<SessionSchema, ApiError> {
                 upsert: Default::default(),
                 passthrough: false,
                 passthrough_fields: Vec::new(),
+                passthrough_choice: None,
                 open_resource: true,
             }),
             (None, None) => Err(bad(
@@ -318,6 +320,7 @@ fn parse_schema(at: &str, entry: &Value) -> Result<SessionSchema, ApiError> {
         upsert: Default::default(),
         passthrough: false,
         passthrough_fields: Vec::new(),
+        passthrough_choice: None,
         open_resource: false,
     })
 }

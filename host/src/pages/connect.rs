@@ -25,11 +25,11 @@ use crate::http::input::QueryParams;
 use crate::runtime::manifest::{AuthSpec, Manifest};
 use crate::runtime::types::{Connection, ConnectorError};
 use crate::sessions::configuration::{
-    configure, discover_passthrough_fields, queue_configuration_webhook,
+    configure, discover_passthrough_fields, queue_configuration_webhook, unmapped_fields,
 };
 use crate::sessions::grants::{self, PASS_COOKIE};
 use crate::sessions::offering::offered;
-use crate::sessions::{ConnectionState, Session};
+use crate::sessions::{ConnectionState, ProviderField, Session};
 use crate::store::{decode, encode, now_ms};
 use crate::ui::key_form::{self, Rejection};
 use crate::ui::layout::{Page, problem, q, unavailable};
@@ -902,10 +902,10 @@ pub async fn fields_page(
     if !has_fields_step(&session) {
         return see_other(&next_selection_url(&session, &manifest, Some(Step::Fields)));
     }
-    fields_form(&state, &session, &manifest, editing, None, StatusCode::OK)
+    fields_form(&state, &session, &manifest, editing, None, StatusCode::OK).await
 }
 
-fn fields_form(
+async fn fields_form(
     state: &AppState,
     session: &Session,
     manifest: &Manifest,
@@ -913,6 +913,7 @@ fn fields_form(
     problem: Option<&str>,
     status: StatusCode,
 ) -> Response {
+    let offered = passthrough_offer(state, session, manifest).await;
     let examples: HashMap<String, _> = session
         .schemas
         .iter()
@@ -926,9 +927,57 @@ fn fields_form(
         .collect();
     let steps = selection_steps(session, manifest, editing);
     page_at(
-        mapping::page(session, manifest, &steps, &examples, editing, problem),
+        mapping::page(
+            session, manifest, &steps, &examples, &offered, editing, problem,
+        ),
         status,
     )
+}
+
+/// With `passthrough_fields`: the provider fields each schema (by index)
+/// could carry beside its own, for the end user to choose among. A schema
+/// whose fields cannot be listed offers none.
+async fn passthrough_offer(
+    state: &AppState,
+    session: &Session,
+    manifest: &Manifest,
+) -> HashMap<usize, Vec<ProviderField>> {
+    let mut offered = HashMap::new();
+    let connection = session.pending.as_ref().or(session.connection.as_ref());
+    let Some(connection) = connection.filter(|_| session.options.passthrough_fields) else {
+        return offered;
+    };
+    for (i, schema) in session.schemas.iter().enumerate() {
+        if !schema.enabled || schema.passthrough {
+            continue;
+        }
+        let wanted = schema
+            .integration
+            .as_deref()
+            .or(schema.endgrate_type.as_deref())
+            .unwrap_or(&schema.name);
+        let Some(integration) = manifest.integration(wanted) else {
+            continue;
+        };
+        match unmapped_fields(
+            &state.runtime,
+            &state.credentials,
+            &session.id,
+            connection,
+            &integration.endgrate_type,
+        )
+        .await
+        {
+            Ok(fields) if !fields.is_empty() => {
+                offered.insert(i, fields);
+            }
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(session = %session.id, schema = %schema.name, %err, "could not list the provider's fields for the field step");
+            }
+        }
+    }
+    offered
 }
 
 /// `POST /session/fields` (form): the mapping, then the session is configured.
@@ -949,7 +998,8 @@ pub async fn fields_submit(
             editing,
             Some(&problem),
             StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        )
+        .await;
     }
     match complete(&state, &mut session, &manifest, None).await {
         Ok(next) => see_other(&next),

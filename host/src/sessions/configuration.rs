@@ -7,9 +7,9 @@ use serde_json::{Map, Value, json};
 use super::{ConnectionState, ProviderField, Session, SessionSchema};
 use crate::cdm::{self, mapping::FieldMapping};
 use crate::credentials::Credentials;
-use crate::runtime::Runtime;
 use crate::runtime::manifest::{Integration, Manifest};
 use crate::runtime::types::Connection;
+use crate::runtime::{CallError, Runtime};
 use crate::store::{Db, StoreError, now_ms};
 use crate::webhooks::outbox::{self, Delivery};
 use crate::wire::{self, Direction};
@@ -51,8 +51,9 @@ pub fn configure(session: &mut Session, manifest: &Manifest, settings: Value) {
 
 /// With `passthrough_fields`: asks the connector which fields each enabled
 /// schema's records have at the provider, and keeps per schema those it does
-/// not map (typically the account's custom fields). A schema whose discovery
-/// fails keeps none, with a warning: the session connects all the same.
+/// not map (typically the account's custom fields), or those of them the end
+/// user chose (`field_selection`). A schema whose discovery fails keeps none,
+/// with a warning: the session connects all the same.
 pub async fn discover_passthrough_fields(
     runtime: &Runtime,
     credentials: &Credentials,
@@ -64,42 +65,57 @@ pub async fn discover_passthrough_fields(
     let Some(connection) = session.connection.clone() else {
         return;
     };
-    let conn = Connection {
-        key: session.id.clone(),
-        api_base: None,
-        settings: connection.settings.clone(),
-    };
-    let credential = credentials.source(&session.id);
+    let session_id = session.id.clone();
     for schema in session.schemas.iter_mut().filter(|s| s.enabled) {
         let Some(integration) = schema.integration.clone() else {
             continue;
         };
-        let listed = runtime
-            .list_fields(
-                &connection.provider,
-                &conn,
-                Some(credential.clone()),
-                &integration,
-            )
-            .await;
-        match listed {
-            Ok(fields) => {
-                schema.passthrough_fields = fields
-                    .into_iter()
-                    .filter(|f| !f.mapped)
-                    .map(|f| ProviderField {
-                        name: f.name,
-                        title: f.label,
-                        json_type: f.json_type,
-                        custom: f.custom,
-                    })
-                    .collect();
+        match unmapped_fields(runtime, credentials, &session_id, &connection, &integration).await {
+            Ok(mut fields) => {
+                if let Some(chosen) = &schema.passthrough_choice {
+                    fields.retain(|f| chosen.contains(&f.name));
+                }
+                schema.passthrough_fields = fields;
             }
             Err(err) => {
-                tracing::warn!(session = %conn.key, schema = %schema.name, %err, "could not discover the provider's fields; the schema carries no passthrough fields");
+                tracing::warn!(session = %session_id, schema = %schema.name, %err, "could not discover the provider's fields; the schema carries no passthrough fields");
             }
         }
     }
+}
+
+/// The fields `integration`'s records have at the provider of `connection`
+/// that the connector does not map (the candidates for passthrough fields).
+pub async fn unmapped_fields(
+    runtime: &Runtime,
+    credentials: &Credentials,
+    session_id: &str,
+    connection: &ConnectionState,
+    integration: &str,
+) -> Result<Vec<ProviderField>, CallError> {
+    let conn = Connection {
+        key: session_id.to_owned(),
+        api_base: None,
+        settings: connection.settings.clone(),
+    };
+    let listed = runtime
+        .list_fields(
+            &connection.provider,
+            &conn,
+            Some(credentials.source(session_id)),
+            integration,
+        )
+        .await?;
+    Ok(listed
+        .into_iter()
+        .filter(|f| !f.mapped)
+        .map(|f| ProviderField {
+            name: f.name,
+            title: f.label,
+            json_type: f.json_type,
+            custom: f.custom,
+        })
+        .collect())
 }
 
 /// `provider_info` as the configuration object, integrations and errors

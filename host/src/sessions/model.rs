@@ -106,6 +106,10 @@ pub struct SessionSchema {
     /// the session was configured.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub passthrough_fields: Vec<ProviderField>,
+    /// With `field_selection`: the passthrough fields the end user chose on
+    /// the session page (by the provider's names); `None` means all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passthrough_choice: Option<Vec<String>>,
     /// Given by its `title` only: the end user picks which provider resource
     /// fills it on the session page, and its records take that resource's
     /// common-model shape.

@@ -14,7 +14,7 @@ use super::selection::{current_resource, schema_label};
 use super::steps::{Step, header};
 use crate::cdm::{self, mapping::FieldMapping};
 use crate::runtime::manifest::Manifest;
-use crate::sessions::{Session, SessionSchema, UpsertBehaviour};
+use crate::sessions::{ProviderField, Session, SessionSchema, UpsertBehaviour};
 
 /// A field of a common-model record that a custom field may map to.
 pub struct Target {
@@ -143,6 +143,7 @@ pub fn page(
     manifest: &Manifest,
     steps: &[Step],
     samples: &HashMap<String, BTreeMap<String, String>>,
+    offered: &HashMap<usize, Vec<ProviderField>>,
     editing: bool,
     problem: Option<&str>,
 ) -> Page<'static> {
@@ -234,6 +235,9 @@ pub fn page(
                  <div class=\"map-behaviour\"><span class=\"mini-label\" aria-hidden=\"true\">When it exists</span>{behaviour}</div></div>"
             ));
         }
+        if let Some(fields) = offered.get(&i) {
+            body.push_str(&passthrough_choices(i, schema, fields, &provider));
+        }
         body.push_str("</fieldset>");
     }
     let label = if editing { "Save changes" } else { "Finish" };
@@ -246,6 +250,44 @@ pub fn page(
         scripts: &["connect.js"],
         body,
     }
+}
+
+/// The provider fields schema `i` can carry beside its own
+/// (`passthrough_fields` with `field_selection`), each a checkbox: the ones
+/// chosen before, or all at first. The hidden input says the choice was
+/// offered, so that unchecking every box means none.
+fn passthrough_choices(
+    i: usize,
+    schema: &SessionSchema,
+    fields: &[ProviderField],
+    provider: &str,
+) -> String {
+    let mut out = format!(
+        "<div class=\"choices passthrough-choices\" id=\"passthrough-{i}\">\
+         <p class=\"choices-head\">More {provider} fields to include</p>\
+         <input type=\"hidden\" name=\"passthrough-offered:{i}\" value=\"1\">"
+    );
+    for (k, field) in fields.iter().enumerate() {
+        let on = schema
+            .passthrough_choice
+            .as_ref()
+            .is_none_or(|chosen| chosen.contains(&field.name));
+        let kind = if field.custom {
+            "Custom field"
+        } else {
+            "Standard field"
+        };
+        out.push_str(&format!(
+            "<div class=\"choice\"><label class=\"choice-main\" for=\"passthrough-{i}-{k}\">\
+             <input type=\"checkbox\" id=\"passthrough-{i}-{k}\" name=\"passthrough:{i}:{n}\" value=\"on\"{checked}>\
+             <span class=\"choice-text\"><span class=\"choice-name\">{t}</span><span class=\"choice-meta\">{kind} · {n}</span></span></label></div>",
+            n = escape(&field.name),
+            t = escape(&field.title),
+            checked = if on { " checked" } else { "" },
+        ));
+    }
+    out.push_str("</div>");
+    out
 }
 
 /// Applies the form's answer; `Err` says what to correct.
@@ -300,14 +342,26 @@ pub fn apply(
         } else {
             None
         };
-        updates.push((i, mapping, upsert));
+        // The passthrough fields chosen, when the choice was offered.
+        let chosen = values
+            .contains_key(format!("passthrough-offered:{i}").as_str())
+            .then(|| {
+                let prefix = format!("passthrough:{i}:");
+                form.iter()
+                    .filter_map(|(k, _)| k.strip_prefix(&prefix).map(str::to_owned))
+                    .collect::<Vec<String>>()
+            });
+        updates.push((i, mapping, upsert, chosen));
     }
-    for (i, mapping, upsert) in updates {
+    for (i, mapping, upsert, chosen) in updates {
         if let Some(schema) = session.schemas.get_mut(i) {
             if mapping.is_some() {
                 schema.mapping = mapping;
             }
             schema.upsert = upsert;
+            if chosen.is_some() {
+                schema.passthrough_choice = chosen;
+            }
         }
     }
     Ok(())

@@ -303,6 +303,7 @@ pub fn apply(
                 upsert: Default::default(),
                 passthrough: true,
                 passthrough_fields: Vec::new(),
+                passthrough_choice: None,
                 open_resource: false,
             }),
             None => {}
