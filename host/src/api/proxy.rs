@@ -97,12 +97,18 @@ pub async fn forward(
     let credential = state.credentials.source(&session.id);
     match state
         .runtime
-        .proxy(&connection.provider, &conn, credential, request)
+        .proxy(&connection.provider, &conn, credential.clone(), request)
         .await
     {
         Ok(answer) => {
             let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
-            let mut response = (status, answer.body).into_response();
+            // A provider that echoes the credential back does not hand it to
+            // the app (the current one: a 401 may have refreshed it).
+            let body = match credential.current().await {
+                Ok(secret) => redact(answer.body, secret.expose()),
+                Err(_) => answer.body,
+            };
+            let mut response = (status, body).into_response();
             for (name, value) in &answer.headers {
                 let name = name.to_ascii_lowercase();
                 let kept = match name.as_str() {
@@ -126,6 +132,27 @@ pub async fn forward(
             Err(refused)
         }
     }
+}
+
+/// Shortest credential blanked out of answers: a shorter one (a test
+/// token) could match ordinary text.
+const MIN_REDACTED_LEN: usize = 16;
+
+/// `body` with every occurrence of `secret` replaced by `[redacted]`.
+fn redact(body: Vec<u8>, secret: &str) -> Vec<u8> {
+    let secret = secret.as_bytes();
+    if secret.len() < MIN_REDACTED_LEN || !body.windows(secret.len()).any(|w| w == secret) {
+        return body;
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut rest = body.as_slice();
+    while let Some(at) = rest.windows(secret.len()).position(|w| w == secret) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(b"[redacted]");
+        rest = &rest[at + secret.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 /// `(session id, rest)` of `/api/proxy/{session_id}/{rest}`.
@@ -324,6 +351,20 @@ mod tests {
                 refused.message
             );
         }
+    }
+
+    #[test]
+    fn an_echoed_credential_is_blanked_out() {
+        let token = "pat-na1-0123456789abcdef";
+        let body = format!(r#"{{"echo":"Bearer {token}","again":"{token}"}}"#).into_bytes();
+        let redacted = String::from_utf8(redact(body, token)).unwrap();
+        assert_eq!(
+            redacted,
+            r#"{"echo":"Bearer [redacted]","again":"[redacted]"}"#
+        );
+        // Short test tokens are left alone: they could match ordinary text.
+        let body = br#"{"company_domain":"switchyard-sandbox"}"#.to_vec();
+        assert_eq!(redact(body.clone(), "sandbox"), body);
     }
 
     #[test]
