@@ -13,14 +13,12 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use crate::errors::{ErrorRecord, ErrorType, NewError};
+use crate::errors::{self, ErrorRecord, ErrorType, NewError};
 use crate::http::input::Caller;
 use crate::http::{ApiError, AppState};
 use crate::runtime::outbound::SendError;
 use crate::runtime::types::{Connection, ConnectorError, OutRequest};
 use crate::sessions::configuration::provider_info;
-use crate::store::encode;
-use crate::transfer::writes::{TreeId, Writes, commit};
 
 use super::sessions::session_of;
 
@@ -284,17 +282,7 @@ fn record(
             internal_id: None,
         },
     );
-    let stored = record.and_then(|record| {
-        let mut writes = Writes::default();
-        writes.put(TreeId::Errors, record.key(), encode(&record));
-        commit(&state.db, "", None, &writes).map_err(|e| match e {
-            crate::transfer::writes::CommitError::Store(e) => e,
-            crate::transfer::writes::CommitError::LeaseLost => {
-                crate::store::StoreError::Corrupt("a lease on no transfer".into())
-            }
-        })
-    });
-    if let Err(err) = stored {
+    if let Err(err) = record.and_then(|record| errors::insert(&state.db, &record)) {
         tracing::error!(%err, session = %session.id, "cannot record a proxy failure");
     }
 }

@@ -15,19 +15,26 @@ use serde_json::Value;
 /// is not JSON, the pointer is malformed or nothing is at it. A member named
 /// twice resolves to its first occurrence.
 pub fn lookup(body: &[u8], pointer: &str) -> Option<Value> {
-    let tokens: Vec<String> = if pointer.is_empty() {
-        Vec::new()
-    } else {
-        pointer
-            .strip_prefix('/')?
-            .split('/')
-            .map(|t| t.replace("~1", "/").replace("~0", "~"))
-            .collect()
-    };
+    let tokens = tokens(pointer)?;
     let mut de = serde_json::Deserializer::from_slice(body);
     let found = At { path: &tokens }.deserialize(&mut de).ok()?;
     de.end().ok()?;
     found
+}
+
+/// A pointer's reference tokens, unescaped (`~1` is `/`, `~0` is `~`);
+/// `None` for a malformed pointer (neither empty nor starting with `/`).
+pub fn tokens(pointer: &str) -> Option<Vec<String>> {
+    if pointer.is_empty() {
+        return Some(Vec::new());
+    }
+    Some(
+        pointer
+            .strip_prefix('/')?
+            .split('/')
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect(),
+    )
 }
 
 /// Deserializes the value at `path` below the current one, skipping the rest.

@@ -242,11 +242,7 @@ fn text(value: &Value) -> Option<String> {
 /// not an object.
 fn set_pointer(target: &mut Value, pointer: &str, value: Value) -> Option<()> {
     let mut at = target;
-    let mut tokens = pointer
-        .strip_prefix('/')?
-        .split('/')
-        .map(|t| t.replace("~1", "/").replace("~0", "~"))
-        .peekable();
+    let mut tokens = json_pointer::tokens(pointer)?.into_iter().peekable();
     while let Some(token) = tokens.next() {
         let object = at.as_object_mut()?;
         if tokens.peek().is_none() {

@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use super::queue::{Eligibility, Lease, QueueEntry, Scheduler};
 use super::staging::{Hook, stage_error, stage_webhook, webhook};
 use super::step::{Decision, Progress, RetryPolicy, Step, StepError};
-use super::writes::{CommitError, TreeId, Writes, commit};
+use super::writes::{CommitError, TreeId, Writes, commit, commit_in_background};
 use super::{Checkpoint, Method, Stats, Status, Transfer, TransferConfig, pull, push, stage_new};
 use crate::credentials::Credentials;
 use crate::errors::ErrorType;
@@ -317,11 +317,8 @@ impl Dispatcher {
             transfer.id.as_bytes(),
             encode(&*transfer),
         );
-        // The checkpoint transaction may wait for a flush (see
-        // `store::write_gate`): off the async workers, which go on serving.
-        let (db, id) = (self.db.clone(), transfer.id.clone());
         *pending = Some(PendingCommit {
-            commit: tokio::task::spawn_blocking(move || commit(&db, &id, Some(token), &writes)),
+            commit: commit_in_background(&self.db, &transfer.id, Some(token), writes),
             account: transfer.account.clone(),
             pulled: match transfer.method {
                 Method::Pull => transfer.stats.records.saturating_sub(records_before),
@@ -351,9 +348,7 @@ impl Dispatcher {
         let Some(p) = pending.take() else {
             return Ok(());
         };
-        landed.map_err(|e| {
-            StepError::Store(StoreError::Corrupt(format!("the commit task failed: {e}")))
-        })??;
+        landed??;
         if p.pulled > 0 {
             self.sessions.record_counts().add(&p.account, p.pulled);
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::TransferConfig;
 use super::queue::QueueEntry;
-use super::writes::{CommitError, Writes, commit};
+use super::writes::{CommitError, Writes, commit_in_background};
 use crate::credentials::Credentials;
 use crate::errors::ErrorType;
 use crate::runtime::manifest::Manifest;
@@ -60,6 +60,13 @@ impl From<sled::Error> for StepError {
     }
 }
 
+/// A commit task that did not finish (it panicked).
+impl From<tokio::task::JoinError> for StepError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        StepError::Store(StoreError::Corrupt(format!("the commit task failed: {e}")))
+    }
+}
+
 impl From<CommitError> for StepError {
     fn from(e: CommitError) -> Self {
         match e {
@@ -95,16 +102,10 @@ impl Step<'_> {
         classify(&self.manifest.display_name, err)
     }
 
-    /// Commits `writes` under this step's lease, on the blocking pool: the
-    /// transaction may wait for a flush at the write gate
-    /// (`store::write_gate`), and the async workers must go on serving.
+    /// Commits `writes` under this step's lease, on the blocking pool
+    /// ([`commit_in_background`]).
     pub async fn commit(&self, transfer_id: &str, writes: Writes) -> Result<(), StepError> {
-        let (db, id, token) = (self.db.clone(), transfer_id.to_owned(), self.token);
-        tokio::task::spawn_blocking(move || commit(&db, &id, Some(token), &writes))
-            .await
-            .map_err(|e| {
-                StepError::Store(StoreError::Corrupt(format!("the commit task failed: {e}")))
-            })??;
+        commit_in_background(self.db, transfer_id, Some(self.token), writes).await??;
         Ok(())
     }
 

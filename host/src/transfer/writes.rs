@@ -128,3 +128,16 @@ pub fn commit(
         Err(TransactionError::Storage(e)) => Err(CommitError::Store(e.into())),
     }
 }
+
+/// [`commit`] on the blocking pool: the transaction may wait for a flush at
+/// the write gate (`store::write_gate`), and the async workers must go on
+/// serving meanwhile.
+pub fn commit_in_background(
+    db: &Db,
+    transfer_id: &str,
+    token: Option<u64>,
+    writes: Writes,
+) -> tokio::task::JoinHandle<Result<(), CommitError>> {
+    let (db, id) = (db.clone(), transfer_id.to_owned());
+    tokio::task::spawn_blocking(move || commit(&db, &id, token, &writes))
+}
