@@ -404,6 +404,8 @@ impl Connector for HubSpot {
                 }
                 .to_owned(),
                 custom: !p.hubspot_defined,
+                unique: false,
+                required: false,
                 read_only: p.modification.is_some_and(|m| m.read_only_value),
                 options: p.options.into_iter().map(|o| (o.value, o.label)).collect(),
                 name: p.name,

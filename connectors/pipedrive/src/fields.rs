@@ -125,6 +125,8 @@ pub fn list(target: &Target, kind: Kind) -> Result<Vec<FieldInfo>, ConnectorErro
             }
             .to_owned(),
             custom: f.edit_flag,
+            unique: false,
+            required: false,
             read_only: matches!(f.key.as_str(), "id" | "add_time" | "update_time"),
             options: f
                 .options

@@ -59,6 +59,8 @@ pub fn list(company: &Company, kind: Kind) -> Result<Vec<FieldInfo>, ConnectorEr
             name,
             json_type: "string".to_owned(),
             custom: true,
+            unique: false,
+            required: false,
             read_only: false,
             options: Vec::new(),
             mapped: false,

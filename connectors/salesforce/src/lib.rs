@@ -295,6 +295,8 @@ impl Connector for Salesforce {
                 }
                 .to_owned(),
                 custom: f.custom,
+                unique: false,
+                required: false,
                 read_only: !f.createable && !f.updateable,
                 options: f
                     .picklist_values

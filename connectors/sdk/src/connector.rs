@@ -10,7 +10,8 @@ use std::marker::PhantomData;
 use crate::bindings::exports::switchyard::connector::connector::Guest;
 use crate::lookups::Lookups;
 use crate::{
-    Connection, ConnectorError, FieldInfo, Json, Manifest, Page, PullRequest, PushItem, Pushed,
+    Connection, ConnectorError, FieldInfo, Json, Manifest, ObjectInfo, Page, PullRequest, PushItem,
+    Pushed,
 };
 
 /// A provider connector. Implement it on a unit struct and export it with
@@ -66,6 +67,18 @@ pub trait Connector {
         endgrate_type: &str,
     ) -> Result<Vec<FieldInfo>, ConnectorError> {
         let _ = (conn, endgrate_type);
+        Ok(Vec::new())
+    }
+
+    /// Discovery: the provider objects this connection reaches that the
+    /// connector can pull or push as the subject `object:<name>` (see
+    /// [`Subject`](crate::Subject)), custom objects marked `custom`. The host
+    /// offers those no integration serves as the session's passthrough
+    /// schemas. For an object subject, `pull`, `push`, `find_matches` and
+    /// `list_fields` work with the provider's own fields instead of the
+    /// common model. Defaults to none.
+    fn list_objects(conn: &Connection) -> Result<Vec<ObjectInfo>, ConnectorError> {
+        let _ = conn;
         Ok(Vec::new())
     }
 
@@ -207,6 +220,11 @@ impl<C: Connector> Guest for Export<C> {
     ) -> Result<Vec<FieldInfo>, ConnectorError> {
         crate::panic::install_hook();
         C::list_fields(&conn, &endgrate_type)
+    }
+
+    fn list_objects(conn: Connection) -> Result<Vec<ObjectInfo>, ConnectorError> {
+        crate::panic::install_hook();
+        C::list_objects(&conn)
     }
 
     fn find_match(

@@ -151,16 +151,18 @@ pub mod json;
 pub mod log;
 pub mod lookups;
 mod panic;
+mod subject;
 pub mod testing;
 mod transport;
 mod urls;
 
 pub use bindings::switchyard::connector::types::{
     ApiKeyField, AuthSpec, BatchLimits, ClientAuth, Connection, ConnectorError,
-    CredentialPlacement, CursorPaging, FieldInfo, Integration, Json, Manifest, Oauth2Spec, Page,
-    Paging, PullRequest, PulledRecord, PushItem, Pushed, RateClass, RateLimit,
+    CredentialPlacement, CursorPaging, FieldInfo, Integration, Json, Manifest, Oauth2Spec,
+    ObjectInfo, Page, Paging, PullRequest, PulledRecord, PushItem, Pushed, RateClass, RateLimit,
 };
 pub use connector::Connector;
+pub use subject::Subject;
 
 /// Everything a connector usually needs, in one `use`.
 pub mod prelude {
@@ -168,8 +170,8 @@ pub mod prelude {
     pub use crate::{
         ApiKeyField, AuthSpec, BatchLimits, ClientAuth, Connection, Connector, ConnectorError,
         CredentialPlacement, CursorPaging, FieldInfo, Integration, Json, Manifest, Oauth2Spec,
-        Page, Paging, PullRequest, PulledRecord, PushItem, Pushed, RateClass, RateLimit,
-        export_connector, log,
+        ObjectInfo, Page, Paging, PullRequest, PulledRecord, PushItem, Pushed, RateClass,
+        RateLimit, Subject, export_connector, log,
     };
 }
 

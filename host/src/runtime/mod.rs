@@ -46,8 +46,8 @@ use registry::{InstallRefused, Installed, LoadedConnector, Registry};
 pub use sandbox::CallError;
 use sandbox::CallState;
 use types::{
-    Connection, ConnectorError, FieldInfo, OutRequest, OutResponse, Page, PullRequest, PushItem,
-    Pushed,
+    Connection, ConnectorError, FieldInfo, ObjectInfo, OutRequest, OutResponse, Page, PullRequest,
+    PushItem, Pushed,
 };
 
 /// Bounds on every call into a connector.
@@ -574,6 +574,20 @@ impl Runtime {
     ) -> Result<Vec<FieldInfo>, CallError> {
         let mut call = self.start(id, Some((conn, credential)), None).await?;
         call.run(async |i, store, conn| i.list_fields(store, conn, endgrate_type).await)
+            .await
+    }
+
+    /// Discovery: the provider objects this connection reaches that the
+    /// connector can move as `object:<name>` subjects (none for a 0.1
+    /// connector).
+    pub async fn list_objects(
+        &self,
+        id: &str,
+        conn: &Connection,
+        credential: Option<Arc<dyn CredentialSource>>,
+    ) -> Result<Vec<ObjectInfo>, CallError> {
+        let mut call = self.start(id, Some((conn, credential)), None).await?;
+        call.run(async |i, store, conn| i.list_objects(store, conn).await)
             .await
     }
 

@@ -78,6 +78,21 @@ pub struct FieldInfo {
     pub options: Vec<(String, String)>,
     /// The connector carries it in the common model already.
     pub mapped: bool,
+    /// At most one record per value: an upsert key for provider objects.
+    pub unique: bool,
+    /// Needed to create a record.
+    pub required: bool,
+}
+
+/// One object of a provider's data model, as a connector's discovery lists
+/// it (contract 0.2); pulled and pushed as the subject `object:<name>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectInfo {
+    pub name: String,
+    pub label: String,
+    pub custom: bool,
+    pub supports_pull: bool,
+    pub supports_push: bool,
 }
 
 #[derive(Debug, Clone)]

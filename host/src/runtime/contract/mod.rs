@@ -22,7 +22,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use super::manifest::Manifest;
 use super::sandbox::CallState;
 pub use super::types::Answer;
-use super::types::{ConnectorError, FieldInfo, Page, PullRequest, PushItem, Pushed};
+use super::types::{ConnectorError, FieldInfo, ObjectInfo, Page, PullRequest, PushItem, Pushed};
 
 /// A contract version this host loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -282,6 +282,22 @@ impl Instance {
                 .call_list_fields(store, &conn.into(), endgrate_type)
                 .await?
                 .map(|fields| fields.into_iter().map(Into::into).collect())
+                .map_err(Into::into),
+        })
+    }
+
+    /// A 0.1 component has no discovery: it lists no objects.
+    pub async fn list_objects(
+        &self,
+        store: &mut Store<CallState>,
+        conn: &GuestConnection,
+    ) -> Answer<Vec<ObjectInfo>> {
+        Ok(match self {
+            Instance::V0_1(_) => Ok(Vec::new()),
+            Instance::V0_2(w) => guest_v0_2(w)
+                .call_list_objects(store, &conn.into())
+                .await?
+                .map(|objects| objects.into_iter().map(Into::into).collect())
                 .map_err(Into::into),
         })
     }

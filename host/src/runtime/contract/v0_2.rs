@@ -34,8 +34,8 @@ use super::super::manifest::{
 };
 use super::super::sandbox::CallState;
 use super::super::types::{
-    ConnectorError, FieldInfo, OutRequest, OutResponse, Page, PullRequest, PulledRecord, PushItem,
-    Pushed,
+    ConnectorError, FieldInfo, ObjectInfo, OutRequest, OutResponse, Page, PullRequest,
+    PulledRecord, PushItem, Pushed,
 };
 use super::GuestConnection;
 
@@ -226,6 +226,20 @@ impl From<wit::FieldInfo> for FieldInfo {
             read_only: f.read_only,
             options: f.options,
             mapped: f.mapped,
+            unique: f.unique,
+            required: f.required,
+        }
+    }
+}
+
+impl From<wit::ObjectInfo> for ObjectInfo {
+    fn from(o: wit::ObjectInfo) -> Self {
+        ObjectInfo {
+            name: o.name,
+            label: o.label,
+            custom: o.custom,
+            supports_pull: o.supports_pull,
+            supports_push: o.supports_push,
         }
     }
 }
