@@ -8,6 +8,8 @@
 //!   name): one search for the whole batch, one filter group per property
 //!   with the `IN` operator (a full name is looked up by last name and
 //!   matched on both names here), paced under the `search` rate class;
+//! - an object subject's key set of one property: in the same batch search,
+//!   one `IN` filter group per property;
 //! - a key set of any other shape: one search per item, as `find-match` does.
 //!
 //! A request that fails fails only the items that needed its answer.
@@ -20,6 +22,8 @@ use switchyard_connector_sdk::lookups::Lookups;
 use switchyard_connector_sdk::prelude::*;
 
 use crate::mapping::Kind;
+use crate::objects;
+use crate::resource::{Resource, property_name};
 use crate::{API, HubSpot, ObjectPage, id_of, key_text, parse};
 
 /// Most ids in one batch read, and values in one `IN` filter.
@@ -36,11 +40,13 @@ enum Key {
     Email(String),
     /// Any of these properties equal to the value (a phone is `phone` or
     /// `mobilephone`): the batch search.
-    AnyOf(Vec<&'static str>, String),
+    AnyOf(Vec<String>, String),
     /// A contact's first and last name: the batch search by last name.
     Name { first: String, last: String },
     /// Anything else: `find-match`'s own search, for this item alone.
     Other(Json),
+    /// An empty key: it matches nothing, without asking.
+    Nothing,
     /// Nothing HubSpot can match on.
     Unsupported(ConnectorError),
 }
@@ -58,21 +64,25 @@ struct Found {
     names: HashMap<(String, String), String>,
 }
 
-pub fn find_matches(conn: &Connection, kind: Kind, items: Vec<Vec<Json>>) -> Vec<Answer> {
+pub fn find_matches(conn: &Connection, resource: Resource, items: Vec<Vec<Json>>) -> Vec<Answer> {
     let keys: Vec<Vec<Key>> = items
         .into_iter()
-        .map(|sets| sets.into_iter().map(|set| classify(kind, set)).collect())
+        .map(|sets| {
+            sets.into_iter()
+                .map(|set| classify(resource, set))
+                .collect()
+        })
         .collect();
-    let found = fetch(kind, &keys);
+    let found = fetch(resource, &keys);
     keys.iter()
-        .map(|key_sets| resolve(conn, kind, key_sets, &found))
+        .map(|key_sets| resolve(conn, resource, key_sets, &found))
         .collect()
 }
 
 /// The batch requests for every key of every item.
-fn fetch(kind: Kind, keys: &[Vec<Key>]) -> Found {
+fn fetch(resource: Resource, keys: &[Vec<Key>]) -> Found {
     let mut emails = BTreeSet::new();
-    let mut values: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
+    let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for key in keys.iter().flatten() {
         match key {
             Key::Email(email) => {
@@ -80,13 +90,19 @@ fn fetch(kind: Kind, keys: &[Vec<Key>]) -> Found {
             }
             Key::AnyOf(properties, value) => {
                 for property in properties {
-                    values.entry(property).or_default().insert(value.clone());
+                    values
+                        .entry(property.clone())
+                        .or_default()
+                        .insert(value.clone());
                 }
             }
             Key::Name { last, .. } => {
-                values.entry("lastname").or_default().insert(last.clone());
+                values
+                    .entry("lastname".to_owned())
+                    .or_default()
+                    .insert(last.clone());
             }
-            Key::Other(_) | Key::Unsupported(_) => {}
+            Key::Other(_) | Key::Nothing | Key::Unsupported(_) => {}
         }
     }
     let mut found = Found::default();
@@ -95,37 +111,44 @@ fn fetch(kind: Kind, keys: &[Vec<Key>]) -> Found {
         found.emails = Some(read_contacts_by_email(&emails));
     }
     if !values.is_empty() {
-        found.by_property = Some(search_in(kind, &values).map(|records| {
-            let mut by_property = HashMap::new();
-            for record in &records {
-                let Some(id) = record.get("id").and_then(id_of) else {
-                    continue;
-                };
-                let property = |name: &str| {
-                    record["properties"][name]
-                        .as_str()
-                        .map(|v| v.trim().to_lowercase())
-                };
-                for name in values.keys() {
-                    if let Some(value) = property(name) {
-                        by_property
-                            .entry((name.to_string(), value))
-                            .or_insert_with(|| id.clone());
+        let mut properties: Vec<&str> = values.keys().map(String::as_str).collect();
+        if resource == Resource::Common(Kind::Contacts) {
+            properties.push("firstname");
+        }
+        found.by_property = Some(
+            search_in(resource.path(), &values, &properties).map(|records| {
+                let mut by_property = HashMap::new();
+                for record in &records {
+                    let Some(id) = record.get("id").and_then(id_of) else {
+                        continue;
+                    };
+                    let property = |name: &str| {
+                        record["properties"][name]
+                            .as_str()
+                            .map(|v| v.trim().to_lowercase())
+                    };
+                    for name in values.keys() {
+                        if let Some(value) = property(name) {
+                            by_property
+                                .entry((name.clone(), value))
+                                .or_insert_with(|| id.clone());
+                        }
+                    }
+                    if let (Some(first), Some(last)) = (property("firstname"), property("lastname"))
+                    {
+                        found.names.entry((first, last)).or_insert(id);
                     }
                 }
-                if let (Some(first), Some(last)) = (property("firstname"), property("lastname")) {
-                    found.names.entry((first, last)).or_insert(id);
-                }
-            }
-            by_property
-        }));
+                by_property
+            }),
+        );
     }
     found
 }
 
 /// An item's answer: its first key set that matched. A failed request
 /// decides only if no earlier key set matched.
-fn resolve(conn: &Connection, kind: Kind, key_sets: &[Key], found: &Found) -> Answer {
+fn resolve(conn: &Connection, resource: Resource, key_sets: &[Key], found: &Found) -> Answer {
     let mut lookup = Lookups::new(1);
     for key in key_sets {
         if !lookup.is_open(0) {
@@ -140,7 +163,7 @@ fn resolve(conn: &Connection, kind: Kind, key_sets: &[Key], found: &Found) -> An
             Key::AnyOf(properties, value) => match &found.by_property {
                 Some(Ok(ids)) => Ok(properties
                     .iter()
-                    .find_map(|p| ids.get(&(p.to_string(), value.to_lowercase())).cloned())),
+                    .find_map(|p| ids.get(&(p.clone(), value.to_lowercase())).cloned())),
                 Some(Err(e)) => Err(e.clone()),
                 None => Ok(None),
             },
@@ -152,7 +175,8 @@ fn resolve(conn: &Connection, kind: Kind, key_sets: &[Key], found: &Found) -> An
                 Some(Err(e)) => Err(e.clone()),
                 None => Ok(None),
             },
-            Key::Other(keys) => HubSpot::find_match(conn, kind.endgrate_type(), keys),
+            Key::Other(keys) => HubSpot::find_match(conn, &resource.subject(), keys),
+            Key::Nothing => Ok(None),
             Key::Unsupported(e) => Err(e.clone()),
         };
         lookup.record(0, outcome);
@@ -160,19 +184,24 @@ fn resolve(conn: &Connection, kind: Kind, key_sets: &[Key], found: &Found) -> An
     lookup.finish().remove(0)
 }
 
-/// How a key set (a JSON object of common-model fields) can be asked.
-fn classify(kind: Kind, keys: Json) -> Key {
+/// How a key set (a JSON object of common-model fields, or of an object
+/// subject's properties) can be asked.
+fn classify(resource: Resource, keys: Json) -> Key {
     let parsed: Result<Map<String, Value>, _> = from_json(&keys);
     let Ok(parsed) = parsed else {
         return Key::Unsupported(ConnectorError::invalid_data(format!(
             "HubSpot: a lookup key is not a JSON object: {keys}"
         )));
     };
+    let kind = match resource {
+        Resource::Common(kind) => kind,
+        Resource::Object(_) => return classify_properties(parsed, keys),
+    };
     let text = |field: &str, inner: &str| parsed.get(field).and_then(|v| key_text(v, inner));
     let fields: Vec<&str> = parsed.keys().map(String::as_str).collect();
     let phone_properties = match kind {
-        Kind::Contacts => vec!["phone", "mobilephone"],
-        Kind::Companies => vec!["phone"],
+        Kind::Contacts => vec!["phone".to_owned(), "mobilephone".to_owned()],
+        Kind::Companies => vec!["phone".to_owned()],
     };
     let key = match (kind, fields.as_slice()) {
         (Kind::Contacts, [field @ ("email" | "email_address" | "email_addresses")]) => {
@@ -187,11 +216,33 @@ fn classify(kind: Kind, keys: Json) -> Key {
                 _ => None,
             }
         }
-        (Kind::Companies, ["domain"]) => text("domain", "").map(|d| Key::AnyOf(vec!["domain"], d)),
-        (Kind::Companies, ["name"]) => text("name", "").map(|n| Key::AnyOf(vec!["name"], n)),
+        (Kind::Companies, [field @ ("domain" | "name")]) => {
+            text(field, "").map(|v| Key::AnyOf(vec![(*field).to_owned()], v))
+        }
         _ => None,
     };
     key.unwrap_or(Key::Other(keys))
+}
+
+/// How an object subject's key set (properties and values) can be asked:
+/// one property in the batch search, several in a search of their own.
+fn classify_properties(parsed: Map<String, Value>, keys: Json) -> Key {
+    let mut single: Option<(String, String)> = None;
+    for (name, value) in &parsed {
+        if let Err(e) = property_name(name) {
+            return Key::Unsupported(e);
+        }
+        match objects::key_value(name, value) {
+            Ok(Some(text)) => single = Some((name.clone(), text)),
+            Ok(None) => return Key::Nothing,
+            Err(e) => return Key::Unsupported(e),
+        }
+    }
+    match single {
+        Some((name, text)) if parsed.len() == 1 => Key::AnyOf(vec![name], text),
+        None => Key::Nothing,
+        Some(_) => Key::Other(keys),
+    }
 }
 
 /// Contact ids by email (lowercased), in batch reads of 100. Emails HubSpot
@@ -219,11 +270,13 @@ fn read_contacts_by_email(emails: &[String]) -> Result<HashMap<String, String>, 
     Ok(found)
 }
 
-/// Every record whose property equals one of the values asked for it: one
-/// filter group per property and 100 values, five groups a search, paged.
+/// Every record at `path` whose property equals one of the values asked
+/// for it: one filter group per property and 100 values, five groups a
+/// search, paged. The records carry `properties`.
 fn search_in(
-    kind: Kind,
-    values: &BTreeMap<&'static str, BTreeSet<String>>,
+    path: &str,
+    values: &BTreeMap<String, BTreeSet<String>>,
+    properties: &[&str],
 ) -> Result<Vec<Value>, ConnectorError> {
     let mut groups = Vec::new();
     for (property, values) in values {
@@ -231,10 +284,6 @@ fn search_in(
         for chunk in values.chunks(MAX_VALUES) {
             groups.push(json!({ "filters": [{ "propertyName": property, "operator": "IN", "values": chunk }] }));
         }
-    }
-    let mut properties: Vec<&str> = values.keys().copied().collect();
-    if kind == Kind::Contacts {
-        properties.push("firstname");
     }
     let mut records = Vec::new();
     for groups in groups.chunks(MAX_GROUPS) {
@@ -249,7 +298,7 @@ fn search_in(
                 body["after"] = after.clone();
             }
             let mut page: ObjectPage = parse(
-                API.post(format!("/crm/v3/objects/{}/search", kind.path()))
+                API.post(format!("/crm/v3/objects/{path}/search"))
                     .idempotent(true)
                     .rate_class("search")
                     .json_body(&body)?

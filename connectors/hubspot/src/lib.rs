@@ -12,10 +12,16 @@
 //! - Pushes use the batch create and update endpoints and map the results
 //!   back to the input order (see [`push`]).
 //! - Associations use the v4 API (default association types 279/280).
+//! - Custom objects are object subjects (`object:p_projects`), read and
+//!   written as their own properties through the same requests (see
+//!   [`objects`]); [`fields`] lists them and every object type's properties.
 
+mod fields;
 mod find;
 mod mapping;
+mod objects;
 mod push;
+mod resource;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -25,6 +31,7 @@ use switchyard_connector_sdk::json::{from_json, to_json};
 use switchyard_connector_sdk::prelude::*;
 
 pub use mapping::Kind;
+use resource::Resource;
 
 /// The HubSpot API. Every error built from its answers names HubSpot.
 pub(crate) const API: Api = Api::new("HubSpot");
@@ -34,6 +41,13 @@ const MAX_PAGE_SIZE: u32 = 100;
 
 /// The most inputs in one batch request.
 const MAX_BATCH: u32 = 100;
+
+/// The scopes custom objects need: their schemas, and their records.
+const OPTIONAL_SCOPES: &[&str] = &[
+    "crm.schemas.custom.read",
+    "crm.objects.custom.read",
+    "crm.objects.custom.write",
+];
 
 /// Where an incremental pull goes on: the records changed at or after
 /// `since` (the last returned record's modification time, as HubSpot wrote
@@ -109,54 +123,15 @@ fn asked_properties(kind: Kind, req: &PullRequest) -> Vec<String> {
     asked
 }
 
-/// `GET /crm/v3/properties/{objectType}`.
-#[derive(Debug, Deserialize)]
-struct PropertyList {
-    results: Vec<PropertyDefinition>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PropertyDefinition {
-    name: String,
-    label: String,
-    #[serde(rename = "type")]
-    kind: String,
-    /// True for HubSpot's own properties; absent for the portal's.
-    #[serde(default)]
-    hubspot_defined: bool,
-    #[serde(default)]
-    hidden: bool,
-    #[serde(default)]
-    options: Vec<PropertyOption>,
-    #[serde(default, rename = "modificationMetadata")]
-    modification: Option<ModificationMetadata>,
-}
-
-#[derive(Debug, Deserialize)]
-struct PropertyOption {
-    label: String,
-    value: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ModificationMetadata {
-    #[serde(default)]
-    read_only_value: bool,
-}
-
-/// A search result's modification time, as HubSpot wrote it.
-fn modified_at(raw: &Value, kind: Kind) -> Option<&str> {
-    raw.get("properties")?
-        .get(kind.modified_property())?
-        .as_str()
+/// A search result's value of the `modified` property, as HubSpot wrote it.
+fn modified_at<'a>(raw: &'a Value, modified: &str) -> Option<&'a str> {
+    raw.get("properties")?.get(modified)?.as_str()
 }
 
 /// The cursor after a search page that returned `records` (what was left
 /// of `answered` results once those already seen were left out).
 fn next_search(
-    kind: Kind,
+    modified: &str,
     state: &SearchCursor,
     records: &[Value],
     answered: usize,
@@ -167,7 +142,7 @@ fn next_search(
         seen: Vec::new(),
     };
     let after: usize = state.after.parse().unwrap_or(0);
-    let next = match records.last().map(|raw| modified_at(raw, kind)) {
+    let next = match records.last().map(|raw| modified_at(raw, modified)) {
         // Every result was already seen (a page's worth changed at `since`),
         // or the last one has no modification time: go on by position.
         None | Some(None) => offset(after + answered),
@@ -175,7 +150,7 @@ fn next_search(
         Some(Some(last)) => {
             let mut seen: Vec<String> = records
                 .iter()
-                .filter(|raw| modified_at(raw, kind) == Some(last))
+                .filter(|raw| modified_at(raw, modified) == Some(last))
                 .filter_map(|raw| raw.get("id").and_then(id_of))
                 .collect();
             if last == state.since {
@@ -197,6 +172,107 @@ fn next_search(
         }
     };
     switchyard_connector_sdk::cursor::encode(&next)
+}
+
+/// What the pages of one pull read.
+pub(crate) struct Listing<'a> {
+    /// The object type in paths (`contacts`, `p_projects`).
+    pub path: &'a str,
+    /// Its last-modified property, for incremental searches.
+    pub modified: &'a str,
+    /// The properties every record should carry.
+    pub properties: Vec<String>,
+    /// The object type whose linked ids lists should carry, if any.
+    pub associations: Option<&'a str>,
+}
+
+/// One page of a pull: a list page (`GET /crm/v3/objects/{path}`), or with
+/// `since` a search page (see [`SearchCursor`]). Returns the answer, the
+/// next page's cursor and whether it was a search (whose results carry no
+/// associations).
+pub(crate) fn read_page(
+    listing: &Listing,
+    req: &PullRequest,
+) -> Result<(ObjectPage, Option<String>, bool), ConnectorError> {
+    let limit = req.page_size.clamp(1, MAX_PAGE_SIZE);
+    let after = req.cursor.as_deref().filter(|c| !c.is_empty());
+    let Some(since) = req.since.as_deref().filter(|s| !s.is_empty()) else {
+        let page: ObjectPage = parse(
+            API.get(format!("/crm/v3/objects/{}", listing.path))
+                .query("limit", limit)
+                .query_opt("after", after)
+                .query("properties", listing.properties.join(","))
+                .query_opt("associations", listing.associations)
+                .send()?,
+        )?;
+        let next = page
+            .paging
+            .as_ref()
+            .and_then(|p| p.next.as_ref())
+            .and_then(|n| id_of(&n.after));
+        return Ok((page, next, false));
+    };
+    let state = match after {
+        None => SearchCursor {
+            after: zero(),
+            since: since.to_owned(),
+            seen: Vec::new(),
+        },
+        Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => SearchCursor {
+            after: c.to_owned(),
+            since: since.to_owned(),
+            seen: Vec::new(),
+        },
+        Some(c) => switchyard_connector_sdk::cursor::decode::<SearchCursor>(c)?,
+    };
+    let modified = listing.modified;
+    // Room for the records left out, so a page still fills up.
+    let asked = (limit as usize + state.seen.len()).min(MAX_PAGE_SIZE as usize);
+    let body = json!({
+        "filterGroups": [{"filters": [
+            {"propertyName": modified, "operator": "GTE", "value": state.since}
+        ]}],
+        "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
+        "properties": listing.properties,
+        "limit": asked,
+        "after": state.after,
+    });
+    let mut page: ObjectPage = parse(
+        API.post(format!("/crm/v3/objects/{}/search", listing.path))
+            .idempotent(true)
+            .rate_class("search")
+            .json_body(&body)?
+            .send()?,
+    )?;
+    let answered = page.results.len();
+    let more = page.paging.as_ref().and_then(|p| p.next.as_ref()).is_some();
+    page.results.retain(|raw| {
+        !(modified_at(raw, modified) == Some(state.since.as_str())
+            && raw
+                .get("id")
+                .and_then(id_of)
+                .is_some_and(|id| state.seen.contains(&id)))
+    });
+    let cut = page.results.len() > limit as usize;
+    page.results.truncate(limit as usize);
+    let next = if more || cut {
+        Some(next_search(modified, &state, &page.results, answered)?)
+    } else {
+        None
+    };
+    Ok((page, next, true))
+}
+
+/// The id of a listed or searched record of `path`; one without is `fatal`.
+pub(crate) fn record_id(raw: &Value, path: &str) -> Result<String, ConnectorError> {
+    raw.get("id")
+        .and_then(id_of)
+        .ok_or_else(|| ConnectorError::fatal(format!("HubSpot returned a {path} without an id")))
+}
+
+/// Whether HubSpot reports the record archived (deleted).
+pub(crate) fn is_archived(raw: &Value) -> bool {
+    raw.get("archived").and_then(Value::as_bool) == Some(true)
 }
 
 /// The id of a HubSpot object (a string; numbers accepted).
@@ -266,9 +342,9 @@ fn read_contact_by_email(email: &str) -> Result<Option<String>, ConnectorError> 
     Ok(contact.get("id").and_then(id_of))
 }
 
-/// A search for records of `kind` matching every `(property, value)` with EQ
-/// (one filter group per alternative).
-fn search_eq(kind: Kind, groups: &[Vec<(&str, String)>]) -> Result<Option<String>, ConnectorError> {
+/// A search for records at `path` (`contacts`, `p_projects`) matching every
+/// `(property, value)` with EQ (one filter group per alternative).
+fn search_eq(path: &str, groups: &[Vec<(&str, String)>]) -> Result<Option<String>, ConnectorError> {
     let filter_groups: Vec<Value> = groups
         .iter()
         .map(|filters| {
@@ -287,7 +363,7 @@ fn search_eq(kind: Kind, groups: &[Vec<(&str, String)>]) -> Result<Option<String
         "limit": 1,
     });
     let page: ObjectPage = parse(
-        API.post(format!("/crm/v3/objects/{}/search", kind.path()))
+        API.post(format!("/crm/v3/objects/{path}/search"))
             .idempotent(true)
             .rate_class("search")
             .json_body(&body)?
@@ -354,7 +430,10 @@ impl Connector for HubSpot {
                 scope_separator: " ".into(),
                 client_auth: ClientAuth::FormBody,
                 pkce: false,
-                extra_authorize_params: Vec::new(),
+                // Custom objects (Enterprise portals only): asked as optional
+                // scopes, granted where the app and the portal have them, so
+                // connecting any other portal still works.
+                extra_authorize_params: vec![("optional_scope".into(), OPTIONAL_SCOPES.join(" "))],
             }),
             credential_placement: CredentialPlacement::Authorization("Bearer".into()),
             api_base: "https://api.hubapi.com".into(),
@@ -386,32 +465,11 @@ impl Connector for HubSpot {
         _conn: &Connection,
         endgrate_type: &str,
     ) -> Result<Vec<FieldInfo>, ConnectorError> {
-        let kind = Kind::from_type(endgrate_type)?;
-        let answer: PropertyList = parse(
-            API.get(format!("/crm/v3/properties/{}", kind.path()))
-                .send()?,
-        )?;
-        Ok(answer
-            .results
-            .into_iter()
-            .filter(|p| !p.hidden)
-            .map(|p| FieldInfo {
-                mapped: kind.properties().contains(&p.name.as_str()) || p.name == "hs_object_id",
-                json_type: match p.kind.as_str() {
-                    "number" => "number",
-                    "bool" => "boolean",
-                    _ => "string",
-                }
-                .to_owned(),
-                custom: !p.hubspot_defined,
-                unique: false,
-                required: false,
-                read_only: p.modification.is_some_and(|m| m.read_only_value),
-                options: p.options.into_iter().map(|o| (o.value, o.label)).collect(),
-                name: p.name,
-                label: p.label,
-            })
-            .collect())
+        fields::list_fields(Resource::parse(endgrate_type)?)
+    }
+
+    fn list_objects(_conn: &Connection) -> Result<Vec<ObjectInfo>, ConnectorError> {
+        fields::list_objects()
     }
 
     fn check(_conn: &Connection) -> Result<(), ConnectorError> {
@@ -424,89 +482,23 @@ impl Connector for HubSpot {
     }
 
     fn pull(_conn: &Connection, req: PullRequest) -> Result<Page, ConnectorError> {
-        let kind = Kind::from_type(&req.endgrate_type)?;
-        let limit = req.page_size.clamp(1, MAX_PAGE_SIZE);
+        let kind = match Resource::parse(&req.endgrate_type)? {
+            Resource::Common(kind) => kind,
+            Resource::Object(name) => return objects::pull(name, &req),
+        };
         let other = kind.other();
         let with_associations = req.associations.iter().any(|t| t == other.endgrate_type());
-        let after = req.cursor.as_deref().filter(|c| !c.is_empty());
-        let incremental = req.since.as_deref().filter(|s| !s.is_empty());
-        let mut search: Option<SearchCursor> = None;
-        let (page, next): (ObjectPage, Option<String>) = match incremental {
-            Some(since) => {
-                let state = match after {
-                    None => SearchCursor {
-                        after: zero(),
-                        since: since.to_owned(),
-                        seen: Vec::new(),
-                    },
-                    Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => SearchCursor {
-                        after: c.to_owned(),
-                        since: since.to_owned(),
-                        seen: Vec::new(),
-                    },
-                    Some(c) => switchyard_connector_sdk::cursor::decode::<SearchCursor>(c)?,
-                };
-                let modified = kind.modified_property();
-                // Room for the records left out, so a page still fills up.
-                let asked = (limit as usize + state.seen.len()).min(MAX_PAGE_SIZE as usize);
-                let body = json!({
-                    "filterGroups": [{"filters": [
-                        {"propertyName": modified, "operator": "GTE", "value": state.since}
-                    ]}],
-                    "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
-                    "properties": asked_properties(kind, &req),
-                    "limit": asked,
-                    "after": state.after,
-                });
-                let mut page: ObjectPage = parse(
-                    API.post(format!("/crm/v3/objects/{}/search", kind.path()))
-                        .idempotent(true)
-                        .rate_class("search")
-                        .json_body(&body)?
-                        .send()?,
-                )?;
-                let answered = page.results.len();
-                let more = page.paging.as_ref().and_then(|p| p.next.as_ref()).is_some();
-                page.results.retain(|raw| {
-                    !(modified_at(raw, kind) == Some(state.since.as_str())
-                        && raw
-                            .get("id")
-                            .and_then(id_of)
-                            .is_some_and(|id| state.seen.contains(&id)))
-                });
-                let cut = page.results.len() > limit as usize;
-                page.results.truncate(limit as usize);
-                let next = if more || cut {
-                    Some(next_search(kind, &state, &page.results, answered)?)
-                } else {
-                    None
-                };
-                search = Some(state);
-                (page, next)
-            }
-            None => {
-                let page: ObjectPage = parse(
-                    API.get(format!("/crm/v3/objects/{}", kind.path()))
-                        .query("limit", limit)
-                        .query_opt("after", after)
-                        .query("properties", asked_properties(kind, &req).join(","))
-                        .query_opt("associations", with_associations.then(|| other.path()))
-                        .send()?,
-                )?;
-                let next = page
-                    .paging
-                    .as_ref()
-                    .and_then(|p| p.next.as_ref())
-                    .and_then(|n| id_of(&n.after));
-                (page, next)
-            }
+        let listing = Listing {
+            path: kind.path(),
+            modified: kind.modified_property(),
+            properties: asked_properties(kind, &req),
+            associations: with_associations.then(|| other.path()),
         };
+        let (page, next, searched) = read_page(&listing, &req)?;
         let mut records = Vec::with_capacity(page.results.len());
         for raw in &page.results {
-            let id = raw.get("id").and_then(id_of).ok_or_else(|| {
-                ConnectorError::fatal(format!("HubSpot returned a {} without an id", kind.path()))
-            })?;
-            if raw.get("archived").and_then(Value::as_bool) == Some(true) {
+            let id = record_id(raw, kind.path())?;
+            if is_archived(raw) {
                 records.push(PulledRecord::deleted(id));
                 continue;
             }
@@ -518,7 +510,7 @@ impl Connector for HubSpot {
                         .cloned()
                 })?;
             if with_associations {
-                let ids = if search.is_some() {
+                let ids = if searched {
                     fetch_association_ids(kind, &id)?
                 } else {
                     association_ids(raw, other)
@@ -536,8 +528,7 @@ impl Connector for HubSpot {
         endgrate_type: &str,
         items: Vec<PushItem>,
     ) -> Result<Vec<Result<Pushed, ConnectorError>>, ConnectorError> {
-        let kind = Kind::from_type(endgrate_type)?;
-        push::push(kind, items)
+        push::push(Resource::parse(endgrate_type)?, items)
     }
 
     fn find_match(
@@ -545,7 +536,10 @@ impl Connector for HubSpot {
         endgrate_type: &str,
         keys: &str,
     ) -> Result<Option<String>, ConnectorError> {
-        let kind = Kind::from_type(endgrate_type)?;
+        let kind = match Resource::parse(endgrate_type)? {
+            Resource::Common(kind) => kind,
+            Resource::Object(name) => return objects::find_match(name, keys),
+        };
         let keys: Map<String, Value> = from_json(keys)?;
         let mut common: Vec<(&str, String)> = Vec::new();
         let mut phone: Option<String> = None;
@@ -606,7 +600,7 @@ impl Connector for HubSpot {
                 }
             }
         };
-        search_eq(kind, &groups)
+        search_eq(kind.path(), &groups)
     }
 
     fn find_matches(
@@ -614,8 +608,11 @@ impl Connector for HubSpot {
         endgrate_type: &str,
         items: Vec<Vec<Json>>,
     ) -> Result<Vec<Result<Option<String>, ConnectorError>>, ConnectorError> {
-        let kind = Kind::from_type(endgrate_type)?;
-        Ok(find::find_matches(conn, kind, items))
+        Ok(find::find_matches(
+            conn,
+            Resource::parse(endgrate_type)?,
+            items,
+        ))
     }
 
     fn associate(

@@ -4,7 +4,7 @@
 //! property that is absent, `null` or empty produces no common-model field.
 
 use serde_json::{Map, Value, json};
-use switchyard_connector_sdk::ConnectorError;
+use switchyard_connector_sdk::{ConnectorError, Subject};
 
 /// The two HubSpot object types this connector moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,9 +52,15 @@ impl Kind {
         match endgrate_type {
             "crm-contact" => Ok(Kind::Contacts),
             "crm-company" => Ok(Kind::Companies),
-            other => Err(ConnectorError::unsupported(format!(
-                "HubSpot does not support the common type {other}"
-            ))),
+            other => Err(ConnectorError::unsupported(match Subject::parse(other) {
+                Subject::Object(name) => format!(
+                    "HubSpot has no common model for the object {name}: its records are \
+                         read and written as its own properties, and are not linked"
+                ),
+                Subject::Common(_) => {
+                    format!("HubSpot does not support the common type {other}")
+                }
+            })),
         }
     }
 

@@ -14,6 +14,10 @@
 //!
 //! Once anything may have been written, every later failure is reported per
 //! item, never for the whole call.
+//!
+//! Contacts and companies are mapped from the common model and linked to
+//! each other; an object subject's items are written as their own
+//! properties and are not linked (see [`objects`](crate::objects)).
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -21,7 +25,8 @@ use switchyard_connector_sdk::http::encode;
 use switchyard_connector_sdk::prelude::*;
 
 use crate::mapping::{self, Kind};
-use crate::{API, id_of, parse};
+use crate::resource::Resource;
+use crate::{API, id_of, objects, parse};
 
 /// A batch answer (`200`, `201` or `207` with `errors`).
 #[derive(Debug, Deserialize)]
@@ -39,28 +44,40 @@ fn rejects_content(status: u16) -> bool {
     matches!(status, 400 | 409 | 422)
 }
 
+/// The HubSpot properties of one item, or why it cannot be written.
+fn properties(resource: Resource, item: &PushItem) -> Result<Map<String, Value>, ConnectorError> {
+    let kind = match resource {
+        Resource::Common(kind) => kind,
+        Resource::Object(name) => {
+            if let Some((other, _)) = item.associations.iter().find(|(_, ids)| !ids.is_empty()) {
+                return Err(ConnectorError::unsupported(format!(
+                    "HubSpot does not link records of the object {name} to {other}"
+                )));
+            }
+            return objects::properties(item);
+        }
+    };
+    let data = item.data_as::<Value>()?;
+    let mut props = mapping::from_cdm(kind, &data)?;
+    // Passthrough fields go as HubSpot stores every value: text.
+    for (name, value) in item.passthrough_values()? {
+        let text = match value {
+            Value::String(s) => s,
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        props.insert(name, Value::String(text));
+    }
+    Ok(props)
+}
+
 /// Writes `items`; one result per item, in input order.
-pub fn push(kind: Kind, items: Vec<PushItem>) -> Result<Vec<ItemResult>, ConnectorError> {
+pub fn push(resource: Resource, items: Vec<PushItem>) -> Result<Vec<ItemResult>, ConnectorError> {
     let mut results: Vec<Option<ItemResult>> = (0..items.len()).map(|_| None).collect();
     let mut creates: Vec<(usize, Map<String, Value>)> = Vec::new();
     let mut updates: Vec<(usize, String, Map<String, Value>)> = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let props = item
-            .data_as::<Value>()
-            .and_then(|data| mapping::from_cdm(kind, &data))
-            .and_then(|mut props| {
-                // Passthrough fields go as HubSpot stores every value: text.
-                for (name, value) in item.passthrough_values()? {
-                    let text = match value {
-                        Value::String(s) => s,
-                        Value::Null => String::new(),
-                        other => other.to_string(),
-                    };
-                    props.insert(name, Value::String(text));
-                }
-                Ok(props)
-            });
-        match (props, &item.id) {
+        match (properties(resource, item), &item.id) {
             (Err(err), _) => results[i] = Some(Err(err)),
             (Ok(props), None) => {
                 // An empty value means nothing on a create.
@@ -74,10 +91,10 @@ pub fn push(kind: Kind, items: Vec<PushItem>) -> Result<Vec<ItemResult>, Connect
         }
     }
     if !creates.is_empty() {
-        create(kind, &items, &creates, &mut results)?;
+        create(resource, &items, &creates, &mut results)?;
     }
     if !updates.is_empty() {
-        update(kind, &items, &updates, &mut results);
+        update(resource, &items, &updates, &mut results);
     }
     Ok(results
         .into_iter()
@@ -87,15 +104,19 @@ pub fn push(kind: Kind, items: Vec<PushItem>) -> Result<Vec<ItemResult>, Connect
         .collect())
 }
 
-/// The common-model result of a written object.
-fn pushed(kind: Kind, raw: &Value, created: bool) -> ItemResult {
+/// The result of a written object: in the common model, or an object's
+/// properties as HubSpot returned them.
+fn pushed(resource: Resource, raw: &Value, created: bool) -> ItemResult {
     let id = raw.get("id").and_then(id_of).ok_or_else(|| {
         ConnectorError::fatal(format!(
             "HubSpot returned a written {} without an id",
-            kind.path()
+            resource.path()
         ))
     })?;
-    Pushed::new(id, &mapping::to_cdm(kind, raw), created)
+    match resource {
+        Resource::Common(kind) => Pushed::new(id, &mapping::to_cdm(kind, raw), created),
+        Resource::Object(_) => Pushed::new(id, &objects::returned(raw), created),
+    }
 }
 
 /// A per-input error of a batch answer.
@@ -112,8 +133,12 @@ fn batch_error(error: &Value) -> ConnectorError {
     }
 }
 
-/// The v3 inline associations of a new object.
-fn inline_associations(kind: Kind, item: &PushItem) -> Vec<Value> {
+/// The v3 inline associations of a new object (none for an object
+/// subject's).
+fn inline_associations(resource: Resource, item: &PushItem) -> Vec<Value> {
+    let Resource::Common(kind) = resource else {
+        return Vec::new();
+    };
     item.associated_ids(kind.other().endgrate_type())
         .iter()
         .map(|to| {
@@ -128,9 +153,9 @@ fn inline_associations(kind: Kind, item: &PushItem) -> Vec<Value> {
         .collect()
 }
 
-fn create_input(kind: Kind, item: &PushItem, props: &Map<String, Value>) -> Value {
+fn create_input(resource: Resource, item: &PushItem, props: &Map<String, Value>) -> Value {
     let mut input = json!({ "properties": props });
-    let associations = inline_associations(kind, item);
+    let associations = inline_associations(resource, item);
     if !associations.is_empty() {
         input["associations"] = Value::Array(associations);
     }
@@ -153,23 +178,23 @@ fn fits(props: &Map<String, Value>, raw: &Value) -> bool {
 
 /// Batch create; a failure before anything was written fails the call.
 fn create(
-    kind: Kind,
+    resource: Resource,
     items: &[PushItem],
     creates: &[(usize, Map<String, Value>)],
     results: &mut [Option<ItemResult>],
 ) -> Result<(), ConnectorError> {
     let inputs: Vec<Value> = creates
         .iter()
-        .map(|(i, props)| create_input(kind, &items[*i], props))
+        .map(|(i, props)| create_input(resource, &items[*i], props))
         .collect();
     let response = API
-        .post(format!("/crm/v3/objects/{}/batch/create", kind.path()))
+        .post(format!("/crm/v3/objects/{}/batch/create", resource.path()))
         .json_body(&json!({ "inputs": inputs }))?
         .send()?;
     if rejects_content(response.status()) {
         // Nothing was written: give every item its own answer.
         for (i, props) in creates {
-            results[*i] = Some(create_one(kind, &items[*i], props));
+            results[*i] = Some(create_one(resource, &items[*i], props));
         }
         return Ok(());
     }
@@ -180,7 +205,7 @@ fn create(
         match pending.iter().position(|&c| fits(&creates[c].1, &raw)) {
             Some(at) => {
                 let c = pending.remove(at);
-                results[creates[c].0] = Some(pushed(kind, &raw, true));
+                results[creates[c].0] = Some(pushed(resource, &raw, true));
             }
             None => unplaced.push(raw),
         }
@@ -191,7 +216,7 @@ fn create(
     if unplaced.len() == pending.len() && answer.errors.is_empty() {
         // Every input succeeded; HubSpot normalised what it stored. Keep order.
         for (c, raw) in pending.into_iter().zip(&unplaced) {
-            results[creates[c].0] = Some(pushed(kind, raw, true));
+            results[creates[c].0] = Some(pushed(resource, raw, true));
         }
         return Ok(());
     }
@@ -203,41 +228,45 @@ fn create(
         log::warn!(
             "hubspot: {} created {} could not be matched to their inputs",
             unplaced.len(),
-            kind.path()
+            resource.path()
         );
     }
     // In doubt: write the unplaced inputs one by one; a record that failed in
     // the batch fails again with its own error.
     for c in pending {
         let (i, props) = &creates[c];
-        results[*i] = Some(create_one(kind, &items[*i], props));
+        results[*i] = Some(create_one(resource, &items[*i], props));
     }
     Ok(())
 }
 
 /// `POST /crm/v3/objects/{type}` for one item.
-fn create_one(kind: Kind, item: &PushItem, props: &Map<String, Value>) -> ItemResult {
+fn create_one(resource: Resource, item: &PushItem, props: &Map<String, Value>) -> ItemResult {
     let response = API
-        .post(format!("/crm/v3/objects/{}", kind.path()))
-        .json_body(&create_input(kind, item, props))?
+        .post(format!("/crm/v3/objects/{}", resource.path()))
+        .json_body(&create_input(resource, item, props))?
         .send()?;
     let raw: Value = parse(response)?;
-    pushed(kind, &raw, true)
+    pushed(resource, &raw, true)
 }
 
 /// `PATCH /crm/v3/objects/{type}/{id}` for one item.
-fn update_one(kind: Kind, id: &str, props: &Map<String, Value>) -> ItemResult {
+fn update_one(resource: Resource, id: &str, props: &Map<String, Value>) -> ItemResult {
     let response = API
-        .patch(format!("/crm/v3/objects/{}/{}", kind.path(), encode(id)))
+        .patch(format!(
+            "/crm/v3/objects/{}/{}",
+            resource.path(),
+            encode(id)
+        ))
         .json_body(&json!({ "properties": props }))?
         .send()?;
     let raw: Value = parse(response)?;
-    pushed(kind, &raw, false)
+    pushed(resource, &raw, false)
 }
 
 /// Batch update, then links; every failure is per item.
 fn update(
-    kind: Kind,
+    resource: Resource,
     items: &[PushItem],
     updates: &[(usize, String, Map<String, Value>)],
     results: &mut [Option<ItemResult>],
@@ -247,7 +276,7 @@ fn update(
     let duplicates = ids.windows(2).any(|w| w[0] == w[1]);
     let mut pending: Vec<usize> = (0..updates.len()).collect();
     if !duplicates {
-        match update_batch(kind, updates) {
+        match update_batch(resource, updates) {
             Ok(Some(answer)) => {
                 for raw in &answer.results {
                     let id = raw.get("id").and_then(id_of);
@@ -256,7 +285,7 @@ fn update(
                         .position(|&u| id.as_deref() == Some(updates[u].1.as_str()))
                     {
                         let u = pending.remove(at);
-                        results[updates[u].0] = Some(pushed(kind, raw, false));
+                        results[updates[u].0] = Some(pushed(resource, raw, false));
                     }
                 }
                 for error in &answer.errors {
@@ -288,14 +317,16 @@ fn update(
     }
     for u in pending {
         let (i, id, props) = &updates[u];
-        results[*i] = Some(update_one(kind, id, props));
+        results[*i] = Some(update_one(resource, id, props));
     }
-    link_updated(kind, items, updates, results);
+    if let Resource::Common(kind) = resource {
+        link_updated(kind, items, updates, results);
+    }
 }
 
 /// `POST .../batch/update`; `None` when HubSpot rejected the batch's content.
 fn update_batch(
-    kind: Kind,
+    resource: Resource,
     updates: &[(usize, String, Map<String, Value>)],
 ) -> Result<Option<BatchAnswer>, ConnectorError> {
     let inputs: Vec<Value> = updates
@@ -303,7 +334,7 @@ fn update_batch(
         .map(|(_, id, props)| json!({ "id": id, "properties": props }))
         .collect();
     let response = API
-        .post(format!("/crm/v3/objects/{}/batch/update", kind.path()))
+        .post(format!("/crm/v3/objects/{}/batch/update", resource.path()))
         .json_body(&json!({ "inputs": inputs }))?
         .send()?;
     if rejects_content(response.status()) {

@@ -805,3 +805,481 @@ fn a_failed_batch_read_fails_only_the_items_it_asked_about() {
     );
     assert_eq!(answers[1], Ok(None));
 }
+
+// ------------------------------------------------------------ custom objects
+
+/// A property definition as `/crm/v3/properties` and the schemas give it.
+fn property(name: &str, kind: &str, extra: Value) -> Value {
+    let mut p = json!({"name": name, "label": name.to_uppercase(), "type": kind,
+                       "fieldType": "text", "groupName": "project_information"});
+    if let (Some(p), Some(extra)) = (p.as_object_mut(), extra.as_object()) {
+        p.extend(extra.clone());
+    }
+    p
+}
+
+fn schemas() -> Value {
+    json!({"results": [
+        {"id": "7411001", "objectTypeId": "2-7411001", "name": "projects",
+         "fullyQualifiedName": "p_projects",
+         "labels": {"singular": "Project", "plural": "Projects"},
+         "primaryDisplayProperty": "project_name",
+         "requiredProperties": ["project_name"],
+         "properties": [
+            property("project_name", "string", json!({})),
+            property("project_code", "string", json!({"hasUniqueValue": true})),
+            property("budget", "number", json!({})),
+            property("hs_object_id", "number", json!({"hubspotDefined": true,
+                "modificationMetadata": {"readOnlyValue": true}})),
+            property("hs_secret", "string", json!({"hidden": true}))
+         ]},
+        {"objectTypeId": "2-7411002", "name": "vendors", "fullyQualifiedName": "p_vendors",
+         "requiredProperties": [], "properties": []}
+    ]})
+}
+
+fn project(id: &str, props: Value) -> Value {
+    json!({"id": id, "properties": props, "createdAt": "2024-01-01T00:00:00.000Z",
+           "updatedAt": "2024-05-01T12:00:00.000Z", "archived": false})
+}
+
+#[test]
+fn manifest_asks_custom_object_scopes_as_optional() {
+    let AuthSpec::Oauth2(oauth) = HubSpot::describe().auth else {
+        panic!("expected OAuth2");
+    };
+    assert_eq!(
+        oauth.extra_authorize_params,
+        [(
+            "optional_scope".to_owned(),
+            "crm.schemas.custom.read crm.objects.custom.read crm.objects.custom.write".to_owned()
+        )]
+    );
+}
+
+#[test]
+fn objects_are_the_custom_objects_of_the_schemas() {
+    let mock = MockHttp::new();
+    mock.on("GET", "/crm/v3/schemas").reply_json(200, schemas());
+    let objects = HubSpot::list_objects(&conn()).unwrap();
+    let listed = |name: &str, label: &str| ObjectInfo {
+        name: name.into(),
+        label: label.into(),
+        custom: true,
+        supports_pull: true,
+        supports_push: true,
+    };
+    assert_eq!(
+        objects,
+        [
+            listed("p_projects", "Project"),
+            listed("p_vendors", "vendors")
+        ],
+        "named by fullyQualifiedName, labelled by the singular label, else the name"
+    );
+    assert_eq!(mock.requests().len(), 1);
+}
+
+#[test]
+fn a_portal_without_custom_object_access_lists_no_objects() {
+    let mock = MockHttp::new();
+    mock.on("GET", "/crm/v3/schemas").reply_json(
+        403,
+        json!({"status": "error", "category": "MISSING_SCOPES", "message": "missing scopes"}),
+    );
+    assert_eq!(HubSpot::list_objects(&conn()), Ok(Vec::new()));
+}
+
+#[test]
+fn fields_of_an_object_come_from_its_schema_in_one_request() {
+    let mock = MockHttp::new();
+    mock.on("GET", "/crm/v3/schemas").reply_json(200, schemas());
+    let fields = HubSpot::list_fields(&conn(), "object:p_projects").unwrap();
+    let summary: Vec<(&str, &str, bool, bool, bool, bool, bool)> = fields
+        .iter()
+        .map(|f| {
+            (
+                f.name.as_str(),
+                f.json_type.as_str(),
+                f.unique,
+                f.required,
+                f.read_only,
+                f.custom,
+                f.mapped,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("project_name", "string", false, true, false, true, false),
+            ("project_code", "string", true, false, false, true, false),
+            ("budget", "number", false, false, false, true, false),
+            ("hs_object_id", "number", false, false, true, false, false),
+        ],
+        "the hidden property is left out"
+    );
+    assert_eq!(fields[0].label, "PROJECT_NAME");
+    // Its object type id names it too.
+    let by_id = HubSpot::list_fields(&conn(), "object:2-7411001").unwrap();
+    assert_eq!(by_id.len(), 4);
+    assert_eq!(mock.requests().len(), 2, "one request a call");
+}
+
+#[test]
+fn fields_of_an_object_without_a_schema_come_from_its_properties() {
+    let mock = MockHttp::new();
+    mock.on("GET", "/crm/v3/schemas").reply_json(200, schemas());
+    mock.on("GET", "/crm/v3/properties/deals").reply_json(
+        200,
+        json!({"results": [property("dealname", "string", json!({"hubspotDefined": true}))]}),
+    );
+    let fields = HubSpot::list_fields(&conn(), "object:deals").unwrap();
+    assert_eq!(fields.len(), 1);
+    assert_eq!(
+        (
+            fields[0].name.as_str(),
+            fields[0].required,
+            fields[0].custom
+        ),
+        ("dealname", false, false)
+    );
+}
+
+#[test]
+fn common_fields_say_which_properties_are_unique() {
+    let mock = MockHttp::new();
+    mock.on("GET", "/crm/v3/properties/companies").reply_json(
+        200,
+        json!({"results": [
+            property("domain", "string", json!({"hubspotDefined": true})),
+            property("vat_number", "string", json!({"hasUniqueValue": true}))
+        ]}),
+    );
+    let fields = HubSpot::list_fields(&conn(), "crm-company").unwrap();
+    let flags: Vec<(&str, bool, bool, bool)> = fields
+        .iter()
+        .map(|f| (f.name.as_str(), f.mapped, f.unique, f.required))
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            ("domain", true, false, false),
+            ("vat_number", false, true, false)
+        ]
+    );
+    assert_eq!(mock.requests()[0].url, "/crm/v3/properties/companies");
+}
+
+#[test]
+fn object_pull_lists_the_asked_properties_and_carries_only_those() {
+    let mock = MockHttp::new();
+    mock.on("GET", "/crm/v3/objects/p_projects").reply_json(
+        200,
+        json!({"results": [
+            project("101", json!({"project_name": "Apollo", "project_code": "PRJ-00001",
+                                  "budget": "12.5", "status": null,
+                                  "hs_lastmodifieddate": "2024-05-01T12:00:00.000Z",
+                                  "hs_object_id": "101"})),
+            {"id": "102", "properties": {}, "archived": true}
+        ], "paging": {"next": {"after": "102"}}}),
+    );
+    let mut req = PullRequest::new("object:p_projects", 50);
+    req.passthrough_fields = vec![
+        "project_name".into(),
+        "project_code".into(),
+        "budget".into(),
+        "status".into(),
+        "project_name".into(),
+    ];
+    req.include_remote = true;
+    req.cursor = Some("100".into());
+    let page = HubSpot::pull(&conn(), req).unwrap();
+    assert_eq!(page.next_cursor.as_deref(), Some("102"));
+    let first = &page.records[0];
+    assert_eq!(first.id, "101");
+    assert_eq!(
+        first.data_as::<Value>().unwrap(),
+        json!({"project_name": "Apollo", "project_code": "PRJ-00001", "budget": "12.5"}),
+        "the asked properties only, as HubSpot sent them, nulls left out"
+    );
+    assert!(first.remote.is_some() && first.passthrough.is_none());
+    assert!(first.associations.is_empty());
+    assert!(page.records[1].deleted);
+    let request = &mock.requests()[0];
+    assert_eq!(request.query_param("limit").as_deref(), Some("50"));
+    assert_eq!(request.query_param("after").as_deref(), Some("100"));
+    assert_eq!(
+        request.query_param("properties").as_deref(),
+        Some("project_name,project_code,budget,status,hs_lastmodifieddate")
+    );
+    assert_eq!(request.query_param("associations"), None);
+}
+
+#[test]
+fn incremental_object_pull_searches_the_last_modified_property() {
+    let mock = MockHttp::new();
+    mock.on("POST", "/crm/v3/objects/p_projects/search")
+        .reply_json(
+            200,
+            json!({"total": 2, "results": [
+                project("7", json!({"project_code": "PRJ-7",
+                                    "hs_lastmodifieddate": "2024-06-01T00:00:00.001Z"}))
+            ], "paging": {"next": {"after": "1"}}}),
+        );
+    let mut req = PullRequest::new("object:p_projects", 1);
+    req.since = Some("2024-05-01T00:00:00Z".into());
+    req.passthrough_fields = vec!["project_code".into()];
+    let page = HubSpot::pull(&conn(), req).unwrap();
+    assert_eq!(
+        page.records[0].data_as::<Value>().unwrap(),
+        json!({"project_code": "PRJ-7"})
+    );
+    let next: SearchCursor =
+        switchyard_connector_sdk::cursor::decode(page.next_cursor.as_deref().unwrap()).unwrap();
+    assert_eq!(next.since, "2024-06-01T00:00:00.001Z");
+    assert_eq!(next.seen, ["7"]);
+    let request = &mock.requests()[0];
+    assert_eq!(request.rate_class.as_deref(), Some("search"));
+    assert!(request.idempotent);
+    let body = request.body_json().unwrap();
+    assert_eq!(
+        body["filterGroups"],
+        json!([{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE",
+                             "value": "2024-05-01T00:00:00Z"}]}])
+    );
+    assert_eq!(
+        body["sorts"],
+        json!([{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}])
+    );
+    assert_eq!(
+        body["properties"],
+        json!(["project_code", "hs_lastmodifieddate"])
+    );
+}
+
+#[test]
+fn object_subjects_refuse_bad_names_and_common_model_calls() {
+    let mock = MockHttp::new();
+    let mut req = PullRequest::new("object:p_projects", 10);
+    req.passthrough_fields = vec!["name,hs_secret".into()];
+    match HubSpot::pull(&conn(), req) {
+        Err(ConnectorError::InvalidData(message)) => {
+            assert!(message.contains("\"name,hs_secret\""), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    match HubSpot::pull(&conn(), PullRequest::new("object:p_projects/../x", 10)) {
+        Err(ConnectorError::InvalidData(message)) => {
+            assert!(message.contains("p_projects/../x"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut linked = PullRequest::new("object:p_projects", 10);
+    linked.associations = vec!["crm-company".into()];
+    assert!(matches!(
+        HubSpot::pull(&conn(), linked),
+        Err(ConnectorError::Unsupported(_))
+    ));
+    match HubSpot::to_cdm("object:p_projects", "{}") {
+        Err(ConnectorError::Unsupported(message)) => {
+            assert!(message.contains("p_projects"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        mock.requests().is_empty(),
+        "every refusal comes before a request"
+    );
+}
+
+#[test]
+fn object_push_sends_properties_as_text_through_the_batches() {
+    let mock = MockHttp::new();
+    mock.on("POST", "/crm/v3/objects/p_projects/batch/create")
+        .reply_json(
+            201,
+            json!({"status": "COMPLETE", "results": [
+                project("201", json!({"project_name": "Apollo", "budget": "12.5",
+                                      "active": "true", "tags": "a;b", "hs_object_id": "201",
+                                      "status": null}))
+            ]}),
+        );
+    mock.on("POST", "/crm/v3/objects/p_projects/batch/update")
+        .reply_json(
+            200,
+            json!({"status": "COMPLETE", "results": [
+                project("55", json!({"project_name": "Gemini", "budget": ""}))
+            ]}),
+        );
+    let mut linked = item(None, json!({"project_name": "Linked"}));
+    linked.associations = vec![("crm-company".into(), vec!["9".into()])];
+    let items = vec![
+        item(
+            None,
+            json!({"project_name": "Apollo", "budget": 12.5, "active": true,
+                   "tags": ["a", "b"], "status": null}),
+        ),
+        item(
+            Some("55"),
+            json!({"project_name": "Gemini", "budget": null}),
+        ),
+        item(None, json!({"project name": "x"})),
+        item(None, json!({"owner": {"id": 1}})),
+        linked,
+    ];
+    let results = HubSpot::push(&conn(), "object:p_projects", items).unwrap();
+    let created = results[0].as_ref().unwrap();
+    assert_eq!((created.id.as_str(), created.created), ("201", true));
+    assert_eq!(
+        serde_json::from_str::<Value>(&created.data).unwrap(),
+        json!({"project_name": "Apollo", "budget": "12.5", "active": "true", "tags": "a;b",
+               "hs_object_id": "201"}),
+        "the properties HubSpot returned"
+    );
+    let updated = results[1].as_ref().unwrap();
+    assert_eq!((updated.id.as_str(), updated.created), ("55", false));
+    match &results[2] {
+        Err(ConnectorError::InvalidData(message)) => {
+            assert!(message.contains("\"project name\""), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    match &results[3] {
+        Err(ConnectorError::InvalidData(message)) => {
+            assert!(message.contains("owner"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(results[4], Err(ConnectorError::Unsupported(_))));
+
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 2, "one batch create, one batch update");
+    assert_eq!(
+        requests[0].body_json().unwrap(),
+        json!({"inputs": [{"properties": {"project_name": "Apollo", "budget": "12.5",
+                                          "active": "true", "tags": "a;b"}}]}),
+        "text values; nothing to clear on a create; no associations"
+    );
+    assert_eq!(
+        requests[1].body_json().unwrap(),
+        json!({"inputs": [{"id": "55", "properties": {"project_name": "Gemini", "budget": ""}}]}),
+        "a null clears the property on an update"
+    );
+}
+
+#[test]
+fn object_push_rejected_in_the_batch_fails_item_by_item() {
+    let mock = MockHttp::new();
+    mock.on("POST", "/crm/v3/objects/p_projects/batch/create")
+        .reply_json(
+            400,
+            json!({"status": "error", "category": "VALIDATION_ERROR", "message": "bad input"}),
+        );
+    mock.on("POST", "/crm/v3/objects/p_projects")
+        .once()
+        .reply_json(201, project("301", json!({"project_name": "Good"})));
+    mock.on("POST", "/crm/v3/objects/p_projects").reply_json(
+        400,
+        json!({"status": "error", "category": "VALIDATION_ERROR",
+               "message": "Property values were not valid: project_name is required"}),
+    );
+    let items = vec![
+        item(None, json!({"project_name": "Good"})),
+        item(None, json!({"budget": 3})),
+    ];
+    let results = HubSpot::push(&conn(), "object:p_projects", items).unwrap();
+    assert_eq!(results[0].as_ref().map(|p| p.id.as_str()), Ok("301"));
+    assert!(
+        matches!(&results[1], Err(ConnectorError::InvalidData(m)) if m.contains("project_name is required")),
+        "{:?}",
+        results[1]
+    );
+}
+
+#[test]
+fn object_lookups_ask_single_property_keys_in_one_in_search() {
+    let mock = MockHttp::new();
+    // The batch search (IN), then the search of the two-property key (EQ).
+    mock.on("POST", "/crm/v3/objects/p_projects/search")
+        .once()
+        .reply_json(
+            200,
+            json!({"total": 2, "results": [
+                {"id": "11", "properties": {"project_code": "prj-00001", "budget": null}},
+                {"id": "12", "properties": {"project_code": "PRJ-00002"}},
+                {"id": "13", "properties": {"budget": "7"}}
+            ]}),
+        );
+    mock.on("POST", "/crm/v3/objects/p_projects/search")
+        .once()
+        .reply_json(200, json!({"total": 1, "results": [{"id": "21"}]}));
+    let items = vec![
+        vec![json!({"project_code": "PRJ-00001"}).to_string()],
+        vec![
+            json!({"project_code": "PRJ-99999"}).to_string(),
+            json!({"budget": 7}).to_string(),
+        ],
+        vec![json!({"project_code": "PRJ-00002"}).to_string()],
+        vec![json!({"project_name": "Apollo", "owner": "ann"}).to_string()],
+        vec![json!({"project_code": ""}).to_string()],
+        vec![json!({"project code": "x"}).to_string()],
+    ];
+    let answers = HubSpot::find_matches(&conn(), "object:p_projects", items).unwrap();
+    assert_eq!(
+        answers[..5],
+        [
+            Ok(Some("11".to_owned())),
+            Ok(Some("13".to_owned())),
+            Ok(Some("12".to_owned())),
+            Ok(Some("21".to_owned())),
+            Ok(None),
+        ]
+    );
+    assert!(
+        matches!(&answers[5], Err(ConnectorError::InvalidData(m)) if m.contains("project code")),
+        "{:?}",
+        answers[5]
+    );
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(requests[0].rate_class.as_deref(), Some("search"));
+    let batch = requests[0].body_json().unwrap();
+    assert_eq!(
+        batch["filterGroups"],
+        json!([
+            {"filters": [{"propertyName": "budget", "operator": "IN", "values": ["7"]}]},
+            {"filters": [{"propertyName": "project_code", "operator": "IN",
+                          "values": ["PRJ-00001", "PRJ-00002", "PRJ-99999"]}]}
+        ])
+    );
+    assert_eq!(batch["properties"], json!(["budget", "project_code"]));
+    assert_eq!(
+        requests[1].body_json().unwrap()["filterGroups"],
+        json!([{"filters": [
+            {"propertyName": "owner", "operator": "EQ", "value": "ann"},
+            {"propertyName": "project_name", "operator": "EQ", "value": "Apollo"}
+        ]}])
+    );
+}
+
+#[test]
+fn object_find_match_searches_every_property_with_eq() {
+    let mock = MockHttp::new();
+    mock.on("POST", "/crm/v3/objects/p_projects/search")
+        .reply_json(200, json!({"total": 1, "results": [{"id": "31"}]}));
+    assert_eq!(
+        HubSpot::find_match(&conn(), "object:p_projects", r#"{"budget": 12.5}"#),
+        Ok(Some("31".to_owned()))
+    );
+    assert_eq!(
+        HubSpot::find_match(&conn(), "object:p_projects", r#"{"budget": null}"#),
+        Ok(None)
+    );
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0].body_json().unwrap()["filterGroups"],
+        json!([{"filters": [{"propertyName": "budget", "operator": "EQ", "value": "12.5"}]}])
+    );
+}

@@ -7,6 +7,12 @@
 //! - several fields, or a domain: `(FirstName = 'A' AND LastName = 'B') OR
 //!   (...)`, a domain being `Website LIKE '%acme.com%'`.
 //!
+//! A custom object's key sets (an object subject's) are its own fields and
+//! values, `Code__c IN ('prj-1', ...)` for one field: text is a quoted
+//! literal, a number or boolean a bare one (SOQL refuses a quoted number
+//! for a number field), and field names are identifiers or the key set is
+//! `invalid-data`.
+//!
 //! Each query is cut so its URL stays well under Salesforce's 16,384-byte
 //! URI cap (and so its text under the 100,000-character SOQL cap), and read
 //! to its last `nextRecordsUrl` page. Records come oldest first and are
@@ -24,6 +30,8 @@ use switchyard_connector_sdk::prelude::*;
 
 use crate::client::{self, Org};
 use crate::mapping::{self, Kind};
+use crate::objects::value_of;
+use crate::resource::{Resource, field_name};
 use crate::{is_matchable, key_text, soql};
 
 /// The most bytes the URL-encoded SOQL of one query may take. Salesforce
@@ -37,12 +45,45 @@ const MAX_LITERAL_CHARS: usize = 4_000;
 
 type Answer = Result<Option<String>, ConnectorError>;
 
-/// One condition of a key set. Values are lower-cased: SOQL compares text
-/// without regard to case, so equal keys in other cases are one question.
+/// A value a field is compared with.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Literal {
+    /// Text, lower-cased: SOQL compares text without regard to case, so
+    /// equal keys in other cases are one question. Quoted in SOQL.
+    Text(String),
+    /// A number or boolean, as JSON writes it: bare in SOQL.
+    Bare(String),
+}
+
+impl Literal {
+    /// The literal in SOQL text.
+    fn soql(&self) -> String {
+        match self {
+            Literal::Text(text) => soql::quote(text),
+            Literal::Bare(bare) => bare.clone(),
+        }
+    }
+
+    /// Whether a record's value (as [`mapping::field`] gives it) is this.
+    fn is(&self, have: &str) -> bool {
+        match self {
+            Literal::Text(want) => have.to_lowercase() == *want,
+            Literal::Bare(want) => {
+                have.eq_ignore_ascii_case(want)
+                    || matches!(
+                        (have.parse::<f64>(), want.parse::<f64>()),
+                        (Ok(have), Ok(want)) if have == want
+                    )
+            }
+        }
+    }
+}
+
+/// One condition of a key set.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Cond {
-    /// A text field equal to the value.
-    Equals(&'static str, String),
+    /// A field equal to the value.
+    Equals(String, Literal),
     /// A phone number: `Phone`, and for contacts then `MobilePhone`.
     Phone(String),
     /// An account whose website's own host is this domain.
@@ -50,9 +91,9 @@ enum Cond {
 }
 
 /// Which field a condition looks at: key sets of one shape share a query.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Shape {
-    Equals(&'static str),
+    Equals(String),
     Phone,
     Domain,
 }
@@ -60,7 +101,7 @@ enum Shape {
 impl Cond {
     fn shape(&self) -> Shape {
         match self {
-            Cond::Equals(field, _) => Shape::Equals(field),
+            Cond::Equals(field, _) => Shape::Equals(field.clone()),
             Cond::Phone(_) => Shape::Phone,
             Cond::Domain(_) => Shape::Domain,
         }
@@ -81,10 +122,10 @@ enum Key {
 }
 
 /// The answers of `find-matches`, one per item, in order.
-pub fn find_matches(org: &Org, kind: Kind, items: Vec<Vec<Json>>) -> Vec<Answer> {
+pub fn find_matches(org: &Org, resource: Resource, items: Vec<Vec<Json>>) -> Vec<Answer> {
     let keys: Vec<Vec<Key>> = items
         .iter()
-        .map(|sets| sets.iter().map(|set| classify(kind, set)).collect())
+        .map(|sets| sets.iter().map(|set| classify(resource, set)).collect())
         .collect();
     let mut lookups = Lookups::new(keys.len());
     let rounds = keys.iter().map(Vec::len).max().unwrap_or(0);
@@ -109,12 +150,12 @@ pub fn find_matches(org: &Org, kind: Kind, items: Vec<Vec<Json>>) -> Vec<Answer>
         }
         for (shape, by_question) in questions {
             let by_question: Vec<(&[Cond], Vec<usize>)> = by_question.into_iter().collect();
-            for chunk in chunks(kind, &shape, &by_question) {
+            for chunk in chunks(resource, &shape, &by_question) {
                 let conds: Vec<&[Cond]> = chunk.iter().map(|(conds, _)| *conds).collect();
-                let found = client::query_all_pages(org, &query(kind, &shape, &conds));
+                let found = client::query_all_pages(org, &query(resource, &shape, &conds));
                 for (conds, asking) in chunk {
                     let answer = match &found {
-                        Ok(records) => Ok(best_match(kind, conds, records)),
+                        Ok(records) => Ok(best_match(resource, conds, records)),
                         Err(e) => Err(e.clone()),
                     };
                     for &i in asking {
@@ -127,12 +168,16 @@ pub fn find_matches(org: &Org, kind: Kind, items: Vec<Vec<Json>>) -> Vec<Answer>
     lookups.finish()
 }
 
-/// What a key set (a JSON object of common-model fields) asks, read as
-/// `find-match` reads it.
-fn classify(kind: Kind, keys: &str) -> Key {
+/// What a key set (a JSON object of common-model fields, or of a custom
+/// object's fields) asks, read as `find-match` reads it.
+fn classify(resource: Resource, keys: &str) -> Key {
     let keys: Map<String, Value> = match from_json(keys) {
         Ok(keys) => keys,
         Err(e) => return Key::Invalid(e),
+    };
+    let kind = match resource {
+        Resource::Common(kind) => kind,
+        Resource::Custom(_) => return classify_fields(&keys),
     };
     if let Some(field) = keys.keys().find(|field| !is_matchable(kind, field)) {
         return Key::Unsupported(ConnectorError::unsupported(format!(
@@ -152,14 +197,15 @@ fn classify(kind: Kind, keys: &str) -> Key {
             return Key::Nothing;
         };
         let text = text.to_lowercase();
+        let equals = |field: &str| Cond::Equals(field.to_owned(), Literal::Text(text.clone()));
         let cond = match (kind, field.as_str()) {
             (_, "phone" | "phone_number" | "phone_numbers") => Cond::Phone(text),
-            (Kind::Contact, "first_name") => Cond::Equals("FirstName", text),
-            (Kind::Contact, "last_name") => Cond::Equals("LastName", text),
-            (Kind::Contact, "title") => Cond::Equals("Title", text),
-            (Kind::Contact, _) => Cond::Equals("Email", text),
-            (Kind::Account, "name") => Cond::Equals("Name", text),
-            (Kind::Account, "website") => Cond::Equals("Website", text),
+            (Kind::Contact, "first_name") => equals("FirstName"),
+            (Kind::Contact, "last_name") => equals("LastName"),
+            (Kind::Contact, "title") => equals("Title"),
+            (Kind::Contact, _) => equals("Email"),
+            (Kind::Account, "name") => equals("Name"),
+            (Kind::Account, "website") => equals("Website"),
             (Kind::Account, _) => match mapping::domain_of(&text) {
                 Some(domain) => Cond::Domain(domain.to_lowercase()),
                 None => return Key::Nothing,
@@ -175,10 +221,45 @@ fn classify(kind: Kind, keys: &str) -> Key {
     Key::All(conds)
 }
 
+/// What a custom object's key set (field names and values) asks: every
+/// field equal to its value.
+fn classify_fields(keys: &Map<String, Value>) -> Key {
+    let mut conds = Vec::with_capacity(keys.len());
+    for (field, value) in keys {
+        if let Err(e) = field_name(field) {
+            return Key::Invalid(e);
+        }
+        let literal = match value {
+            Value::String(text) => {
+                let text = text.trim();
+                if text.is_empty() || text.chars().count() > MAX_LITERAL_CHARS {
+                    return Key::Nothing;
+                }
+                Literal::Text(text.to_lowercase())
+            }
+            Value::Number(n) => Literal::Bare(n.to_string()),
+            Value::Bool(b) => Literal::Bare(b.to_string()),
+            Value::Null => return Key::Nothing,
+            other => {
+                return Key::Invalid(ConnectorError::invalid_data(format!(
+                    "Salesforce cannot look records up by {other} in the field {field}"
+                )));
+            }
+        };
+        conds.push(Cond::Equals(field.clone(), literal));
+    }
+    if conds.is_empty() {
+        return Key::Nothing;
+    }
+    conds.sort();
+    conds.dedup();
+    Key::All(conds)
+}
+
 /// The questions cut into runs whose query fits [`MAX_ENCODED_QUERY`]; a
 /// question too long for any query still goes, alone.
 fn chunks<'a, T>(
-    kind: Kind,
+    resource: Resource,
     shape: &[Shape],
     questions: &'a [(&'a [Cond], T)],
 ) -> Vec<&'a [(&'a [Cond], T)]> {
@@ -186,7 +267,7 @@ fn chunks<'a, T>(
     let mut start = 0;
     for end in 1..=questions.len() {
         let conds: Vec<&[Cond]> = questions[start..end].iter().map(|(c, _)| *c).collect();
-        if end - start > 1 && encode(&query(kind, shape, &conds)).len() > MAX_ENCODED_QUERY {
+        if end - start > 1 && encode(&query(resource, shape, &conds)).len() > MAX_ENCODED_QUERY {
             out.push(&questions[start..end - 1]);
             start = end - 1;
         }
@@ -198,52 +279,53 @@ fn chunks<'a, T>(
 }
 
 /// The query asking every key set of one shape at once, oldest first.
-fn query(kind: Kind, shape: &[Shape], questions: &[&[Cond]]) -> String {
+fn query(resource: Resource, shape: &[Shape], questions: &[&[Cond]]) -> String {
+    let contact = resource == Resource::Common(Kind::Contact);
     let mut fields = vec!["Id"];
     for part in shape {
-        let read: &[&'static str] = match (part, kind) {
-            (Shape::Equals(field), _) => &[field],
-            (Shape::Phone, Kind::Contact) => &["Phone", "MobilePhone"],
-            (Shape::Phone, Kind::Account) => &["Phone"],
-            (Shape::Domain, _) => &["Website"],
+        let read: &[&str] = match part {
+            Shape::Equals(field) => &[field.as_str()],
+            Shape::Phone if contact => &["Phone", "MobilePhone"],
+            Shape::Phone => &["Phone"],
+            Shape::Domain => &["Website"],
         };
         for field in read {
             // Salesforce refuses a field selected twice.
-            if !fields.contains(field) {
+            if !fields.iter().any(|f| f.eq_ignore_ascii_case(field)) {
                 fields.push(field);
             }
         }
     }
-    let values = |wanted: &dyn Fn(&Cond) -> Option<&str>| {
+    let values = |wanted: &dyn Fn(&Cond) -> Option<String>| {
         questions
             .iter()
             .filter_map(|conds| conds.first().and_then(wanted))
-            .map(soql::quote)
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let filter = match (shape, kind) {
-        ([Shape::Equals(field)], _) => {
+    let filter = match shape {
+        [Shape::Equals(field)] => {
             let list = values(&|c| match c {
-                Cond::Equals(_, v) => Some(v),
+                Cond::Equals(_, literal) => Some(literal.soql()),
                 _ => None,
             });
             format!("{field} IN ({list})")
         }
-        ([Shape::Phone], _) => {
+        [Shape::Phone] => {
             let list = values(&|c| match c {
-                Cond::Phone(v) => Some(v),
+                Cond::Phone(v) => Some(soql::quote(v)),
                 _ => None,
             });
-            match kind {
-                Kind::Contact => format!("Phone IN ({list}) OR MobilePhone IN ({list})"),
-                Kind::Account => format!("Phone IN ({list})"),
+            if contact {
+                format!("Phone IN ({list}) OR MobilePhone IN ({list})")
+            } else {
+                format!("Phone IN ({list})")
             }
         }
         _ => questions
             .iter()
             .map(|conds| {
-                let all: Vec<String> = conds.iter().map(|c| condition(kind, c)).collect();
+                let all: Vec<String> = conds.iter().map(|c| condition(contact, c)).collect();
                 if all.len() == 1 {
                     all.join("")
                 } else {
@@ -256,27 +338,27 @@ fn query(kind: Kind, shape: &[Shape], questions: &[&[Cond]]) -> String {
     format!(
         "SELECT {} FROM {} WHERE {filter} ORDER BY CreatedDate ASC",
         fields.join(", "),
-        kind.sobject()
+        resource.sobject()
     )
 }
 
-/// One condition as SOQL.
-fn condition(kind: Kind, cond: &Cond) -> String {
-    match (cond, kind) {
-        (Cond::Equals(field, value), _) => format!("{field} = {}", soql::quote(value)),
-        (Cond::Phone(number), Kind::Contact) => {
+/// One condition as SOQL (`contact`: a phone is `Phone` or `MobilePhone`).
+fn condition(contact: bool, cond: &Cond) -> String {
+    match cond {
+        Cond::Equals(field, literal) => format!("{field} = {}", literal.soql()),
+        Cond::Phone(number) if contact => {
             let number = soql::quote(number);
             format!("(Phone = {number} OR MobilePhone = {number})")
         }
-        (Cond::Phone(number), Kind::Account) => format!("Phone = {}", soql::quote(number)),
-        (Cond::Domain(domain), _) => format!("Website LIKE {}", soql::contains_pattern(domain)),
+        Cond::Phone(number) => format!("Phone = {}", soql::quote(number)),
+        Cond::Domain(domain) => format!("Website LIKE {}", soql::contains_pattern(domain)),
     }
 }
 
 /// The id of the record `find-match` would pick for `conds` among
 /// `records` (oldest first): the first that fits, one whose `Phone` fits
 /// before one whose `MobilePhone` does.
-fn best_match(kind: Kind, conds: &[Cond], records: &[Value]) -> Option<String> {
+fn best_match(resource: Resource, conds: &[Cond], records: &[Value]) -> Option<String> {
     let mut best: Option<(u8, &str)> = None;
     for raw in records {
         let Some(id) = client::id_of(raw) else {
@@ -284,7 +366,7 @@ fn best_match(kind: Kind, conds: &[Cond], records: &[Value]) -> Option<String> {
         };
         let rank = conds
             .iter()
-            .map(|cond| fit(kind, cond, raw))
+            .map(|cond| fit(resource, cond, raw))
             .try_fold(0, |worst, rank| rank.map(|rank| worst.max(rank)));
         if let Some(rank) = rank
             && best.is_none_or(|(best_rank, _)| rank < best_rank)
@@ -297,14 +379,19 @@ fn best_match(kind: Kind, conds: &[Cond], records: &[Value]) -> Option<String> {
 
 /// How well `raw` meets `cond`: `Some(0)`, `Some(1)` for a contact's
 /// mobile phone, `None` when it does not.
-fn fit(kind: Kind, cond: &Cond, raw: &Value) -> Option<u8> {
-    let equals = |field: &str, want: &str| {
-        mapping::field(raw, field).is_some_and(|have| have.to_lowercase() == want)
+fn fit(resource: Resource, cond: &Cond, raw: &Value) -> Option<u8> {
+    let has = |field: &str, want: &Literal| {
+        value_of(raw, field)
+            .and_then(mapping::value_text)
+            .is_some_and(|have| want.is(&have))
     };
+    let equals = |field: &str, want: &str| has(field, &Literal::Text(want.to_owned()));
     match cond {
-        Cond::Equals(field, want) => equals(field, want).then_some(0),
+        Cond::Equals(field, want) => has(field, want).then_some(0),
         Cond::Phone(want) if equals("Phone", want) => Some(0),
-        Cond::Phone(want) => (kind == Kind::Contact && equals("MobilePhone", want)).then_some(1),
+        Cond::Phone(want) => (resource == Resource::Common(Kind::Contact)
+            && equals("MobilePhone", want))
+        .then_some(1),
         Cond::Domain(want) => mapping::field(raw, "Website")
             .and_then(|website| mapping::domain_of(&website))
             .is_some_and(|domain| domain.to_lowercase() == *want)

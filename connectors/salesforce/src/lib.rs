@@ -10,22 +10,28 @@
 //! - Pushes use sObject Collections (see [`push`]); a batch's upsert
 //!   lookups are batched SOQL queries (see [`find`]).
 //! - A contact belongs to a company through its `AccountId`.
+//! - Custom objects (`Project__c`) are object subjects, read and written as
+//!   their own fields through the same queries and collections (see
+//!   [`objects`]); [`fields`] lists them and every object's fields.
 
 mod client;
+mod fields;
 mod find;
 mod mapping;
+mod objects;
 mod push;
+mod resource;
 mod soql;
 
 use std::collections::HashMap;
 
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use switchyard_connector_sdk::json::{from_json, to_json};
 use switchyard_connector_sdk::prelude::*;
 
 use client::{API, Endpoint, Org, QueryPage, parse};
 pub use mapping::Kind;
+use resource::Resource;
 
 /// The most records one query batch holds (Salesforce's cap).
 const MAX_PAGE_SIZE: u32 = 2000;
@@ -83,22 +89,98 @@ impl Cursor {
     }
 }
 
+/// What the batches of one pull read: an sObject and the fields selected.
+pub(crate) struct Listing<'a> {
+    pub sobject: &'a str,
+    /// Selected first (they include `Id` and `SystemModstamp`).
+    pub fields: &'a [&'a str],
+    /// Selected after `fields`, unless already selected or not identifiers.
+    pub extra: &'a [String],
+}
+
 /// The first batch of a pull, or of its restart after an expired cursor.
 fn first_batch(
     org: &Org,
-    kind: Kind,
+    listing: &Listing,
     since: Option<&str>,
     incremental: bool,
     batch: u32,
-    extra: &[String],
 ) -> Result<QueryPage, ConnectorError> {
     let endpoint = if incremental {
         Endpoint::QueryAll
     } else {
         Endpoint::Query
     };
-    let soql = soql::pull_query(kind, since, incremental, extra);
+    let soql = soql::pull_query(
+        listing.sobject,
+        listing.fields,
+        since,
+        incremental,
+        listing.extra,
+    );
     parse(client::send_query(org, endpoint, &soql, Some(batch))?)
+}
+
+/// One batch of a pull: the first (through `queryAll` when incremental, so
+/// deletions come too), or the one the cursor names, restarting from the
+/// cursor's `SystemModstamp` when Salesforce has forgotten the query.
+/// Returns it and the next batch's cursor.
+pub(crate) fn read_batch(
+    org: &Org,
+    listing: &Listing,
+    req: &PullRequest,
+) -> Result<(QueryPage, Option<String>), ConnectorError> {
+    let since = match req
+        .since
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(since) => Some(soql::datetime_literal(since).ok_or_else(|| {
+            ConnectorError::unsupported(format!(
+                "Salesforce cannot pull changes since {since:?}: not an RFC 3339 instant"
+            ))
+        })?),
+        None => None,
+    };
+    let incremental = since.is_some();
+    let batch = req.page_size.clamp(MIN_BATCH_SIZE, MAX_PAGE_SIZE);
+    let page = match req.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => first_batch(org, listing, since.as_deref(), incremental, batch)?,
+        Some(cursor) => {
+            let cursor = Cursor::parse(cursor)?;
+            // With the first batch's headers, as the manifest's paging
+            // says, so the host's prefetched answer serves it.
+            let response = API
+                .get(org.url(&cursor.path))
+                .header("sforce-query-options", format!("batchSize={batch}"))
+                .send()?;
+            // Salesforce forgets a locator after 15 minutes unused, or
+            // when the user opens too many (10 per user).
+            let expired = !response.is_success()
+                && client::error_code(&response).as_deref() == Some("INVALID_QUERY_LOCATOR");
+            match (&cursor.resume, expired) {
+                (Some(resume), true) => {
+                    // Records sharing that SystemModstamp come again.
+                    log::warn!("salesforce: the query locator expired; restarting from {resume}");
+                    first_batch(org, listing, Some(resume), incremental, batch)?
+                }
+                _ => parse(response)?,
+            }
+        }
+    };
+    let next = match page.next_path()? {
+        Some(path) => {
+            let resume = page
+                .records
+                .last()
+                .and_then(|raw| mapping::field(raw, "SystemModstamp"))
+                .and_then(|stamp| soql::datetime_literal(&stamp));
+            Some(Cursor { path, resume }.encode())
+        }
+        None => None,
+    };
+    Ok((page, next))
 }
 
 /// The ids of the contacts of each account, for `crm-contact` associations.
@@ -124,36 +206,16 @@ fn contacts_of(
     Ok(linked)
 }
 
-/// `GET .../sobjects/{type}/describe`, the parts discovery uses.
-#[derive(Debug, Deserialize)]
-struct Described {
-    fields: Vec<DescribedField>,
+/// The `Id` of a queried record of `sobject`; one without is `fatal`.
+pub(crate) fn record_id<'a>(raw: &'a Value, sobject: &str) -> Result<&'a str, ConnectorError> {
+    client::id_of(raw).ok_or_else(|| {
+        ConnectorError::fatal(format!("Salesforce returned a {sobject} without an Id"))
+    })
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DescribedField {
-    name: String,
-    label: String,
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    custom: bool,
-    #[serde(default)]
-    createable: bool,
-    #[serde(default)]
-    updateable: bool,
-    #[serde(default)]
-    picklist_values: Vec<PicklistValue>,
-}
-
-#[derive(Debug, Deserialize)]
-struct PicklistValue {
-    value: String,
-    #[serde(default)]
-    label: String,
-    #[serde(default)]
-    active: bool,
+/// Whether a record `queryAll` returned is deleted.
+pub(crate) fn is_deleted(raw: &Value) -> bool {
+    raw.get("IsDeleted").and_then(Value::as_bool) == Some(true)
 }
 
 /// A key of `find-match` as text (a string, or the first entry of a list of
@@ -273,41 +335,12 @@ impl Connector for Salesforce {
         conn: &Connection,
         endgrate_type: &str,
     ) -> Result<Vec<FieldInfo>, ConnectorError> {
-        let kind = Kind::from_type(endgrate_type)?;
-        let org = Org::new(conn)?;
-        let described: Described = parse(
-            API.get(org.data(&format!("/sobjects/{}/describe", kind.sobject())))
-                .send()?,
-        )?;
-        Ok(described
-            .fields
-            .into_iter()
-            .map(|f| FieldInfo {
-                mapped: kind
-                    .fields()
-                    .iter()
-                    .any(|m| m.eq_ignore_ascii_case(&f.name)),
-                json_type: match f.kind.as_str() {
-                    "double" | "currency" | "percent" => "number",
-                    "int" | "long" => "integer",
-                    "boolean" => "boolean",
-                    _ => "string",
-                }
-                .to_owned(),
-                custom: f.custom,
-                unique: false,
-                required: false,
-                read_only: !f.createable && !f.updateable,
-                options: f
-                    .picklist_values
-                    .into_iter()
-                    .filter(|p| p.active)
-                    .map(|p| (p.value, p.label))
-                    .collect(),
-                name: f.name,
-                label: f.label,
-            })
-            .collect())
+        let resource = Resource::parse(endgrate_type)?;
+        fields::list_fields(&Org::new(conn)?, resource)
+    }
+
+    fn list_objects(conn: &Connection) -> Result<Vec<ObjectInfo>, ConnectorError> {
+        fields::list_objects(&Org::new(conn)?)
     }
 
     fn check(conn: &Connection) -> Result<(), ConnectorError> {
@@ -322,76 +355,26 @@ impl Connector for Salesforce {
     }
 
     fn pull(conn: &Connection, req: PullRequest) -> Result<Page, ConnectorError> {
-        let kind = Kind::from_type(&req.endgrate_type)?;
+        let resource = Resource::parse(&req.endgrate_type)?;
         let org = Org::new(conn)?;
-        let since = match req
-            .since
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            Some(since) => Some(soql::datetime_literal(since).ok_or_else(|| {
-                ConnectorError::unsupported(format!(
-                    "Salesforce cannot pull changes since {since:?}: not an RFC 3339 instant"
-                ))
-            })?),
-            None => None,
+        let kind = match resource {
+            Resource::Common(kind) => kind,
+            Resource::Custom(name) => return objects::pull(&org, name, &req),
         };
-        let incremental = since.is_some();
-        let batch = req.page_size.clamp(MIN_BATCH_SIZE, MAX_PAGE_SIZE);
         let other = kind.other().endgrate_type();
         let with_associations = req.associations.iter().any(|t| t == other);
-        let page = match req.cursor.as_deref().filter(|c| !c.is_empty()) {
-            None => first_batch(
-                &org,
-                kind,
-                since.as_deref(),
-                incremental,
-                batch,
-                &req.passthrough_fields,
-            )?,
-            Some(cursor) => {
-                let cursor = Cursor::parse(cursor)?;
-                // With the first batch's headers, as the manifest's paging
-                // says, so the host's prefetched answer serves it.
-                let response = API
-                    .get(org.url(&cursor.path))
-                    .header("sforce-query-options", format!("batchSize={batch}"))
-                    .send()?;
-                // Salesforce forgets a locator after 15 minutes unused, or
-                // when the user opens too many (10 per user).
-                let expired = !response.is_success()
-                    && client::error_code(&response).as_deref() == Some("INVALID_QUERY_LOCATOR");
-                match (&cursor.resume, expired) {
-                    (Some(resume), true) => {
-                        // Records sharing that SystemModstamp come again.
-                        log::warn!(
-                            "salesforce: the query locator expired; restarting from {resume}"
-                        );
-                        first_batch(
-                            &org,
-                            kind,
-                            Some(resume),
-                            incremental,
-                            batch,
-                            &req.passthrough_fields,
-                        )?
-                    }
-                    _ => parse(response)?,
-                }
-            }
+        let listing = Listing {
+            sobject: kind.sobject(),
+            fields: kind.fields(),
+            extra: &req.passthrough_fields,
         };
+        let (page, next) = read_batch(&org, &listing, &req)?;
 
         let mut records = Vec::with_capacity(page.records.len());
         let mut live_accounts: Vec<&str> = Vec::new();
         for raw in &page.records {
-            let id = client::id_of(raw).ok_or_else(|| {
-                ConnectorError::fatal(format!(
-                    "Salesforce returned a {} without an Id",
-                    kind.sobject()
-                ))
-            })?;
-            if raw.get("IsDeleted").and_then(Value::as_bool) == Some(true) {
+            let id = record_id(raw, kind.sobject())?;
+            if is_deleted(raw) {
                 records.push(PulledRecord::deleted(id));
                 continue;
             }
@@ -414,18 +397,6 @@ impl Connector for Salesforce {
                 record.associations.push((other.to_owned(), ids));
             }
         }
-
-        let next = match page.next_path()? {
-            Some(path) => {
-                let resume = page
-                    .records
-                    .last()
-                    .and_then(|raw| mapping::field(raw, "SystemModstamp"))
-                    .and_then(|stamp| soql::datetime_literal(&stamp));
-                Some(Cursor { path, resume }.encode())
-            }
-            None => None,
-        };
         log::debug!(
             "salesforce: pulled {} {} records",
             records.len(),
@@ -439,9 +410,9 @@ impl Connector for Salesforce {
         endgrate_type: &str,
         items: Vec<PushItem>,
     ) -> Result<Vec<Result<Pushed, ConnectorError>>, ConnectorError> {
-        let kind = Kind::from_type(endgrate_type)?;
+        let resource = Resource::parse(endgrate_type)?;
         let org = Org::new(conn)?;
-        push::push(&org, kind, &items)
+        push::push(&org, resource, &items)
     }
 
     fn find_match(
@@ -449,7 +420,15 @@ impl Connector for Salesforce {
         endgrate_type: &str,
         keys: &str,
     ) -> Result<Option<String>, ConnectorError> {
-        let kind = Kind::from_type(endgrate_type)?;
+        let kind = match Resource::parse(endgrate_type)? {
+            Resource::Common(kind) => kind,
+            resource @ Resource::Custom(_) => {
+                // The batch lookup, for one item with one key set.
+                let org = Org::new(conn)?;
+                let answers = find::find_matches(&org, resource, vec![vec![keys.to_owned()]]);
+                return answers.into_iter().next().unwrap_or(Ok(None));
+            }
+        };
         let keys: Map<String, Value> = from_json(keys)?;
         if let Some(field) = keys.keys().find(|field| !is_matchable(kind, field)) {
             return Err(ConnectorError::unsupported(format!(
@@ -529,9 +508,9 @@ impl Connector for Salesforce {
         endgrate_type: &str,
         items: Vec<Vec<Json>>,
     ) -> Result<Vec<Result<Option<String>, ConnectorError>>, ConnectorError> {
-        let kind = Kind::from_type(endgrate_type)?;
+        let resource = Resource::parse(endgrate_type)?;
         let org = Org::new(conn)?;
-        Ok(find::find_matches(&org, kind, items))
+        Ok(find::find_matches(&org, resource, items))
     }
 
     fn associate(

@@ -8,7 +8,7 @@
 //! `null`, which clears the Salesforce field on an update.
 
 use serde_json::{Map, Value, json};
-use switchyard_connector_sdk::ConnectorError;
+use switchyard_connector_sdk::{ConnectorError, Subject};
 
 /// The two sObject types this connector moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,9 +57,15 @@ impl Kind {
         match endgrate_type {
             "crm-contact" => Ok(Kind::Contact),
             "crm-company" => Ok(Kind::Account),
-            other => Err(ConnectorError::unsupported(format!(
-                "Salesforce does not support the common type {other}"
-            ))),
+            other => Err(ConnectorError::unsupported(match Subject::parse(other) {
+                Subject::Object(name) => format!(
+                    "Salesforce has no common model for the object {name}: its records are \
+                         read and written as its own fields, and are not linked"
+                ),
+                Subject::Common(_) => {
+                    format!("Salesforce does not support the common type {other}")
+                }
+            })),
         }
     }
 
@@ -130,7 +136,12 @@ impl Kind {
 
 /// A field's value as text: `None` when absent, `null` or blank.
 pub fn field(raw: &Value, name: &str) -> Option<String> {
-    match raw.get(name)? {
+    value_text(raw.get(name)?)
+}
+
+/// A value as text: `None` when `null`, blank, a list or an object.
+pub fn value_text(value: &Value) -> Option<String> {
+    match value {
         Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),

@@ -10,6 +10,9 @@
 //!   and returned in the common model; if that read fails, the fields sent
 //!   are echoed instead (the writes happened, so the items must not fail).
 //! - The call fails as a whole only while nothing has been written.
+//! - A custom object's items (an object subject) are written as their own
+//!   fields, not linked, and not read back: `pushed.data` is the fields
+//!   sent (Salesforce answers ids only), so a batch takes one request.
 
 use std::collections::HashMap;
 
@@ -19,7 +22,8 @@ use switchyard_connector_sdk::prelude::*;
 
 use crate::client::{self, API, Org, SfError, parse};
 use crate::mapping::{self, Kind};
-use crate::soql;
+use crate::resource::Resource;
+use crate::{objects, soql};
 
 /// The most records one collections request takes.
 pub const MAX_COLLECTION: usize = 200;
@@ -66,7 +70,23 @@ fn blank(value: Option<&Value>) -> bool {
 }
 
 /// The Salesforce fields of one item, or why it cannot be written.
-fn prepare(kind: Kind, item: &PushItem) -> Result<Map<String, Value>, ConnectorError> {
+fn prepare(resource: Resource, item: &PushItem) -> Result<Map<String, Value>, ConnectorError> {
+    let kind = match resource {
+        Resource::Common(kind) => kind,
+        Resource::Custom(name) => {
+            if let Some((other, _)) = item.associations.iter().find(|(_, ids)| !ids.is_empty()) {
+                return Err(ConnectorError::unsupported(format!(
+                    "Salesforce does not link records of the object {name} to {other}"
+                )));
+            }
+            let mut fields = objects::fields_of(item)?;
+            if item.id.is_none() {
+                // Nothing to clear on a create.
+                fields.retain(|_, v| !blank(Some(v)));
+            }
+            return Ok(fields);
+        }
+    };
     let data: Value = item.data_as()?;
     let mut fields = mapping::from_cdm(kind, &data)?;
     // Passthrough fields go as they are: Salesforce types its own values.
@@ -110,12 +130,16 @@ fn prepare(kind: Kind, item: &PushItem) -> Result<Map<String, Value>, ConnectorE
 }
 
 /// Writes `items`; one result per item, in input order.
-pub fn push(org: &Org, kind: Kind, items: &[PushItem]) -> Result<Vec<ItemResult>, ConnectorError> {
+pub fn push(
+    org: &Org,
+    resource: Resource,
+    items: &[PushItem],
+) -> Result<Vec<ItemResult>, ConnectorError> {
     let mut results: Vec<Option<ItemResult>> = (0..items.len()).map(|_| None).collect();
     let mut creates: Vec<Write> = Vec::new();
     let mut updates: Vec<Write> = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        match prepare(kind, item) {
+        match prepare(resource, item) {
             Err(err) => results[i] = Some(Err(err)),
             Ok(fields) => {
                 let write = Write {
@@ -134,7 +158,7 @@ pub fn push(org: &Org, kind: Kind, items: &[PushItem]) -> Result<Vec<ItemResult>
     let mut written: Vec<(usize, String, bool)> = Vec::new();
     for (batch, creating) in [(&creates, true), (&updates, false)] {
         for chunk in batch.chunks(MAX_COLLECTION) {
-            match collection(org, kind, chunk, creating) {
+            match collection(org, resource.sobject(), chunk, creating) {
                 Ok(saved) => {
                     for (write, outcome) in chunk.iter().zip(saved) {
                         match outcome {
@@ -153,16 +177,35 @@ pub fn push(org: &Org, kind: Kind, items: &[PushItem]) -> Result<Vec<ItemResult>
             }
         }
     }
-    let mut linked = written;
-    if kind == Kind::Account {
-        link_contacts(org, items, &mut linked, &mut results);
-    }
-    let fresh = reread(org, kind, &linked);
     let sent: HashMap<usize, &Map<String, Value>> = creates
         .iter()
         .chain(&updates)
         .map(|w| (w.item, &w.fields))
         .collect();
+    let kind = match resource {
+        Resource::Common(kind) => kind,
+        Resource::Custom(_) => {
+            for (item, id, created) in written {
+                let data: Map<String, Value> = sent
+                    .get(&item)
+                    .map(|fields| {
+                        fields
+                            .iter()
+                            .filter(|(_, v)| !v.is_null())
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                results[item] = Some(Pushed::new(id, &data, created));
+            }
+            return Ok(finish(results));
+        }
+    };
+    let mut linked = written;
+    if kind == Kind::Account {
+        link_contacts(org, items, &mut linked, &mut results);
+    }
+    let fresh = reread(org, kind, &linked);
     for (item, id, created) in linked {
         let data = match fresh.get(&id) {
             Some(raw) => mapping::to_cdm(kind, raw),
@@ -175,19 +218,24 @@ pub fn push(org: &Org, kind: Kind, items: &[PushItem]) -> Result<Vec<ItemResult>
         };
         results[item] = Some(Pushed::new(id, &data, created));
     }
-    Ok(results
+    Ok(finish(results))
+}
+
+/// Every item's result; one that has none (which cannot happen) is `fatal`.
+fn finish(results: Vec<Option<ItemResult>>) -> Vec<ItemResult> {
+    results
         .into_iter()
         .map(|r| {
             r.unwrap_or_else(|| Err(ConnectorError::fatal("Salesforce: an item was not written")))
         })
-        .collect())
+        .collect()
 }
 
 /// One collections request; the outcome of each record, in order. An error
 /// means Salesforce refused the request as a whole (nothing was written).
 fn collection(
     org: &Org,
-    kind: Kind,
+    sobject: &str,
     writes: &[Write],
     creating: bool,
 ) -> Result<Vec<Result<String, ConnectorError>>, ConnectorError> {
@@ -195,7 +243,7 @@ fn collection(
         .iter()
         .map(|write| {
             let mut record = Map::new();
-            record.insert("attributes".to_owned(), json!({ "type": kind.sobject() }));
+            record.insert("attributes".to_owned(), json!({ "type": sobject }));
             if let Some(id) = &write.id {
                 record.insert("Id".to_owned(), Value::from(id.as_str()));
             }
@@ -235,8 +283,7 @@ fn collection(
             {
                 Some(id) => Ok(id),
                 None => Err(ConnectorError::fatal(format!(
-                    "Salesforce returned a created {} without an id",
-                    kind.sobject()
+                    "Salesforce returned a created {sobject} without an id"
                 ))),
             }
         })
@@ -264,7 +311,7 @@ fn link_contacts(
         }
     }
     for chunk in links.chunks(MAX_COLLECTION) {
-        let outcomes = match collection(org, Kind::Contact, chunk, false) {
+        let outcomes = match collection(org, Kind::Contact.sobject(), chunk, false) {
             Ok(outcomes) => outcomes,
             Err(err) => chunk.iter().map(|_| Err(err.clone())).collect(),
         };

@@ -3,6 +3,7 @@
 //! turned into SOQL's unquoted datetime literals.
 
 use crate::mapping::Kind;
+use crate::resource::is_identifier;
 
 /// `SELECT <fields> FROM <sObject> [WHERE SystemModstamp >= <since>] ORDER BY
 /// SystemModstamp`, `since` being a SOQL datetime literal. With
@@ -13,35 +14,34 @@ use crate::mapping::Kind;
 /// (`nextRecordsUrl`), so records sharing a `SystemModstamp` can be neither
 /// skipped nor repeated, and the local simulator accepts a single key.
 ///
-/// `extra` are more fields to select (the session's passthrough fields);
-/// names that are not SOQL identifiers, and fields already selected, are
-/// left out.
+/// `fields` are selected first (a common type's mapped fields, or a custom
+/// object's `Id, SystemModstamp`), then `extra` (the session's passthrough
+/// fields, or the fields a custom object's records carry); names that are
+/// not SOQL identifiers, and fields already selected, are left out.
 pub fn pull_query(
-    kind: Kind,
+    sobject: &str,
+    fields: &[&str],
     since: Option<&str>,
     include_deleted: bool,
     extra: &[String],
 ) -> String {
-    let mut fields = kind.fields().join(", ");
+    let mut selected: Vec<&str> = fields.to_vec();
     for name in extra {
-        let identifier =
-            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        let selected = kind.fields().iter().any(|f| f.eq_ignore_ascii_case(name))
+        let repeated = selected.iter().any(|f| f.eq_ignore_ascii_case(name))
             || (include_deleted && name.eq_ignore_ascii_case("IsDeleted"));
-        if identifier && !selected {
-            fields.push_str(", ");
-            fields.push_str(name);
+        if is_identifier(name) && !repeated {
+            selected.push(name);
         }
     }
     if include_deleted {
-        fields.push_str(", IsDeleted");
+        selected.push("IsDeleted");
     }
     let filter = since
         .map(|since| format!(" WHERE SystemModstamp >= {since}"))
         .unwrap_or_default();
     format!(
-        "SELECT {fields} FROM {}{filter} ORDER BY SystemModstamp ASC",
-        kind.sobject()
+        "SELECT {} FROM {sobject}{filter} ORDER BY SystemModstamp ASC",
+        selected.join(", ")
     )
 }
 

@@ -1593,3 +1593,426 @@ fn cursors_round_trip() {
     assert_eq!(bare.resume, None);
     assert_eq!(bare.encode(), "/services/data/v60.0/query/01g-4000");
 }
+
+// ---------------------------------------------------------- custom objects
+
+const SOBJECTS: &str = "/services/data/v60.0/sobjects";
+
+fn project(id: &str, fields: Value) -> Value {
+    let mut raw = json!({
+        "attributes": {"type": "Project__c",
+                       "url": format!("/services/data/v60.0/sobjects/Project__c/{id}")},
+        "Id": id,
+        "SystemModstamp": "2024-05-20T20:49:32.000+0000",
+    });
+    if let (Some(raw), Some(fields)) = (raw.as_object_mut(), fields.as_object()) {
+        raw.extend(fields.clone());
+    }
+    raw
+}
+
+/// A describe answer's field.
+fn described(name: &str, kind: &str, flags: Value) -> Value {
+    let mut field = json!({"name": name, "label": name.trim_end_matches("__c"), "type": kind,
+                           "custom": name.ends_with("__c"), "createable": true,
+                           "updateable": true, "nillable": true, "defaultedOnCreate": false,
+                           "externalId": false, "unique": false, "picklistValues": []});
+    if let (Some(field), Some(flags)) = (field.as_object_mut(), flags.as_object()) {
+        field.extend(flags.clone());
+    }
+    field
+}
+
+#[test]
+fn objects_are_the_orgs_custom_objects() {
+    let mock = MockHttp::new();
+    let sobject = |name: &str, label: &str, custom: bool, q: bool, c: bool, u: bool| {
+        json!({"name": name, "label": label, "custom": custom, "queryable": q,
+               "createable": c, "updateable": u, "keyPrefix": "a0X"})
+    };
+    mock.on("GET", SOBJECTS).reply_json(
+        200,
+        json!({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": [
+            sobject("Account", "Account", false, true, true, true),
+            sobject("Contact", "Contact", false, true, true, true),
+            sobject("Project__c", "Project", true, true, true, true),
+            sobject("Audit_Log__c", "Audit Log", true, true, false, false),
+            sobject("Region__mdt", "Region", true, true, false, false),
+            sobject("Order_Placed__e", "Order Placed", true, false, true, false),
+            sobject("Project__Share", "Project Share", true, true, true, true),
+            sobject("Hidden__c", "Hidden", true, false, false, false)
+        ]}),
+    );
+    let objects = Salesforce::list_objects(&conn()).unwrap();
+    let listed = |name: &str, label: &str, pull: bool, push: bool| ObjectInfo {
+        name: name.into(),
+        label: label.into(),
+        custom: true,
+        supports_pull: pull,
+        supports_push: push,
+    };
+    assert_eq!(
+        objects,
+        [
+            listed("Project__c", "Project", true, true),
+            listed("Audit_Log__c", "Audit Log", true, false),
+        ]
+    );
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].url, format!("{INSTANCE}{SOBJECTS}"));
+}
+
+#[test]
+fn fields_of_an_object_say_which_are_unique_and_required() {
+    let mock = MockHttp::new();
+    mock.on("GET", "/services/data/v60.0/sobjects/Project__c/describe")
+        .reply_json(
+            200,
+            json!({"name": "Project__c", "custom": true, "fields": [
+                described("Id", "id", json!({"createable": false, "updateable": false,
+                                             "nillable": false, "defaultedOnCreate": true})),
+                described("Name", "string", json!({"nillable": false})),
+                described("Code__c", "string", json!({"externalId": true, "unique": true})),
+                described("Legacy_Key__c", "string", json!({"unique": true})),
+                described("Budget__c", "currency", json!({})),
+                described("Active__c", "boolean", json!({"nillable": false,
+                                                         "defaultedOnCreate": true})),
+                described("Status__c", "picklist", json!({"picklistValues": [
+                    {"value": "Open", "label": "Open", "active": true},
+                    {"value": "Old", "label": "Old", "active": false}]}))
+            ]}),
+        );
+    let fields = Salesforce::list_fields(&conn(), "object:Project__c").unwrap();
+    let flags: Vec<(&str, &str, bool, bool, bool, bool, bool)> = fields
+        .iter()
+        .map(|f| {
+            (
+                f.name.as_str(),
+                f.json_type.as_str(),
+                f.unique,
+                f.required,
+                f.read_only,
+                f.custom,
+                f.mapped,
+            )
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            ("Id", "string", false, false, true, false, false),
+            ("Name", "string", false, true, false, false, false),
+            ("Code__c", "string", true, false, false, true, false),
+            ("Legacy_Key__c", "string", true, false, false, true, false),
+            ("Budget__c", "number", false, false, false, true, false),
+            ("Active__c", "boolean", false, false, false, true, false),
+            ("Status__c", "string", false, false, false, true, false),
+        ]
+    );
+    assert_eq!(fields[6].options, [("Open".to_owned(), "Open".to_owned())]);
+}
+
+#[test]
+fn common_fields_say_which_are_unique_and_required() {
+    let mock = MockHttp::new();
+    mock.on("GET", "/services/data/v60.0/sobjects/Contact/describe")
+        .reply_json(
+            200,
+            json!({"name": "Contact", "fields": [
+                described("LastName", "string", json!({"nillable": false})),
+                described("Email", "email", json!({})),
+                described("Badge__c", "string", json!({"externalId": true}))
+            ]}),
+        );
+    let fields = Salesforce::list_fields(&conn(), "crm-contact").unwrap();
+    let flags: Vec<(&str, bool, bool, bool)> = fields
+        .iter()
+        .map(|f| (f.name.as_str(), f.mapped, f.unique, f.required))
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            ("LastName", true, false, true),
+            ("Email", true, false, false),
+            ("Badge__c", false, true, false)
+        ]
+    );
+}
+
+#[test]
+fn object_pull_selects_the_asked_fields_and_carries_only_those() {
+    let mock = MockHttp::new();
+    let next = "/services/data/v60.0/query/01gD0000002HU6KIAW-200";
+    mock.on("GET", QUERY).reply_json(
+        200,
+        json!({"totalSize": 2, "done": false, "nextRecordsUrl": next, "records": [
+            project("a01A", json!({"Name": "Apollo", "Code__c": "PRJ-00001",
+                                   "Budget__c": 12.5, "Status__c": null}))
+        ]}),
+    );
+    let mut req = PullRequest::new("object:Project__c", 200);
+    req.passthrough_fields = vec![
+        "Name".into(),
+        "Code__c".into(),
+        "budget__c".into(),
+        "Status__c".into(),
+        "Id".into(),
+        "Name".into(),
+    ];
+    req.include_remote = true;
+    let page = Salesforce::pull(&conn(), req).unwrap();
+    assert_eq!(
+        page.next_cursor.as_deref(),
+        Some("/services/data/v60.0/query/01gD0000002HU6KIAW-200#2024-05-20T20:49:32Z")
+    );
+    let record = &page.records[0];
+    assert_eq!(record.id, "a01A");
+    assert_eq!(
+        record.data_as::<Value>().unwrap(),
+        json!({"Name": "Apollo", "Code__c": "PRJ-00001", "budget__c": 12.5, "Id": "a01A"}),
+        "the asked fields with Salesforce's values, no attributes, nulls left out"
+    );
+    assert!(record.remote.is_some() && record.passthrough.is_none());
+    assert_eq!(
+        soql_of(&mock.requests()[0]),
+        "SELECT Id, SystemModstamp, Name, Code__c, budget__c, Status__c FROM Project__c \
+         ORDER BY SystemModstamp ASC"
+    );
+}
+
+#[test]
+fn incremental_object_pull_uses_query_all_and_reports_deletions() {
+    let mock = MockHttp::new();
+    mock.on("GET", QUERY_ALL).reply_json(
+        200,
+        records(vec![
+            project("a01A", json!({"Code__c": "PRJ-1", "IsDeleted": false})),
+            project("a01B", json!({"Code__c": "PRJ-2", "IsDeleted": true})),
+        ]),
+    );
+    let mut req = PullRequest::new("object:Project__c", 500);
+    req.since = Some("2024-05-01T10:00:00.250Z".into());
+    req.passthrough_fields = vec!["Code__c".into()];
+    let page = Salesforce::pull(&conn(), req).unwrap();
+    assert_eq!(page.next_cursor, None);
+    assert_eq!(
+        page.records[0].data_as::<Value>().unwrap(),
+        json!({"Code__c": "PRJ-1"})
+    );
+    assert!(page.records[1].deleted);
+    let request = &mock.requests()[0];
+    assert_eq!(request.path(), QUERY_ALL);
+    assert_eq!(
+        soql_of(request),
+        "SELECT Id, SystemModstamp, Code__c, IsDeleted FROM Project__c \
+         WHERE SystemModstamp >= 2024-05-01T10:00:00Z ORDER BY SystemModstamp ASC"
+    );
+    assert_eq!(
+        request.header("sforce-query-options"),
+        Some("batchSize=500")
+    );
+}
+
+#[test]
+fn object_names_and_field_names_stay_out_of_soql_unless_identifiers() {
+    let mock = MockHttp::new();
+    let refused = |endgrate_type: &str, fields: &[&str]| {
+        let mut req = PullRequest::new(endgrate_type, 200);
+        req.passthrough_fields = fields.iter().map(|f| (*f).to_owned()).collect();
+        Salesforce::pull(&conn(), req).err()
+    };
+    match refused("object:Project__c", &["Name FROM User --"]) {
+        Some(ConnectorError::InvalidData(message)) => {
+            assert!(message.contains("\"Name FROM User --\""), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    match refused("object:Project__c WHERE Id != null", &[]) {
+        Some(ConnectorError::InvalidData(message)) => {
+            assert!(message.contains("Project__c WHERE"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    match refused("object:Opportunity", &[]) {
+        Some(ConnectorError::Unsupported(message)) => {
+            assert!(message.contains("Opportunity"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut linked = PullRequest::new("object:Project__c", 200);
+    linked.associations = vec!["crm-company".into()];
+    assert!(matches!(
+        Salesforce::pull(&conn(), linked),
+        Err(ConnectorError::Unsupported(_))
+    ));
+    let answers = Salesforce::find_matches(
+        &conn(),
+        "object:Project__c",
+        lookups(&[&[json!({"Code__c') OR Name != ('": "x"})]]),
+    )
+    .unwrap();
+    assert!(
+        matches!(&answers[0], Err(ConnectorError::InvalidData(m)) if m.contains("Code__c')")),
+        "{answers:?}"
+    );
+    assert!(matches!(
+        Salesforce::to_cdm("object:Project__c", "{}"),
+        Err(ConnectorError::Unsupported(_))
+    ));
+    assert!(
+        mock.requests().is_empty(),
+        "every refusal comes before a request"
+    );
+}
+
+#[test]
+fn object_push_writes_the_fields_through_collections() {
+    let mock = MockHttp::new();
+    mock.on("POST", COMPOSITE).reply_json(
+        200,
+        json!([
+            {"id": "a01N1", "success": true, "errors": []},
+            {"success": false, "errors": [{"statusCode": "DUPLICATE_VALUE",
+                "message": "duplicate value found: Code__c duplicates value on record with id: a01A",
+                "fields": ["Code__c"]}]}
+        ]),
+    );
+    mock.on("PATCH", COMPOSITE)
+        .reply_json(200, json!([{"id": "a01U", "success": true, "errors": []}]));
+    let mut linked = item(None, json!({"Name": "Linked"}));
+    linked.associations = vec![("crm-company".into(), vec!["001A".into()])];
+    let items = vec![
+        item(
+            None,
+            json!({"Name": "Apollo", "Budget__c": 12.5, "Active__c": true,
+                   "Tags__c": ["a", "b"], "Notes__c": null}),
+        ),
+        item(None, json!({"Name": "Dup", "Code__c": "PRJ-1"})),
+        item(Some("a01U"), json!({"Notes__c": null, "Budget__c": 3})),
+        item(None, json!({"Name, Id": "x"})),
+        item(None, json!({"Owner__c": {"Id": "005"}})),
+        linked,
+    ];
+    let results = Salesforce::push(&conn(), "object:Project__c", items).unwrap();
+    let created = results[0].as_ref().unwrap();
+    assert_eq!((created.id.as_str(), created.created), ("a01N1", true));
+    assert_eq!(
+        json_of(&created.data),
+        json!({"Name": "Apollo", "Budget__c": 12.5, "Active__c": true, "Tags__c": "a;b"})
+    );
+    assert!(
+        matches!(&results[1], Err(ConnectorError::InvalidData(m)) if m.contains("DUPLICATE_VALUE")),
+        "{:?}",
+        results[1]
+    );
+    let updated = results[2].as_ref().unwrap();
+    assert_eq!((updated.id.as_str(), updated.created), ("a01U", false));
+    assert!(
+        matches!(&results[3], Err(ConnectorError::InvalidData(m)) if m.contains("\"Name, Id\"")),
+        "{:?}",
+        results[3]
+    );
+    assert!(
+        matches!(&results[4], Err(ConnectorError::InvalidData(m)) if m.contains("Owner__c")),
+        "{:?}",
+        results[4]
+    );
+    assert!(matches!(results[5], Err(ConnectorError::Unsupported(_))));
+
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 2, "no read-back: {requests:?}");
+    assert_eq!(
+        requests[0].body_json().unwrap(),
+        json!({"allOrNone": false, "records": [
+            {"attributes": {"type": "Project__c"}, "Name": "Apollo", "Budget__c": 12.5,
+             "Active__c": true, "Tags__c": "a;b"},
+            {"attributes": {"type": "Project__c"}, "Name": "Dup", "Code__c": "PRJ-1"}
+        ]}),
+        "nothing to clear on a create"
+    );
+    assert_eq!(
+        requests[1].body_json().unwrap(),
+        json!({"allOrNone": false, "records": [
+            {"attributes": {"type": "Project__c"}, "Id": "a01U", "Notes__c": null,
+             "Budget__c": 3}
+        ]}),
+        "a null clears the field on an update"
+    );
+}
+
+#[test]
+fn object_lookups_ask_a_batch_per_field_with_in() {
+    let mock = MockHttp::new();
+    // First round: the two-field key set, then the codes; second round: the
+    // budget of the item whose code matched nothing.
+    mock.on("GET", QUERY).once().reply_json(
+        200,
+        records(vec![project(
+            "a01N",
+            json!({"Name": "Apollo", "Active__c": true}),
+        )]),
+    );
+    mock.on("GET", QUERY).once().reply_json(
+        200,
+        records(vec![
+            project("a01A", json!({"Code__c": "prj-00001"})),
+            project("a01O", json!({"Code__c": "O'Brien-1"})),
+        ]),
+    );
+    mock.on("GET", QUERY).once().reply_json(
+        200,
+        records(vec![project("a01B", json!({"Budget__c": 7.0}))]),
+    );
+    let answers = Salesforce::find_matches(
+        &conn(),
+        "object:Project__c",
+        lookups(&[
+            &[json!({"Code__c": "PRJ-00001"})],
+            &[json!({"Code__c": "o'brien-1"})],
+            &[json!({"Code__c": "PRJ-404"}), json!({"Budget__c": 7})],
+            &[json!({"Name": "Apollo", "Active__c": true})],
+            &[json!({"Code__c": "  "})],
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        answers,
+        [
+            Ok(Some("a01A".to_owned())),
+            Ok(Some("a01O".to_owned())),
+            Ok(Some("a01B".to_owned())),
+            Ok(Some("a01N".to_owned())),
+            Ok(None),
+        ]
+    );
+    let queries: Vec<String> = mock.requests().iter().map(soql_of).collect();
+    assert_eq!(
+        queries,
+        [
+            "SELECT Id, Active__c, Name FROM Project__c WHERE (Active__c = true AND Name = \
+             'apollo') ORDER BY CreatedDate ASC",
+            "SELECT Id, Code__c FROM Project__c WHERE Code__c IN ('o\\'brien-1', 'prj-00001', \
+             'prj-404') ORDER BY CreatedDate ASC",
+            "SELECT Id, Budget__c FROM Project__c WHERE Budget__c IN (7) ORDER BY CreatedDate ASC",
+        ],
+        "a round per key set; one query per shape, numbers and booleans bare"
+    );
+}
+
+#[test]
+fn object_find_match_is_the_batch_lookup_of_one_key_set() {
+    let mock = MockHttp::new();
+    mock.on("GET", QUERY).reply_json(
+        200,
+        records(vec![project("a01A", json!({"Code__c": "PRJ-1"}))]),
+    );
+    assert_eq!(
+        Salesforce::find_match(&conn(), "object:Project__c", r#"{"Code__c": "PRJ-1"}"#),
+        Ok(Some("a01A".to_owned()))
+    );
+    assert_eq!(
+        soql_of(&mock.requests()[0]),
+        "SELECT Id, Code__c FROM Project__c WHERE Code__c IN ('prj-1') ORDER BY CreatedDate ASC"
+    );
+}
