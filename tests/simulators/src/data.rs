@@ -1,7 +1,7 @@
-//! Deterministic, provider-neutral seed data: people, organisations and
-//! invoices, each a pure function of (seed, record number), so any record can
-//! be derived on demand without storing the whole data set. Each provider
-//! turns these into its own raw shapes.
+//! Deterministic, provider-neutral seed data: people, organisations, their
+//! projects (the custom object) and invoices, each a pure function of (seed,
+//! record number), so any record can be derived on demand without storing the
+//! whole data set. Each provider turns these into its own raw shapes.
 
 /// Base instant of the generated history: 2023-01-01T00:00:00Z.
 pub const EPOCH_MS: i64 = 1_672_531_200_000;
@@ -185,6 +185,8 @@ const INDUSTRIES: &[&str] = &[
     "MEDIA_PRODUCTION",
     "RETAIL",
 ];
+/// Project stages (planned, active, done): each provider names them.
+pub const PROJECT_STAGES: u64 = 3;
 const ITEMS: &[(&str, u32)] = &[
     ("Consulting hours", 15_000),
     ("Software licence", 49_900),
@@ -283,6 +285,28 @@ pub struct Org {
     pub description: String,
     pub employees: u64,
     pub address: Address,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// A generated project (a HubSpot `Projects` custom object record, a
+/// Salesforce `Project__c`): one per organisation, sharing its number and
+/// timestamps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    pub n: u64,
+    pub name: String,
+    /// `PRJ-00042`: unique, the key upserts use.
+    pub code: String,
+    /// Whole currency units.
+    pub budget: u64,
+    /// The stage, `0..PROJECT_STAGES` (planned, active, done), cycling with
+    /// the project number.
+    pub stage: usize,
+    /// Midnight UTC of the start day.
+    pub start_ms: i64,
+    /// The organisation's record number (the same as the project's).
+    pub org: u64,
     pub created_ms: i64,
     pub updated_ms: i64,
 }
@@ -423,6 +447,25 @@ impl Dataset {
         }
     }
 
+    /// Project number `n` (1-based), the project of organisation `n`; it was
+    /// last modified when the organisation was (see [`Dataset::org_updated`]).
+    pub fn project(&self, n: u64) -> Project {
+        let mut d = Draw::new(self.seed, 5, n);
+        let created_ms = EPOCH_MS + n as i64 * ORG_STEP_MS;
+        let day = created_ms - created_ms.rem_euclid(86_400_000);
+        Project {
+            n,
+            name: format!("{} rollout", self.org_name(n)),
+            code: format!("PRJ-{n:05}"),
+            budget: 1_000 * (5 + d.below(496)),
+            stage: (n % PROJECT_STAGES) as usize,
+            start_ms: day + d.below(365) as i64 * 86_400_000,
+            org: n,
+            created_ms,
+            updated_ms: self.org_updated(n),
+        }
+    }
+
     /// Invoice number `n` (1-based); its customer is a person.
     pub fn invoice(&self, n: u64) -> Invoice {
         let mut d = Draw::new(self.seed, 4, n);
@@ -484,5 +527,12 @@ mod tests {
         let p = ds.person(42);
         assert!(p.email.ends_with(".example.com"));
         assert!(p.org.is_none_or(|o| (1..=100).contains(&o)));
+        let project = ds.project(7);
+        assert_eq!(project, ds.project(7));
+        assert_eq!(project.code, "PRJ-00007");
+        assert_eq!(project.name, format!("{} rollout", ds.org_name(7)));
+        assert_eq!(project.updated_ms, ds.org(7).updated_ms);
+        assert_eq!(project.start_ms.rem_euclid(86_400_000), 0);
+        assert!((5_000..=500_000).contains(&project.budget));
     }
 }

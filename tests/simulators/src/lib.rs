@@ -19,9 +19,9 @@
 //!
 //! | provider | API base | records (`Control::records` kinds) | OAuth authorize / token |
 //! | --- | --- | --- | --- |
-//! | HubSpot | `base_url()` | `contacts`, `companies` | `/oauth/authorize`, `/oauth/v1/token` |
+//! | HubSpot | `base_url()` | `contacts`, `companies`, `projects` (custom object `2-7411001`) | `/oauth/authorize`, `/oauth/v1/token` |
 //! | QuickBooks | `base_url()/v3/company/{realmId}` | `Customer`, `Invoice` | `/connect/oauth2`, `/oauth2/v1/tokens/bearer` |
-//! | Salesforce | `instance_url` = `base_url()` | `Contact`, `Account` | `/services/oauth2/authorize`, `/services/oauth2/token` |
+//! | Salesforce | `instance_url` = `base_url()` | `Contact`, `Account`, `projects` (custom object `Project__c`) | `/services/oauth2/authorize`, `/services/oauth2/token` |
 //! | Pipedrive | `api_domain` = `base_url()` | `persons`, `organizations` | `/oauth/authorize`, `/oauth/token` |
 //!
 //! The authorize pages show a consent form with an Approve button; add

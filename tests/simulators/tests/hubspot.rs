@@ -723,3 +723,452 @@ async fn seeded_records_are_served() {
         .expect("json");
     assert_eq!(via_http.as_array().map(Vec::len), Some(3));
 }
+
+/// The portal's custom object, by its objectTypeId.
+const PROJECTS: &str = "2-7411001";
+
+#[tokio::test]
+async fn projects_schema_properties_and_pages_with_chosen_properties() {
+    let sim = start(Provider::HubSpot, small(3, 25)).await;
+    let token = sim.control().issue_access_token();
+    let base = sim.base_url();
+
+    let (status, schemas) = get(&format!("{base}/crm/v3/schemas"), &token).await;
+    assert_eq!(status, 200);
+    let results = schemas["results"].as_array().expect("results");
+    assert_eq!(results.len(), 1, "one custom object: {schemas}");
+    let schema = &results[0];
+    assert_eq!(schema["id"], "7411001");
+    assert_eq!(schema["objectTypeId"], PROJECTS);
+    assert_eq!(schema["name"], "projects");
+    assert_eq!(schema["fullyQualifiedName"], "p_projects");
+    assert_eq!(
+        schema["labels"],
+        json!({"singular": "Project", "plural": "Projects"})
+    );
+    assert_eq!(schema["primaryDisplayProperty"], "project_name");
+    assert_eq!(schema["requiredProperties"], json!(["project_name"]));
+    assert_eq!(schema["searchableProperties"], json!(["project_name"]));
+    assert_eq!(schema["secondaryDisplayProperties"], json!([]));
+    assert_eq!(schema["associations"], json!([]));
+    assert_eq!(schema["archived"], false);
+    assert!(schema["createdAt"].is_string() && schema["updatedAt"].is_string());
+    let (status, one) = get(&format!("{base}/crm/v3/schemas/p_projects"), &token).await;
+    assert_eq!(status, 200);
+    assert_eq!(&one, schema);
+
+    // The same property definitions by objectTypeId and fullyQualifiedName.
+    let (status, props) = get(&format!("{base}/crm/v3/properties/{PROJECTS}"), &token).await;
+    assert_eq!(status, 200);
+    let (_, by_name) = get(&format!("{base}/crm/v3/properties/p_projects"), &token).await;
+    assert_eq!(props, by_name);
+    assert_eq!(props["results"], schema["properties"]);
+    let defs = props["results"].as_array().expect("definitions");
+    let def = |name: &str| {
+        defs.iter()
+            .find(|d| d["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {defs:?}"))
+            .clone()
+    };
+    let names: Vec<&str> = defs.iter().filter_map(|d| d["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "hs_createdate",
+            "hs_object_id",
+            "hs_lastmodifieddate",
+            "project_name",
+            "budget",
+            "status",
+            "start_date",
+            "project_code"
+        ]
+    );
+    for (name, label, ty, field_type) in [
+        ("project_name", "Project name", "string", "text"),
+        ("budget", "Budget", "number", "number"),
+        ("status", "Status", "enumeration", "select"),
+        ("start_date", "Start date", "date", "date"),
+        ("project_code", "Project code", "string", "text"),
+    ] {
+        let d = def(name);
+        assert_eq!(
+            (&d["label"], &d["type"], &d["fieldType"]),
+            (&json!(label), &json!(ty), &json!(field_type)),
+            "{d}"
+        );
+        assert!(d.get("hubspotDefined").is_none(), "custom: {d}");
+        assert_eq!(d["modificationMetadata"]["readOnlyValue"], false);
+        assert_eq!(d["hasUniqueValue"], name == "project_code", "{d}");
+    }
+    let options: Vec<(String, String)> = def("status")["options"]
+        .as_array()
+        .expect("options")
+        .iter()
+        .map(|o| (o["value"].to_string(), o["label"].to_string()))
+        .collect();
+    assert_eq!(
+        options,
+        [
+            ("\"planned\"".into(), "\"Planned\"".into()),
+            ("\"active\"".into(), "\"Active\"".into()),
+            ("\"done\"".into(), "\"Done\"".into())
+        ]
+    );
+    for name in ["hs_object_id", "hs_createdate", "hs_lastmodifieddate"] {
+        let d = def(name);
+        assert_eq!(d["hubspotDefined"], true, "{d}");
+        assert_eq!(d["modificationMetadata"]["readOnlyValue"], true, "{d}");
+    }
+
+    // Only the objectTypeId and the fullyQualifiedName name the object.
+    let (status, err) = get(&format!("{base}/crm/v3/objects/projects"), &token).await;
+    assert_eq!(status, 400);
+    assert_eq!(err["category"], "VALIDATION_ERROR");
+
+    // Paging with chosen properties: those plus the three defaults, strings.
+    let company_names: Vec<String> = sim
+        .control()
+        .companies()
+        .iter()
+        .filter_map(|c| c["properties"]["name"].as_str().map(str::to_string))
+        .collect();
+    let mut url =
+        format!("{base}/crm/v3/objects/p_projects?limit=10&properties=project_name,budget");
+    let mut seen = Vec::new();
+    loop {
+        let (status, page) = get(&url, &token).await;
+        assert_eq!(status, 200, "{page}");
+        for r in page["results"].as_array().expect("results") {
+            let props = r["properties"].as_object().expect("properties");
+            let mut keys: Vec<&str> = props.keys().map(String::as_str).collect();
+            keys.sort();
+            assert_eq!(
+                keys,
+                [
+                    "budget",
+                    "hs_createdate",
+                    "hs_lastmodifieddate",
+                    "hs_object_id",
+                    "project_name"
+                ]
+            );
+            assert!(props.values().all(Value::is_string), "{props:?}");
+            assert!(
+                props["budget"]
+                    .as_str()
+                    .is_some_and(|b| b.parse::<u64>().is_ok())
+            );
+            assert_eq!(props["hs_object_id"], r["id"]);
+            seen.push((
+                r["id"].as_str().expect("id").to_string(),
+                props["project_name"].clone(),
+            ));
+        }
+        match page.get("paging") {
+            Some(p) => {
+                url = p["next"]["link"].as_str().expect("link").to_string();
+                assert!(
+                    url.contains(&format!("/crm/v3/objects/{PROJECTS}?after=")),
+                    "{url}"
+                );
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 25);
+    assert_eq!(seen[0].0, "1");
+    assert_eq!(seen[0].1, json!(format!("{} rollout", company_names[0])));
+    assert_eq!(seen[24].1, json!(format!("{} rollout", company_names[24])));
+
+    // No properties asked: the defaults alone; one read by id.
+    let (_, page) = get(&format!("{base}/crm/v3/objects/{PROJECTS}?limit=1"), &token).await;
+    let mut keys: Vec<&str> = page["results"][0]["properties"]
+        .as_object()
+        .expect("properties")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["hs_createdate", "hs_lastmodifieddate", "hs_object_id"]
+    );
+    let (status, three) = get(
+        &format!("{base}/crm/v3/objects/{PROJECTS}/3?properties=project_code,status,start_date"),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(three["properties"]["project_code"], "PRJ-00003");
+    assert_eq!(three["properties"]["status"], "planned");
+    assert!(
+        three["properties"]["start_date"]
+            .as_str()
+            .is_some_and(|d| d.len() == 10 && d.starts_with("20"))
+    );
+
+    // The control surface knows the kind.
+    let c = sim.control();
+    assert!(c.kinds().contains(&"projects"));
+    assert_eq!(c.records_held()["projects"], 25);
+    assert_eq!(c.records("projects").map(|r| r.len()), Some(25));
+    assert_eq!(
+        c.record("projects", "2").expect("project 2")["properties"]["project_code"],
+        "PRJ-00002"
+    );
+    let counters: Value = client()
+        .get(format!("{base}/_sim/counters"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(counters["records"]["projects"], 25);
+}
+
+#[tokio::test]
+async fn projects_search_since_writes_upserts_and_rejections() {
+    let sim = start(Provider::HubSpot, small(2, 30)).await;
+    let token = sim.control().issue_access_token();
+    let base = sim.base_url();
+    let objects = format!("{base}/crm/v3/objects/{PROJECTS}");
+    let post = |url: String, body: Value| {
+        let token = token.clone();
+        async move { send(reqwest::Method::POST, &url, &token, body).await }
+    };
+
+    // Changed since: project 20 onwards, then an updated one last.
+    let (_, twenty) = get(
+        &format!("{objects}/20?properties=hs_lastmodifieddate"),
+        &token,
+    )
+    .await;
+    let cutoff = twenty["properties"]["hs_lastmodifieddate"]
+        .as_str()
+        .expect("date")
+        .to_string();
+    let (status, _) = send(
+        reqwest::Method::PATCH,
+        &format!("{objects}/4"),
+        &token,
+        json!({"properties": {"status": "done", "budget": 7500}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let since = |after: &str| {
+        json!({
+            "filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": cutoff}]}],
+            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+            "properties": ["status", "budget"],
+            "limit": 5,
+            "after": after,
+        })
+    };
+    let search = format!("{objects}/search");
+    let (status, first) = post(search.clone(), since("0")).await;
+    assert_eq!(status, 200, "{first}");
+    // 20..=30 plus the updated 4.
+    assert_eq!(first["total"], 12);
+    assert_eq!(first["results"][0]["id"], "20");
+    assert_eq!(first["paging"]["next"]["after"], "5");
+    let (_, last) = post(search.clone(), since("10")).await;
+    assert_eq!(last["results"].as_array().map(Vec::len), Some(2));
+    assert!(last.get("paging").is_none());
+    assert_eq!(last["results"][1]["id"], "4");
+    assert_eq!(last["results"][1]["properties"]["status"], "done");
+    assert_eq!(last["results"][1]["properties"]["budget"], "7500");
+    let (_, gt) = post(
+        search.clone(),
+        json!({"filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GT", "value": cutoff}]}]}),
+    )
+    .await;
+    assert_eq!(gt["total"], 11);
+
+    // Upsert lookups: EQ and IN on the project code (any case).
+    let (_, eq) = post(
+        search.clone(),
+        json!({"filterGroups": [{"filters": [{"propertyName": "project_code", "operator": "EQ", "value": "prj-00007"}]}], "properties": ["project_code"]}),
+    )
+    .await;
+    assert_eq!(eq["total"], 1);
+    assert_eq!(eq["results"][0]["id"], "7");
+    assert_eq!(eq["results"][0]["properties"]["project_code"], "PRJ-00007");
+    let (_, within) = post(
+        search.clone(),
+        json!({"filterGroups": [{"filters": [{"propertyName": "project_code", "operator": "IN", "values": ["PRJ-00009", "PRJ-00002", "PRJ-99999"]}]}]}),
+    )
+    .await;
+    let ids: Vec<&str> = within["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["2", "9"]);
+    let (_, by_status) = post(
+        search.clone(),
+        json!({"filterGroups": [{"filters": [{"propertyName": "status", "operator": "EQ", "value": "active"}]}]}),
+    )
+    .await;
+    // Projects 1, 4, 7, ... 28 are active (stages cycle); 4 is now done.
+    assert_eq!(by_status["total"], 9);
+
+    // Create, with values checked for their types.
+    let (status, created) = post(
+        objects.clone(),
+        json!({"properties": {"project_name": "Moonshot", "budget": 120000.5, "status": "active", "start_date": "2024-02-01", "project_code": "MOON-1"}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["id"], "31");
+    assert_eq!(created["properties"]["budget"], "120000.5");
+    assert_eq!(created["properties"]["project_code"], "MOON-1");
+    assert!(created["properties"]["hs_createdate"].is_string());
+    for (properties, code) in [
+        (
+            json!({"project_name": "X", "project_code": "moon-1"}),
+            "CONFLICT",
+        ),
+        (
+            json!({"project_name": "X", "project_code": "PRJ-00003"}),
+            "CONFLICT",
+        ),
+        (json!({"budget": "5"}), "REQUIRED_PROPERTY"),
+        (
+            json!({"project_name": "X", "colour": "red"}),
+            "PROPERTY_DOESNT_EXIST",
+        ),
+        (
+            json!({"project_name": "X", "budget": "lots"}),
+            "INVALID_INTEGER",
+        ),
+        (
+            json!({"project_name": "X", "status": "Done"}),
+            "INVALID_OPTION",
+        ),
+        (
+            json!({"project_name": "X", "start_date": "next week"}),
+            "INVALID_DATE",
+        ),
+        (
+            json!({"project_name": "X", "hs_createdate": "2024-01-01"}),
+            "READ_ONLY_VALUE",
+        ),
+    ] {
+        let (status, err) = post(objects.clone(), json!({ "properties": properties })).await;
+        let found = err["errors"][0]["code"]
+            .as_str()
+            .or(err["category"].as_str());
+        assert_eq!(found, Some(code), "{properties}: {err}");
+        assert_eq!(status, if code == "CONFLICT" { 409 } else { 400 }, "{err}");
+    }
+    let (_, dup) = post(
+        objects.clone(),
+        json!({"properties": {"project_name": "X", "project_code": "MOON-1"}}),
+    )
+    .await;
+    assert!(
+        dup["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("Existing ID: 31")),
+        "{dup}"
+    );
+    // Projects have no associations.
+    let (status, _) = post(
+        objects.clone(),
+        json!({"properties": {"project_name": "Linked"}, "associations": [{"to": {"id": "1"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279}]}]}),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // Update by id and by the unique code; a taken code is a conflict.
+    let (status, moved) = send(
+        reqwest::Method::PATCH,
+        &format!("{objects}/MOON-1?idProperty=project_code"),
+        &token,
+        json!({"properties": {"status": "done"}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(moved["id"], "31");
+    let (status, taken) = send(
+        reqwest::Method::PATCH,
+        &format!("{objects}/31"),
+        &token,
+        json!({"properties": {"project_code": "PRJ-00001"}}),
+    )
+    .await;
+    assert_eq!(status, 409, "{taken}");
+
+    // Batch upsert by project code: one known, one new.
+    let (status, upserted) = post(
+        format!("{objects}/batch/upsert"),
+        json!({"inputs": [
+            {"idProperty": "project_code", "id": "PRJ-00005", "properties": {"budget": "1"}},
+            {"idProperty": "project_code", "id": "NEW-7", "properties": {"project_name": "Fresh"}},
+        ]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{upserted}");
+    assert_eq!(upserted["results"][0]["id"], "5");
+    assert_eq!(upserted["results"][0]["new"], false);
+    assert_eq!(upserted["results"][0]["properties"]["budget"], "1");
+    assert_eq!(upserted["results"][1]["new"], true);
+    assert_eq!(
+        upserted["results"][1]["properties"]["project_code"],
+        "NEW-7"
+    );
+
+    // Batch create and update report per-input conflicts; batch read by code.
+    let (status, batch) = post(
+        format!("{objects}/batch/create"),
+        json!({"inputs": [
+            {"properties": {"project_name": "B1", "project_code": "B-1"}},
+            {"properties": {"project_name": "B2", "project_code": "NEW-7"}},
+        ]}),
+    )
+    .await;
+    assert_eq!(status, 207, "{batch}");
+    assert_eq!(batch["errors"][0]["category"], "CONFLICT");
+    let (status, updated) = post(
+        format!("{objects}/batch/update"),
+        json!({"inputs": [{"id": "6", "properties": {"status": "active"}}]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(updated["results"][0]["properties"]["status"], "active");
+    let (status, read) = post(
+        format!("{objects}/batch/read"),
+        json!({"idProperty": "project_code", "inputs": [{"id": "B-1"}, {"id": "PRJ-00006"}], "properties": ["project_name", "status"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{read}");
+    let names: Vec<&Value> = read["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| &r["properties"]["project_name"])
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&&json!("B1")));
+
+    // Archiving frees the code.
+    let resp = client()
+        .delete(format!("{objects}/31"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status().as_u16(), 204);
+    let (status, _) = post(
+        objects.clone(),
+        json!({"properties": {"project_name": "Again", "project_code": "MOON-1"}}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // 30 generated + Moonshot (archived) + NEW-7 + B-1 + Again.
+    assert_eq!(sim.control().records_held()["projects"], 33);
+    assert_eq!(sim.control().records_held()["contacts"], 2);
+}

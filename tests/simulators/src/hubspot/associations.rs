@@ -1,6 +1,6 @@
 //! CRM v4 associations between contacts and companies: default (unlabelled)
 //! associate one or in batch, list, remove. Type 279 is contact→company, 280
-//! company→contact.
+//! company→contact; the custom object defines no associations.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -10,28 +10,29 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::errors::HsError;
-use super::model::Kind;
+use super::model::{Association, Kind};
 use super::{HsState, batch_answer, kind_of, parse_body};
 
-fn spec(kind: Kind) -> Value {
-    json!({"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": kind.association_type_id()})
+fn spec(a: Association) -> Value {
+    json!({"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": a.type_id})
 }
 
-fn pair(from: &str, to: &str, kind: Kind) -> Value {
-    json!({"from": {"id": from}, "to": {"id": to}, "associationSpec": spec(kind)})
+fn pair(from: &str, to: &str, a: Association) -> Value {
+    json!({"from": {"id": from}, "to": {"id": to}, "associationSpec": spec(a)})
 }
 
-fn kinds(from: &str, to: &str) -> Result<Kind, HsError> {
+/// The object type associations go from, and the association to `to`.
+fn kinds(from: &str, to: &str) -> Result<(Kind, Association), HsError> {
     let from = kind_of(from)?;
     let to = kind_of(to)?;
-    if from == to {
-        return Err(HsError::validation(format!(
+    match from.association() {
+        Some(a) if a.to == to => Ok((from, a)),
+        _ => Err(HsError::validation(format!(
             "No association is defined from {} to {}",
             from.name(),
             to.name()
-        )));
+        ))),
     }
-    Ok(from)
 }
 
 /// `PUT /crm/v4/objects/{from}/{id}/associations/default/{to}/{toId}`.
@@ -42,7 +43,7 @@ pub async fn associate(
     let hs = state.0;
     let started = hs.ctx.clock.tick();
     let result = (|| {
-        let kind = kinds(&from, &to)?;
+        let (kind, assoc) = kinds(&from, &to)?;
         let mut store = hs.store();
         let a = store
             .resolve(kind, &from_id, None)
@@ -50,10 +51,10 @@ pub async fn associate(
                 id: from_id.clone(),
             })?;
         let b = store
-            .resolve(kind.other(), &to_id, None)
+            .resolve(assoc.to, &to_id, None)
             .ok_or(HsError::NotFound { id: to_id.clone() })?;
         store.link(kind, a, b);
-        Ok::<_, HsError>(batch_answer(started, vec![pair(&from_id, &to_id, kind)], Vec::new()).1)
+        Ok::<_, HsError>(batch_answer(started, vec![pair(&from_id, &to_id, assoc)], Vec::new()).1)
     })();
     match result {
         Ok(v) => Json(v).into_response(),
@@ -68,7 +69,7 @@ pub async fn remove(
 ) -> Response {
     let hs = state.0;
     let kind = match kinds(&from, &to) {
-        Ok(k) => k,
+        Ok((k, _)) => k,
         Err(e) => return e.respond(&hs.ctx),
     };
     if let (Ok(a), Ok(b)) = (from_id.parse::<u64>(), to_id.parse::<u64>()) {
@@ -84,7 +85,7 @@ pub async fn list(
 ) -> Response {
     let hs = state.0;
     let result = (|| {
-        let kind = kinds(&from, &to)?;
+        let (kind, assoc) = kinds(&from, &to)?;
         let mut store = hs.store();
         let n = store
             .resolve(kind, &from_id, None)
@@ -97,7 +98,7 @@ pub async fn list(
             .map(|id| {
                 json!({
                     "toObjectId": id,
-                    "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": kind.association_type_id(), "label": null}],
+                    "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": assoc.type_id, "label": null}],
                 })
             })
             .collect();
@@ -118,7 +119,7 @@ pub async fn batch_associate(
     let hs = state.0;
     let started = hs.ctx.clock.tick();
     let result = (|| {
-        let kind = kinds(&from, &to)?;
+        let (kind, assoc) = kinds(&from, &to)?;
         let input = parse_body(&body)?;
         let inputs = input["inputs"]
             .as_array()
@@ -138,11 +139,11 @@ pub async fn batch_associate(
             let (a_id, b_id) = (id(&item["from"]["id"]), id(&item["to"]["id"]));
             match (
                 store.resolve(kind, &a_id, None),
-                store.resolve(kind.other(), &b_id, None),
+                store.resolve(assoc.to, &b_id, None),
             ) {
                 (Some(a), Some(b)) => {
                     store.link(kind, a, b);
-                    results.push(pair(&a_id, &b_id, kind));
+                    results.push(pair(&a_id, &b_id, assoc));
                 }
                 (a, _) => {
                     let missing = if a.is_none() { a_id } else { b_id };

@@ -99,10 +99,8 @@ pub async fn batch(
                 for item in inputs {
                     let id = id_of(item);
                     let id_property = item["idProperty"].as_str().unwrap_or("hs_object_id");
-                    if kind == Kind::Companies && id_property != "hs_object_id"
-                        || kind == Kind::Contacts
-                            && !matches!(id_property, "email" | "hs_object_id")
-                    {
+                    let unique = kind.unique_props().contains(&id_property);
+                    if !unique && id_property != "hs_object_id" {
                         return Err(HsError::validation(format!(
                             "{id_property} is not a unique property of {}",
                             kind.name()
@@ -111,9 +109,9 @@ pub async fn batch(
                     let props = object_field(item, "properties").unwrap_or(empty_map());
                     let outcome = match store.resolve(kind, &id, Some(id_property)) {
                         Some(n) => store.update(kind, n, props, now).map(|_| (n, false)),
-                        None if id_property == "email" => {
+                        None if unique => {
                             let mut with_key = props.clone();
-                            with_key.insert("email".into(), Value::String(id.clone()));
+                            with_key.insert(id_property.into(), Value::String(id.clone()));
                             store.create(kind, &with_key, None, now).map(|n| (n, true))
                         }
                         None => Err(HsError::NotFound { id: id.clone() }),
@@ -172,7 +170,7 @@ fn render(store: &Store, kind: Kind, n: u64) -> Value {
 
 fn batch_error(e: &HsError) -> Value {
     let mut v = e.body();
-    if let HsError::Conflict { existing } = e {
+    if let HsError::Conflict { existing, .. } = e {
         v["context"] = json!({"existingId": [existing.to_string()]});
     }
     v

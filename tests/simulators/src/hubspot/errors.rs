@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::model::Kind;
 use crate::context::Ctx;
 use crate::oauth::Access;
 use crate::rate_limit::Decision;
@@ -18,8 +19,9 @@ pub enum HsError {
     Validation { message: String, errors: Vec<Value> },
     /// 404 `OBJECT_NOT_FOUND`.
     NotFound { id: String },
-    /// 409 `CONFLICT`: a contact with this email exists.
-    Conflict { existing: u64 },
+    /// 409 `CONFLICT`: another record holds this unique value (a contact's
+    /// email, a project's code).
+    Conflict { existing: u64, message: String },
 }
 
 impl HsError {
@@ -27,6 +29,25 @@ impl HsError {
         HsError::Validation {
             message: message.into(),
             errors: Vec::new(),
+        }
+    }
+
+    /// A contact with this email exists.
+    pub fn contact_exists(existing: u64) -> HsError {
+        HsError::Conflict {
+            existing,
+            message: format!("Contact already exists. Existing ID: {existing}"),
+        }
+    }
+
+    /// Another record of `kind` has `value` in unique property `prop`.
+    pub fn unique_taken(kind: Kind, prop: &str, value: &str, existing: u64) -> HsError {
+        HsError::Conflict {
+            existing,
+            message: format!(
+                "A {} with {prop} {value} already exists. Existing ID: {existing}",
+                kind.singular()
+            ),
         }
     }
 
@@ -55,9 +76,9 @@ impl HsError {
                 "category": "OBJECT_NOT_FOUND",
                 "context": {"id": [id]},
             }),
-            HsError::Conflict { existing } => json!({
+            HsError::Conflict { message, .. } => json!({
                 "status": "error",
-                "message": format!("Contact already exists. Existing ID: {existing}"),
+                "message": message,
                 "category": "CONFLICT",
             }),
         }

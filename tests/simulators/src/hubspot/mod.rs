@@ -1,6 +1,7 @@
-//! The HubSpot CRM v3 simulator: contacts and companies, search, batches, v4
-//! associations, OAuth (`/oauth/authorize`, `/oauth/v1/token`) and private-app
-//! tokens, with HubSpot's rate limits and error bodies.
+//! The HubSpot CRM v3 simulator: contacts, companies and the portal's custom
+//! object `Projects` (with its schema), search, batches, v4 associations,
+//! OAuth (`/oauth/authorize`, `/oauth/v1/token`) and private-app tokens, with
+//! HubSpot's rate limits and error bodies.
 
 mod associations;
 mod batch;
@@ -8,6 +9,8 @@ mod errors;
 mod model;
 mod oauth;
 mod objects;
+mod properties;
+mod schemas;
 mod search;
 mod store;
 
@@ -75,6 +78,8 @@ pub fn build(ctx: Arc<Ctx>) -> (Router, Arc<dyn Backend>) {
             )
             .route("/crm/v3/objects/{object}/search", post(search::search))
             .route("/crm/v3/properties/{object}", get(objects::properties))
+            .route("/crm/v3/schemas", get(schemas::list))
+            .route("/crm/v3/schemas/{object}", get(schemas::read))
             .route(
                 "/crm/v3/objects/{object}/batch/{action}",
                 post(batch::batch),
@@ -129,9 +134,18 @@ fn empty_map() -> &'static Map<String, Value> {
     EMPTY.get_or_init(Map::new)
 }
 
+/// A control-surface kind: an object's name (`projects` for the custom
+/// object) or anything its paths accept.
+fn control_kind(kind: &str) -> Option<Kind> {
+    Kind::ALL
+        .into_iter()
+        .find(|k| k.name() == kind)
+        .or_else(|| Kind::parse(kind))
+}
+
 impl Backend for HubSpot {
     fn kinds(&self) -> Vec<&'static str> {
-        vec!["contacts", "companies"]
+        Kind::ALL.iter().map(|k| k.name()).collect()
     }
 
     fn contact_kind(&self) -> &'static str {
@@ -143,7 +157,7 @@ impl Backend for HubSpot {
     }
 
     fn snapshot(&self, kind: &str) -> Option<Vec<Value>> {
-        let kind = Kind::parse(kind)?;
+        let kind = control_kind(kind)?;
         let store = self.store();
         let table = store.table(kind);
         let out = table
@@ -151,9 +165,13 @@ impl Backend for HubSpot {
             .filter_map(|n| {
                 let o = table.live(n)?;
                 let mut v = o.render(kind, n, None);
-                let linked = store.associated(kind, n);
-                if kind == Kind::Contacts && !linked.is_empty() {
-                    v["associations"] = objects::association_block(kind, &linked);
+                if kind == Kind::Contacts
+                    && let Some(a) = kind.association()
+                {
+                    let linked = store.associated(kind, n);
+                    if !linked.is_empty() {
+                        v["associations"] = objects::association_block(a, &linked);
+                    }
                 }
                 Some(v)
             })
@@ -162,14 +180,14 @@ impl Backend for HubSpot {
     }
 
     fn record(&self, kind: &str, id: &str) -> Option<Value> {
-        let kind = Kind::parse(kind)?;
+        let kind = control_kind(kind)?;
         let n: u64 = id.parse().ok()?;
         let store = self.store();
         store.table(kind).get(n).map(|o| o.render(kind, n, None))
     }
 
     fn seed(&self, kind: &str, record: Value) -> Result<Value, String> {
-        let kind = Kind::parse(kind).ok_or_else(|| format!("unknown kind {kind}"))?;
+        let kind = control_kind(kind).ok_or_else(|| format!("unknown kind {kind}"))?;
         let props = object_field(&record, "properties").ok_or("expected {\"properties\":{...}}")?;
         let now = self.ctx.clock.tick();
         let mut store = self.store();
@@ -180,16 +198,10 @@ impl Backend for HubSpot {
 
     fn counts(&self) -> BTreeMap<String, usize> {
         let store = self.store();
-        BTreeMap::from([
-            (
-                "contacts".to_string(),
-                store.table(Kind::Contacts).live_count(),
-            ),
-            (
-                "companies".to_string(),
-                store.table(Kind::Companies).live_count(),
-            ),
-        ])
+        Kind::ALL
+            .into_iter()
+            .map(|k| (k.name().to_string(), store.table(k).live_count()))
+            .collect()
     }
 }
 

@@ -1,6 +1,7 @@
-//! HubSpot CRM objects: the two object types, their properties (every value a
-//! string), how generated people and organisations become contacts and
-//! companies, and how an object is rendered in API answers.
+//! HubSpot CRM objects: the object types (contacts, companies and the
+//! portal's `Projects` custom object), their properties (every value a
+//! string), how generated people, organisations and projects become records,
+//! and how a record is rendered in API answers.
 
 use std::collections::BTreeMap;
 
@@ -11,10 +12,25 @@ use crate::data::Dataset;
 use crate::store::Row;
 
 /// The object types this simulator serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Contacts,
     Companies,
+    /// The portal's custom object `projects` (`2-7411001`, `p_projects`).
+    Projects,
+}
+
+/// The custom object's `objectTypeId`.
+pub const PROJECTS_TYPE_ID: &str = "2-7411001";
+/// The custom object's `fullyQualifiedName`.
+pub const PROJECTS_QUALIFIED_NAME: &str = "p_projects";
+
+/// A default (`HUBSPOT_DEFINED`) association from one object type to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Association {
+    pub to: Kind,
+    pub type_id: u32,
+    pub label: &'static str,
 }
 
 const CONTACT_PROPS: &[&str] = &[
@@ -56,21 +72,43 @@ const COMPANY_PROPS: &[&str] = &[
     "account_tier",
     "partner_since",
 ];
+/// Every property of the custom object is the portal's own.
+const PROJECT_PROPS: &[&str] = &[
+    "project_name",
+    "budget",
+    "status",
+    "start_date",
+    "project_code",
+];
 
 impl Kind {
-    /// Accepts the names and ids HubSpot accepts in paths.
+    pub const ALL: [Kind; 3] = [Kind::Contacts, Kind::Companies, Kind::Projects];
+
+    /// Accepts the names and ids HubSpot accepts in paths: a custom object
+    /// only by its `objectTypeId` or `fullyQualifiedName`.
     pub fn parse(s: &str) -> Option<Kind> {
         match s {
             "contacts" | "contact" | "0-1" => Some(Kind::Contacts),
             "companies" | "company" | "0-2" => Some(Kind::Companies),
+            PROJECTS_TYPE_ID | PROJECTS_QUALIFIED_NAME => Some(Kind::Projects),
             _ => None,
         }
     }
 
+    /// The object's name (a custom object's schema `name`).
     pub fn name(self) -> &'static str {
         match self {
             Kind::Contacts => "contacts",
             Kind::Companies => "companies",
+            Kind::Projects => "projects",
+        }
+    }
+
+    /// How the object is named in paths HubSpot hands out (paging links).
+    pub fn path(self) -> &'static str {
+        match self {
+            Kind::Projects => PROJECTS_TYPE_ID,
+            other => other.name(),
         }
     }
 
@@ -78,13 +116,32 @@ impl Kind {
         match self {
             Kind::Contacts => "contact",
             Kind::Companies => "company",
+            Kind::Projects => "project",
         }
     }
 
-    pub fn other(self) -> Kind {
+    /// The default association of this type; the custom object has none.
+    pub fn association(self) -> Option<Association> {
         match self {
-            Kind::Contacts => Kind::Companies,
-            Kind::Companies => Kind::Contacts,
+            Kind::Contacts => Some(Association {
+                to: Kind::Companies,
+                type_id: 279,
+                label: "contact_to_company",
+            }),
+            Kind::Companies => Some(Association {
+                to: Kind::Contacts,
+                type_id: 280,
+                label: "company_to_contact",
+            }),
+            Kind::Projects => None,
+        }
+    }
+
+    /// The creation property (`createdate`; `hs_createdate` on custom objects).
+    pub fn created_prop(self) -> &'static str {
+        match self {
+            Kind::Projects => "hs_createdate",
+            _ => "createdate",
         }
     }
 
@@ -92,7 +149,7 @@ impl Kind {
     pub fn modified_prop(self) -> &'static str {
         match self {
             Kind::Contacts => "lastmodifieddate",
-            Kind::Companies => "hs_lastmodifieddate",
+            Kind::Companies | Kind::Projects => "hs_lastmodifieddate",
         }
     }
 
@@ -114,6 +171,7 @@ impl Kind {
                 "hs_object_id",
                 "name",
             ],
+            Kind::Projects => &["hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
         }
     }
 
@@ -122,31 +180,36 @@ impl Kind {
         match self {
             Kind::Contacts => CONTACT_PROPS,
             Kind::Companies => COMPANY_PROPS,
+            Kind::Projects => PROJECT_PROPS,
+        }
+    }
+
+    /// Properties a create must give a value (the schema's
+    /// `requiredProperties`).
+    pub fn required_props(self) -> &'static [&'static str] {
+        match self {
+            Kind::Projects => &["project_name"],
+            _ => &[],
+        }
+    }
+
+    /// Properties no two live records share (case-insensitively), usable as
+    /// `idProperty`: a contact's email, a project's code.
+    pub fn unique_props(self) -> &'static [&'static str] {
+        match self {
+            Kind::Contacts => &["email"],
+            Kind::Companies => &[],
+            Kind::Projects => &["project_code"],
         }
     }
 
     /// Read-only properties the API computes.
     pub fn is_system(self, prop: &str) -> bool {
-        prop == "createdate" || prop == "hs_object_id" || prop == self.modified_prop()
+        prop == self.created_prop() || prop == "hs_object_id" || prop == self.modified_prop()
     }
 
     pub fn is_known(self, prop: &str) -> bool {
         self.is_system(prop) || self.writable().contains(&prop)
-    }
-
-    /// The association type id from this kind to the other one.
-    pub fn association_type_id(self) -> u32 {
-        match self {
-            Kind::Contacts => 279,
-            Kind::Companies => 280,
-        }
-    }
-
-    pub fn association_label(self) -> &'static str {
-        match self {
-            Kind::Contacts => "contact_to_company",
-            Kind::Companies => "company_to_contact",
-        }
     }
 }
 
@@ -172,8 +235,8 @@ impl HsObject {
     /// A property's value as the API reports it (system ones included).
     pub fn value(&self, kind: Kind, id: u64, prop: &str) -> Option<String> {
         match prop {
-            "createdate" => Some(clock::iso_millis_z(self.created_ms)),
             "hs_object_id" => Some(id.to_string()),
+            p if p == kind.created_prop() => Some(clock::iso_millis_z(self.created_ms)),
             p if p == kind.modified_prop() => Some(clock::iso_millis_z(self.updated_ms)),
             p => self.props.get(p).filter(|v| !v.is_empty()).cloned(),
         }
@@ -186,7 +249,7 @@ impl HsObject {
         let created = clock::iso_millis_z(self.created_ms);
         let updated = clock::iso_millis_z(self.updated_ms);
         let mut properties = Map::new();
-        properties.insert("createdate".into(), json!(created));
+        properties.insert(kind.created_prop().into(), json!(created));
         properties.insert("hs_object_id".into(), json!(id.to_string()));
         properties.insert(kind.modified_prop().into(), json!(updated));
         match props {
@@ -286,6 +349,24 @@ pub fn company(ds: &Dataset, n: u64) -> HsObject {
     }
 }
 
+/// Generated project `n` (of company `n`).
+pub fn project(ds: &Dataset, n: u64) -> HsObject {
+    let p = ds.project(n);
+    let map = props([
+        ("project_name", p.name),
+        ("budget", p.budget.to_string()),
+        ("status", PROJECT_STATUSES[p.stage].to_string()),
+        ("start_date", clock::date(p.start_ms)),
+        ("project_code", p.code),
+    ]);
+    HsObject {
+        props: map,
+        created_ms: p.created_ms,
+        updated_ms: p.updated_ms,
+        archived_ms: None,
+    }
+}
+
 /// A property value from a request: HubSpot accepts strings, numbers and
 /// booleans and stores them all as strings; `null` clears.
 pub fn input_value(v: &Value) -> Option<String> {
@@ -299,104 +380,7 @@ pub fn input_value(v: &Value) -> Option<String> {
 }
 
 /// Values of the seeded custom enumerations.
-const COLORS: [&str; 3] = ["red", "green", "blue"];
-const TIERS: [&str; 3] = ["gold", "silver", "bronze"];
-
-/// `GET /crm/v3/properties/{objectType}`: every property of `kind`, the
-/// portal's custom ones without `hubspotDefined`, as HubSpot describes them.
-pub fn property_definitions(kind: Kind) -> Vec<Value> {
-    let system = [
-        ("createdate", "Create Date", "datetime", "date"),
-        ("hs_object_id", "Record ID", "number", "number"),
-        (
-            kind.modified_prop(),
-            "Last Modified Date",
-            "datetime",
-            "date",
-        ),
-    ];
-    let mut out: Vec<Value> = system
-        .iter()
-        .map(|(name, label, ty, field)| definition(name, label, ty, field, &[], true, true))
-        .collect();
-    for name in kind.writable() {
-        let (label, ty, field, options): (String, &str, &str, &[&str]) = match *name {
-            "favorite_color" => ("Favorite color".into(), "enumeration", "select", &COLORS),
-            "loyalty_points" => ("Loyalty points".into(), "number", "number", &[]),
-            "newsletter_opt_in" => (
-                "Newsletter opt-in".into(),
-                "bool",
-                "booleancheckbox",
-                &["true", "false"],
-            ),
-            "account_tier" => ("Account tier".into(), "enumeration", "select", &TIERS),
-            "partner_since" => ("Partner since".into(), "date", "date", &[]),
-            "numberofemployees" => ("Number of Employees".into(), "number", "number", &[]),
-            "lifecyclestage" => (
-                "Lifecycle Stage".into(),
-                "enumeration",
-                "radio",
-                &[
-                    "subscriber",
-                    "lead",
-                    "marketingqualifiedlead",
-                    "salesqualifiedlead",
-                    "opportunity",
-                    "customer",
-                    "evangelist",
-                    "other",
-                ],
-            ),
-            other => (title_case(other), "string", "text", &[]),
-        };
-        let custom = matches!(
-            *name,
-            "favorite_color"
-                | "loyalty_points"
-                | "newsletter_opt_in"
-                | "account_tier"
-                | "partner_since"
-        );
-        out.push(definition(name, &label, ty, field, options, !custom, false));
-    }
-    out
-}
-
-fn definition(
-    name: &str,
-    label: &str,
-    ty: &str,
-    field_type: &str,
-    options: &[&str],
-    hubspot_defined: bool,
-    read_only: bool,
-) -> Value {
-    let options: Vec<Value> = options
-        .iter()
-        .enumerate()
-        .map(|(i, v)| json!({ "label": title_case(v), "value": v, "displayOrder": i, "hidden": false }))
-        .collect();
-    let mut d = json!({
-        "name": name,
-        "label": label,
-        "type": ty,
-        "fieldType": field_type,
-        "groupName": if hubspot_defined { "contactinformation" } else { "custom_properties" },
-        "options": options,
-        "modificationMetadata": { "archivable": !hubspot_defined, "readOnlyDefinition": hubspot_defined, "readOnlyValue": read_only },
-    });
-    if hubspot_defined {
-        d["hubspotDefined"] = json!(true);
-    }
-    d
-}
-
-/// `first_name` → `First name`.
-fn title_case(name: &str) -> String {
-    let spaced = name.replace('_', " ");
-    let mut chars = spaced.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
+pub const COLORS: [&str; 3] = ["red", "green", "blue"];
+pub const TIERS: [&str; 3] = ["gold", "silver", "bronze"];
+/// A project's `status` options, one per project stage.
+pub const PROJECT_STATUSES: [&str; 3] = ["planned", "active", "done"];

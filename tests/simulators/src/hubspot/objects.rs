@@ -1,5 +1,6 @@
-//! `/crm/v3/objects/{type}`: list with `after` paging (no `paging` on the last
-//! page), read one, create, update and archive.
+//! `/crm/v3/objects/{type}` (contacts, companies and the custom object):
+//! list with `after` paging (no `paging` on the last page), read one, create,
+//! update and archive; and `/crm/v3/properties/{type}`.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -9,17 +10,26 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::errors::HsError;
-use super::model::Kind;
+use super::model::{Association, Kind};
 use super::{HsState, empty_map, kind_of, object_field, parse_body};
 use crate::params::Params;
 
 /// The v3 `associations` block of an object.
-pub fn association_block(kind: Kind, linked: &[u64]) -> Value {
+pub fn association_block(a: Association, linked: &[u64]) -> Value {
     let results: Vec<Value> = linked
         .iter()
-        .map(|id| json!({"id": id.to_string(), "type": kind.association_label()}))
+        .map(|id| json!({"id": id.to_string(), "type": a.label}))
         .collect();
-    json!({ kind.other().name(): { "results": results } })
+    json!({ a.to.name(): { "results": results } })
+}
+
+/// The association the `associations` parameter asks for, if `kind` has it.
+fn wanted_association(kind: Kind, p: &Params) -> Option<Association> {
+    let a = kind.association()?;
+    p.list("associations")?
+        .iter()
+        .any(|t| Kind::parse(t) == Some(a.to))
+        .then_some(a)
 }
 
 /// `GET /crm/v3/objects/{type}?limit&after&properties&associations&archived`.
@@ -51,9 +61,7 @@ fn list_page(hs: &super::HubSpot, object: &str, p: &Params) -> Result<Value, HsE
     };
     let archived = p.get("archived") == Some("true");
     let props = p.list("properties");
-    let with_assoc = p
-        .list("associations")
-        .is_some_and(|a| a.iter().any(|t| Kind::parse(t) == Some(kind.other())));
+    let with_assoc = wanted_association(kind, p);
     let store = hs.store();
     let table = store.table(kind);
     // Generated rows are never archived: an archived listing only looks at
@@ -75,10 +83,10 @@ fn list_page(hs: &super::HubSpot, object: &str, p: &Params) -> Result<Value, HsE
             n,
             Some(props.as_deref().unwrap_or(&owned(kind.default_props()))),
         );
-        if with_assoc {
+        if let Some(a) = with_assoc {
             let linked = store.associated(kind, n);
             if !linked.is_empty() {
-                v["associations"] = association_block(kind, &linked);
+                v["associations"] = association_block(a, &linked);
             }
         }
         results.push(v);
@@ -88,7 +96,7 @@ fn list_page(hs: &super::HubSpot, object: &str, p: &Params) -> Result<Value, HsE
         let mut link = format!(
             "{}/crm/v3/objects/{}?after={next}&limit={limit}",
             hs.ctx.base_url,
-            kind.name()
+            kind.path()
         );
         if let Some(props) = &props {
             link.push_str(&format!("&properties={}", props.join(",")));
@@ -124,12 +132,10 @@ pub async fn read(
             .live(n)
             .map(|o| o.render(kind, n, Some(&props)))
             .ok_or(HsError::NotFound { id: id.clone() })?;
-        if p.list("associations")
-            .is_some_and(|a| a.iter().any(|t| Kind::parse(t) == Some(kind.other())))
-        {
+        if let Some(a) = wanted_association(kind, &p) {
             let linked = store.associated(kind, n);
             if !linked.is_empty() {
-                v["associations"] = association_block(kind, &linked);
+                v["associations"] = association_block(a, &linked);
             }
         }
         Ok::<_, HsError>(v)
@@ -207,7 +213,7 @@ pub async fn properties(state: HsState, Path(object): Path<String>) -> Response 
     let hs = state.0;
     match kind_of(&object) {
         Ok(kind) => {
-            Json(json!({ "results": super::model::property_definitions(kind) })).into_response()
+            Json(json!({ "results": super::properties::definitions(kind) })).into_response()
         }
         Err(e) => e.respond(&hs.ctx),
     }

@@ -1,7 +1,9 @@
 //! `POST /crm/v3/objects/{type}/search`: filter groups (OR of ANDed filters),
 //! one sort, offset paging through `after` with a `total`, and HubSpot's
-//! 10,000-result ceiling. A search sorted by the last-modified property walks
-//! the modification index, so "changed since" is cheap on large data sets.
+//! 10,000-result ceiling, for every object type alike. A search sorted by the
+//! last-modified property walks the modification index, so "changed since"
+//! is cheap on large data sets; `EQ`/`IN` on a unique property (a contact's
+//! email, a project's code) looks the values up instead of scanning.
 
 use std::cmp::Ordering;
 
@@ -13,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::errors::HsError;
 use super::model::{HsObject, Kind};
+use super::properties;
 use super::store::Store;
 use super::{HsState, kind_of, parse_body};
 use crate::clock;
@@ -40,6 +43,8 @@ enum Op {
 #[derive(Debug, Clone)]
 struct Filter {
     prop: String,
+    /// The property holds dates or instants (compared as times).
+    date: bool,
     op: Op,
     value: Option<String>,
     high: Option<String>,
@@ -70,7 +75,7 @@ fn scalar(v: &Value) -> Option<String> {
     }
 }
 
-fn parse_filters(input: &Value) -> Result<Vec<Vec<Filter>>, HsError> {
+fn parse_filters(kind: Kind, input: &Value) -> Result<Vec<Vec<Filter>>, HsError> {
     let groups = match input.get("filterGroups") {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(g)) => g,
@@ -120,6 +125,7 @@ fn parse_filters(input: &Value) -> Result<Vec<Vec<Filter>>, HsError> {
                 .map(|a| a.iter().filter_map(scalar).collect())
                 .unwrap_or_default();
             parsed.push(Filter {
+                date: is_date(kind, &prop),
                 prop,
                 op,
                 value: scalar(&f["value"]),
@@ -133,7 +139,7 @@ fn parse_filters(input: &Value) -> Result<Vec<Vec<Filter>>, HsError> {
 }
 
 fn is_date(kind: Kind, prop: &str) -> bool {
-    prop == "createdate" || prop == kind.modified_prop()
+    properties::find(kind, prop).is_some_and(|p| p.is_date())
 }
 
 /// Milliseconds from a HubSpot filter value (epoch millis or ISO 8601).
@@ -141,8 +147,8 @@ fn as_ms(s: &str) -> Option<i64> {
     s.parse::<i64>().ok().or_else(|| clock::parse(s))
 }
 
-fn compare(kind: Kind, prop: &str, have: &str, want: &str) -> Option<Ordering> {
-    if is_date(kind, prop) {
+fn compare(date: bool, have: &str, want: &str) -> Option<Ordering> {
+    if date {
         return Some(as_ms(have)?.cmp(&as_ms(want)?));
     }
     if let (Ok(a), Ok(b)) = (have.parse::<f64>(), want.parse::<f64>()) {
@@ -151,9 +157,9 @@ fn compare(kind: Kind, prop: &str, have: &str, want: &str) -> Option<Ordering> {
     Some(have.to_lowercase().cmp(&want.to_lowercase()))
 }
 
-fn matches(kind: Kind, f: &Filter, have: Option<&str>) -> bool {
+fn matches(f: &Filter, have: Option<&str>) -> bool {
     let cmp = |want: &Option<String>| match (have, want) {
-        (Some(h), Some(w)) => compare(kind, &f.prop, h, w),
+        (Some(h), Some(w)) => compare(f.date, h, w),
         _ => None,
     };
     match f.op {
@@ -170,9 +176,10 @@ fn matches(kind: Kind, f: &Filter, have: Option<&str>) -> bool {
                 && matches!(cmp(&f.high), Some(Ordering::Less | Ordering::Equal))
         }
         Op::In | Op::NotIn => {
-            let found = f.values.iter().any(|w| {
-                have.is_some_and(|h| compare(kind, &f.prop, h, w) == Some(Ordering::Equal))
-            });
+            let found = f
+                .values
+                .iter()
+                .any(|w| have.is_some_and(|h| compare(f.date, h, w) == Some(Ordering::Equal)));
             found == (f.op == Op::In)
         }
         Op::ContainsToken | Op::NotContainsToken => {
@@ -228,7 +235,7 @@ fn accept(kind: Kind, store: &Store, groups: &[Vec<Filter>], c: &Candidate) -> b
         || groups.iter().any(|g| {
             g.iter().all(|f| {
                 let have = value_of(kind, store, c, &f.prop, &mut cache);
-                matches(kind, f, have.as_deref())
+                matches(f, have.as_deref())
             })
         })
 }
@@ -254,7 +261,7 @@ fn lower_bound(kind: Kind, groups: &[Vec<Filter>]) -> i64 {
 }
 
 fn run(store: &mut Store, kind: Kind, input: &Value) -> Result<Value, HsError> {
-    let groups = parse_filters(input)?;
+    let groups = parse_filters(kind, input)?;
     let limit = match input.get("limit") {
         None | Some(Value::Null) => 10,
         Some(v) => v
@@ -299,18 +306,32 @@ fn run(store: &mut Store, kind: Kind, input: &Value) -> Result<Value, HsError> {
             ),
         });
 
-    // Warm the email index before borrowing the store immutably.
-    let by_email: Option<Vec<u64>> = match groups.as_slice() {
-        [g] if kind == Kind::Contacts => g
+    // Look unique values up (warming their index) before borrowing the
+    // store immutably.
+    let by_unique: Option<Vec<u64>> = match groups.as_slice() {
+        [g] => g
             .iter()
-            .find(|f| f.prop == "email" && f.op == Op::Eq)
-            .and_then(|f| f.value.clone())
-            .map(|email| store.contact_by_email(&email).into_iter().collect()),
+            .find(|f| {
+                kind.unique_props().contains(&f.prop.as_str()) && matches!(f.op, Op::Eq | Op::In)
+            })
+            .map(|f| {
+                let values = match f.op {
+                    Op::Eq => f.value.iter().cloned().collect(),
+                    _ => f.values.clone(),
+                };
+                let mut ns: Vec<u64> = values
+                    .iter()
+                    .filter_map(|v| store.find_unique(kind, &f.prop, v))
+                    .collect();
+                ns.sort_unstable();
+                ns.dedup();
+                ns
+            }),
         _ => None,
     };
     let store = &*store;
     let table = store.table(kind);
-    let candidates: Box<dyn Iterator<Item = Candidate> + '_> = match (&by_email, &sort) {
+    let candidates: Box<dyn Iterator<Item = Candidate> + '_> = match (&by_unique, &sort) {
         (Some(ns), _) => Box::new(ns.iter().filter_map(move |n| {
             table
                 .updated_ms(*n)
@@ -331,15 +352,16 @@ fn run(store: &mut Store, kind: Kind, input: &Value) -> Result<Value, HsError> {
         .filter(|c| accept(kind, store, &groups, c))
         .collect();
     if let Some((prop, ascending)) = &sort
-        && !(prop == kind.modified_prop() && *ascending && by_email.is_none())
+        && !(prop == kind.modified_prop() && *ascending && by_unique.is_none())
     {
         let mut keyed: Vec<(Option<String>, Candidate)> = matched
             .into_iter()
             .map(|c| (value_of(kind, store, &c, prop, &mut None), c))
             .collect();
+        let date = is_date(kind, prop);
         keyed.sort_by(|(a, ca), (b, cb)| {
             let ord = match (a, b) {
-                (Some(a), Some(b)) => compare(kind, prop, a, b).unwrap_or(Ordering::Equal),
+                (Some(a), Some(b)) => compare(date, a, b).unwrap_or(Ordering::Equal),
                 (None, Some(_)) => Ordering::Greater,
                 (Some(_), None) => Ordering::Less,
                 (None, None) => Ordering::Equal,

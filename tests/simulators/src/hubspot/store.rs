@@ -1,7 +1,8 @@
-//! HubSpot's data: contacts and companies (generated on demand, written ones
-//! kept), contact-to-company associations and the email index behind the
-//! duplicate check; plus the write rules (property validation, duplicate
-//! emails, archive).
+//! HubSpot's data: contacts, companies and projects (generated on demand,
+//! written ones kept), contact-to-company associations and the indexes of
+//! unique properties (a contact's email, a project's code) behind duplicate
+//! checks and `idProperty` lookups; plus the write rules (property
+//! validation, required and unique properties, archive).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -9,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::errors::HsError;
 use super::model::{self, HsObject, Kind};
+use super::properties;
 use crate::data::Dataset;
 use crate::store::Table;
 
@@ -17,15 +19,16 @@ pub struct Store {
     ds: Dataset,
     contacts: Table<HsObject>,
     companies: Table<HsObject>,
+    projects: Table<HsObject>,
     /// Companies of contacts whose associations changed (overrides generated).
     links: HashMap<u64, BTreeSet<u64>>,
-    /// Lower-cased email → live contact, built on first use.
-    emails: Option<HashMap<String, u64>>,
+    /// Per unique property, lower-cased value → live record, built on first use.
+    unique: HashMap<(Kind, &'static str), HashMap<String, u64>>,
 }
 
 impl Store {
     pub fn new(ds: Dataset) -> Store {
-        let (a, b) = (ds, ds);
+        let (a, b, c) = (ds, ds, ds);
         Store {
             ds,
             contacts: Table::new(
@@ -38,8 +41,13 @@ impl Store {
                 move |n| model::company(&b, n),
                 move |n| ds.org_updated(n),
             ),
+            projects: Table::new(
+                ds.orgs,
+                move |n| model::project(&c, n),
+                move |n| ds.org_updated(n),
+            ),
             links: HashMap::new(),
-            emails: None,
+            unique: HashMap::new(),
         }
     }
 
@@ -47,6 +55,7 @@ impl Store {
         match kind {
             Kind::Contacts => &self.contacts,
             Kind::Companies => &self.companies,
+            Kind::Projects => &self.projects,
         }
     }
 
@@ -54,6 +63,7 @@ impl Store {
         match kind {
             Kind::Contacts => &mut self.contacts,
             Kind::Companies => &mut self.companies,
+            Kind::Projects => &mut self.projects,
         }
     }
 
@@ -72,7 +82,8 @@ impl Store {
         BTreeSet::new()
     }
 
-    /// Ids of `kind` record `n`'s associated records of the other kind.
+    /// Ids of `kind` record `n`'s associated records (of its association's
+    /// type).
     pub fn associated(&self, kind: Kind, n: u64) -> Vec<u64> {
         match kind {
             Kind::Contacts => self.companies_of(n).into_iter().collect(),
@@ -81,62 +92,124 @@ impl Store {
                 .numbers_from(1)
                 .filter(|c| self.contacts.is_live(*c) && self.companies_of(*c).contains(&n))
                 .collect(),
+            Kind::Projects => Vec::new(),
         }
     }
 
-    /// Associates `from` (of `kind`) with `to` (of the other kind).
+    /// The (contact, company) pair of an association from `kind`.
+    fn pair(kind: Kind, from: u64, to: u64) -> Option<(u64, u64)> {
+        match kind {
+            Kind::Contacts => Some((from, to)),
+            Kind::Companies => Some((to, from)),
+            Kind::Projects => None,
+        }
+    }
+
+    /// Associates `from` (of `kind`) with `to` (of its association's type).
     pub fn link(&mut self, kind: Kind, from: u64, to: u64) {
-        let (contact, company) = match kind {
-            Kind::Contacts => (from, to),
-            Kind::Companies => (to, from),
-        };
-        let mut set = self.companies_of(contact);
-        set.insert(company);
-        self.links.insert(contact, set);
+        if let Some((contact, company)) = Self::pair(kind, from, to) {
+            let mut set = self.companies_of(contact);
+            set.insert(company);
+            self.links.insert(contact, set);
+        }
     }
 
     /// Removes an association.
     pub fn unlink(&mut self, kind: Kind, from: u64, to: u64) {
-        let (contact, company) = match kind {
-            Kind::Contacts => (from, to),
-            Kind::Companies => (to, from),
-        };
-        let mut set = self.companies_of(contact);
-        set.remove(&company);
-        self.links.insert(contact, set);
+        if let Some((contact, company)) = Self::pair(kind, from, to) {
+            let mut set = self.companies_of(contact);
+            set.remove(&company);
+            self.links.insert(contact, set);
+        }
     }
 
-    fn emails(&mut self) -> &mut HashMap<String, u64> {
-        if self.emails.is_none() {
-            let mut index = HashMap::with_capacity(self.contacts.last() as usize);
-            for n in self.contacts.numbers_from(1) {
-                if let Some(c) = self.contacts.live(n)
-                    && let Some(email) = c.props.get("email").filter(|e| !e.is_empty())
+    /// The index of unique property `prop` of `kind`.
+    fn index(&mut self, kind: Kind, prop: &'static str) -> &mut HashMap<String, u64> {
+        if !self.unique.contains_key(&(kind, prop)) {
+            let table = self.table(kind);
+            let mut index = HashMap::with_capacity(table.last() as usize);
+            for n in table.numbers_from(1) {
+                if let Some(o) = table.live(n)
+                    && let Some(value) = o.props.get(prop).filter(|v| !v.is_empty())
                 {
-                    index.insert(email.to_ascii_lowercase(), n);
+                    index.insert(value.to_ascii_lowercase(), n);
                 }
             }
-            self.emails = Some(index);
+            self.unique.insert((kind, prop), index);
         }
-        self.emails.get_or_insert_with(HashMap::new)
+        self.unique.entry((kind, prop)).or_default()
     }
 
-    /// The live contact with this email.
-    pub fn contact_by_email(&mut self, email: &str) -> Option<u64> {
-        self.emails().get(&email.to_ascii_lowercase()).copied()
+    /// The live record of `kind` whose unique property `prop` is `value`.
+    pub fn find_unique(&mut self, kind: Kind, prop: &str, value: &str) -> Option<u64> {
+        let prop = kind.unique_props().iter().find(|p| **p == prop)?;
+        self.index(kind, prop)
+            .get(&value.to_ascii_lowercase())
+            .copied()
+    }
+
+    /// Points the unique-property indexes at `n`'s current values, dropping
+    /// `old` ones.
+    fn reindex(&mut self, kind: Kind, n: u64, old: Option<&HsObject>, new: Option<&HsObject>) {
+        for prop in kind.unique_props() {
+            let value = |o: Option<&HsObject>| {
+                o.and_then(|o| o.props.get(*prop))
+                    .filter(|v| !v.is_empty())
+                    .map(|v| v.to_ascii_lowercase())
+            };
+            let (before, after) = (value(old), value(new));
+            let index = self.index(kind, prop);
+            if let Some(before) = before
+                && index.get(&before) == Some(&n)
+            {
+                index.remove(&before);
+            }
+            if let Some(after) = after {
+                index.insert(after, n);
+            }
+        }
+    }
+
+    /// A 409 if another live record of `kind` holds one of the unique values
+    /// `new` sets (values it keeps from `old` are not checked again).
+    fn check_unique(
+        &mut self,
+        kind: Kind,
+        n: Option<u64>,
+        old: Option<&HsObject>,
+        new: &HsObject,
+    ) -> Result<(), HsError> {
+        for prop in kind.unique_props() {
+            let Some(value) = new.props.get(*prop).filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            if old.and_then(|o| o.props.get(*prop)) == Some(value) {
+                continue;
+            }
+            if let Some(existing) = self
+                .find_unique(kind, prop, value)
+                .filter(|e| Some(*e) != n)
+            {
+                return Err(match kind {
+                    Kind::Contacts => HsError::contact_exists(existing),
+                    _ => HsError::unique_taken(kind, prop, value, existing),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Resolves an id (or, with `id_property`, a unique property value) to a
     /// live record number.
     pub fn resolve(&mut self, kind: Kind, id: &str, id_property: Option<&str>) -> Option<u64> {
         match id_property {
-            Some("email") if kind == Kind::Contacts => self.contact_by_email(id),
-            Some(p) if p != "hs_object_id" => None,
+            Some(p) if p != "hs_object_id" => self.find_unique(kind, p, id),
             _ => id.parse().ok().filter(|n| self.table(kind).is_live(*n)),
         }
     }
 
-    /// Validates request properties; returns them as strings.
+    /// Validates request properties (names, read-only ones, values for their
+    /// type); returns them as strings to store (empty clears).
     pub fn check_props(
         kind: Kind,
         props: &Map<String, Value>,
@@ -144,56 +217,42 @@ impl Store {
         let mut errors = Vec::new();
         let mut out = Vec::new();
         for (name, value) in props {
-            let problem = if kind.is_system(name) {
-                Some((
+            let problem = match properties::find(kind, name) {
+                Some(p) if p.read_only => Err((
                     "READ_ONLY_VALUE",
                     format!("{name} is a read only property; its value cannot be set."),
-                ))
-            } else if !kind.is_known(name) {
-                Some((
+                )),
+                None => Err((
                     "PROPERTY_DOESNT_EXIST",
                     format!("Property \"{name}\" does not exist"),
-                ))
-            } else {
-                match model::input_value(value) {
-                    Some(v) if name == "email" && !v.is_empty() && !valid_email(&v) => {
-                        Some(("INVALID_EMAIL", format!("Email address {v} is invalid")))
+                )),
+                Some(p) => match model::input_value(value) {
+                    Some(v) if v.is_empty() => Ok(v),
+                    Some(v) if name == "email" && !valid_email(&v) => {
+                        Err(("INVALID_EMAIL", format!("Email address {v} is invalid")))
                     }
-                    Some(v) => {
-                        out.push((name.clone(), v));
-                        None
-                    }
-                    None => Some((
+                    Some(v) if name == "email" => Ok(v.to_ascii_lowercase()),
+                    Some(v) => properties::check_value(&p, v),
+                    None => Err((
                         "INVALID_OPTION",
                         format!("{name} must be a string, number or boolean"),
                     )),
-                }
+                },
             };
-            if let Some((code, message)) = problem {
-                errors.push(json!({
-                    "isValid": false,
-                    "message": message,
-                    "error": code,
-                    "name": name,
-                    "localizedErrorMessage": message,
-                }));
+            match problem {
+                Ok(v) => out.push((name.clone(), v)),
+                Err((code, message)) => errors.push(invalid_property(name, code, message)),
             }
         }
         if errors.is_empty() {
-            return Ok(out);
+            Ok(out)
+        } else {
+            Err(invalid_properties(errors))
         }
-        let summary = serde_json::to_string(&errors).unwrap_or_default();
-        let details = errors
-            .iter()
-            .map(|e| json!({"message": e["message"], "code": e["error"], "in": e["name"]}))
-            .collect();
-        Err(HsError::Validation {
-            message: format!("Property values were not valid: {summary}"),
-            errors: details,
-        })
     }
 
-    /// Parses create-request associations into numbers of the other kind.
+    /// Parses create-request associations into numbers of the associated
+    /// type; an object type without associations accepts none.
     pub fn check_associations(
         &self,
         kind: Kind,
@@ -210,6 +269,12 @@ impl Store {
             .ok_or_else(|| invalid("associations must be an array".into()))?;
         let mut out = Vec::new();
         for item in items {
+            let Some(a) = kind.association() else {
+                return Err(invalid(format!(
+                    "no association is defined from {}",
+                    kind.name()
+                )));
+            };
             let id = item["to"]["id"]
                 .as_str()
                 .map(str::to_string)
@@ -218,32 +283,30 @@ impl Store {
             let types_ok = item["types"].as_array().is_some_and(|types| {
                 !types.is_empty()
                     && types.iter().all(|t| {
-                        t["associationTypeId"].as_u64()
-                            == Some(u64::from(kind.association_type_id()))
+                        t["associationTypeId"].as_u64() == Some(u64::from(a.type_id))
                             || t["associationCategory"] == "USER_DEFINED"
                     })
             });
             if !types_ok {
                 return Err(invalid(format!(
                     "association type must be HUBSPOT_DEFINED {} for {} to {}",
-                    kind.association_type_id(),
+                    a.type_id,
                     kind.singular(),
-                    kind.other().singular()
+                    a.to.singular()
                 )));
             }
             let n = id
                 .parse::<u64>()
                 .ok()
-                .filter(|n| self.table(kind.other()).is_live(*n))
-                .ok_or_else(|| {
-                    invalid(format!("{} {id} does not exist", kind.other().singular()))
-                })?;
+                .filter(|n| self.table(a.to).is_live(*n))
+                .ok_or_else(|| invalid(format!("{} {id} does not exist", a.to.singular())))?;
             out.push(n);
         }
         Ok(out)
     }
 
-    /// Creates a record; a duplicate contact email is a 409.
+    /// Creates a record: required properties must have values, and a value
+    /// a unique property already has elsewhere is a 409.
     pub fn create(
         &mut self,
         kind: Kind,
@@ -264,20 +327,19 @@ impl Store {
                 object.props.insert(k, v);
             }
         }
-        let email = object.props.get("email").map(|e| e.to_ascii_lowercase());
-        if kind == Kind::Contacts
-            && let Some(email) = &email
-        {
-            if let Some(existing) = self.contact_by_email(email) {
-                return Err(HsError::Conflict { existing });
-            }
-            object.props.insert("email".into(), email.clone());
+        let missing: Vec<Value> = kind
+            .required_props()
+            .iter()
+            .filter(|p| !object.props.contains_key(**p))
+            .map(|p| invalid_property(p, "REQUIRED_PROPERTY", format!("{p} is required")))
+            .collect();
+        if !missing.is_empty() {
+            return Err(invalid_properties(missing));
         }
-        let n = self.table_mut(kind).insert(object);
+        self.check_unique(kind, None, None, &object)?;
+        let n = self.table_mut(kind).insert(object.clone());
+        self.reindex(kind, n, None, Some(&object));
         if kind == Kind::Contacts {
-            if let Some(email) = email {
-                self.emails().insert(email, n);
-            }
             self.links.insert(n, BTreeSet::new());
         }
         for to in links {
@@ -298,47 +360,30 @@ impl Store {
         let Some(current) = self.table(kind).live(n) else {
             return Err(HsError::NotFound { id: n.to_string() });
         };
-        let mut object = current.into_owned();
-        let old_email = object.props.get("email").map(|e| e.to_ascii_lowercase());
+        let old = current.into_owned();
+        let mut object = old.clone();
         for (k, v) in values {
             if v.is_empty() {
                 object.props.remove(&k);
-            } else if k == "email" {
-                object.props.insert(k, v.to_ascii_lowercase());
             } else {
                 object.props.insert(k, v);
             }
         }
-        let new_email = object.props.get("email").cloned();
-        if kind == Kind::Contacts && new_email != old_email {
-            if let Some(email) = &new_email
-                && let Some(existing) = self.contact_by_email(email).filter(|e| *e != n)
-            {
-                return Err(HsError::Conflict { existing });
-            }
-            let index = self.emails();
-            if let Some(old) = old_email {
-                index.remove(&old);
-            }
-            if let Some(email) = new_email {
-                index.insert(email, n);
-            }
-        }
+        self.check_unique(kind, Some(n), Some(&old), &object)?;
+        self.reindex(kind, n, Some(&old), Some(&object));
         object.updated_ms = now;
         self.table_mut(kind).put(n, object);
         Ok(())
     }
 
-    /// Archives a live record (no-op otherwise).
+    /// Archives a live record (no-op otherwise); its unique values are free
+    /// again.
     pub fn archive(&mut self, kind: Kind, n: u64, now: i64) {
         let Some(current) = self.table(kind).live(n) else {
             return;
         };
         let mut object = current.into_owned();
-        if let Some(email) = object.props.get("email") {
-            let email = email.to_ascii_lowercase();
-            self.emails().remove(&email);
-        }
+        self.reindex(kind, n, Some(&object), None);
         object.archived_ms = Some(now);
         object.updated_ms = now;
         self.table_mut(kind).put(n, object);
@@ -354,7 +399,7 @@ impl Store {
         };
         for (k, v) in props {
             match (k.as_str(), model::input_value(v)) {
-                ("createdate", Some(v)) => {
+                (p, Some(v)) if p == kind.created_prop() => {
                     object.created_ms = crate::clock::parse(&v).unwrap_or(now)
                 }
                 (p, Some(v)) if p == kind.modified_prop() => {
@@ -367,12 +412,33 @@ impl Store {
                 _ => {}
             }
         }
-        let email = object.props.get("email").map(|e| e.to_ascii_lowercase());
-        let n = self.table_mut(kind).insert(object);
-        if let Some(email) = email {
-            self.emails().insert(email, n);
-        }
+        let n = self.table_mut(kind).insert(object.clone());
+        self.reindex(kind, n, None, Some(&object));
         n
+    }
+}
+
+/// One entry of HubSpot's per-property validation errors.
+fn invalid_property(name: &str, code: &str, message: String) -> Value {
+    json!({
+        "isValid": false,
+        "message": message,
+        "error": code,
+        "name": name,
+        "localizedErrorMessage": message,
+    })
+}
+
+/// The 400 listing per-property problems.
+fn invalid_properties(errors: Vec<Value>) -> HsError {
+    let summary = serde_json::to_string(&errors).unwrap_or_default();
+    let details = errors
+        .iter()
+        .map(|e| json!({"message": e["message"], "code": e["error"], "in": e["name"]}))
+        .collect();
+    HsError::Validation {
+        message: format!("Property values were not valid: {summary}"),
+        errors: details,
     }
 }
 

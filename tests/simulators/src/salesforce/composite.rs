@@ -1,7 +1,10 @@
 //! sObject Collections (`/services/data/vXX.X/composite/sobjects`): create
 //! (POST), update (PATCH) and delete (DELETE `?ids=`) up to 200 records,
 //! answering one `{"id","success","errors"}` per record in order;
-//! `allOrNone` rolls everything back when one fails.
+//! `allOrNone` rolls everything back when one fails (two records of one
+//! request setting the same unique value count as a failure of the later).
+
+use std::collections::{BTreeMap, HashSet};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -11,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::errors::SfError;
 use super::model::SObject;
-use super::store::Store;
+use super::store::{self, Store};
 use super::{SfState, check_version};
 use crate::params::Params;
 
@@ -40,8 +43,8 @@ fn failure(e: &SfError) -> Value {
 
 /// One planned write, checked before anything is applied.
 enum Plan {
-    Create(SObject, std::collections::BTreeMap<String, Value>),
-    Update(SObject, u64, std::collections::BTreeMap<String, Value>),
+    Create(SObject, BTreeMap<String, Value>),
+    Update(SObject, u64, BTreeMap<String, Value>),
     Delete(SObject, u64),
 }
 
@@ -77,7 +80,7 @@ fn plan_record(store: &Store, record: &Value, updating: bool) -> Result<Plan, Sf
         Ok(Plan::Update(
             object,
             n,
-            store.check(object, &fields, false)?,
+            store.check(object, &fields, Some(n))?,
         ))
     } else {
         if fields.contains_key("Id") {
@@ -86,17 +89,42 @@ fn plan_record(store: &Store, record: &Value, updating: bool) -> Result<Plan, Sf
                     .with_fields(&["Id"]),
             );
         }
-        Ok(Plan::Create(object, store.check(object, &fields, true)?))
+        Ok(Plan::Create(object, store.check(object, &fields, None)?))
     }
 }
 
 fn apply(store: &mut Store, plan: Plan, now: i64) -> Result<String, SfError> {
     match plan {
-        Plan::Create(object, fields) => Ok(object.id(store.create(object, fields, now))),
+        Plan::Create(object, fields) => store.create(object, fields, now).map(|n| object.id(n)),
         Plan::Update(object, n, fields) => {
             store.update(object, n, fields, now).map(|_| object.id(n))
         }
         Plan::Delete(object, n) => store.delete(object, n, now).map(|_| object.id(n)),
+    }
+}
+
+/// Fails the later of two planned writes that set the same unique value.
+fn fail_repeats(plans: &mut [Result<Plan, SfError>]) {
+    let mut seen: HashSet<(SObject, &'static str, String)> = HashSet::new();
+    for plan in plans.iter_mut() {
+        let (object, fields) = match &*plan {
+            Ok(Plan::Create(o, f) | Plan::Update(o, _, f)) => (*o, f),
+            _ => continue,
+        };
+        let repeat = object
+            .external_ids()
+            .iter()
+            .filter(|f| object.is_unique(f))
+            .find(|field| {
+                fields
+                    .get(**field)
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| !seen.insert((object, **field, v.to_lowercase())))
+            });
+        if let Some(field) = repeat {
+            // Salesforce cannot name the record of the same request either.
+            *plan = Err(store::duplicate(field, "<unknown>"));
+        }
     }
 }
 
@@ -145,10 +173,11 @@ async fn write(state: SfState, version: String, body: Bytes, updating: bool) -> 
         let (all_or_none, records) = body_records(&body)?;
         let now = sf.ctx.clock.tick();
         let mut store = sf.store();
-        let plans = records
+        let mut plans: Vec<_> = records
             .iter()
             .map(|r| plan_record(&store, r, updating))
             .collect();
+        fail_repeats(&mut plans);
         Ok::<_, SfError>(execute(&mut store, plans, all_or_none, now))
     })();
     match result {
@@ -186,7 +215,7 @@ pub async fn delete(
         let plans = ids
             .iter()
             .map(|id| {
-                [SObject::Contact, SObject::Account]
+                SObject::ALL
                     .into_iter()
                     .find_map(|o| store.find(o, id).map(|n| Plan::Delete(o, n)))
                     .ok_or_else(|| SfError::bad("ENTITY_IS_DELETED", "entity is deleted"))

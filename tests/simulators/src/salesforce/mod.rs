@@ -1,10 +1,12 @@
-//! The Salesforce REST simulator: Contact and Account through SOQL queries
-//! with `nextRecordsUrl` paging, sObject CRUD and upsert, sObject
-//! Collections, the deleted-records feed, OAuth (`/services/oauth2/...`,
-//! `instance_url`, no `expires_in`), the daily request allowance and
-//! Salesforce's array-shaped errors.
+//! The Salesforce REST simulator: Contact, Account and the org's custom
+//! object `Project__c` through SOQL queries with `nextRecordsUrl` paging,
+//! describe, sObject CRUD and upsert, sObject Collections, the
+//! deleted-records feed, OAuth (`/services/oauth2/...`, `instance_url`, no
+//! `expires_in`), the daily request allowance and Salesforce's array-shaped
+//! errors.
 
 mod composite;
+mod describe;
 mod errors;
 mod model;
 mod oauth;
@@ -86,6 +88,7 @@ pub fn build(ctx: Arc<Ctx>) -> (Router, Arc<dyn Backend>) {
             .route("/services/data/{version}/query", get(query::query))
             .route("/services/data/{version}/queryAll", get(query::query_all))
             .route("/services/data/{version}/query/{locator}", get(query::next))
+            .route("/services/data/{version}/sobjects", get(describe::global))
             .route(
                 "/services/data/{version}/sobjects/{object}",
                 post(sobjects::create),
@@ -98,7 +101,7 @@ pub fn build(ctx: Arc<Ctx>) -> (Router, Arc<dyn Backend>) {
             )
             .route(
                 "/services/data/{version}/sobjects/{object}/describe",
-                get(sobjects::describe),
+                get(describe::read),
             )
             .route(
                 "/services/data/{version}/sobjects/{object}/deleted/",
@@ -130,9 +133,26 @@ pub fn build(ctx: Arc<Ctx>) -> (Router, Arc<dyn Backend>) {
     (api.merge(oauth).merge(versions), sf)
 }
 
+/// The control-surface kind of an object: its name, but `projects` for the
+/// custom object.
+fn control_name(object: SObject) -> &'static str {
+    match object {
+        SObject::Project => "projects",
+        other => other.name(),
+    }
+}
+
+/// A control-surface kind: [`control_name`] or an sObject name.
+fn control_kind(kind: &str) -> Option<SObject> {
+    SObject::ALL
+        .into_iter()
+        .find(|o| control_name(*o) == kind)
+        .or_else(|| SObject::parse(kind))
+}
+
 impl Backend for Salesforce {
     fn kinds(&self) -> Vec<&'static str> {
-        vec!["Contact", "Account"]
+        SObject::ALL.iter().map(|o| control_name(*o)).collect()
     }
 
     fn contact_kind(&self) -> &'static str {
@@ -144,7 +164,7 @@ impl Backend for Salesforce {
     }
 
     fn snapshot(&self, kind: &str) -> Option<Vec<Value>> {
-        let object = SObject::parse(kind)?;
+        let object = control_kind(kind)?;
         let fields = object.fields();
         let store = self.store();
         let table = store.table(object);
@@ -157,7 +177,7 @@ impl Backend for Salesforce {
     }
 
     fn record(&self, kind: &str, id: &str) -> Option<Value> {
-        let object = SObject::parse(kind)?;
+        let object = control_kind(kind)?;
         let n = object.number(id)?;
         let store = self.store();
         store
@@ -167,12 +187,12 @@ impl Backend for Salesforce {
     }
 
     fn seed(&self, kind: &str, record: Value) -> Result<Value, String> {
-        let object = SObject::parse(kind).ok_or_else(|| format!("unknown kind {kind}"))?;
+        let object = control_kind(kind).ok_or_else(|| format!("unknown kind {kind}"))?;
         let input = record.as_object().ok_or("expected a JSON object")?;
         let now = self.ctx.clock.tick();
         let mut store = self.store();
-        let fields = store.check(object, input, true).map_err(|e| e.message)?;
-        let n = store.create(object, fields, now);
+        let fields = store.check(object, input, None).map_err(|e| e.message)?;
+        let n = store.create(object, fields, now).map_err(|e| e.message)?;
         store
             .table(object)
             .get(n)
@@ -182,15 +202,9 @@ impl Backend for Salesforce {
 
     fn counts(&self) -> BTreeMap<String, usize> {
         let store = self.store();
-        BTreeMap::from([
-            (
-                "Contact".to_string(),
-                store.table(SObject::Contact).live_count(),
-            ),
-            (
-                "Account".to_string(),
-                store.table(SObject::Account).live_count(),
-            ),
-        ])
+        SObject::ALL
+            .into_iter()
+            .map(|o| (control_name(o).to_string(), store.table(o).live_count()))
+            .collect()
     }
 }

@@ -1,6 +1,8 @@
-//! Salesforce sObjects: Contact and Account, their fields (which are
-//! writable, which required), 18-character record ids, how generated people
-//! and organisations become records, and the `attributes`-tagged rendering.
+//! Salesforce sObjects: Contact, Account and the org's custom object
+//! `Project__c`, their fields (which are writable, which required, their
+//! types, external ids and references), 18-character record ids, how
+//! generated people, organisations and projects become records, and the
+//! `attributes`-tagged rendering.
 
 use std::collections::BTreeMap;
 
@@ -14,10 +16,12 @@ use crate::store::Row;
 pub const VERSION: &str = "v60.0";
 
 /// The sObject types served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SObject {
     Contact,
     Account,
+    /// The org's custom object.
+    Project,
 }
 
 const SYSTEM: &[&str] = &[
@@ -62,32 +66,109 @@ const ACCOUNT_WRITABLE: &[&str] = &[
     // The org's own custom field.
     "Tier__c",
 ];
+/// Every field of the custom object but `Name` is custom.
+const PROJECT_WRITABLE: &[&str] = &[
+    "Name",
+    "Budget__c",
+    "Status__c",
+    "Start_Date__c",
+    "Project_Code__c",
+    "Account__c",
+];
 const CHECKSUM: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
+/// A field's type as describe reports it, with what a written value must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    Id,
+    Boolean,
+    DateTime,
+    /// `YYYY-MM-DD`.
+    Date,
+    Email,
+    Phone,
+    Url,
+    TextArea,
+    Text,
+    Int,
+    Double,
+    Currency,
+    /// A picklist; a restricted one refuses values not in the list.
+    Picklist {
+        values: &'static [&'static str],
+        restricted: bool,
+    },
+    /// The id of a live record of another type.
+    Reference(SObject),
+}
+
+impl FieldType {
+    /// The `type` describe reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldType::Id => "id",
+            FieldType::Boolean => "boolean",
+            FieldType::DateTime => "datetime",
+            FieldType::Date => "date",
+            FieldType::Email => "email",
+            FieldType::Phone => "phone",
+            FieldType::Url => "url",
+            FieldType::TextArea => "textarea",
+            FieldType::Text => "string",
+            FieldType::Int => "int",
+            FieldType::Double => "double",
+            FieldType::Currency => "currency",
+            FieldType::Picklist { .. } => "picklist",
+            FieldType::Reference(_) => "reference",
+        }
+    }
+}
+
 impl SObject {
+    pub const ALL: [SObject; 3] = [SObject::Account, SObject::Contact, SObject::Project];
+
     /// Exact names, as Salesforce paths and SOQL use them (case-insensitive).
     pub fn parse(s: &str) -> Option<SObject> {
-        if s.eq_ignore_ascii_case("contact") {
-            Some(SObject::Contact)
-        } else if s.eq_ignore_ascii_case("account") {
-            Some(SObject::Account)
-        } else {
-            None
-        }
+        SObject::ALL
+            .into_iter()
+            .find(|o| o.name().eq_ignore_ascii_case(s))
     }
 
     pub fn name(self) -> &'static str {
         match self {
             SObject::Contact => "Contact",
             SObject::Account => "Account",
+            SObject::Project => "Project__c",
         }
     }
 
-    fn key_prefix(self) -> &'static str {
+    pub fn label(self) -> &'static str {
+        match self {
+            SObject::Contact => "Contact",
+            SObject::Account => "Account",
+            SObject::Project => "Project",
+        }
+    }
+
+    pub fn label_plural(self) -> &'static str {
+        match self {
+            SObject::Contact => "Contacts",
+            SObject::Account => "Accounts",
+            SObject::Project => "Projects",
+        }
+    }
+
+    /// A custom object (`__c`), defined by the org.
+    pub fn is_custom(self) -> bool {
+        self == SObject::Project
+    }
+
+    pub fn key_prefix(self) -> &'static str {
         match self {
             SObject::Contact => "003",
             SObject::Account => "001",
+            SObject::Project => "a0P",
         }
     }
 
@@ -95,13 +176,76 @@ impl SObject {
         match self {
             SObject::Contact => CONTACT_WRITABLE,
             SObject::Account => ACCOUNT_WRITABLE,
+            SObject::Project => PROJECT_WRITABLE,
         }
     }
 
     pub fn required(self) -> &'static str {
         match self {
             SObject::Contact => "LastName",
-            SObject::Account => "Name",
+            SObject::Account | SObject::Project => "Name",
+        }
+    }
+
+    /// Fields an upsert can match on (`PATCH .../{type}/{field}/{value}`).
+    pub fn external_ids(self) -> &'static [&'static str] {
+        match self {
+            SObject::Contact | SObject::Account => &["External_Id__c"],
+            SObject::Project => &["Project_Code__c"],
+        }
+    }
+
+    /// External ids no two records share (`DUPLICATE_VALUE` otherwise).
+    pub fn is_unique(self, field: &str) -> bool {
+        self == SObject::Project && field == "Project_Code__c"
+    }
+
+    /// Whether generated records have external ids: a project its code;
+    /// generated contacts and accounts have no `External_Id__c`.
+    pub fn generates_external_ids(self) -> bool {
+        self == SObject::Project
+    }
+
+    /// A field's type (the field being one of [`SObject::fields`]).
+    pub fn field_type(self, field: &str) -> FieldType {
+        match (self, field) {
+            (_, "Id") => FieldType::Id,
+            (SObject::Contact, "AccountId") | (SObject::Project, "Account__c") => {
+                FieldType::Reference(SObject::Account)
+            }
+            (_, "IsDeleted") => FieldType::Boolean,
+            (_, "CreatedDate" | "LastModifiedDate" | "SystemModstamp") => FieldType::DateTime,
+            (_, "Start_Date__c") => FieldType::Date,
+            (_, "Email") => FieldType::Email,
+            (_, "Phone" | "MobilePhone") => FieldType::Phone,
+            (_, "Website") => FieldType::Url,
+            (_, "Description") => FieldType::TextArea,
+            (_, "NumberOfEmployees") => FieldType::Int,
+            (_, "Loyalty_Score__c") => FieldType::Double,
+            (_, "Budget__c") => FieldType::Currency,
+            (_, "Region__c") => FieldType::Picklist {
+                values: &REGIONS,
+                restricted: false,
+            },
+            (_, "Tier__c") => FieldType::Picklist {
+                values: &TIERS,
+                restricted: false,
+            },
+            (_, "Status__c") => FieldType::Picklist {
+                values: &STATUSES,
+                restricted: true,
+            },
+            _ => FieldType::Text,
+        }
+    }
+
+    /// A field's label: `Loyalty_Score__c` → `Loyalty Score`, `MailingCity`
+    /// → `Mailing City`.
+    pub fn field_label(self, field: &str) -> String {
+        match (self, field) {
+            (SObject::Contact, "AccountId") => "Account ID".into(),
+            (SObject::Project, "Name") => "Project Name".into(),
+            _ => label(field),
         }
     }
 
@@ -109,7 +253,7 @@ impl SObject {
     pub fn field(self, name: &str) -> Option<&'static str> {
         let computed: &[&str] = match self {
             SObject::Contact => &["Name"],
-            SObject::Account => &[],
+            SObject::Account | SObject::Project => &[],
         };
         SYSTEM
             .iter()
@@ -117,10 +261,6 @@ impl SObject {
             .chain(computed)
             .find(|f| f.eq_ignore_ascii_case(name))
             .copied()
-    }
-
-    pub fn is_datetime(field: &str) -> bool {
-        matches!(field, "CreatedDate" | "LastModifiedDate" | "SystemModstamp")
     }
 
     /// All readable fields.
@@ -302,60 +442,33 @@ pub fn account(ds: &Dataset, n: u64) -> SfRow {
     }
 }
 
+/// Generated project `n`, of account `n`.
+pub fn project(ds: &Dataset, n: u64) -> SfRow {
+    let p = ds.project(n);
+    let row = values(vec![
+        ("Name", json!(p.name)),
+        ("Budget__c", json!(p.budget as f64)),
+        ("Status__c", json!(STATUSES[p.stage])),
+        ("Start_Date__c", json!(clock::date(p.start_ms))),
+        ("Project_Code__c", json!(p.code)),
+        ("Account__c", json!(SObject::Account.id(p.org))),
+    ]);
+    SfRow {
+        values: row,
+        created_ms: p.created_ms,
+        updated_ms: p.updated_ms,
+        deleted: false,
+    }
+}
+
 /// Values of the seeded custom picklists.
 const REGIONS: [&str; 3] = ["EMEA", "AMER", "APAC"];
 const TIERS: [&str; 3] = ["Gold", "Silver", "Bronze"];
+/// `Project__c.Status__c`, a restricted picklist (one value per project
+/// stage).
+const STATUSES: [&str; 3] = ["Planned", "Active", "Done"];
 
-/// `GET .../sobjects/{type}/describe`: the object and its fields, custom
-/// ones (`__c`) marked, as Salesforce describes them.
-pub fn describe(object: SObject) -> Value {
-    let fields: Vec<Value> = object
-        .fields()
-        .into_iter()
-        .map(|name| {
-            let custom = name.ends_with("__c");
-            let (ty, picklist): (&str, &[&str]) = match name {
-                "Id" | "AccountId" => ("id", &[]),
-                "IsDeleted" => ("boolean", &[]),
-                "CreatedDate" | "LastModifiedDate" | "SystemModstamp" => ("datetime", &[]),
-                "Email" => ("email", &[]),
-                "Phone" | "MobilePhone" => ("phone", &[]),
-                "Website" => ("url", &[]),
-                "Description" => ("textarea", &[]),
-                "NumberOfEmployees" => ("int", &[]),
-                "Loyalty_Score__c" => ("double", &[]),
-                "Region__c" => ("picklist", &REGIONS),
-                "Tier__c" => ("picklist", &TIERS),
-                _ => ("string", &[]),
-            };
-            let system = SYSTEM.contains(&name) || name == "Name";
-            json!({
-                "name": name,
-                "label": label(name),
-                "type": ty,
-                "custom": custom,
-                "createable": !system,
-                "updateable": !system,
-                "nillable": name != object.required() && !system,
-                "picklistValues": picklist
-                    .iter()
-                    .map(|v| json!({ "value": v, "label": v, "active": true, "defaultValue": false }))
-                    .collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    json!({
-        "name": object.name(),
-        "label": object.name(),
-        "custom": false,
-        "queryable": true,
-        "createable": true,
-        "updateable": true,
-        "fields": fields,
-    })
-}
-
-/// `Loyalty_Score__c` → `Loyalty Score`, `MailingCity` → `Mailing City`.
+/// The label a field name reads as.
 fn label(name: &str) -> String {
     let bare = name.trim_end_matches("__c").replace('_', " ");
     let mut out = String::new();
@@ -383,5 +496,9 @@ mod tests {
             assert_eq!(SObject::Account.number(&id), None);
         }
         assert_eq!(checksum("001A0000006Vm9r"), "IAC");
+        let project = SObject::Project.id(42);
+        assert!(project.starts_with("a0P"));
+        assert_eq!(SObject::Project.number(&project), Some(42));
+        assert_eq!(SObject::Account.number(&project), None);
     }
 }

@@ -1,6 +1,7 @@
-//! `/services/data/vXX.X/sobjects/{Contact|Account}`: create (201 with
-//! `{"id","success","errors"}`), read, update (204), delete (204), upsert by
-//! external id (201 created / 200 updated), and the deleted-records feed.
+//! `/services/data/vXX.X/sobjects/{Contact|Account|Project__c}`: create
+//! (201 with `{"id","success","errors"}`), read, update (204), delete (204),
+//! upsert by external id (201 created / 200 updated), and the
+//! deleted-records feed.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -15,7 +16,8 @@ use super::{SfState, check_version};
 use crate::clock;
 use crate::params::Params;
 
-fn object(version: &str, name: &str) -> Result<SObject, SfError> {
+/// The sObject type of a path, or Salesforce's 404.
+pub fn object(version: &str, name: &str) -> Result<SObject, SfError> {
     check_version(version)?;
     SObject::parse(name).ok_or_else(|| {
         SfError::new(
@@ -59,8 +61,8 @@ pub async fn create(
         let input = parse_object(&body)?;
         let now = sf.ctx.clock.tick();
         let mut store = sf.store();
-        let fields = store.check(object, &input, true)?;
-        Ok::<_, SfError>(object.id(store.create(object, fields, now)))
+        let fields = store.check(object, &input, None)?;
+        Ok::<_, SfError>(object.id(store.create(object, fields, now)?))
     })();
     match result {
         Ok(id) => (
@@ -123,7 +125,7 @@ pub async fn update(
             .number(&id)
             .filter(|n| store.table(object).get(*n).is_some())
             .ok_or_else(SfError::not_found)?;
-        let fields = store.check(object, &input, false)?;
+        let fields = store.check(object, &input, Some(n))?;
         store.update(object, n, fields, now)
     })();
     match result {
@@ -221,14 +223,6 @@ pub async fn deleted(
     })();
     match result {
         Ok(v) => Json(v).into_response(),
-        Err(e) => e.respond(),
-    }
-}
-
-/// `GET .../sobjects/{type}/describe`.
-pub async fn describe(_: SfState, Path((version, name)): Path<(String, String)>) -> Response {
-    match object(&version, &name) {
-        Ok(object) => Json(super::model::describe(object)).into_response(),
         Err(e) => e.respond(),
     }
 }

@@ -1,18 +1,18 @@
-//! The SOQL subset connectors use: `SELECT f1, f2 | COUNT() FROM Contact|Account
-//! [WHERE expr] [ORDER BY field [ASC|DESC]] [LIMIT n] [OFFSET n]`, where an
-//! expression joins conditions (`=, !=, <, <=, >, >=, IN (...), LIKE`) and
-//! parenthesised expressions with `AND` or `OR`; as in SOQL, `AND` and `OR`
-//! side by side need parentheses (`a AND b OR c` is `MALFORMED_QUERY`).
-//! Datetime literals are unquoted (a quoted one is Salesforce's
-//! `INVALID_FIELD` error); unknown fields are `INVALID_FIELD`, syntax errors
-//! `MALFORMED_QUERY`.
+//! The SOQL subset connectors use: `SELECT f1, f2 | COUNT() FROM
+//! Contact|Account|Project__c [WHERE expr] [ORDER BY field [ASC|DESC]]
+//! [LIMIT n] [OFFSET n]`, where an expression joins conditions (`=, !=, <,
+//! <=, >, >=, IN (...), LIKE`) and parenthesised expressions with `AND` or
+//! `OR`; as in SOQL, `AND` and `OR` side by side need parentheses (`a AND b
+//! OR c` is `MALFORMED_QUERY`). Datetime and date literals are unquoted (a
+//! quoted one is Salesforce's `INVALID_FIELD` error); unknown fields are
+//! `INVALID_FIELD`, syntax errors `MALFORMED_QUERY`.
 
 use std::cmp::Ordering;
 
 use serde_json::Value;
 
 use super::errors::SfError;
-use super::model::{SObject, SfRow};
+use super::model::{FieldType, SObject, SfRow};
 use crate::clock;
 use crate::store::Table;
 
@@ -219,15 +219,20 @@ fn no_such_column(object: SObject, field: &str) -> SfError {
 }
 
 fn literal(p: &mut Parser, object: SObject, field: &'static str) -> Result<Literal, SfError> {
-    let datetime = SObject::is_datetime(field);
+    // Dates and datetimes take unquoted literals.
+    let temporal = match object.field_type(field) {
+        FieldType::DateTime => Some("dateTime"),
+        FieldType::Date => Some("date"),
+        _ => None,
+    };
     match p.peek().cloned() {
         Some(Tok::Str(s)) => {
             p.pos += 1;
-            if datetime {
+            if let Some(ty) = temporal {
                 return Err(SfError::bad(
                     "INVALID_FIELD",
                     format!(
-                        "\nvalue of filter criterion for field '{field}' must be of type dateTime and should not be enclosed in quotes"
+                        "\nvalue of filter criterion for field '{field}' must be of type {ty} and should not be enclosed in quotes"
                     ),
                 ));
             }
@@ -242,7 +247,7 @@ fn literal(p: &mut Parser, object: SObject, field: &'static str) -> Result<Liter
                 return Ok(Literal::Bool(w.eq_ignore_ascii_case("true")));
             }
             if let Some(ms) = clock::parse(&w) {
-                if !datetime {
+                if temporal.is_none() {
                     return Err(SfError::bad(
                         "INVALID_FIELD",
                         format!(
