@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::runtime::types::subject_object;
+
 /// The direction of a transfer or a session, as Endgrate names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Direction {
@@ -64,6 +66,10 @@ pub fn provider_type(category: &str) -> String {
 /// The kebab-case verb-resource name of the integration serving
 /// `endgrate_type` in `direction` (`crm-contact`, import → `get-contacts`).
 pub fn integration_name(endgrate_type: &str, direction: Direction) -> String {
+    // A provider object keeps its own name: `get-project__c`.
+    if let Some(object) = subject_object(endgrate_type) {
+        return format!("{}-{}", direction.verb(), object.to_lowercase());
+    }
     let resource = endgrate_type
         .split_once('-')
         .map_or(endgrate_type, |(_, r)| r);

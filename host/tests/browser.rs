@@ -322,6 +322,7 @@ async fn end_user_connects_hubspot_chooses_data_maps_fields_and_pulls_the_mapped
             "schema_selection": true,
             "field_selection": true,
             "passthrough_fields": true,
+            "passthrough_schemas": true,
             "redirect_url": format!("{}/done", env.app.url),
             "configuration_webhook": { "endpoint": format!("{}/hook", env.app.url), "metadata": { "user": 42 } },
         }))
@@ -363,8 +364,11 @@ async fn end_user_connects_hubspot_chooses_data_maps_fields_and_pulls_the_mapped
         b.wait_for_text("h1", "Choose what to share").await;
         b.snap("02-connect-choose-data").await;
         b.snap_phone("02-connect-choose-data").await;
-        // Companies off: only contacts are shared.
+        // Companies off: only contacts are shared, and HubSpot's custom
+        // object "Projects", offered as more data, is chosen.
         b.click("#enable-1").await;
+        b.wait_for_text("label[for='passthrough-0']", "Project").await;
+        b.click("#passthrough-0").await;
         b.click("#continue").await;
 
         b.wait_for_url("the mapping step", |u| u.contains("/session/fields"))
@@ -386,6 +390,21 @@ async fn end_user_connects_hubspot_chooses_data_maps_fields_and_pulls_the_mapped
         b.wait_for_text("#passthrough-0", "Custom field · loyalty_points")
             .await;
         b.click("input[name='passthrough:0:loyalty_points']").await;
+        // Each with a value one of the account's records has.
+        let shown = b
+            .eval(
+                "return document.querySelector(\"label[for='\" + document.querySelector(\"input[name='passthrough:0:favorite_color']\").id + \"']\").textContent;",
+                json!([]),
+            )
+            .await;
+        let example = shown
+            .as_str()
+            .and_then(|t| t.split("e.g. ").nth(1))
+            .unwrap_or_else(|| panic!("no example value: {shown}"));
+        assert!(
+            ["red", "green", "blue"].contains(&example.trim()),
+            "{shown}"
+        );
         b.snap("03-connect-map-fields").await;
         b.snap_phone("03-connect-map-fields").await;
         b.click("#finish").await;
@@ -485,6 +504,13 @@ async fn end_user_connects_hubspot_chooses_data_maps_fields_and_pulls_the_mapped
         "{now}"
     );
     assert!(passthrough.get("loyalty_points").is_none(), "{now}");
+    // The custom object chosen, with its discovered schema.
+    let projects = &now["passthrough_schemas"]["p_projects"];
+    assert_eq!(projects["schema"]["title"], "Project", "{now}");
+    assert_eq!(
+        projects["schema"]["properties"]["budget"]["type"], "number",
+        "{now}"
+    );
 
     // A pull returns records in the app's own shape.
     let pulled = env

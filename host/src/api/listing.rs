@@ -10,7 +10,7 @@ use super::page_meta;
 use super::sessions::session_of;
 use crate::http::input::{Caller, QueryParams};
 use crate::http::{ApiError, AppState};
-use crate::sessions::Session;
+use crate::sessions::{Session, SessionSchema};
 use crate::transfer::Transfer;
 
 /// `GET /api/account`: the API key's account.
@@ -114,6 +114,8 @@ pub async fn session(
                 "field_mapping": x.mapping,
                 "upsert_behaviour": x.upsert,
                 "passthrough_fields": x.passthrough_fields,
+                "object": x.object_name(),
+                "object_fields": x.object_name().map(|_| object_fields(x)),
             })
         })
         .collect();
@@ -164,6 +166,7 @@ pub async fn session(
                 "integration_provider_list_id": o.integration_provider_list_id,
             },
             "schemas": schemas,
+            "objects": s.objects,
             "links": {
                 "connect": format!("{base}/session?session_id={sid}"),
                 "reauthenticate": format!("{base}/session/reauthenticate?session_id={sid}{reauth_grant}"),
@@ -171,4 +174,23 @@ pub async fn session(
             },
         },
     })))
+}
+
+/// A provider object's fields as its schema lists them, for the dashboard.
+fn object_fields(schema: &SessionSchema) -> Vec<Value> {
+    schema
+        .schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(name, p)| {
+            json!({
+                "name": name,
+                "title": p.get("title").cloned().unwrap_or_else(|| name.clone().into()),
+                "type": p.get("type"),
+                "read_only": p.get("readOnly").and_then(Value::as_bool).unwrap_or(false),
+            })
+        })
+        .collect()
 }

@@ -14,8 +14,9 @@ use crate::http::{ApiError, AppState};
 use crate::runtime::CallError;
 use crate::runtime::types::{Connection, ConnectorError};
 use crate::sessions::configuration::{
-    configuration_object, configure, discover_passthrough_fields, queue_configuration_webhook,
+    configuration_object, configure, queue_configuration_webhook,
 };
+use crate::sessions::discovery::discover;
 use crate::sessions::{CreateError, Session, SessionOptions, SessionSchema, Webhooks};
 use crate::store::{decode, encode, key, new_id, now_ms, prefix};
 use crate::wire::Direction;
@@ -165,6 +166,7 @@ pub async fn initiate(
         connection: None,
         reauth_required: false,
         pending: None,
+        objects: Vec::new(),
     };
     let size = encode(&session).len();
     if size > MAX_SESSION_BYTES {
@@ -209,6 +211,7 @@ fn default_schema_entry(endgrate_type: &str, associations: bool) -> SessionSchem
         passthrough_fields: Vec::new(),
         passthrough_choice: None,
         open_resource: false,
+        upsert_keys: Vec::new(),
     }
 }
 
@@ -278,6 +281,7 @@ fn parse_schema(at: &str, entry: &Value) -> Result<SessionSchema, ApiError> {
                 passthrough_fields: Vec::new(),
                 passthrough_choice: None,
                 open_resource: true,
+                upsert_keys: Vec::new(),
             }),
             (None, None) => Err(bad(
                 at,
@@ -322,6 +326,7 @@ fn parse_schema(at: &str, entry: &Value) -> Result<SessionSchema, ApiError> {
         passthrough_fields: Vec::new(),
         passthrough_choice: None,
         open_resource: false,
+        upsert_keys: Vec::new(),
     })
 }
 
@@ -541,7 +546,7 @@ pub async fn attach_credentials(
         .await
         .map_err(ApiError::storage)?;
     configure(&mut session, &manifest, settings);
-    discover_passthrough_fields(&state.runtime, &state.credentials, &mut session).await;
+    discover(&state.runtime, &state.credentials, &mut session, &manifest).await;
     queue_configuration_webhook(&state.db, &session, &manifest, &state.config.public_url)
         .map_err(ApiError::storage)?;
     if !state

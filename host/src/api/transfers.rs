@@ -158,7 +158,8 @@ pub async fn pull(
         associations = session
             .schemas
             .iter()
-            .filter(|s| s.name != endgrate_type && s.enabled)
+            // Provider objects carry no links to common types.
+            .filter(|s| s.name != endgrate_type && s.enabled && s.object_name().is_none())
             .map(|s| s.integration.clone().unwrap_or_else(|| s.name.clone()))
             .collect();
     }
@@ -177,6 +178,24 @@ pub async fn pull(
         .await
         .map_err(ApiError::storage)?;
     answer(&state, &transfer.id, synchronous).await
+}
+
+/// The fields of a pushed provider-object record the provider computes
+/// itself (discovery's read-only), each as a problem of the item.
+fn read_only_fields(schema: &SessionSchema, data: &Value) -> Vec<String> {
+    let properties = schema.schema.get("properties");
+    data.as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(name, _)| {
+            properties
+                .and_then(|p| p.get(name.as_str()))
+                .and_then(|p| p.get("readOnly"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        })
+        .map(|(name, _)| format!("data/{name}: {name:?} is read-only at the provider"))
+        .collect()
 }
 
 /// `POST /api/push/transfer`.
@@ -275,7 +294,16 @@ impl<'a> ItemReader<'a> {
         self.validators
             .entry(schema.name.clone())
             .or_insert_with(|| {
-                if schema.custom {
+                if schema.object_name().is_some() {
+                    // An item may update a record (by id or internal id)
+                    // with some fields only: the provider itself refuses a
+                    // create that lacks a required one.
+                    let mut fields = schema.schema.clone();
+                    if let Some(members) = fields.as_object_mut() {
+                        members.remove("required");
+                    }
+                    Validator::compile(&fields).ok()
+                } else if schema.custom {
                     Validator::compile(&schema.schema).ok()
                 } else {
                     schema
@@ -337,6 +365,9 @@ impl<'a> ItemReader<'a> {
             for v in violations {
                 problems.push(format!("data{}: {}", v.path, v.message));
             }
+        }
+        if schema.object_name().is_some() {
+            problems.extend(read_only_fields(schema, &data));
         }
         item.data = data;
         match fields.get("associations") {

@@ -24,15 +24,15 @@ use crate::http::AppState;
 use crate::http::input::QueryParams;
 use crate::runtime::manifest::{AuthSpec, Manifest};
 use crate::runtime::types::{Connection, ConnectorError};
-use crate::sessions::configuration::{
-    configure, discover_passthrough_fields, queue_configuration_webhook, unmapped_fields,
-};
+use crate::sessions::configuration::{configure, queue_configuration_webhook};
+use crate::sessions::discovery::{discover, discover_objects, example_values, unmapped_fields};
 use crate::sessions::grants::{self, PASS_COOKIE};
 use crate::sessions::offering::offered;
-use crate::sessions::{ConnectionState, ProviderField, Session};
+use crate::sessions::{ConnectionState, Session};
 use crate::store::{decode, encode, now_ms};
 use crate::ui::key_form::{self, Rejection};
 use crate::ui::layout::{Page, problem, q, unavailable};
+use crate::ui::mapping::OfferedFields;
 use crate::ui::steps::{self, Step, has_data_step, has_fields_step};
 use crate::ui::{mapping, outcome, picker, samples, selection};
 
@@ -735,6 +735,21 @@ async fn signed_in(
         Err(_) => return Err(unavailable()),
     }
     let reauthentication = session.provider() == Some(manifest.id.as_str());
+    if !reauthentication {
+        let signed_in_as = ConnectionState {
+            provider: manifest.id.clone(),
+            configured_ms: now_ms(),
+            settings: settings.clone(),
+        };
+        discover_objects(
+            &state.runtime,
+            &state.credentials,
+            session,
+            &signed_in_as,
+            manifest,
+        )
+        .await;
+    }
     if !reauthentication && (has_data_step(session, manifest) || has_fields_step(session)) {
         session.pending = Some(ConnectionState {
             provider: manifest.id.clone(),
@@ -765,7 +780,7 @@ async fn complete(
         .or_else(|| session.connection.as_ref().map(|c| c.settings.clone()))
         .unwrap_or_else(|| Value::Object(Map::new()));
     configure(session, manifest, settings);
-    discover_passthrough_fields(&state.runtime, &state.credentials, session).await;
+    discover(&state.runtime, &state.credentials, session, manifest).await;
     if queue_configuration_webhook(&state.db, session, manifest, &state.config.public_url).is_err()
     {
         return Err(unavailable());
@@ -941,7 +956,7 @@ async fn passthrough_offer(
     state: &AppState,
     session: &Session,
     manifest: &Manifest,
-) -> HashMap<usize, Vec<ProviderField>> {
+) -> HashMap<usize, OfferedFields> {
     let mut offered = HashMap::new();
     let connection = session.pending.as_ref().or(session.connection.as_ref());
     let Some(connection) = connection.filter(|_| session.options.passthrough_fields) else {
@@ -969,7 +984,16 @@ async fn passthrough_offer(
         .await
         {
             Ok(fields) if !fields.is_empty() => {
-                offered.insert(i, fields);
+                let examples = example_values(
+                    &state.runtime,
+                    &state.credentials,
+                    &session.id,
+                    connection,
+                    &integration.endgrate_type,
+                    &fields,
+                )
+                .await;
+                offered.insert(i, OfferedFields { fields, examples });
             }
             Ok(_) => {}
             Err(err) => {

@@ -84,6 +84,21 @@ pub struct FieldInfo {
     pub required: bool,
 }
 
+/// How the contract names a provider object as the subject of a call, in
+/// place of a common type: `object:<name>`.
+const OBJECT_SUBJECT: &str = "object:";
+
+/// The subject naming provider object `name`.
+pub fn object_subject(name: &str) -> String {
+    format!("{OBJECT_SUBJECT}{name}")
+}
+
+/// The provider object a subject names, if it names one rather than a
+/// common type.
+pub fn subject_object(subject: &str) -> Option<&str> {
+    subject.strip_prefix(OBJECT_SUBJECT)
+}
+
 /// One object of a provider's data model, as a connector's discovery lists
 /// it (contract 0.2); pulled and pushed as the subject `object:<name>`.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,12 +4,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{ConnectionState, ProviderField, Session, SessionSchema};
+use super::{ConnectionState, Session, SessionSchema};
 use crate::cdm::{self, mapping::FieldMapping};
-use crate::credentials::Credentials;
 use crate::runtime::manifest::{Integration, Manifest};
-use crate::runtime::types::Connection;
-use crate::runtime::{CallError, Runtime};
+use crate::runtime::types::subject_object;
 use crate::store::{Db, StoreError, now_ms};
 use crate::webhooks::outbox::{self, Delivery};
 use crate::wire::{self, Direction};
@@ -19,7 +17,11 @@ use crate::wire::{self, Direction};
 /// its type, and custom schemas map same-name fields. Selections already made
 /// on the session page (enabled schemas, mappings) are kept.
 pub fn configure(session: &mut Session, manifest: &Manifest, settings: Value) {
-    for schema in &mut session.schemas {
+    for schema in session
+        .schemas
+        .iter_mut()
+        .filter(|s| s.object_name().is_none())
+    {
         let wanted = schema.endgrate_type.as_deref().unwrap_or(&schema.name);
         let served = schema
             .integration
@@ -47,75 +49,6 @@ pub fn configure(session: &mut Session, manifest: &Manifest, settings: Value) {
     });
     session.reauth_required = false;
     session.pending = None;
-}
-
-/// With `passthrough_fields`: asks the connector which fields each enabled
-/// schema's records have at the provider, and keeps per schema those it does
-/// not map (typically the account's custom fields), or those of them the end
-/// user chose (`field_selection`). A schema whose discovery fails keeps none,
-/// with a warning: the session connects all the same.
-pub async fn discover_passthrough_fields(
-    runtime: &Runtime,
-    credentials: &Credentials,
-    session: &mut Session,
-) {
-    if !session.options.passthrough_fields {
-        return;
-    }
-    let Some(connection) = session.connection.clone() else {
-        return;
-    };
-    let session_id = session.id.clone();
-    for schema in session.schemas.iter_mut().filter(|s| s.enabled) {
-        let Some(integration) = schema.integration.clone() else {
-            continue;
-        };
-        match unmapped_fields(runtime, credentials, &session_id, &connection, &integration).await {
-            Ok(mut fields) => {
-                if let Some(chosen) = &schema.passthrough_choice {
-                    fields.retain(|f| chosen.contains(&f.name));
-                }
-                schema.passthrough_fields = fields;
-            }
-            Err(err) => {
-                tracing::warn!(session = %session_id, schema = %schema.name, %err, "could not discover the provider's fields; the schema carries no passthrough fields");
-            }
-        }
-    }
-}
-
-/// The fields `integration`'s records have at the provider of `connection`
-/// that the connector does not map (the candidates for passthrough fields).
-pub async fn unmapped_fields(
-    runtime: &Runtime,
-    credentials: &Credentials,
-    session_id: &str,
-    connection: &ConnectionState,
-    integration: &str,
-) -> Result<Vec<ProviderField>, CallError> {
-    let conn = Connection {
-        key: session_id.to_owned(),
-        api_base: None,
-        settings: connection.settings.clone(),
-    };
-    let listed = runtime
-        .list_fields(
-            &connection.provider,
-            &conn,
-            Some(credentials.source(session_id)),
-            integration,
-        )
-        .await?;
-    Ok(listed
-        .into_iter()
-        .filter(|f| !f.mapped)
-        .map(|f| ProviderField {
-            name: f.name,
-            title: f.label,
-            json_type: f.json_type,
-            custom: f.custom,
-        })
-        .collect())
 }
 
 /// `provider_info` as the configuration object, integrations and errors
@@ -153,7 +86,7 @@ pub fn integration_info(integration: &Integration, direction: Direction) -> Valu
         "display_name": wire::integration_display_name(&name),
         "name": name,
         "method": direction.as_str(),
-        "endgrate_type": integration.endgrate_type,
+        "endgrate_type": subject_object(&integration.endgrate_type).unwrap_or(&integration.endgrate_type),
         "supports_associations": integration.supports_associations,
     })
 }
@@ -206,7 +139,8 @@ pub fn configuration_object(session: &Session, manifest: &Manifest, public_url: 
         let integration = schema
             .integration
             .as_deref()
-            .and_then(|i| manifest.integration(i));
+            .and_then(|i| session.integration(manifest, i));
+        let integration = integration.as_ref();
         let direction = integration.map_or(session.options.session_method, |i| {
             served_direction(i, session.options.session_method)
         });

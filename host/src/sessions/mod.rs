@@ -6,12 +6,14 @@
 //! - [`model`]: what a session holds.
 //! - [`counts`]: how many sessions each account has (for its cap).
 //! - [`configuration`]: the configuration object apps read and receive.
+//! - [`discovery`]: the provider's own fields and objects a session carries.
 //! - [`offering`]: which providers a session offers its end user.
 //! - [`grants`]: who may change a session that is already connected.
 //! - [`sweeper`]: purges expired sessions.
 
 pub mod configuration;
 pub mod counts;
+pub mod discovery;
 pub mod grants;
 pub mod model;
 pub mod offering;
@@ -24,8 +26,8 @@ use self::counts::SessionCounts;
 use crate::store::record_counts::RecordCounts;
 use crate::store::{Db, StoreError, decode, encode, get_json, key, prefix, remove_prefix};
 pub use model::{
-    ConnectionState, ProviderField, Session, SessionOptions, SessionSchema, UpsertBehaviour,
-    Webhook, Webhooks,
+    ConnectionState, ProviderField, ProviderObject, Session, SessionOptions, SessionSchema,
+    UpsertBehaviour, Webhook, Webhooks,
 };
 
 /// Sessions live this long unless `save_session` is set.

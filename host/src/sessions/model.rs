@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cdm::mapping::FieldMapping;
+use crate::runtime::manifest::{Integration, Manifest};
+use crate::runtime::types::{object_subject, subject_object};
 use crate::wire::Direction;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -29,6 +31,48 @@ pub struct Session {
     /// fields) are pending; it becomes `connection` when they finish.
     #[serde(default)]
     pub pending: Option<ConnectionState>,
+    /// With `passthrough_schemas`: the provider objects the connector's
+    /// discovery found for the connected account that no integration
+    /// serves (custom objects, mostly), offered as passthrough schemas.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<ProviderObject>,
+}
+
+/// A provider object found by discovery, moved as the connector subject
+/// `object:<name>` with records made of the provider's own fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProviderObject {
+    /// The provider's name for it (`Project__c`); also the name of the
+    /// passthrough schema that carries it.
+    pub name: String,
+    /// What people call one record of it.
+    pub label: String,
+    /// The account's own object.
+    pub custom: bool,
+    pub supports_pull: bool,
+    pub supports_push: bool,
+}
+
+impl ProviderObject {
+    /// The connector subject (the `integration` of its schema).
+    pub fn subject(&self) -> String {
+        object_subject(&self.name)
+    }
+
+    /// The object as an integration, for the configuration object, errors
+    /// and the session page, which describe what serves a schema that way.
+    pub fn integration(&self) -> Integration {
+        Integration {
+            endgrate_type: self.subject(),
+            display_name: self.label.clone(),
+            resource: self.name.clone(),
+            supports_pull: self.supports_pull,
+            supports_push: self.supports_push,
+            supports_associations: false,
+            is_custom_object: self.custom,
+            paging: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -115,6 +159,30 @@ pub struct SessionSchema {
     /// common-model shape.
     #[serde(default)]
     pub open_resource: bool,
+    /// A provider object's schema: the fields the provider holds at most one
+    /// record per value of (discovery's `unique`), which pushes look records
+    /// up by for upserts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upsert_keys: Vec<String>,
+}
+
+impl SessionSchema {
+    /// The provider object it carries, by name, when it is a passthrough
+    /// schema of an object found by discovery.
+    pub fn object_name(&self) -> Option<&str> {
+        subject_object(self.integration.as_deref()?)
+    }
+
+    /// The JSON types of its properties, by name.
+    pub fn property_types(&self) -> BTreeMap<&str, &str> {
+        self.schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, p)| Some((name.as_str(), p.get("type")?.as_str()?)))
+            .collect()
+    }
 }
 
 /// A provider field a session carries beside its schema's own fields.
@@ -196,5 +264,18 @@ impl Session {
 
     pub fn provider(&self) -> Option<&str> {
         self.connection.as_ref().map(|c| c.provider.as_str())
+    }
+
+    /// What serves `integration` (a schema's `integration`) for this
+    /// session: one of `manifest`'s integrations, or a discovered object.
+    pub fn integration(&self, manifest: &Manifest, integration: &str) -> Option<Integration> {
+        match subject_object(integration) {
+            Some(name) => self
+                .objects
+                .iter()
+                .find(|o| o.name == name)
+                .map(ProviderObject::integration),
+            None => manifest.integration(integration).cloned(),
+        }
     }
 }

@@ -17,7 +17,7 @@ use super::{Hook, Progress, Step, StepError, Transfer, stage_error, stage_webhoo
 use crate::cdm::filter::Filter;
 use crate::errors::ErrorType;
 use crate::runtime::types::{Page, PullRequest, PulledRecord};
-use crate::sessions::Session;
+use crate::sessions::{Session, SessionSchema};
 use crate::store::{encode, key, seq_key};
 
 /// Asks the connector for the page after `t`'s checkpoint. On the first page
@@ -67,12 +67,7 @@ pub async fn fetch(step: &Step<'_>, t: &mut Transfer) -> Result<Page, StepError>
         params: t.params.clone(),
         associations: t.associations.clone(),
         include_remote: t.include_remote_data,
-        passthrough_fields: step
-            .schema
-            .passthrough_fields
-            .iter()
-            .map(|f| f.name.clone())
-            .collect(),
+        passthrough_fields: fields_asked(step.schema),
     };
     step.runtime
         .pull(
@@ -83,6 +78,23 @@ pub async fn fetch(step: &Step<'_>, t: &mut Transfer) -> Result<Page, StepError>
         )
         .await
         .map_err(|e| step.classify(e))
+}
+
+/// The provider fields a pull asks the connector for by name: a provider
+/// object's own fields, or a schema's passthrough fields.
+fn fields_asked(schema: &SessionSchema) -> Vec<String> {
+    if schema.object_name().is_some() {
+        return schema
+            .property_types()
+            .into_keys()
+            .map(str::to_owned)
+            .collect();
+    }
+    schema
+        .passthrough_fields
+        .iter()
+        .map(|f| f.name.clone())
+        .collect()
 }
 
 /// Stages `page`'s records and `t`'s next checkpoint as one set of writes.
@@ -107,7 +119,12 @@ pub fn stage(
         (Some(mapping), true) => Some(mapping),
         _ => None,
     };
-    let needs_tree = custom_mapping.is_some() || filter.is_some();
+    // A provider object's values get the types its discovery declared.
+    let object_types = step
+        .schema
+        .object_name()
+        .map(|_| step.schema.property_types());
+    let needs_tree = custom_mapping.is_some() || filter.is_some() || object_types.is_some();
     let mut writes = Writes::default();
     let done = page.next_cursor.is_none();
     let full_listing = t.checkpoint.full_listing;
@@ -167,6 +184,13 @@ pub fn stage(
                     Some(mapping) => mapping.to_custom(&parsed),
                     None => parsed,
                 };
+                if let (Some(types), Value::Object(members)) = (&object_types, &mut shaped) {
+                    for (name, value) in members.iter_mut() {
+                        if let Some(json_type) = types.get(name.as_str()) {
+                            *value = typed(value.take(), json_type);
+                        }
+                    }
+                }
                 // Passthrough fields sit beside the schema's own, which win
                 // a clash of names.
                 if let (Some(fields), Value::Object(members)) = (passthrough, &mut shaped) {
@@ -391,8 +415,9 @@ fn passthrough_of(record: &PulledRecord) -> Option<serde_json::Map<String, Value
     }
 }
 
-/// A passthrough value as the type discovery declared for it: providers
-/// such as HubSpot send every value as text.
+/// A provider value (a passthrough field's, a provider object's) as the type
+/// discovery declared for it: providers such as HubSpot send every value as
+/// text.
 fn typed(value: Value, json_type: &str) -> Value {
     let Value::String(text) = &value else {
         return value;

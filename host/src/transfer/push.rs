@@ -297,7 +297,7 @@ fn stage_item_error(
     error: Failure,
 ) -> Result<(), StepError> {
     t.transfer_errors = true;
-    let integration = step.manifest.integration(step.integration);
+    let integration = step.session.integration(step.manifest, step.integration);
     let mut record = ErrorRecord::new(
         step.db,
         NewError {
@@ -308,6 +308,7 @@ fn stage_item_error(
             message: error.message,
             provider_info: provider_info(step.manifest, step.public_url),
             integration_info: integration
+                .as_ref()
                 .map_or(Value::Null, |i| integration_info(i, t.method.direction())),
             index: Some(index),
             internal_id: item.internal_id.clone(),
@@ -393,7 +394,6 @@ async fn run_ops(
         }
         return Ok(outcomes);
     };
-    let common_type = schema.endgrate_type.clone();
     let provider = &step.manifest.display_name;
     // Journal entries decided before anything is sent: kept, not flushed
     // (losing them only costs the lookups again).
@@ -465,8 +465,7 @@ async fn run_ops(
         .filter(|&i| matches!(planned[i].2, Plan::Lookup | Plan::Reconcile))
         .collect();
     let records: Vec<&Value> = asking.iter().map(|&i| &planned[i].1).collect();
-    let lookups =
-        reconcile::find_existing(step, common_type.as_deref(), &integration, &records).await?;
+    let lookups = reconcile::find_existing(step, schema, &integration, &records).await?;
     let mut unknown = Vec::new();
     let mut failed_lookup: Option<StepError> = None;
     for (&i, lookup) in asking.iter().zip(lookups) {

@@ -30,7 +30,7 @@ pub fn stage_error(
     let manifest = session.provider().and_then(|p| runtime.manifest(p).ok());
     let integration = manifest.as_ref().and_then(|m| {
         let schema = session.schema(&transfer.endgrate_type)?;
-        m.integration(schema.integration.as_deref()?)
+        session.integration(m, schema.integration.as_deref()?)
     });
     let direction = transfer.method.direction();
     let record = ErrorRecord::new(
@@ -44,7 +44,9 @@ pub fn stage_error(
             provider_info: manifest
                 .as_ref()
                 .map_or(Value::Null, |m| provider_info(m, public_url)),
-            integration_info: integration.map_or(Value::Null, |i| integration_info(i, direction)),
+            integration_info: integration
+                .as_ref()
+                .map_or(Value::Null, |i| integration_info(i, direction)),
             index,
             internal_id,
         },

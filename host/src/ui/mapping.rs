@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::Value;
 
 use super::layout::{Page, Shape, escape};
+use super::samples;
 use super::selection::{current_resource, schema_label};
 use super::steps::{Step, header};
 use crate::cdm::{self, mapping::FieldMapping};
@@ -138,12 +139,20 @@ const BEHAVIOURS: [(UpsertBehaviour, &str); 3] = [
     (UpsertBehaviour::SetIfNotSet, "Set if not set"),
 ];
 
+/// The provider fields a schema may carry beside its own, offered on the
+/// field step, with a value each has on one of the account's records.
+pub struct OfferedFields {
+    pub fields: Vec<ProviderField>,
+    /// By field name; a field no record has a value for has none.
+    pub examples: serde_json::Map<String, Value>,
+}
+
 pub fn page(
     session: &Session,
     manifest: &Manifest,
     steps: &[Step],
     samples: &HashMap<String, BTreeMap<String, String>>,
-    offered: &HashMap<usize, Vec<ProviderField>>,
+    offered: &HashMap<usize, OfferedFields>,
     editing: bool,
     problem: Option<&str>,
 ) -> Page<'static> {
@@ -235,8 +244,8 @@ pub fn page(
                  <div class=\"map-behaviour\"><span class=\"mini-label\" aria-hidden=\"true\">When it exists</span>{behaviour}</div></div>"
             ));
         }
-        if let Some(fields) = offered.get(&i) {
-            body.push_str(&passthrough_choices(i, schema, fields, &provider));
+        if let Some(offer) = offered.get(&i) {
+            body.push_str(&passthrough_choices(i, schema, offer, &provider));
         }
         body.push_str("</fieldset>");
     }
@@ -259,7 +268,7 @@ pub fn page(
 fn passthrough_choices(
     i: usize,
     schema: &SessionSchema,
-    fields: &[ProviderField],
+    offer: &OfferedFields,
     provider: &str,
 ) -> String {
     let mut out = format!(
@@ -267,7 +276,13 @@ fn passthrough_choices(
          <p class=\"choices-head\">More {provider} fields to include</p>\
          <input type=\"hidden\" name=\"passthrough-offered:{i}\" value=\"1\">"
     );
-    for (k, field) in fields.iter().enumerate() {
+    for (k, field) in offer.fields.iter().enumerate() {
+        let example = offer
+            .examples
+            .get(&field.name)
+            .and_then(samples::display)
+            .map(|text| format!(" · e.g. {}", escape(&text)))
+            .unwrap_or_default();
         let on = schema
             .passthrough_choice
             .as_ref()
@@ -280,7 +295,7 @@ fn passthrough_choices(
         out.push_str(&format!(
             "<div class=\"choice\"><label class=\"choice-main\" for=\"passthrough-{i}-{k}\">\
              <input type=\"checkbox\" id=\"passthrough-{i}-{k}\" name=\"passthrough:{i}:{n}\" value=\"on\"{checked}>\
-             <span class=\"choice-text\"><span class=\"choice-name\">{t}</span><span class=\"choice-meta\">{kind} · {n}</span></span></label></div>",
+             <span class=\"choice-text\"><span class=\"choice-name\">{t}</span><span class=\"choice-meta\">{kind} · {n}{example}</span></span></label></div>",
             n = escape(&field.name),
             t = escape(&field.title),
             checked = if on { " checked" } else { "" },

@@ -7,9 +7,10 @@
 use std::collections::HashMap;
 
 use super::layout::{Page, Shape, escape};
-use super::steps::{Step, header, passthrough_candidates};
+use super::steps::{Step, header, passthrough_candidates, passthrough_schema_name};
 use crate::cdm;
 use crate::runtime::manifest::{Integration, Manifest};
+use crate::sessions::discovery::object_schema;
 use crate::sessions::{Session, SessionSchema};
 
 /// The integrations that may serve `schema`: the one of its type first, then
@@ -190,13 +191,13 @@ pub fn page(
     let candidates = passthrough_candidates(session, manifest);
     if !candidates.is_empty() {
         body.push_str(&format!(
-            "<fieldset class=\"choices\"><legend>More from {provider}</legend><p class=\"hint\">Other {provider} objects the app may read as they are.</p>"
+            "<fieldset class=\"choices\"><legend>More from {provider}</legend><p class=\"hint\">Other {provider} objects the app may use, with their own fields.</p>"
         ));
         for (j, c) in candidates.iter().enumerate() {
             let on = session
                 .schemas
                 .iter()
-                .any(|s| s.passthrough && s.enabled && s.name == c.endgrate_type);
+                .any(|s| s.passthrough && s.enabled && s.name == passthrough_schema_name(c));
             body.push_str(&format!(
                 "<div class=\"choice\"><label class=\"choice-main\" for=\"passthrough-{j}\">\
                  <input type=\"checkbox\" id=\"passthrough-{j}\" name=\"passthrough\" value=\"{v}\"{checked}>\
@@ -239,10 +240,7 @@ pub fn apply(
         m
     });
     let one = |k: &str| values.get(k).and_then(|v| v.first().copied());
-    let candidates: Vec<Integration> = passthrough_candidates(session, manifest)
-        .into_iter()
-        .cloned()
-        .collect();
+    let candidates = passthrough_candidates(session, manifest);
     let opts = session.options.clone();
     for (i, schema) in session.schemas.iter_mut().enumerate() {
         if schema.passthrough {
@@ -282,13 +280,22 @@ pub fn apply(
     let wanted: Vec<&str> = values.get("passthrough").cloned().unwrap_or_default();
     for c in &candidates {
         let on = wanted.contains(&c.endgrate_type.as_str());
-        match session
+        let name = passthrough_schema_name(c);
+        let object = session.objects.iter().find(|o| o.name == name).cloned();
+        let existing = session
             .schemas
             .iter_mut()
-            .find(|s| s.passthrough && s.name == c.endgrate_type)
-        {
-            Some(existing) => existing.enabled = on,
-            None if on => session.schemas.push(SessionSchema {
+            .find(|s| s.passthrough && s.name == name);
+        match (existing, object) {
+            (Some(existing), _) => existing.enabled = on,
+            // Every object offered is recorded, chosen or not: one the end
+            // user left out is not added by default later.
+            (None, Some(object)) => {
+                let mut schema = object_schema(&object, &[]);
+                schema.enabled = on;
+                session.schemas.push(schema);
+            }
+            (None, None) if on => session.schemas.push(SessionSchema {
                 name: c.endgrate_type.clone(),
                 endgrate_type: cdm::default_schema(&c.endgrate_type)
                     .map(|_| c.endgrate_type.clone()),
@@ -305,8 +312,9 @@ pub fn apply(
                 passthrough_fields: Vec::new(),
                 passthrough_choice: None,
                 open_resource: false,
+                upsert_keys: Vec::new(),
             }),
-            None => {}
+            (None, None) => {}
         }
     }
     if !session.schemas.iter().any(|s| s.enabled) {

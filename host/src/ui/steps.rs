@@ -3,8 +3,9 @@
 //! every connect card (brand, "Step 2 of 4", the step names).
 
 use super::layout::{brand, escape};
-use crate::runtime::manifest::Manifest;
-use crate::sessions::Session;
+use crate::runtime::manifest::{Integration, Manifest};
+use crate::runtime::types::subject_object;
+use crate::sessions::{ProviderObject, Session};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Step {
@@ -27,27 +28,31 @@ impl Step {
     }
 }
 
-/// Provider integrations a session may add as passthrough schemas: those no
-/// schema of the session is served by.
-pub fn passthrough_candidates<'a>(
-    session: &Session,
-    manifest: &'a Manifest,
-) -> Vec<&'a crate::runtime::manifest::Integration> {
+/// What a session may add as passthrough schemas: the provider integrations
+/// no schema of the session is served by, then the provider objects
+/// discovery found (as integrations whose type is their subject).
+pub fn passthrough_candidates(session: &Session, manifest: &Manifest) -> Vec<Integration> {
     if !session.options.passthrough_schemas {
         return Vec::new();
     }
-    manifest
-        .integrations
-        .iter()
-        .filter(|i| {
-            !session.schemas.iter().any(|s| {
-                !s.passthrough
-                    && (s.integration.as_deref() == Some(i.endgrate_type.as_str())
-                        || s.endgrate_type.as_deref() == Some(i.endgrate_type.as_str())
-                        || s.name == i.endgrate_type)
-            })
+    let integrations = manifest.integrations.iter().filter(|i| {
+        !session.schemas.iter().any(|s| {
+            !s.passthrough
+                && (s.integration.as_deref() == Some(i.endgrate_type.as_str())
+                    || s.endgrate_type.as_deref() == Some(i.endgrate_type.as_str())
+                    || s.name == i.endgrate_type)
         })
+    });
+    integrations
+        .cloned()
+        .chain(session.objects.iter().map(ProviderObject::integration))
         .collect()
+}
+
+/// The name of the passthrough schema a candidate becomes: a provider
+/// object's own name, or the integration's type.
+pub fn passthrough_schema_name(candidate: &Integration) -> &str {
+    subject_object(&candidate.endgrate_type).unwrap_or(&candidate.endgrate_type)
 }
 
 /// The session asks the end user to pick schemas, resources or passthrough objects.

@@ -9,6 +9,7 @@ mod auth;
 mod contract_v0_1;
 mod crash;
 mod credential_changes;
+mod custom_objects;
 mod fairness;
 mod faults;
 mod fuzz;

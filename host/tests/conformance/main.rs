@@ -128,6 +128,28 @@ struct Case {
     /// `types[child]` linked to them (the child type has the [`Link`]).
     parent: usize,
     child: usize,
+    /// The custom object the simulator seeds, for providers that have
+    /// custom objects; `None`: the connector must list no objects.
+    object: Option<ObjectCase>,
+}
+
+/// A provider object discovery lists (a custom object), pulled and pushed
+/// with the provider's own fields.
+struct ObjectCase {
+    /// Its name, as `list-objects` gives it.
+    name: &'static str,
+    /// The simulator's name for its records (`Control::records`).
+    kind: &'static str,
+    /// The provider id of a raw record.
+    id: fn(&Value) -> String,
+    /// A field's value on a raw record, as the provider holds it.
+    value: fn(&Value, &str) -> Option<Value>,
+    /// A field the provider holds one record per value of.
+    unique: &'static str,
+    /// A new record's fields; `n` makes its unique value differ.
+    new_record: fn(u32) -> Value,
+    /// A field an update changes, and its new value.
+    change: (&'static str, &'static str),
 }
 
 /// One common type of a case.
@@ -1102,6 +1124,180 @@ async fn discovery_lists_the_providers_fields(case: &'static Case) {
     }
 }
 
+/// A custom object: listed by discovery with its fields (the unique one
+/// marked), pulled page by page with every record exactly once and each
+/// field's value as the provider holds it, created exactly once per pushed
+/// record, found by its unique field, and updated in place.
+async fn custom_object_pulls_and_pushes_exactly_once(case: &'static Case) {
+    let h = Harness::start(case).await;
+    let objects = h
+        .runtime
+        .list_objects(h.id(), &h.conn, h.credential())
+        .await
+        .unwrap_or_else(|e| panic!("listing objects failed: {e}"));
+    let Some(oc) = &case.object else {
+        assert!(
+            objects.is_empty(),
+            "objects listed without any: {objects:?}"
+        );
+        return;
+    };
+    let object = objects
+        .iter()
+        .find(|o| o.name == oc.name)
+        .unwrap_or_else(|| panic!("{} is not listed: {objects:?}", oc.name));
+    assert!(object.custom && object.supports_pull && object.supports_push);
+    let subject = format!("object:{}", oc.name);
+    let fields = h
+        .runtime
+        .list_fields(h.id(), &h.conn, h.credential(), &subject)
+        .await
+        .unwrap_or_else(|e| panic!("{subject}: listing fields failed: {e}"));
+    assert!(
+        fields.iter().any(|f| f.name == oc.unique && f.unique),
+        "{subject}: {} is unique: {fields:?}",
+        oc.unique
+    );
+    let names: Vec<String> = fields.iter().map(|f| f.name.clone()).collect();
+
+    // Every record once, with each field as the provider holds it.
+    let held: BTreeMap<String, Value> = h
+        .control()
+        .records(oc.kind)
+        .unwrap_or_else(|| panic!("the simulator has no {} records", oc.kind))
+        .into_iter()
+        .map(|r| ((oc.id)(&r), r))
+        .collect();
+    assert!(held.len() > h.page_size as usize, "more than one page");
+    let mut pulled: Vec<String> = Vec::new();
+    let mut problems = Vec::new();
+    let mut cursor = None;
+    loop {
+        let request = PullRequest {
+            endgrate_type: subject.clone(),
+            cursor: cursor.clone(),
+            since: None,
+            page_size: h.page_size,
+            params: json!({}),
+            associations: Vec::new(),
+            include_remote: false,
+            passthrough_fields: names.clone(),
+        };
+        let page = retrying(|| h.runtime.pull(h.id(), &h.conn, h.credential(), &request))
+            .await
+            .unwrap_or_else(|e| panic!("{subject}: pull failed: {e}"));
+        for record in &page.records {
+            pulled.push(record.id.clone());
+            let Some(raw) = held.get(&record.id) else {
+                problems.push(format!("{}: not at the provider", record.id));
+                continue;
+            };
+            let data: Map<String, Value> = serde_json::from_str(&record.data).unwrap_or_default();
+            for name in &names {
+                let want = (oc.value)(raw, name);
+                if want.is_some() && data.get(name) != want.as_ref() {
+                    problems.push(format!(
+                        "{}: {name}: expected {want:?}, got {:?}",
+                        record.id,
+                        data.get(name)
+                    ));
+                }
+            }
+        }
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert!(problems.is_empty(), "{subject}: {problems:#?}");
+    let unique: BTreeSet<&String> = pulled.iter().collect();
+    assert_eq!(unique.len(), pulled.len(), "{subject}: a record came twice");
+    assert_eq!(
+        unique,
+        held.keys().collect::<BTreeSet<_>>(),
+        "{subject}: every record"
+    );
+
+    // Two creates make two records, each findable by its unique value.
+    let before = held.len();
+    let items = creates(&[(oc.new_record)(1), (oc.new_record)(2)], &[]);
+    let results = h
+        .runtime
+        .push(h.id(), &h.conn, h.credential(), &subject, &items)
+        .await
+        .unwrap_or_else(|e| panic!("{subject}: push failed: {e}"));
+    let ids: Vec<String> = results
+        .iter()
+        .map(|r| match r {
+            Ok(pushed) if pushed.created => pushed.id.clone(),
+            other => panic!("{subject}: a create failed: {other:?}"),
+        })
+        .collect();
+    let after = h.control().records(oc.kind).unwrap_or_default();
+    assert_eq!(after.len(), before + 2, "{subject}: created exactly once");
+    let key = (oc.new_record)(1)[oc.unique].clone();
+    let created = after
+        .iter()
+        .find(|r| (oc.id)(r) == ids[0])
+        .unwrap_or_else(|| panic!("{subject}: {} is not at the provider", ids[0]));
+    assert_eq!(
+        (oc.value)(created, oc.unique).map(|v| v.as_str().map(str::to_owned)),
+        Some(key.as_str().map(str::to_owned)),
+        "{subject}: the pushed {}",
+        oc.unique
+    );
+    let found = h
+        .runtime
+        .find_matches(
+            h.id(),
+            &h.conn,
+            h.credential(),
+            &subject,
+            &[
+                vec![json!({ oc.unique: key })],
+                vec![json!({ oc.unique: "NOT-THERE-1" })],
+            ],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{subject}: lookup failed: {e}"));
+    assert_eq!(found.len(), 2);
+    assert_eq!(
+        found[0],
+        Ok(Some(ids[0].clone())),
+        "{subject}: found by key"
+    );
+    assert_eq!(
+        found[1],
+        Ok(None),
+        "{subject}: an unknown key finds nothing"
+    );
+
+    // An update changes the record in place.
+    let (field, value) = oc.change;
+    let mut update = creates(&[json!({ field: value })], &[]);
+    update[0].id = Some(ids[0].clone());
+    let results = h
+        .runtime
+        .push(h.id(), &h.conn, h.credential(), &subject, &update)
+        .await
+        .unwrap_or_else(|e| panic!("{subject}: update failed: {e}"));
+    assert!(
+        matches!(&results[0], Ok(p) if !p.created && p.id == ids[0]),
+        "{subject}: {results:?}"
+    );
+    let after_update = h.control().records(oc.kind).unwrap_or_default();
+    assert_eq!(after_update.len(), before + 2, "{subject}: no record added");
+    let changed = after_update
+        .iter()
+        .find(|r| (oc.id)(r) == ids[0])
+        .expect("still there");
+    assert_eq!(
+        (oc.value)(changed, field),
+        Some(json!(value)),
+        "{subject}: the updated {field}"
+    );
+}
+
 async fn incremental_pull(case: &'static Case) {
     let h = Harness::start(case).await;
     let since = since_now();
@@ -1882,6 +2078,11 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn discovery_lists_the_providers_fields() {
                     super::discovery_lists_the_providers_fields(&$case).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn custom_object_pulls_and_pushes_exactly_once() {
+                    super::custom_object_pulls_and_pushes_exactly_once(&$case).await
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

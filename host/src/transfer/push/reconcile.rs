@@ -24,6 +24,7 @@ use serde_json::Value;
 use crate::cdm;
 use crate::runtime::CallError;
 use crate::runtime::types::ConnectorError;
+use crate::sessions::SessionSchema;
 use crate::transfer::{Step, StepError};
 
 /// What the upsert lookup learnt about a record.
@@ -79,22 +80,45 @@ pub fn create(provider: &str, lookup: Option<Lookup>, idempotent_creates: bool) 
     }
 }
 
+/// The keys a record of `schema` is looked up by, most specific first: a
+/// common type's (`crm-contact`: email, then phone, then full name), or a
+/// provider object's unique fields, each alone. None for a schema without a
+/// common type or unique fields.
+pub fn upsert_keys(schema: &SessionSchema, record: &Value) -> Vec<Value> {
+    if schema.object_name().is_some() {
+        return schema
+            .upsert_keys
+            .iter()
+            .filter_map(|field| {
+                let value = record.get(field)?;
+                let present = match value {
+                    Value::Null => false,
+                    Value::String(s) => !s.trim().is_empty(),
+                    _ => true,
+                };
+                present.then(|| serde_json::json!({ field.as_str(): value }))
+            })
+            .collect();
+    }
+    match &schema.endgrate_type {
+        Some(common_type) => cdm::upsert_keys(common_type, record),
+        None => Vec::new(),
+    }
+}
+
 /// The upsert lookups of a batch, in one `find-matches` call per
 /// `max-push-batch` records: for each record, the first provider record
 /// matching its keys, or why its lookup failed (a lookup throttled or cut
 /// off fails alone, so the others' answers are kept).
 pub async fn find_existing(
     step: &Step<'_>,
-    common_type: Option<&str>,
+    schema: &SessionSchema,
     integration: &str,
     records: &[&Value],
 ) -> Result<Vec<Result<Lookup, StepError>>, StepError> {
-    let Some(common_type) = common_type else {
-        return Ok(records.iter().map(|_| Ok(Lookup::Impossible)).collect());
-    };
     let key_sets: Vec<Vec<Value>> = records
         .iter()
-        .map(|record| cdm::upsert_keys(common_type, record))
+        .map(|record| upsert_keys(schema, record))
         .collect();
     let mut lookups: Vec<Result<Lookup, StepError>> =
         key_sets.iter().map(|_| Ok(Lookup::Impossible)).collect();

@@ -265,7 +265,10 @@
             h("dt", { text: "Redirect" }), h("dd", { text: s.options.redirect_url || "—" }),
             h("dt", { text: "Data" }), h("dd", null, h("ul", { class: "tags" }, s.schemas.map(function (x) {
               return h("li", { text: (x.custom ? x.name : typeLabel(x.name)) + (x.enabled ? "" : " (off)") + (x.passthrough ? " (passthrough)" : "") });
-            })))))),
+            }))),
+            h("dt", { text: "Provider objects" }), h("dd", { id: "provider-objects" }, (s.objects || []).length ? h("ul", { class: "tags" }, s.objects.map(function (o) {
+              return h("li", { title: o.name, text: o.label + (o.custom ? " · custom" : "") });
+            })) : "—")))),
           panel("Links for your end user", null, h("div", { class: "panel-body stack" },
             link("Connect page", s.links.connect, "link-connect"),
             link("Re-authentication link", s.links.reauthenticate, "link-reauth"),
@@ -302,7 +305,9 @@
         return h("tr", null, h("td", null, h("span", { class: "primary-text", text: x.custom ? x.name : typeLabel(x.name) }), h("span", { class: "sub", text: x.endgrate_type || "custom" })),
           h("td", { text: x.integration || "—" }),
           h("td", { text: mapping || "Default" }),
-          h("td", null, (x.passthrough_fields || []).length ? h("ul", { class: "tags" }, x.passthrough_fields.map(function (f) {
+          h("td", null, x.object_fields ? h("ul", { class: "tags" }, x.object_fields.map(function (f) {
+            return h("li", { title: f.name + " (" + f.type + ")", text: f.title + (f.read_only ? " · read-only" : "") });
+          })) : (x.passthrough_fields || []).length ? h("ul", { class: "tags" }, x.passthrough_fields.map(function (f) {
             return h("li", { title: f.name + " (" + f.type + ")", text: f.custom ? f.title + " · custom" : f.title });
           })) : "—"));
       }))));

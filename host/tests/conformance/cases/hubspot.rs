@@ -95,4 +95,25 @@ pub static HUBSPOT: Case = Case {
     ],
     parent: 1,
     child: 0,
+    object: Some(ObjectCase {
+        name: "p_projects",
+        kind: "projects",
+        id: id_lower,
+        value: |raw, name| {
+            raw["properties"]
+                .get(name)
+                .filter(|v| !v.is_null())
+                .cloned()
+        },
+        unique: "project_code",
+        new_record: |n| {
+            json!({
+                "project_name": format!("Conformance project {n}"),
+                "project_code": format!("CONF-{n:05}"),
+                "budget": "1250.5",
+                "status": "active",
+            })
+        },
+        change: ("project_name", "Renamed project"),
+    }),
 };

@@ -87,4 +87,6 @@ pub static PIPEDRIVE: Case = Case {
     ],
     parent: 1,
     child: 0,
+    // No custom objects.
+    object: None,
 };

@@ -152,4 +152,6 @@ pub static QUICKBOOKS: Case = Case {
     ],
     parent: 0,
     child: 1,
+    // No custom objects.
+    object: None,
 };

@@ -89,4 +89,20 @@ pub static SALESFORCE: Case = Case {
     ],
     parent: 1,
     child: 0,
+    object: Some(ObjectCase {
+        name: "Project__c",
+        kind: "projects",
+        id: id_upper,
+        value: |raw, name| raw.get(name).filter(|v| !v.is_null()).cloned(),
+        unique: "Project_Code__c",
+        new_record: |n| {
+            json!({
+                "Name": format!("Conformance project {n}"),
+                "Project_Code__c": format!("CONF-{n:05}"),
+                "Budget__c": 1250.5,
+                "Status__c": "Active",
+            })
+        },
+        change: ("Name", "Renamed project"),
+    }),
 };
