@@ -307,6 +307,7 @@ fn lead_schema() -> Value {
             "given_name": { "type": ["string", "null"] },
             "surname": { "type": ["string", "null"] },
             "work_email": { "type": ["string", "null"] },
+            "color": { "type": ["string", "null"] },
         },
     })
 }
@@ -383,6 +384,9 @@ async fn end_user_connects_hubspot_chooses_data_maps_fields_and_pulls_the_mapped
         b.click("select[name='map:0:work_email'] option[value='email_addresses.0.email_address']")
             .await;
         b.click("select[name='upsert:0:work_email'] option[value='do_not_update']")
+            .await;
+        // A field of the app's mapped to a custom field of HubSpot's.
+        b.click("select[name='map:0:color'] option[value='$provider.favorite_color']")
             .await;
         // HubSpot's other contact properties, custom ones marked, all on at
         // first: the end user leaves one out.
@@ -474,7 +478,7 @@ async fn end_user_connects_hubspot_chooses_data_maps_fields_and_pulls_the_mapped
     );
     assert_eq!(
         schemas["crm-contact"]["field_mapping"],
-        json!({ "given_name": "first_name", "surname": "last_name", "work_email": "email_addresses.0.email_address" })
+        json!({ "given_name": "first_name", "surname": "last_name", "work_email": "email_addresses.0.email_address", "color": "$provider.favorite_color" })
     );
     assert_eq!(
         schemas["crm-contact"]["upsert_behaviour"],
@@ -539,13 +543,16 @@ async fn end_user_connects_hubspot_chooses_data_maps_fields_and_pulls_the_mapped
     for row in rows {
         let fields = row["data"].as_object().unwrap();
         assert!(
-            fields.keys().all(
-                |k| ["given_name", "surname", "work_email"].contains(&k.as_str())
-                    || chosen.contains(&k.as_str())
-            ),
+            fields
+                .keys()
+                .all(
+                    |k| ["given_name", "surname", "work_email", "color"].contains(&k.as_str())
+                        || chosen.contains(&k.as_str())
+                ),
             "{row}"
         );
         assert!(fields["favorite_color"].is_string(), "{row}");
+        assert_eq!(fields["color"], fields["favorite_color"], "{row}");
         assert!(fields.get("loyalty_points").is_none(), "{row}");
     }
     assert!(
@@ -554,6 +561,43 @@ async fn end_user_connects_hubspot_chooses_data_maps_fields_and_pulls_the_mapped
             .is_some_and(|e| e.contains('@'))),
         "{data}"
     );
+    // A push writes the mapped field to the custom field.
+    let pushed = env
+        .ok(
+            "POST",
+            "/api/push/transfer",
+            Some(json!({
+                "session_id": session, "endgrate_type": "crm-contact", "synchronous": true,
+                "transfer_data": [{ "data": { "given_name": "Grace", "surname": "Hopper", "work_email": "grace@acme.test", "color": "green" } }],
+            })),
+        )
+        .await;
+    let transfer = pushed["transfer_id"].as_str().unwrap();
+    let results = env
+        .ok(
+            "GET",
+            &format!("/api/push/data?endgrate_type=crm-contact&transfer_id={transfer}"),
+            None,
+        )
+        .await;
+    let id = results["transfer_data"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{results}"));
+    let at_hubspot = env
+        .ok(
+            "GET",
+            &format!(
+                "/api/proxy/{session}/crm/v3/objects/contacts/{id}?properties=favorite_color,email"
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(
+        at_hubspot["properties"]["favorite_color"], "green",
+        "{at_hubspot}"
+    );
+    assert_eq!(at_hubspot["properties"]["email"], "grace@acme.test");
+
     // Companies were switched off by the end user.
     let (status, _) = env
         .call(

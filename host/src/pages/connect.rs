@@ -28,7 +28,7 @@ use crate::sessions::configuration::{configure, queue_configuration_webhook};
 use crate::sessions::discovery::{discover, discover_objects, example_values, unmapped_fields};
 use crate::sessions::grants::{self, PASS_COOKIE};
 use crate::sessions::offering::offered;
-use crate::sessions::{ConnectionState, Session};
+use crate::sessions::{ConnectionState, ProviderField, Session};
 use crate::store::{decode, encode, now_ms};
 use crate::ui::key_form::{self, Rejection};
 use crate::ui::layout::{Page, problem, q, unavailable};
@@ -928,7 +928,7 @@ async fn fields_form(
     problem: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let offered = passthrough_offer(state, session, manifest).await;
+    let offered = offered_with_examples(state, session, manifest).await;
     let examples: HashMap<String, _> = session
         .schemas
         .iter()
@@ -949,51 +949,41 @@ async fn fields_form(
     )
 }
 
-/// With `passthrough_fields`: the provider fields each schema (by index)
-/// could carry beside its own, for the end user to choose among. A schema
-/// whose fields cannot be listed offers none.
-async fn passthrough_offer(
+/// The provider fields each schema (by index) may carry beside its own
+/// (`passthrough_fields`) or map a custom field to, as the connector's
+/// discovery lists them. A schema whose fields cannot be listed offers none.
+async fn provider_fields_offered(
     state: &AppState,
     session: &Session,
     manifest: &Manifest,
-) -> HashMap<usize, OfferedFields> {
+) -> HashMap<usize, Vec<ProviderField>> {
     let mut offered = HashMap::new();
-    let connection = session.pending.as_ref().or(session.connection.as_ref());
-    let Some(connection) = connection.filter(|_| session.options.passthrough_fields) else {
+    let Some(connection) = session.pending.as_ref().or(session.connection.as_ref()) else {
         return offered;
     };
     for (i, schema) in session.schemas.iter().enumerate() {
-        if !schema.enabled || schema.passthrough {
-            continue;
-        }
-        let wanted = schema
+        let wanted = schema.enabled
+            && !schema.passthrough
+            && (session.options.passthrough_fields || schema.custom);
+        let integration = schema
             .integration
             .as_deref()
             .or(schema.endgrate_type.as_deref())
             .unwrap_or(&schema.name);
-        let Some(integration) = manifest.integration(wanted) else {
+        if !wanted || manifest.integration(integration).is_none() {
             continue;
-        };
+        }
         match unmapped_fields(
             &state.runtime,
             &state.credentials,
             &session.id,
             connection,
-            &integration.endgrate_type,
+            integration,
         )
         .await
         {
             Ok(fields) if !fields.is_empty() => {
-                let examples = example_values(
-                    &state.runtime,
-                    &state.credentials,
-                    &session.id,
-                    connection,
-                    &integration.endgrate_type,
-                    &fields,
-                )
-                .await;
-                offered.insert(i, OfferedFields { fields, examples });
+                offered.insert(i, fields);
             }
             Ok(_) => {}
             Err(err) => {
@@ -1002,6 +992,40 @@ async fn passthrough_offer(
         }
     }
     offered
+}
+
+/// [`provider_fields_offered`], each with a value one of the account's
+/// records has, for the field step.
+async fn offered_with_examples(
+    state: &AppState,
+    session: &Session,
+    manifest: &Manifest,
+) -> HashMap<usize, OfferedFields> {
+    let mut out = HashMap::new();
+    let Some(connection) = session.pending.as_ref().or(session.connection.as_ref()) else {
+        return out;
+    };
+    for (i, fields) in provider_fields_offered(state, session, manifest).await {
+        let Some(schema) = session.schemas.get(i) else {
+            continue;
+        };
+        let integration = schema
+            .integration
+            .as_deref()
+            .or(schema.endgrate_type.as_deref())
+            .unwrap_or(&schema.name);
+        let examples = example_values(
+            &state.runtime,
+            &state.credentials,
+            &session.id,
+            connection,
+            integration,
+            &fields,
+        )
+        .await;
+        out.insert(i, OfferedFields { fields, examples });
+    }
+    out
 }
 
 /// `POST /session/fields` (form): the mapping, then the session is configured.
@@ -1014,7 +1038,8 @@ pub async fn fields_submit(
         Ok(x) => x,
         Err(page) => return *page,
     };
-    if let Err(problem) = mapping::apply(&mut session, &manifest, &form) {
+    let offered = provider_fields_offered(&state, &session, &manifest).await;
+    if let Err(problem) = mapping::apply(&mut session, &manifest, &form, &offered) {
         return fields_form(
             &state,
             &session,

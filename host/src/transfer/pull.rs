@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use super::writes::{TreeId, Writes};
 use super::{Hook, Progress, Step, StepError, Transfer, stage_error, stage_webhook, webhook};
 use crate::cdm::filter::Filter;
+use crate::cdm::mapping::{FieldMapping, PROVIDER_FIELDS};
 use crate::errors::ErrorType;
 use crate::runtime::types::{Page, PullRequest, PulledRecord};
 use crate::sessions::{Session, SessionSchema};
@@ -81,7 +82,8 @@ pub async fn fetch(step: &Step<'_>, t: &mut Transfer) -> Result<Page, StepError>
 }
 
 /// The provider fields a pull asks the connector for by name: a provider
-/// object's own fields, or a schema's passthrough fields.
+/// object's own fields, or a schema's passthrough fields and the provider
+/// fields its mapping reads.
 fn fields_asked(schema: &SessionSchema) -> Vec<String> {
     if schema.object_name().is_some() {
         return schema
@@ -90,11 +92,48 @@ fn fields_asked(schema: &SessionSchema) -> Vec<String> {
             .map(str::to_owned)
             .collect();
     }
-    schema
+    let mut asked: Vec<String> = schema
         .passthrough_fields
         .iter()
         .map(|f| f.name.clone())
-        .collect()
+        .collect();
+    if let (true, Some(mapping)) = (schema.custom, &schema.mapping) {
+        for name in mapping.provider_fields() {
+            if !asked.iter().any(|a| a == name) {
+                asked.push(name.to_owned());
+            }
+        }
+    }
+    asked
+}
+
+/// Gives the custom fields a mapping reads from provider fields the type
+/// the custom schema declares for them (providers such as HubSpot send
+/// text).
+fn type_provider_mapped(custom: &mut Value, mapping: &FieldMapping, schema: &Value) {
+    let Value::Object(members) = custom else {
+        return;
+    };
+    for (field, path) in &mapping.0 {
+        if !path.starts_with(PROVIDER_FIELDS) {
+            continue;
+        }
+        let declared = match schema
+            .get("properties")
+            .and_then(|p| p.get(field))
+            .and_then(|p| p.get("type"))
+        {
+            Some(Value::String(t)) => Some(t.as_str()),
+            Some(Value::Array(types)) => types
+                .iter()
+                .filter_map(Value::as_str)
+                .find(|t| *t != "null"),
+            _ => None,
+        };
+        if let (Some(json_type), Some(value)) = (declared, members.get_mut(field)) {
+            *value = typed(value.take(), json_type);
+        }
+    }
 }
 
 /// Stages `page`'s records and `t`'s next checkpoint as one set of writes.
@@ -179,9 +218,19 @@ pub fn stage(
             continue;
         }
         let data = match data {
-            Data::Tree(parsed) => {
+            Data::Tree(mut parsed) => {
                 let mut shaped = match custom_mapping {
-                    Some(mapping) => mapping.to_custom(&parsed),
+                    Some(mapping) => {
+                        // Custom fields mapped to provider fields read them
+                        // from beside the common record.
+                        if let (Some(values), Value::Object(members)) = (&passthrough, &mut parsed)
+                        {
+                            members.insert(PROVIDER_FIELDS.into(), Value::Object(values.clone()));
+                        }
+                        let mut custom = mapping.to_custom(&parsed);
+                        type_provider_mapped(&mut custom, mapping, &step.schema.schema);
+                        custom
+                    }
                     None => parsed,
                 };
                 if let (Some(types), Value::Object(members)) = (&object_types, &mut shaped) {
@@ -192,19 +241,21 @@ pub fn stage(
                     }
                 }
                 // Passthrough fields sit beside the schema's own, which win
-                // a clash of names.
+                // a clash of names. Provider fields asked for a mapping only
+                // are not among them.
                 if let (Some(fields), Value::Object(members)) = (passthrough, &mut shaped) {
                     for (name, value) in fields {
-                        let declared = step
+                        let Some(declared) = step
                             .schema
                             .passthrough_fields
                             .iter()
-                            .find(|f| f.name == name);
-                        let value = match declared {
-                            Some(field) => typed(value, &field.json_type),
-                            None => value,
+                            .find(|f| f.name == name)
+                        else {
+                            continue;
                         };
-                        members.entry(name).or_insert(value);
+                        members
+                            .entry(name)
+                            .or_insert_with(|| typed(value, &declared.json_type));
                     }
                 }
                 if let Some(filter) = &filter

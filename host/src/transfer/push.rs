@@ -24,6 +24,7 @@ mod reconcile;
 
 use super::writes::{TreeId, Writes};
 use super::{Hook, Progress, Step, StepError, Transfer, stage_webhook, webhook};
+use crate::cdm::mapping::PROVIDER_FIELDS;
 use crate::errors::{ErrorRecord, ErrorType, NewError};
 use crate::runtime::types::{ConnectorError, PushItem};
 use crate::sessions::configuration::{integration_info, provider_info};
@@ -690,19 +691,21 @@ fn from_common(schema: &SessionSchema, data: Value) -> Value {
     }
 }
 
-/// An item's record without the session's passthrough fields, and those
-/// fields' values (by the provider's names) when it has any.
+/// An item's record without the session's passthrough fields and the
+/// provider fields its mapping wrote (under [`PROVIDER_FIELDS`]), and those
+/// values by the provider's names when it has any.
 fn split_passthrough(record: &Value, fields: &[ProviderField]) -> (Value, Option<Value>) {
     let Value::Object(members) = record else {
         return (record.clone(), None);
     };
-    if fields.is_empty() {
-        return (record.clone(), None);
-    }
     let mut common = serde_json::Map::new();
     let mut passthrough = serde_json::Map::new();
     for (name, value) in members {
-        if fields.iter().any(|f| &f.name == name) {
+        if name == PROVIDER_FIELDS {
+            if let Value::Object(mapped) = value {
+                passthrough.extend(mapped.clone());
+            }
+        } else if fields.iter().any(|f| &f.name == name) {
             passthrough.insert(name.clone(), value.clone());
         } else {
             common.insert(name.clone(), value.clone());
@@ -736,6 +739,15 @@ mod tests {
         assert_eq!(
             split_passthrough(&record, &[field("other")]),
             (record.clone(), None)
+        );
+        // Values a mapping wrote to provider fields go the same way.
+        let mapped = json!({ "first_name": "Ada", "$provider": { "favorite_color": "blue" } });
+        assert_eq!(
+            split_passthrough(&mapped, &[]),
+            (
+                json!({ "first_name": "Ada" }),
+                Some(json!({ "favorite_color": "blue" }))
+            )
         );
     }
     use crate::store::decode;

@@ -13,7 +13,8 @@ use super::layout::{Page, Shape, escape};
 use super::samples;
 use super::selection::{current_resource, schema_label};
 use super::steps::{Step, header};
-use crate::cdm::{self, mapping::FieldMapping};
+use crate::cdm;
+use crate::cdm::mapping::{FieldMapping, provider_path};
 use crate::runtime::manifest::Manifest;
 use crate::sessions::{ProviderField, Session, SessionSchema, UpsertBehaviour};
 
@@ -218,6 +219,26 @@ pub fn page(
                         l = escape(&t.label),
                     ));
                 }
+                // The provider's own fields (custom ones above all), which
+                // the common model does not carry.
+                if let Some(offer) = offered.get(&i) {
+                    select.push_str(&format!("<optgroup label=\"More {provider} fields\">"));
+                    for f in &offer.fields {
+                        let path = provider_path(&f.name);
+                        select.push_str(&format!(
+                            "<option value=\"{p}\"{sel}>{l}{c}</option>",
+                            p = escape(&path),
+                            sel = if current == Some(&path) {
+                                " selected"
+                            } else {
+                                ""
+                            },
+                            l = escape(&f.title),
+                            c = if f.custom { " (custom)" } else { "" },
+                        ));
+                    }
+                    select.push_str("</optgroup>");
+                }
                 select.push_str("</select>");
                 select
             } else {
@@ -244,7 +265,10 @@ pub fn page(
                  <div class=\"map-behaviour\"><span class=\"mini-label\" aria-hidden=\"true\">When it exists</span>{behaviour}</div></div>"
             ));
         }
-        if let Some(offer) = offered.get(&i) {
+        if let Some(offer) = offered
+            .get(&i)
+            .filter(|_| session.options.passthrough_fields)
+        {
             body.push_str(&passthrough_choices(i, schema, offer, &provider));
         }
         body.push_str("</fieldset>");
@@ -310,6 +334,7 @@ pub fn apply(
     session: &mut Session,
     manifest: &Manifest,
     form: &[(String, String)],
+    offered: &HashMap<usize, Vec<ProviderField>>,
 ) -> Result<(), String> {
     let values: HashMap<&str, &str> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut updates = Vec::new();
@@ -329,9 +354,16 @@ pub fn apply(
             }
         }
         let mapping = if schema.custom {
-            let allowed: Vec<String> = common_schema(schema, manifest)
+            let mut allowed: Vec<String> = common_schema(schema, manifest)
                 .map(|c| targets(c).into_iter().map(|t| t.path).collect())
                 .unwrap_or_default();
+            allowed.extend(
+                offered
+                    .get(&i)
+                    .into_iter()
+                    .flatten()
+                    .map(|f| provider_path(&f.name)),
+            );
             let mut m = BTreeMap::new();
             for field in &fields {
                 match values.get(format!("map:{i}:{field}").as_str()).copied() {
