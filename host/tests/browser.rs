@@ -833,6 +833,7 @@ async fn statistics_page_and_dashboard_follow_a_running_transfer_and_upload_a_co
             "schema": [{ "endgrate_type": "crm-contact" }, { "endgrate_type": "crm-company" }],
             "statistics": true,
             "passthrough_fields": true,
+            "passthrough_schemas": true,
         }))
         .await;
     env.ok(
@@ -945,6 +946,9 @@ async fn statistics_page_and_dashboard_follow_a_running_transfer_and_upload_a_co
         // The provider fields discovered for it, the portal's custom ones included.
         b.wait_for_text("#view", "Favorite color · custom").await;
         b.wait_for_text("#view", "Account tier · custom").await;
+        // And the portal's custom object, shared with its fields.
+        b.wait_for_text("#provider-objects", "Project · custom").await;
+        b.wait_for_text("#view", "Project code").await;
         let link = b
             .eval(
                 "return document.getElementById('link-reauth').value;",

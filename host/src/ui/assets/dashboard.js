@@ -302,7 +302,7 @@
           var b = (x.upsert_behaviour || {})[k];
           return k + " → " + x.field_mapping[k] + (b ? " (" + b.replace(/_/g, " ") + ")" : "");
         }).join(", ") : Object.keys(x.upsert_behaviour || {}).map(function (k) { return k + ": " + x.upsert_behaviour[k].replace(/_/g, " "); }).join(", ");
-        return h("tr", null, h("td", null, h("span", { class: "primary-text", text: x.custom ? x.name : typeLabel(x.name) }), h("span", { class: "sub", text: x.endgrate_type || "custom" })),
+        return h("tr", null, h("td", null, h("span", { class: "primary-text", text: x.custom ? x.name : typeLabel(x.name) }), h("span", { class: "sub", text: x.object ? "provider object" : (x.endgrate_type || "custom") })),
           h("td", { text: x.integration || "—" }),
           h("td", { text: mapping || "Default" }),
           h("td", null, x.object_fields ? h("ul", { class: "tags" }, x.object_fields.map(function (f) {
