@@ -33,3 +33,4 @@ pub mod transfer;
 pub mod ui;
 pub mod webhooks;
 pub mod wire;
+pub mod work;

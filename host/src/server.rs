@@ -28,6 +28,7 @@ use crate::sessions::{self, Sessions};
 use crate::store::{Db, StoreError, recovery};
 use crate::transfer::{TransferConfig, Transfers};
 use crate::webhooks::delivery::{self, Doorbell, WebhookConfig};
+use crate::work::WorkRuntime;
 
 /// Sessions one account may have unless configured otherwise.
 pub const DEFAULT_MAX_SESSIONS_PER_ACCOUNT: usize = 100_000;
@@ -107,6 +108,8 @@ pub enum StartError {
     AdminKey(#[from] AdminKeyError),
     #[error(transparent)]
     Runtime(#[from] crate::runtime::StartError),
+    #[error("the runtime for transfer work could not start: {0}")]
+    Work(std::io::Error),
     #[error(transparent)]
     EncryptionKey(#[from] KeyError),
     #[error("could not watch the connectors directory: {0}")]
@@ -131,6 +134,8 @@ pub struct RunningHost {
     served: tokio::task::JoinHandle<std::io::Result<()>>,
     background: Vec<tokio::task::JoinHandle<()>>,
     _watch: DirectoryWatch,
+    /// Where transfers run; stopped last.
+    work: WorkRuntime,
 }
 
 /// Why [`RunningHost::wait`] returned.
@@ -155,6 +160,7 @@ impl RunningHost {
         let RunningHost {
             served,
             _watch,
+            work,
             shutdown,
             background,
             state,
@@ -163,12 +169,14 @@ impl RunningHost {
         } = self;
         let _keep_background = background;
         let _keep_shutdown_sender = shutdown;
-        tokio::select! {
+        let stopped = tokio::select! {
             served = served => served
                 .unwrap_or_else(|e| Err(std::io::Error::other(e)))
                 .map(|()| Stopped::Served),
             () = recovery::writable_again(&state.db, &data_dir) => Ok(Stopped::StorageRecovered),
-        }
+        };
+        work.stop(Duration::from_secs(10)).await;
+        stopped
     }
 
     /// Stops accepting connections, finishes requests in flight and stops
@@ -186,6 +194,8 @@ impl RunningHost {
         for task in self.background.drain(..) {
             let _ = task.await;
         }
+        let work = std::mem::replace(&mut self.work, WorkRuntime::stopped());
+        work.stop(Duration::from_secs(10)).await;
         served
     }
 }
@@ -253,7 +263,13 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
         .unwrap_or_else(|| format!("http://{addr}"))
         .trim_end_matches('/')
         .to_owned();
-    let (transfers, dispatcher) = Transfers::start(
+    let work = WorkRuntime::start().map_err(StartError::Work)?;
+    let Some(work_handle) = work.handle() else {
+        return Err(StartError::Work(std::io::Error::other("no work runtime")));
+    };
+    // Transfers run on the work runtime, apart from the API's.
+    let entered = work_handle.enter();
+    let started = Transfers::start(
         db.clone(),
         runtime.clone(),
         sessions.clone(),
@@ -261,7 +277,9 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
         doorbell.clone(),
         config.transfers.clone(),
         public_url.clone(),
-    )?;
+    );
+    drop(entered);
+    let (transfers, dispatcher) = started?;
     background.push(dispatcher);
 
     let state = AppState {
@@ -311,5 +329,6 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
         served,
         background,
         _watch: watch,
+        work,
     })
 }

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::page_meta;
@@ -15,8 +14,9 @@ use crate::cdm::{self, Validator, filter::Filter};
 use crate::http::input::{Body, Caller, QueryParams};
 use crate::http::{ApiError, AppState};
 use crate::sessions::{Session, SessionSchema, Webhooks};
-use crate::store::{decode, encode, new_id, now_ms, seq_key};
+use crate::store::{encode, new_id, now_ms, seq_key};
 use crate::transfer::push::ItemIn;
+use crate::transfer::records;
 use crate::transfer::writes::{TreeId, Writes};
 use crate::transfer::{Checkpoint, Method, Stats, Status, Transfer};
 
@@ -438,7 +438,7 @@ async fn data(
     caller: Caller,
     query: QueryParams,
     method: Method,
-) -> Result<Json<DataPage>, ApiError> {
+) -> Result<DataPage, ApiError> {
     let transfer_id = query.required("transfer_id")?;
     let endgrate_type = query.required("endgrate_type")?;
     let (limit, offset) = query.page(250, 10_000)?;
@@ -470,51 +470,55 @@ async fn data(
         ));
     }
     let total = transfer.checkpoint.written as usize;
-    let mut rows = Vec::with_capacity(limit.min(total.saturating_sub(offset)));
-    let start = seq_key(&transfer.id, offset as u64);
-    let end = seq_key(&transfer.id, (offset + limit) as u64);
-    // Rows are stored as JSON and go out as they are, never parsed into a tree.
-    for value in state.db.trees.records.range(start..end).values() {
-        rows.push(
-            decode::<Box<RawValue>>(&value.map_err(ApiError::storage)?)
-                .map_err(ApiError::storage)?,
-        );
-    }
     let path = format!("/api/{}/data", method.as_str());
-    Ok(Json(DataPage {
-        success: true,
-        meta: page_meta(
-            &state,
-            &path,
-            &[
-                ("endgrate_type", endgrate_type),
-                ("transfer_id", transfer_id),
-            ],
-            total,
-            offset,
-            limit,
-        ),
-        transfer_data: rows,
-        transfer_errors: transfer.transfer_errors || transfer.status == Status::Failed,
-    }))
+    let meta = page_meta(
+        &state,
+        &path,
+        &[
+            ("endgrate_type", endgrate_type),
+            ("transfer_id", transfer_id),
+        ],
+        total,
+        offset,
+        limit,
+    );
+    // The stored rows go out as the bytes they are, never parsed.
+    let mut body = Vec::with_capacity(256 + limit.min(total) * 512);
+    body.extend_from_slice(b"{\"success\":true,\"meta\":");
+    body.extend_from_slice(meta.to_string().as_bytes());
+    body.extend_from_slice(b",\"transfer_data\":[");
+    records::read_into(
+        &state.db.trees.records,
+        &transfer.id,
+        offset as u64,
+        limit as u64,
+        &mut body,
+    )
+    .map_err(ApiError::storage)?;
+    let errors = transfer.transfer_errors || transfer.status == Status::Failed;
+    body.extend_from_slice(format!("],\"transfer_errors\":{errors}}}").as_bytes());
+    Ok(DataPage(body))
 }
 
-/// A page of `GET /api/{pull,push}/data`. Typed rather than a `json!` tree,
-/// so the stored rows are written out as they are: putting a `RawValue` into
-/// a `serde_json::Value` parses it.
-#[derive(serde::Serialize)]
-pub struct DataPage {
-    success: bool,
-    meta: Value,
-    transfer_data: Vec<Box<RawValue>>,
-    transfer_errors: bool,
+/// A page of `GET /api/{pull,push}/data`: `{"success", "meta",
+/// "transfer_data", "transfer_errors"}`, its rows copied from storage.
+pub struct DataPage(Vec<u8>);
+
+impl axum::response::IntoResponse for DataPage {
+    fn into_response(self) -> axum::response::Response {
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            self.0,
+        )
+            .into_response()
+    }
 }
 
 pub async fn pull_data(
     State(state): State<AppState>,
     caller: Caller,
     query: QueryParams,
-) -> Result<Json<DataPage>, ApiError> {
+) -> Result<DataPage, ApiError> {
     data(state, caller, query, Method::Pull).await
 }
 
@@ -522,7 +526,7 @@ pub async fn push_data(
     State(state): State<AppState>,
     caller: Caller,
     query: QueryParams,
-) -> Result<Json<DataPage>, ApiError> {
+) -> Result<DataPage, ApiError> {
     data(state, caller, query, Method::Push).await
 }
 

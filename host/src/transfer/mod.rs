@@ -20,6 +20,7 @@ pub mod model;
 pub mod pull;
 pub mod push;
 pub mod queue;
+pub mod records;
 pub mod staging;
 pub mod step;
 pub mod writes;
@@ -99,7 +100,8 @@ pub struct Transfers {
     inner: Arc<Dispatcher>,
 }
 impl Transfers {
-    /// Loads the unfinished transfers and starts the dispatcher.
+    /// Loads the unfinished transfers and starts the dispatcher on the
+    /// current runtime (everything it runs is spawned there too).
     pub fn start(
         db: Db,
         runtime: Arc<Runtime>,

@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::records;
 use super::writes::{TreeId, Writes};
 use super::{Hook, Progress, Step, StepError, Transfer, stage_error, stage_webhook, webhook};
 use crate::cdm::filter::Filter;
@@ -19,7 +20,7 @@ use crate::cdm::mapping::{FieldMapping, PROVIDER_FIELDS};
 use crate::errors::ErrorType;
 use crate::runtime::types::{Page, PullRequest, PulledRecord};
 use crate::sessions::{Session, SessionSchema};
-use crate::store::{encode, key, seq_key};
+use crate::store::{encode, key};
 
 /// Asks the connector for the page after `t`'s checkpoint. On the first page
 /// it also settles what the pull asks for (everything, or changes since the
@@ -294,11 +295,11 @@ pub fn stage(
         associations: None,
         deleted: true,
     }));
-    for (i, item) in out.iter().enumerate() {
+    if !out.is_empty() {
         writes.put(
             TreeId::Records,
-            seq_key(&t.id, t.checkpoint.written + i as u64),
-            encode(item),
+            records::page_key(&t.id, t.checkpoint.written),
+            records::page(out.iter().map(encode)),
         );
     }
     if malformed > 0 {

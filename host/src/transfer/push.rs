@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 
 mod reconcile;
 
+use super::records;
 use super::writes::{TreeId, Writes};
 use super::{Hook, Progress, Step, StepError, Transfer, stage_webhook, webhook};
 use crate::cdm::mapping::PROVIDER_FIELDS;
@@ -256,11 +257,11 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
     }
 
     stage_rejected(step, t, &mut writes, &rejected)?;
-    for (offset, result) in results.iter().enumerate() {
+    if !results.is_empty() {
         writes.put(
             TreeId::Records,
-            seq_key(&t.id, (start + offset) as u64),
-            encode(result),
+            records::page_key(&t.id, start as u64),
+            records::page(results.iter().map(encode)),
         );
     }
     let done = end >= total;
