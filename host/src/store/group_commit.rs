@@ -1,86 +1,181 @@
-//! Durability by group commit: one blocking `flush` at a time, each covering
-//! every caller that asked before it started.
+//! Durability by group commit: one flusher thread runs sled's blocking
+//! `flush` whenever someone waits for one, and each flush covers every
+//! caller that asked before it started.
 //!
 //! sled 0.34's own `flush_async` deadlocks when many callers await it at once
 //! (spacejam/sled#1308, unfixed in any release): every sled I/O thread ends up
 //! waiting in `make_stable` for a buffer write that no free thread is left to
-//! perform. Here callers take a ticket after their write; one of them (the
-//! leader) notes the newest ticket, runs sled's blocking `flush` on tokio's
-//! blocking pool, and marks everything up to that ticket durable. Callers whose
-//! ticket a finished flush already covers return without flushing, so 64
-//! concurrent writers cost a handful of fsyncs rather than 64.
+//! perform. Here callers take a ticket after their write and wait until the
+//! flusher publishes a durable ticket at least as new. Nothing is held while
+//! they wait, so a caller on a busy (or low-priority) thread never keeps the
+//! others from their flush, and 64 concurrent writers cost a handful of
+//! fsyncs rather than 64.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use super::StoreError;
 
 pub struct GroupCommit {
-    db: sled::Db,
+    shared: Arc<Shared>,
+    /// What the flusher made durable so far.
+    durable: watch::Receiver<Durable>,
+    flusher: Option<JoinHandle<()>>,
+}
+
+/// What callers and the flusher share.
+struct Shared {
     /// Tickets handed out; a ticket is taken after the caller's write.
     issued: AtomicU64,
-    /// The newest ticket a completed flush covers. Held while flushing, so
-    /// one flush runs at a time.
-    durable: tokio::sync::Mutex<u64>,
+    /// The newest ticket someone waits for, and whether to stop.
+    wanted: Mutex<Wanted>,
+    asked: Condvar,
     /// Set by the first failed flush: sled refuses every write after one
     /// (see [`super::recovery`]).
     failed: AtomicBool,
     failure: Notify,
 }
 
+#[derive(Default)]
+struct Wanted {
+    ticket: u64,
+    stop: bool,
+}
+
+/// The outcome of the latest flush.
+#[derive(Clone, Copy, Default)]
+struct Durable {
+    /// Every write behind a ticket up to this one is on disk.
+    ticket: u64,
+    /// Flushes that failed so far; a caller waiting through one fails.
+    failures: u64,
+}
+
 impl GroupCommit {
-    pub fn new(db: sled::Db) -> Self {
-        GroupCommit {
-            db,
+    pub fn new(db: sled::Db) -> Result<Self, StoreError> {
+        let shared = Arc::new(Shared {
             issued: AtomicU64::new(0),
-            durable: tokio::sync::Mutex::new(0),
+            wanted: Mutex::new(Wanted::default()),
+            asked: Condvar::new(),
             failed: AtomicBool::new(false),
             failure: Notify::new(),
-        }
+        });
+        let (publish, durable) = watch::channel(Durable::default());
+        let flusher = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("switchyard-flush".into())
+                .spawn(move || flusher(&db, &shared, &publish))
+                .map_err(StoreError::Flusher)?
+        };
+        Ok(GroupCommit {
+            shared,
+            durable,
+            flusher: Some(flusher),
+        })
     }
 
     /// Whether a flush has failed since the database was opened.
     pub fn failed(&self) -> bool {
-        self.failed.load(Ordering::SeqCst)
+        self.shared.failed.load(Ordering::SeqCst)
     }
 
     /// Resolves once a flush has failed.
     pub async fn failure(&self) {
         while !self.failed() {
-            self.failure.notified().await;
+            self.shared.failure.notified().await;
         }
     }
 
     /// Waits until everything this caller wrote before calling is on disk.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let ticket = self.issued.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut durable = self.durable.lock().await;
-        if *durable >= ticket {
-            return Ok(());
+        // Failures are counted before the ticket is taken: a flush that
+        // fails after it, covering it or not, fails this caller.
+        let mut durable = self.durable.clone();
+        let failures_before = durable.borrow_and_update().failures;
+        let ticket = self.shared.issued.fetch_add(1, Ordering::SeqCst) + 1;
+        {
+            let mut wanted = self
+                .shared
+                .wanted
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            wanted.ticket = wanted.ticket.max(ticket);
+        }
+        self.shared.asked.notify_one();
+        loop {
+            let now = *durable.borrow_and_update();
+            if now.ticket >= ticket {
+                return Ok(());
+            }
+            if now.failures > failures_before {
+                return Err(StoreError::Corrupt(
+                    "the database could not write to disk".into(),
+                ));
+            }
+            if durable.changed().await.is_err() {
+                return Err(StoreError::Corrupt("the flusher stopped".into()));
+            }
+        }
+    }
+}
+
+impl Drop for GroupCommit {
+    /// Stops the flusher and waits for it, so that the database is free for
+    /// the next host on the same data once this one is gone.
+    fn drop(&mut self) {
+        self.shared
+            .wanted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stop = true;
+        self.shared.asked.notify_one();
+        if let Some(flusher) = self.flusher.take() {
+            let _ = flusher.join();
+        }
+    }
+}
+
+/// The flusher thread: flushes whenever a ticket newer than the last durable
+/// one is wanted, until told to stop.
+fn flusher(db: &sled::Db, shared: &Shared, publish: &watch::Sender<Durable>) {
+    let mut done = 0u64;
+    loop {
+        {
+            let mut wanted = shared.wanted.lock().unwrap_or_else(PoisonError::into_inner);
+            while wanted.ticket <= done && !wanted.stop {
+                wanted = shared
+                    .asked
+                    .wait(wanted)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            if wanted.stop {
+                return;
+            }
         }
         // Every write behind a ticket up to `covers` happened before this
         // flush starts, so the flush makes them durable.
-        let covers = self.issued.load(Ordering::SeqCst);
-        let db = self.db.clone();
-        let flushed = tokio::task::spawn_blocking(move || {
+        let covers = shared.issued.load(Ordering::SeqCst);
+        let flushed = {
             let _gate = super::write_gate::flushing();
             db.flush()
-        })
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("the flush task failed: {e}")))
-        .and_then(|r| r.map_err(StoreError::from));
+        };
         match flushed {
             Ok(_) => {
-                *durable = covers;
-                Ok(())
+                done = covers;
+                publish.send_modify(|d| d.ticket = covers);
             }
             Err(e) => {
-                if !self.failed.swap(true, Ordering::SeqCst) {
+                if !shared.failed.swap(true, Ordering::SeqCst) {
                     tracing::error!(error = %e, "storage failure: writes are refused until the data directory is writable again");
                 }
-                self.failure.notify_one();
-                Err(e)
+                shared.failure.notify_one();
+                // The callers waiting fail; the next one to ask tries again.
+                done = covers;
+                publish.send_modify(|d| d.failures += 1);
             }
         }
     }
@@ -96,7 +191,7 @@ mod tests {
     async fn concurrent_flushes_all_return() {
         let dir = tempfile::tempdir().expect("a temp dir");
         let db = sled::open(dir.path()).expect("sled opens");
-        let commits = std::sync::Arc::new(GroupCommit::new(db.clone()));
+        let commits = std::sync::Arc::new(GroupCommit::new(db.clone()).unwrap());
         let mut writers = tokio::task::JoinSet::new();
         for i in 0u32..400 {
             let (db, commits) = (db.clone(), commits.clone());
@@ -118,5 +213,19 @@ mod tests {
         .expect("every flush returns (no deadlock)");
         assert_eq!(all, 400);
         assert_eq!(db.len(), 400);
+    }
+
+    /// Dropping it lets go of the database: it opens again at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropping_it_releases_the_database() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let db = sled::open(dir.path()).expect("sled opens");
+        let commits = GroupCommit::new(db.clone()).unwrap();
+        db.insert(b"k", b"v").unwrap();
+        commits.flush().await.unwrap();
+        drop(commits);
+        drop(db);
+        let again = sled::open(dir.path()).expect("the database is free");
+        assert_eq!(again.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
     }
 }

@@ -27,6 +27,8 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("a stored record is damaged ({0})")]
     Corrupt(String),
+    #[error("the thread that flushes the database could not start: {0}")]
+    Flusher(std::io::Error),
 }
 
 impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
@@ -128,7 +130,7 @@ impl Db {
             errors: db.open_tree("errors")?,
             outbox: db.open_tree("outbox")?,
         };
-        let commits = Arc::new(group_commit::GroupCommit::new(db.clone()));
+        let commits = Arc::new(group_commit::GroupCommit::new(db.clone())?);
         Ok(Db { db, commits, trees })
     }
 

@@ -40,7 +40,7 @@ pub use model::{Checkpoint, Method, Stats, Status, Transfer};
 use queue::Scheduler;
 pub use staging::{Hook, stage_error, stage_webhook, webhook};
 pub use step::{Decision, Progress, RetryPolicy, Step, StepError, classify};
-use writes::{CommitError, TreeId, Writes, commit};
+use writes::{CommitError, TreeId, Writes, commit_in_background};
 
 #[derive(Debug, Clone)]
 pub struct TransferConfig {
@@ -136,10 +136,15 @@ impl Transfers {
     /// items) in one transaction, durably, then schedules it.
     pub async fn enqueue(&self, transfer: &Transfer, mut extra: Writes) -> Result<(), StoreError> {
         stage_new(&mut extra, transfer);
-        commit(&self.inner.db, &transfer.id, None, &extra).map_err(|e| match e {
-            CommitError::Store(e) => e,
-            CommitError::LeaseLost => StoreError::Corrupt("unexpected lease check".into()),
-        })?;
+        // Off the async workers: the transaction waits at the write gate
+        // while a flush runs, and other requests must go on meanwhile.
+        commit_in_background(&self.inner.db, &transfer.id, None, extra)
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("the commit task failed: {e}")))?
+            .map_err(|e| match e {
+                CommitError::Store(e) => e,
+                CommitError::LeaseLost => StoreError::Corrupt("unexpected lease check".into()),
+            })?;
         self.inner.db.flush().await?;
         self.inner.doorbell.ring();
         self.inner
