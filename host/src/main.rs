@@ -153,6 +153,9 @@ struct ServeArgs {
     /// --api-requests-per-second].
     #[arg(long)]
     api_request_burst: Option<u32>,
+    /// Memory the database may keep as its cache, in MiB.
+    #[arg(long, default_value_t = switchyard::store::DEFAULT_CACHE_MIB)]
+    cache_mib: u64,
     /// Sessions one account may have; creating more answers 429 until some
     /// are deleted (or expire). 0 for no limit.
     #[arg(long, default_value_t = switchyard::server::DEFAULT_MAX_SESSIONS_PER_ACCOUNT)]
@@ -269,6 +272,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.account_rate.burst = burst;
     }
     config.max_sessions_per_account = args.max_sessions_per_account;
+    config.cache_bytes = args.cache_mib.max(1) << 20;
     if args.allow_private_webhooks {
         config.webhooks.address_policy = AddressPolicy::allow_private();
     }

@@ -52,6 +52,8 @@ pub struct HostConfig {
     pub session_ttl: Duration,
     pub synchronous_cap: Duration,
     pub sweep_interval: Duration,
+    /// The database's page cache, in bytes.
+    pub cache_bytes: u64,
     pub transfers: TransferConfig,
     pub webhooks: WebhookConfig,
     /// Header read timeout and connection cap.
@@ -83,6 +85,7 @@ impl HostConfig {
             session_ttl: sessions::DEFAULT_TTL,
             synchronous_cap: Duration::from_secs(300),
             sweep_interval: Duration::from_secs(60),
+            cache_bytes: crate::store::DEFAULT_CACHE_MIB << 20,
             transfers: TransferConfig::default(),
             webhooks: WebhookConfig::default(),
             connections: ConnectionLimits::default(),
@@ -211,7 +214,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
     };
     data_dir::create_private(&config.data_dir).map_err(directory_error(&config.data_dir))?;
     std::fs::create_dir_all(&connectors_dir).map_err(directory_error(&connectors_dir))?;
-    let db = Db::open(&config.data_dir.join("db"))?;
+    let db = Db::open_with_cache(&config.data_dir.join("db"), config.cache_bytes)?;
     let (admin_key, provisioned) = AdminKey::provision(&db, config.admin_key.as_deref()).await?;
 
     let runtime = Runtime::new(RuntimeConfig {

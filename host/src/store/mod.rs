@@ -97,11 +97,22 @@ pub struct Db {
 /// Keys of the `meta` tree.
 const ADMIN_KEY_HASH: &[u8] = b"admin_key_sha256";
 
+/// How much memory the database keeps as its cache of pages by default
+/// (sled's own default is 1 GiB, most of a small machine's memory).
+pub const DEFAULT_CACHE_MIB: u64 = 128;
+
 impl Db {
-    /// Opens (or creates) the database. Only one process may hold it.
+    /// Opens (or creates) the database with the default cache. Only one
+    /// process may hold it.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(dir, DEFAULT_CACHE_MIB << 20)
+    }
+
+    /// [`Db::open`] with a cache of at most `cache_bytes`.
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(dir)
+            .cache_capacity(cache_bytes)
             .open()
             .map_err(|source| StoreError::Open {
                 path: dir.display().to_string(),
