@@ -153,6 +153,11 @@ struct ServeArgs {
     /// --api-requests-per-second].
     #[arg(long)]
     api_request_burst: Option<u32>,
+    /// Days the records of a finished transfer (pulled records, push
+    /// results) are kept; then `GET /api/{pull,push}/data` answers 410. 0
+    /// keeps them as long as their session.
+    #[arg(long, default_value_t = 30)]
+    records_retention_days: u64,
     /// Memory the database may keep as its cache, in MiB.
     #[arg(long, default_value_t = switchyard::store::DEFAULT_CACHE_MIB)]
     cache_mib: u64,
@@ -273,6 +278,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     config.max_sessions_per_account = args.max_sessions_per_account;
     config.cache_bytes = args.cache_mib.max(1) << 20;
+    config.records_retention = (args.records_retention_days > 0)
+        .then(|| Duration::from_secs(args.records_retention_days * 24 * 3600));
     if args.allow_private_webhooks {
         config.webhooks.address_policy = AddressPolicy::allow_private();
     }

@@ -33,6 +33,11 @@ use crate::work::WorkRuntime;
 /// Sessions one account may have unless configured otherwise.
 pub const DEFAULT_MAX_SESSIONS_PER_ACCOUNT: usize = 100_000;
 
+/// How long the records of a finished transfer are kept, unless configured
+/// otherwise: long enough for any app to read them, short enough that
+/// continuous pulls do not grow storage forever.
+pub const DEFAULT_RECORDS_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
 #[derive(Debug, Clone)]
 pub struct HostConfig {
     pub listen: SocketAddr,
@@ -54,6 +59,9 @@ pub struct HostConfig {
     pub sweep_interval: Duration,
     /// The database's page cache, in bytes.
     pub cache_bytes: u64,
+    /// How long the records of a finished transfer are kept; `None`: as
+    /// long as its session.
+    pub records_retention: Option<Duration>,
     pub transfers: TransferConfig,
     pub webhooks: WebhookConfig,
     /// Header read timeout and connection cap.
@@ -86,6 +94,7 @@ impl HostConfig {
             synchronous_cap: Duration::from_secs(300),
             sweep_interval: Duration::from_secs(60),
             cache_bytes: crate::store::DEFAULT_CACHE_MIB << 20,
+            records_retention: Some(DEFAULT_RECORDS_RETENTION),
             transfers: TransferConfig::default(),
             webhooks: WebhookConfig::default(),
             connections: ConnectionLimits::default(),
@@ -248,7 +257,11 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
             config.webhooks.clone(),
             doorbell.clone(),
         ),
-        sessions::sweeper::spawn(sessions.clone(), config.sweep_interval),
+        sessions::sweeper::spawn(
+            sessions.clone(),
+            config.sweep_interval,
+            config.records_retention,
+        ),
     ];
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -111,6 +111,7 @@ fn new_transfer(
         stats: Stats::default(),
         attempts: 0,
         transfer_errors: false,
+        records_expired_ms: None,
     }
 }
 
@@ -467,6 +468,13 @@ async fn data(
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "The transfer has not completed yet: poll again later, pass `synchronous: true`, or use a completed webhook.",
+        ));
+    }
+    if transfer.records_expired_ms.is_some() {
+        return Err(ApiError::field(
+            StatusCode::GONE,
+            "transfer_id",
+            "This transfer's records were deleted at the end of the retention period (--records-retention-days): run the transfer again.",
         ));
     }
     let total = transfer.checkpoint.written as usize;

@@ -247,6 +247,55 @@ impl Sessions {
     }
 }
 
+impl Sessions {
+    /// Deletes the records (pulled records, push results, push journals) of
+    /// every transfer that finished more than `retention` before `now_ms`,
+    /// and marks it so (`records_expired_ms`); how many. The transfer itself,
+    /// its statistics and the session's id mappings and sync state stay.
+    pub async fn expire_records(
+        &self,
+        now_ms: u64,
+        retention: Duration,
+    ) -> Result<usize, StoreError> {
+        let t = &self.db.trees;
+        let due = now_ms.saturating_sub(retention.as_millis() as u64);
+        let mut expired = 0;
+        for entry in t.transfers.iter() {
+            let (key, value) = entry?;
+            // Read as JSON rather than as a `Transfer`: only two members
+            // matter here, and the rest is written back as it was.
+            let mut transfer: serde_json::Value = decode(&value)?;
+            let finished = transfer
+                .get("finished_ms")
+                .and_then(serde_json::Value::as_u64);
+            let already = transfer
+                .get("records_expired_ms")
+                .is_some_and(|v| !v.is_null());
+            if already || finished.is_none_or(|f| f > due) {
+                continue;
+            }
+            let id = String::from_utf8_lossy(&key).into_owned();
+            remove_prefix(&t.records, &id)?;
+            remove_prefix(&t.push_items, &id)?;
+            remove_prefix(&t.push_ops, &id)?;
+            transfer["records_expired_ms"] = now_ms.into();
+            // Only the write that marks it gives its records back, so a
+            // session deleted meanwhile is not counted twice.
+            if t.transfers
+                .compare_and_swap(&key, Some(&value), Some(encode(&transfer)))?
+                .is_ok()
+            {
+                self.records.remove_stored(&value);
+                expired += 1;
+            }
+        }
+        if expired > 0 {
+            self.db.flush().await?;
+        }
+        Ok(expired)
+    }
+}
+
 /// What scheduling needs of a session, kept beside it so the scheduler never
 /// decodes whole sessions.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]

@@ -23,6 +23,9 @@ struct Counted {
     account: String,
     method: String,
     stats: CountedStats,
+    /// Set once its records were deleted: they no longer count.
+    #[serde(default)]
+    records_expired_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -44,7 +47,8 @@ impl RecordCounts {
     /// its account and how many.
     pub fn of_stored(value: &[u8]) -> Option<(String, u64)> {
         let t: Counted = serde_json::from_slice(value).ok()?;
-        (t.method.eq_ignore_ascii_case("pull")).then_some((t.account, t.stats.records))
+        (t.method.eq_ignore_ascii_case("pull") && t.records_expired_ms.is_none())
+            .then_some((t.account, t.stats.records))
     }
 
     fn add_stored(&self, value: &[u8]) {
@@ -121,5 +125,17 @@ mod tests {
         counts.remove_stored(&stored("acme", "pull", 999));
         assert_eq!(counts.of("acme"), 0);
         assert_eq!(counts.of("nobody"), 0);
+    }
+
+    #[test]
+    fn pulls_whose_records_expired_count_nothing() {
+        let expired = json!({ "account": "acme", "method": "pull", "stats": { "records": 70 }, "records_expired_ms": 1 })
+            .to_string()
+            .into_bytes();
+        assert_eq!(RecordCounts::of_stored(&expired), None);
+        assert_eq!(
+            RecordCounts::of_stored(&stored("acme", "pull", 70)),
+            Some(("acme".to_owned(), 70))
+        );
     }
 }

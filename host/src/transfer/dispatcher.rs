@@ -400,6 +400,7 @@ impl Dispatcher {
             stats: Stats::default(),
             attempts: 0,
             transfer_errors: false,
+            records_expired_ms: None,
             ..done.clone()
         };
         stage_new(writes, &next);

@@ -76,6 +76,10 @@ pub struct Transfer {
     pub attempts: u32,
     /// Some record or item failed.
     pub transfer_errors: bool,
+    /// When its records (pulled records, push results) were deleted, kept
+    /// for the retention period after it finished (`--records-retention-days`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records_expired_ms: Option<u64>,
 }
 
 /// Where a transfer stands; written with the data of each step, so a restart

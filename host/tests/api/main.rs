@@ -25,6 +25,7 @@ mod proxy;
 mod push;
 mod quick_start;
 mod quotas;
+mod retention;
 mod schemas;
 mod security;
 mod storage;
