@@ -20,7 +20,10 @@ pub async fn account(caller: Caller) -> Json<Value> {
 
 /// The transfers of `session`, newest first.
 fn session_transfers(state: &AppState, session: &Session) -> Result<Vec<Transfer>, ApiError> {
-    crate::transfer::of_session(&state.db, &session.id).map_err(ApiError::storage)
+    state
+        .transfers
+        .of_session(&session.id)
+        .map_err(ApiError::storage)
 }
 
 fn transfer_row(state: &AppState, t: &Transfer, session: &Session) -> Value {

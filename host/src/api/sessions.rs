@@ -17,8 +17,9 @@ use crate::sessions::configuration::{
     configuration_object, configure, queue_configuration_webhook,
 };
 use crate::sessions::discovery::discover;
+use crate::sessions::offering;
 use crate::sessions::{CreateError, Session, SessionOptions, SessionSchema, Webhooks};
-use crate::store::{decode, encode, key, new_id, now_ms, prefix};
+use crate::store::{encode, new_id, now_ms};
 use crate::wire::Direction;
 
 fn bad(field: &str, message: impl Into<String>) -> ApiError {
@@ -102,13 +103,8 @@ pub async fn initiate(
     }
     let list_id = body.string("integration_provider_list_id")?;
     if let Some(id) = &list_id
-        && state
-            .db
-            .trees
-            .provider_lists
-            .get(key(&[&caller.account, id]))
+        && !offering::has_provider_list(&state.db, &caller.account, id)
             .map_err(ApiError::storage)?
-            .is_none()
     {
         return Err(bad(
             "integration_provider_list_id",
@@ -621,13 +617,9 @@ pub async fn create_provider_list(
     }
     let id = new_id();
     let record = json!({ "integration_provider_list_id": id, "name": name, "providers": providers, "created": crate::time::rfc3339_ms(now_ms()) });
-    state
-        .db
-        .trees
-        .provider_lists
-        .insert(key(&[&caller.account, &id]), encode(&record))
+    offering::save_provider_list(&state.db, &caller.account, &id, &record)
+        .await
         .map_err(ApiError::storage)?;
-    state.db.flush().await.map_err(ApiError::storage)?;
     Ok(Json(
         json!({ "success": true, "integration_provider_list_id": id }),
     ))
@@ -638,17 +630,7 @@ pub async fn provider_lists(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let mut lists = Vec::new();
-    for value in state
-        .db
-        .trees
-        .provider_lists
-        .scan_prefix(prefix(&caller.account))
-        .values()
-    {
-        let value: Value = decode(&value.map_err(ApiError::storage)?).map_err(ApiError::storage)?;
-        lists.push(value);
-    }
+    let lists = offering::provider_lists(&state.db, &caller.account).map_err(ApiError::storage)?;
     Ok(Json(json!({ "success": true, "provider_lists": lists })))
 }
 

@@ -16,7 +16,6 @@ use crate::http::{ApiError, AppState};
 use crate::sessions::{Session, SessionSchema, Webhooks};
 use crate::store::{encode, new_id, now_ms, seq_key};
 use crate::transfer::push::ItemIn;
-use crate::transfer::records;
 use crate::transfer::writes::{TreeId, Writes};
 use crate::transfer::{Checkpoint, Method, Stats, Status, Transfer};
 
@@ -495,14 +494,10 @@ async fn data(
     body.extend_from_slice(b"{\"success\":true,\"meta\":");
     body.extend_from_slice(meta.to_string().as_bytes());
     body.extend_from_slice(b",\"transfer_data\":[");
-    records::read_into(
-        &state.db.trees.records,
-        &transfer.id,
-        offset as u64,
-        limit as u64,
-        &mut body,
-    )
-    .map_err(ApiError::storage)?;
+    state
+        .transfers
+        .read_records(&transfer, offset as u64, limit as u64, &mut body)
+        .map_err(ApiError::storage)?;
     let errors = transfer.transfer_errors || transfer.status == Status::Failed;
     body.extend_from_slice(format!("],\"transfer_errors\":{errors}}}").as_bytes());
     Ok(DataPage(body))
@@ -544,7 +539,9 @@ pub async fn statistics(
     query: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     if let Some(id) = query.optional("transfer_id") {
-        let transfer: Transfer = crate::store::get_json(&state.db.trees.transfers, id.as_bytes())
+        let transfer: Transfer = state
+            .transfers
+            .get_any(id)
             .map_err(ApiError::storage)?
             .ok_or_else(|| {
                 ApiError::field(
@@ -570,25 +567,10 @@ pub async fn statistics(
         .get_any(session_id)
         .map_err(ApiError::storage)?
         .ok_or_else(super::sessions::no_session)?;
-    let mut transfers = Vec::new();
-    for k in state
-        .db
-        .trees
-        .session_transfers
-        .scan_prefix(crate::store::prefix(&session.id))
-        .keys()
-    {
-        let k = k.map_err(ApiError::storage)?;
-        let id =
-            String::from_utf8_lossy(k.rsplit(|b| *b == 0).next().unwrap_or_default()).into_owned();
-        if let Some(t) =
-            crate::store::get_json::<Transfer>(&state.db.trees.transfers, id.as_bytes())
-                .map_err(ApiError::storage)?
-        {
-            transfers.push(t);
-        }
-    }
-    transfers.sort_by_key(|t| std::cmp::Reverse(t.created_ms));
+    let transfers = state
+        .transfers
+        .of_session(&session.id)
+        .map_err(ApiError::storage)?;
     let stats: Vec<Value> = transfers.iter().map(Transfer::statistics_json).collect();
     Ok(Json(
         json!({ "success": true, "session_id": session.id, "transfers": stats }),

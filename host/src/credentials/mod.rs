@@ -77,6 +77,37 @@ struct Inner {
 }
 
 impl Credentials {
+    /// Keeps an OAuth2 sign-in under its `state` until the callback, durably
+    /// (the callback may reach another moment, or a restarted host).
+    pub async fn begin_sign_in(
+        &self,
+        state: &str,
+        pending: &oauth::PendingAuthorization,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .db
+            .trees
+            .oauth_states
+            .insert(state, encode(pending))?;
+        self.inner.db.flush().await
+    }
+
+    /// Takes the sign-in kept under `state` (single use); `None` when there
+    /// is none, or it is older than [`oauth::STATE_TTL_MS`].
+    pub fn take_sign_in(
+        &self,
+        state: &str,
+    ) -> Result<Option<oauth::PendingAuthorization>, StoreError> {
+        Ok(self
+            .inner
+            .db
+            .trees
+            .oauth_states
+            .remove(state)?
+            .and_then(|v| crate::store::decode::<oauth::PendingAuthorization>(&v).ok())
+            .filter(|p| now_ms().saturating_sub(p.created_ms) < oauth::STATE_TTL_MS))
+    }
+
     pub fn new(db: Db, sealer: Sealer, runtime: Arc<Runtime>, oauth: OAuthClients) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))

@@ -44,6 +44,23 @@ pub struct PendingAuthorization {
 /// How long an end user has to finish signing in at the provider.
 pub const STATE_TTL_MS: u64 = 30 * 60 * 1000;
 
+/// Drops the sign-ins nobody finished in time; how many.
+pub fn sweep_sign_ins(db: &crate::store::Db) -> Result<usize, crate::store::StoreError> {
+    let tree = &db.trees.oauth_states;
+    let mut gone = 0;
+    for entry in tree.iter() {
+        let (k, v) = entry?;
+        let stale = crate::store::decode::<PendingAuthorization>(&v).map_or(true, |p| {
+            crate::store::now_ms().saturating_sub(p.created_ms) >= STATE_TTL_MS
+        });
+        if stale {
+            tree.remove(k)?;
+            gone += 1;
+        }
+    }
+    Ok(gone)
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TokenError {
     /// The grant (code or refresh token) is no longer valid.

@@ -29,7 +29,7 @@ use crate::sessions::discovery::{discover, discover_objects, example_values, unm
 use crate::sessions::grants::{self, PASS_COOKIE};
 use crate::sessions::offering::offered;
 use crate::sessions::{ConnectionState, ProviderField, Session};
-use crate::store::{decode, encode, now_ms};
+use crate::store::now_ms;
 use crate::ui::key_form::{self, Rejection};
 use crate::ui::layout::{Page, problem, q, unavailable};
 use crate::ui::mapping::OfferedFields;
@@ -427,12 +427,10 @@ async fn authorize(state: &AppState, session: &Session, manifest: &Manifest) -> 
         browser: Some(browser_digest(&browser)),
     };
     if state
-        .db
-        .trees
-        .oauth_states
-        .insert(&state_token, encode(&pending))
+        .credentials
+        .begin_sign_in(&state_token, &pending)
+        .await
         .is_err()
-        || state.db.flush().await.is_err()
     {
         return unavailable();
     }
@@ -465,7 +463,7 @@ pub async fn callback(
         let detail = query.optional("error_description").unwrap_or(error);
         // The sign-in attempt is over either way.
         if let Some(token) = query.optional("state") {
-            let _ = state.db.trees.oauth_states.remove(token);
+            let _ = state.credentials.take_sign_in(token);
         }
         let message = if error == "access_denied" {
             "You declined access, so nothing was connected.".to_owned()
@@ -486,14 +484,11 @@ pub async fn callback(
         );
     };
     // Single use: taken out of the store before anything else.
-    let pending: Option<PendingAuthorization> =
-        match state.db.trees.oauth_states.remove(state_token) {
-            Ok(v) => v.and_then(|v| decode(&v).ok()),
-            Err(_) => return unavailable(),
-        };
-    let Some(pending) =
-        pending.filter(|p| now_ms().saturating_sub(p.created_ms) < oauth::STATE_TTL_MS)
-    else {
+    let pending = match state.credentials.take_sign_in(state_token) {
+        Ok(pending) => pending,
+        Err(_) => return unavailable(),
+    };
+    let Some(pending) = pending else {
         return problem(
             StatusCode::BAD_REQUEST,
             "This sign-in has expired",

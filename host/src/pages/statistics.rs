@@ -20,7 +20,6 @@ use serde_json::{Value, json};
 
 use crate::http::input::QueryParams;
 use crate::http::{ApiError, AppState};
-use crate::store::get_json;
 use crate::transfer::Transfer;
 use crate::ui::layout::{problem, unavailable};
 
@@ -121,7 +120,7 @@ pub fn feed_stats(transfer: &str) -> Option<(usize, u64)> {
 const MAX_ERRORS: usize = 50;
 
 fn load(state: &AppState, id: &str) -> Result<Option<Transfer>, crate::store::StoreError> {
-    get_json(&state.db.trees.transfers, id.as_bytes())
+    state.transfers.get_any(id)
 }
 
 /// The snapshot the page draws: the statistics object plus the errors.

@@ -177,21 +177,7 @@ impl Sessions {
 
     /// Drops OAuth sign-ins (`state`s) nobody finished in time; how many.
     pub fn sweep_sign_ins(&self) -> Result<usize, StoreError> {
-        let tree = &self.db.trees.oauth_states;
-        let mut gone = 0;
-        for entry in tree.iter() {
-            let (k, v) = entry?;
-            let stale =
-                decode::<crate::credentials::oauth::PendingAuthorization>(&v).map_or(true, |p| {
-                    crate::store::now_ms().saturating_sub(p.created_ms)
-                        >= crate::credentials::oauth::STATE_TTL_MS
-                });
-            if stale {
-                tree.remove(k)?;
-                gone += 1;
-            }
-        }
-        Ok(gone)
+        crate::credentials::oauth::sweep_sign_ins(&self.db)
     }
 
     /// Every session that expired before `now_ms`.

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::Session;
 use crate::runtime::Runtime;
 use crate::runtime::manifest::Manifest;
-use crate::store::{Db, get_json, key};
+use crate::store::{Db, StoreError, get_json, key};
 
 /// The providers `session` may offer, by display name.
 pub fn offered(runtime: &Runtime, db: &Db, session: &Session) -> Vec<Manifest> {
@@ -32,6 +32,39 @@ pub fn offered(runtime: &Runtime, db: &Db, session: &Session) -> Vec<Manifest> {
         .collect();
     out.sort_by_key(|m| m.display_name.to_lowercase());
     out
+}
+
+/// Keeps a new provider list of `account` (`record` is its API shape, with
+/// `providers`), durably.
+pub async fn save_provider_list(
+    db: &Db,
+    account: &str,
+    id: &str,
+    record: &Value,
+) -> Result<(), StoreError> {
+    db.trees
+        .provider_lists
+        .insert(key(&[account, id]), crate::store::encode(record))?;
+    db.flush().await
+}
+
+/// Whether `account` has a provider list `id`.
+pub fn has_provider_list(db: &Db, account: &str, id: &str) -> Result<bool, StoreError> {
+    Ok(db.trees.provider_lists.contains_key(key(&[account, id]))?)
+}
+
+/// Every provider list of `account`, in their API shape.
+pub fn provider_lists(db: &Db, account: &str) -> Result<Vec<Value>, StoreError> {
+    let mut lists = Vec::new();
+    for value in db
+        .trees
+        .provider_lists
+        .scan_prefix(crate::store::prefix(account))
+        .values()
+    {
+        lists.push(crate::store::decode(&value?)?);
+    }
+    Ok(lists)
 }
 
 /// The providers of one of `account`'s provider lists.

@@ -153,6 +153,35 @@ impl Transfers {
         Ok(())
     }
 
+    /// A transfer by its id alone, whichever account's (the public
+    /// statistics, whose only key is the unguessable id).
+    pub fn get_any(&self, id: &str) -> Result<Option<Transfer>, StoreError> {
+        get_json::<Transfer>(&self.inner.db.trees.transfers, id.as_bytes())
+    }
+
+    /// The transfers of a session, newest first.
+    pub fn of_session(&self, session_id: &str) -> Result<Vec<Transfer>, StoreError> {
+        of_session(&self.inner.db, session_id)
+    }
+
+    /// Writes records `offset..offset + limit` of `transfer` (pulled records,
+    /// or push results) into `out` as JSON array members; how many.
+    pub fn read_records(
+        &self,
+        transfer: &Transfer,
+        offset: u64,
+        limit: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<u64, StoreError> {
+        records::read_into(
+            &self.inner.db.trees.records,
+            &transfer.id,
+            offset,
+            limit,
+            out,
+        )
+    }
+
     /// A transfer of `account`.
     pub fn get(&self, account: &str, id: &str) -> Result<Option<Transfer>, StoreError> {
         Ok(

@@ -33,6 +33,15 @@ use crate::sessions::{ProviderField, SessionSchema, UpsertBehaviour};
 use crate::store::{encode, get_json, key, seq_key};
 use reconcile::Unconfirmed;
 
+/// Item `index` of push `transfer_id`, as the app gave it.
+pub fn item(
+    db: &crate::store::Db,
+    transfer_id: &str,
+    index: u64,
+) -> Result<Option<ItemIn>, crate::store::StoreError> {
+    get_json(&db.trees.push_items, &seq_key(transfer_id, index))
+}
+
 /// An item as the app pushed it, validated when the transfer was accepted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ItemIn {

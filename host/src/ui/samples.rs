@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::store::{Db, get_json, prefix, seq_key};
-use crate::transfer::push::ItemIn;
+use crate::store::Db;
 use crate::transfer::{Method, Transfer};
 
 /// Items looked at per sample transfer.
@@ -18,23 +17,14 @@ const ITEMS_PER_TRANSFER: u64 = 20;
 /// short display text.
 pub fn sample_values(db: &Db, session_id: &str, schema_name: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let mut transfers: Vec<Transfer> = db
-        .trees
-        .session_transfers
-        .scan_prefix(prefix(session_id))
-        .keys()
-        .filter_map(Result::ok)
-        .filter_map(|k| {
-            let id = k.rsplit(|b| *b == 0).next()?.to_vec();
-            get_json::<Transfer>(&db.trees.transfers, &id).ok()?
-        })
+    let transfers: Vec<Transfer> = crate::transfer::of_session(db, session_id)
+        .unwrap_or_default()
+        .into_iter()
         .filter(|t| t.method == Method::Push && t.sample_data && t.endgrate_type == schema_name)
         .collect();
-    transfers.sort_by_key(|t| std::cmp::Reverse(t.created_ms));
     for t in &transfers {
         for index in 0..t.stats.records.min(ITEMS_PER_TRANSFER) {
-            let Ok(Some(item)) = get_json::<ItemIn>(&db.trees.push_items, &seq_key(&t.id, index))
-            else {
+            let Ok(Some(item)) = crate::transfer::push::item(db, &t.id, index) else {
                 continue;
             };
             if let Value::Object(fields) = &item.data {
