@@ -94,8 +94,11 @@ pub async fn discover_objects(
 
 /// Objects the end user was never asked about (the session was connected
 /// through `POST /api/session/credentials`) come along when they are the
-/// account's own, as passthrough fields do without `field_selection`. The
-/// session page records every object it offered, chosen or not.
+/// account's own, as passthrough fields do without `field_selection`, up to
+/// [`DEFAULT_OBJECTS`] of them (an org with hundreds of custom objects would
+/// otherwise cost a describe each, and a session too large to keep); the
+/// others can be chosen on the session page. The session page records every
+/// object it offered, chosen or not.
 fn enable_unoffered_objects(session: &mut Session) {
     let unoffered: Vec<ProviderObject> = session
         .objects
@@ -103,10 +106,22 @@ fn enable_unoffered_objects(session: &mut Session) {
         .filter(|o| o.custom && !session.schemas.iter().any(|s| s.name == o.name))
         .cloned()
         .collect();
-    for object in unoffered {
+    let shared = session
+        .schemas
+        .iter()
+        .filter(|s| s.object_name().is_some())
+        .count();
+    let room = DEFAULT_OBJECTS.saturating_sub(shared);
+    if unoffered.len() > room {
+        tracing::warn!(session = %session.id, objects = unoffered.len(), shared = room, "more custom objects than a session shares by default; the end user can choose the others on the session page");
+    }
+    for object in unoffered.into_iter().take(room) {
         session.schemas.push(object_schema(&object, &[]));
     }
 }
+
+/// The most custom objects a session shares without the end user choosing.
+const DEFAULT_OBJECTS: usize = 20;
 
 /// Gives each enabled passthrough schema of an object its schema, from the
 /// fields the connector lists for it. An object whose fields cannot be
@@ -319,5 +334,113 @@ fn connection_of(session_id: &str, connection: &ConnectionState) -> Connection {
         key: session_id.to_owned(),
         api_base: None,
         settings: connection.settings.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sessions::SessionOptions;
+
+    fn session_with(objects: usize) -> Session {
+        Session {
+            id: "s1".into(),
+            account: "acme".into(),
+            created_ms: 0,
+            expires_ms: None,
+            options: SessionOptions {
+                passthrough_schemas: true,
+                ..SessionOptions::default()
+            },
+            schemas: Vec::new(),
+            connection: None,
+            reauth_required: false,
+            pending: None,
+            objects: (0..objects)
+                .map(|n| ProviderObject {
+                    name: format!("Object{n}__c"),
+                    label: format!("Object {n}"),
+                    custom: n % 2 == 0 || objects > 4,
+                    supports_pull: true,
+                    supports_push: true,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn custom_objects_come_by_default_up_to_a_bound() {
+        let mut few = session_with(4);
+        enable_unoffered_objects(&mut few);
+        let names: Vec<&str> = few.schemas.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["Object0__c", "Object2__c"], "only the custom ones");
+        assert!(few.schemas.iter().all(|s| s.passthrough && s.enabled));
+        assert_eq!(few.schemas[0].object_name(), Some("Object0__c"));
+
+        let mut many = session_with(300);
+        enable_unoffered_objects(&mut many);
+        assert_eq!(many.schemas.len(), DEFAULT_OBJECTS);
+        // Once shared, none is added again.
+        enable_unoffered_objects(&mut many);
+        assert_eq!(many.schemas.len(), DEFAULT_OBJECTS);
+    }
+
+    #[test]
+    fn an_objects_schema_follows_its_fields() {
+        let object = ProviderObject {
+            name: "Project__c".into(),
+            label: "Project".into(),
+            custom: true,
+            supports_pull: true,
+            supports_push: true,
+        };
+        let field = |name: &str, json_type: &str| FieldInfo {
+            name: name.into(),
+            label: name.to_uppercase(),
+            json_type: json_type.into(),
+            custom: true,
+            read_only: false,
+            options: Vec::new(),
+            mapped: false,
+            unique: false,
+            required: false,
+        };
+        let fields = vec![
+            FieldInfo {
+                required: true,
+                ..field("Name", "string")
+            },
+            FieldInfo {
+                unique: true,
+                ..field("Code__c", "string")
+            },
+            FieldInfo {
+                options: vec![("Active".into(), "Active".into())],
+                ..field("Status__c", "string")
+            },
+            FieldInfo {
+                read_only: true,
+                unique: true,
+                ..field("Id", "string")
+            },
+            field("Budget__c", "number"),
+        ];
+        let schema = object_schema(&object, &fields);
+        assert_eq!(schema.integration.as_deref(), Some("object:Project__c"));
+        assert_eq!(
+            schema.upsert_keys,
+            ["Code__c"],
+            "read-only fields are no keys"
+        );
+        assert_eq!(schema.schema["required"], json!(["Name"]));
+        assert_eq!(
+            schema.schema["properties"]["Status__c"]["enum"],
+            json!(["Active"])
+        );
+        assert_eq!(schema.schema["properties"]["Id"]["readOnly"], true);
+        assert_eq!(
+            schema.schema["properties"]["Budget__c"],
+            json!({ "title": "BUDGET__C", "type": "number" })
+        );
     }
 }
