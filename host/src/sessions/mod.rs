@@ -197,6 +197,17 @@ impl Sessions {
     /// push journals, id mappings, sync cursors, errors and undelivered
     /// webhooks. Durable when it returns.
     pub async fn delete(&self, session: &Session) -> Result<(), StoreError> {
+        let (sessions, session) = (self.clone(), session.clone());
+        // Off the async workers: a session with many transfers is many
+        // removals, and requests must go on meanwhile.
+        tokio::task::spawn_blocking(move || sessions.remove_everything(&session))
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("the deletion task failed: {e}")))??;
+        self.db.flush().await
+    }
+
+    /// [`Sessions::delete`] without the flush.
+    fn remove_everything(&self, session: &Session) -> Result<(), StoreError> {
         let t = &self.db.trees;
         let id = session.id.as_str();
         // The session goes first: nothing new can start for it after this.
@@ -229,7 +240,7 @@ impl Sessions {
         remove_prefix(&t.sync_state, id)?;
         crate::errors::remove_session(&self.db, &session.account, id)?;
         crate::webhooks::outbox::remove_session(&self.db, id)?;
-        self.db.flush().await
+        Ok(())
     }
 }
 
@@ -243,6 +254,19 @@ impl Sessions {
         now_ms: u64,
         retention: Duration,
     ) -> Result<usize, StoreError> {
+        let sessions = self.clone();
+        // A pass over every transfer: off the async workers.
+        let expired = tokio::task::spawn_blocking(move || sessions.expire_now(now_ms, retention))
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("the retention task failed: {e}")))??;
+        if expired > 0 {
+            self.db.flush().await?;
+        }
+        Ok(expired)
+    }
+
+    /// [`Sessions::expire_records`] without the flush.
+    fn expire_now(&self, now_ms: u64, retention: Duration) -> Result<usize, StoreError> {
         let t = &self.db.trees;
         let due = now_ms.saturating_sub(retention.as_millis() as u64);
         let mut expired = 0;
@@ -274,9 +298,6 @@ impl Sessions {
                 self.records.remove_stored(&value);
                 expired += 1;
             }
-        }
-        if expired > 0 {
-            self.db.flush().await?;
         }
         Ok(expired)
     }
