@@ -960,11 +960,7 @@ async fn provider_fields_offered(
         let wanted = schema.enabled
             && !schema.passthrough
             && (session.options.passthrough_fields || schema.custom);
-        let integration = schema
-            .integration
-            .as_deref()
-            .or(schema.endgrate_type.as_deref())
-            .unwrap_or(&schema.name);
+        let integration = schema.serving_integration();
         if !wanted || manifest.integration(integration).is_none() {
             continue;
         }
@@ -1004,11 +1000,7 @@ async fn offered_with_examples(
         let Some(schema) = session.schemas.get(i) else {
             continue;
         };
-        let integration = schema
-            .integration
-            .as_deref()
-            .or(schema.endgrate_type.as_deref())
-            .unwrap_or(&schema.name);
+        let integration = schema.serving_integration();
         let examples = example_values(
             &state.runtime,
             &state.credentials,

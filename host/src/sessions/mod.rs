@@ -200,9 +200,7 @@ impl Sessions {
         let (sessions, session) = (self.clone(), session.clone());
         // Off the async workers: a session with many transfers is many
         // removals, and requests must go on meanwhile.
-        tokio::task::spawn_blocking(move || sessions.remove_everything(&session))
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("the deletion task failed: {e}")))??;
+        tokio::task::spawn_blocking(move || sessions.remove_everything(&session)).await??;
         self.db.flush().await
     }
 
@@ -256,9 +254,8 @@ impl Sessions {
     ) -> Result<usize, StoreError> {
         let sessions = self.clone();
         // A pass over every transfer: off the async workers.
-        let expired = tokio::task::spawn_blocking(move || sessions.expire_now(now_ms, retention))
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("the retention task failed: {e}")))??;
+        let expired =
+            tokio::task::spawn_blocking(move || sessions.expire_now(now_ms, retention)).await??;
         if expired > 0 {
             self.db.flush().await?;
         }

@@ -173,14 +173,34 @@ impl SessionSchema {
         subject_object(self.integration.as_deref()?)
     }
 
-    /// The JSON types of its properties, by name.
+    /// The integration serving it: the one chosen, else the one of its
+    /// type (or title).
+    pub fn serving_integration(&self) -> &str {
+        self.integration
+            .as_deref()
+            .or(self.endgrate_type.as_deref())
+            .unwrap_or(&self.name)
+    }
+
+    /// The JSON types of its properties, by name (of a list of types such
+    /// as `["string", "null"]`, the first that is not `null`).
     pub fn property_types(&self) -> BTreeMap<&str, &str> {
         self.schema
             .get("properties")
             .and_then(Value::as_object)
             .into_iter()
             .flatten()
-            .filter_map(|(name, p)| Some((name.as_str(), p.get("type")?.as_str()?)))
+            .filter_map(|(name, p)| {
+                let json_type = match p.get("type")? {
+                    Value::String(t) => t.as_str(),
+                    Value::Array(types) => types
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .find(|t| *t != "null")?,
+                    _ => return None,
+                };
+                Some((name.as_str(), json_type))
+            })
             .collect()
     }
 }

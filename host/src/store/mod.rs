@@ -29,6 +29,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the thread that flushes the database could not start: {0}")]
     Flusher(std::io::Error),
+    #[error("a storage task on the blocking pool stopped: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 impl From<sled::transaction::TransactionError<StoreError>> for StoreError {

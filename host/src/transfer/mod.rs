@@ -139,8 +139,7 @@ impl Transfers {
         // Off the async workers: the transaction waits at the write gate
         // while a flush runs, and other requests must go on meanwhile.
         commit_in_background(&self.inner.db, &transfer.id, None, extra)
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("the commit task failed: {e}")))?
+            .await?
             .map_err(|e| match e {
                 CommitError::Store(e) => e,
                 CommitError::LeaseLost => StoreError::Corrupt("unexpected lease check".into()),

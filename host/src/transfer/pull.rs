@@ -111,27 +111,18 @@ fn fields_asked(schema: &SessionSchema) -> Vec<String> {
 /// Gives the custom fields a mapping reads from provider fields the type
 /// the custom schema declares for them (providers such as HubSpot send
 /// text).
-fn type_provider_mapped(custom: &mut Value, mapping: &FieldMapping, schema: &Value) {
+fn type_provider_mapped(custom: &mut Value, mapping: &FieldMapping, schema: &SessionSchema) {
     let Value::Object(members) = custom else {
         return;
     };
+    let declared = schema.property_types();
     for (field, path) in &mapping.0 {
         if !path.starts_with(PROVIDER_FIELDS) {
             continue;
         }
-        let declared = match schema
-            .get("properties")
-            .and_then(|p| p.get(field))
-            .and_then(|p| p.get("type"))
+        if let (Some(json_type), Some(value)) =
+            (declared.get(field.as_str()), members.get_mut(field))
         {
-            Some(Value::String(t)) => Some(t.as_str()),
-            Some(Value::Array(types)) => types
-                .iter()
-                .filter_map(Value::as_str)
-                .find(|t| *t != "null"),
-            _ => None,
-        };
-        if let (Some(json_type), Some(value)) = (declared, members.get_mut(field)) {
             *value = typed(value.take(), json_type);
         }
     }
@@ -229,7 +220,7 @@ pub fn stage(
                             members.insert(PROVIDER_FIELDS.into(), Value::Object(values.clone()));
                         }
                         let mut custom = mapping.to_custom(&parsed);
-                        type_provider_mapped(&mut custom, mapping, &step.schema.schema);
+                        type_provider_mapped(&mut custom, mapping, step.schema);
                         custom
                     }
                     None => parsed,

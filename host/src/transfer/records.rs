@@ -99,17 +99,10 @@ fn records(value: &[u8]) -> Result<impl Iterator<Item = &[u8]>, StoreError> {
         // One record, as hosts before page blobs stored it.
         return Ok(Records::One(Some(value)));
     };
-    let count = rest
-        .get(..4)
-        .and_then(|b| b.try_into().ok())
-        .map(u32::from_le_bytes)
-        .ok_or_else(damaged)? as usize;
+    let count = rest.get(..4).map(le_u32).ok_or_else(damaged)?;
     let table = rest.get(4..4 + 4 * count).ok_or_else(damaged)?;
     let body = &rest[4 + 4 * count..];
-    let last = table
-        .chunks_exact(4)
-        .last()
-        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    let last = table.chunks_exact(4).last().map_or(0, le_u32);
     if last > body.len() {
         return Err(damaged());
     }
@@ -118,6 +111,12 @@ fn records(value: &[u8]) -> Result<impl Iterator<Item = &[u8]>, StoreError> {
         body,
         at: 0,
     })
+}
+
+/// A little-endian `u32` from the four bytes it is given (0 from any other
+/// count, which no caller passes).
+fn le_u32(bytes: &[u8]) -> usize {
+    <[u8; 4]>::try_from(bytes).map_or(0, |four| u32::from_le_bytes(four) as usize)
 }
 
 enum Records<'a> {
@@ -136,9 +135,7 @@ impl<'a> Iterator for Records<'a> {
         match self {
             Records::One(one) => one.take(),
             Records::Page { ends, body, at } => {
-                let end = ends
-                    .next()
-                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)?;
+                let end = ends.next().map(le_u32)?;
                 // Ends only grow and the last is within the body (checked).
                 let record = body.get(*at..end)?;
                 *at = end;
