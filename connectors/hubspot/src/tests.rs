@@ -895,20 +895,7 @@ fn fields_of_an_object_come_from_its_schema_in_one_request() {
     let mock = MockHttp::new();
     mock.on("GET", "/crm/v3/schemas").reply_json(200, schemas());
     let fields = HubSpot::list_fields(&conn(), "object:p_projects").unwrap();
-    let summary: Vec<(&str, &str, bool, bool, bool, bool, bool)> = fields
-        .iter()
-        .map(|f| {
-            (
-                f.name.as_str(),
-                f.json_type.as_str(),
-                f.unique,
-                f.required,
-                f.read_only,
-                f.custom,
-                f.mapped,
-            )
-        })
-        .collect();
+    let summary = switchyard_connector_sdk::testing::field_flags(&fields);
     assert_eq!(
         summary,
         [

@@ -1684,20 +1684,7 @@ fn fields_of_an_object_say_which_are_unique_and_required() {
             ]}),
         );
     let fields = Salesforce::list_fields(&conn(), "object:Project__c").unwrap();
-    let flags: Vec<(&str, &str, bool, bool, bool, bool, bool)> = fields
-        .iter()
-        .map(|f| {
-            (
-                f.name.as_str(),
-                f.json_type.as_str(),
-                f.unique,
-                f.required,
-                f.read_only,
-                f.custom,
-                f.mapped,
-            )
-        })
-        .collect();
+    let flags = switchyard_connector_sdk::testing::field_flags(&fields);
     assert_eq!(
         flags,
         [

@@ -228,6 +228,29 @@ pub(crate) fn log(level: Level, message: &str) {
     }
 }
 
+/// A discovered field as a row to compare: name, JSON type, then whether
+/// it is unique, required, read-only, custom and mapped.
+pub type FieldFlags<'a> = (&'a str, &'a str, bool, bool, bool, bool, bool);
+
+/// [`FieldFlags`] of each field, in order, for asserting what a
+/// connector's `list_fields` says in one comparison.
+pub fn field_flags(fields: &[crate::FieldInfo]) -> Vec<FieldFlags<'_>> {
+    fields
+        .iter()
+        .map(|f| {
+            (
+                f.name.as_str(),
+                f.json_type.as_str(),
+                f.unique,
+                f.required,
+                f.read_only,
+                f.custom,
+                f.mapped,
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
