@@ -22,12 +22,7 @@ async fn a_custom_object_is_configured_pulled_synced_and_pushed() {
         .await;
 
     // The configuration lists the object with its discovered schema.
-    let (status, config) = t
-        .get(
-            &key,
-            &format!("/api/session/configuration?session_id={session}"),
-        )
-        .await;
+    let (status, config) = t.configuration(&key, &session).await;
     assert_eq!(status, 200, "{config}");
     let projects = &config["passthrough_schemas"][PROJECTS];
     assert_eq!(projects["integration"], "get-p_projects", "{config}");
@@ -151,12 +146,7 @@ async fn without_passthrough_schemas_no_object_comes() {
     let t = TestHost::start(sim_config(3, 3)).await;
     let key = t.key("acme").await;
     let session = t.connected_session(&key, json!({})).await;
-    let (_, config) = t
-        .get(
-            &key,
-            &format!("/api/session/configuration?session_id={session}"),
-        )
-        .await;
+    let (_, config) = t.configuration(&key, &session).await;
     assert_eq!(config["passthrough_schemas"], json!({}));
     let (status, answer) = t
         .post(

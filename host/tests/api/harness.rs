@@ -267,6 +267,15 @@ impl TestHost {
         self.call("GET", path, Some(key), None).await
     }
 
+    /// `GET /api/session/configuration` of `session`: status and answer.
+    pub async fn configuration(&self, key: &str, session: &str) -> (u16, Value) {
+        self.get(
+            key,
+            &format!("/api/session/configuration?session_id={session}"),
+        )
+        .await
+    }
+
     /// A new session of `key` initiated with `body`; its id.
     pub async fn initiate(&self, key: &str, body: Value) -> String {
         let (status, answer) = self.post(key, "/api/session/initiate", body).await;

@@ -18,12 +18,7 @@ async fn custom_properties_are_listed_pulled_filtered_and_pushed() {
         .await;
 
     // The configuration lists the unmapped properties, custom ones included.
-    let (status, config) = t
-        .get(
-            &key,
-            &format!("/api/session/configuration?session_id={session}"),
-        )
-        .await;
+    let (status, config) = t.configuration(&key, &session).await;
     assert_eq!(status, 200, "{config}");
     let contact = &config["schemas"][CONTACT];
     let fields = &contact["passthrough_fields"]["properties"];
@@ -122,12 +117,7 @@ async fn without_passthrough_fields_nothing_beyond_the_schema_comes() {
     let t = TestHost::start(sim_config(5, 1)).await;
     let key = t.key("acme").await;
     let session = t.connected_session(&key, json!({})).await;
-    let (_, config) = t
-        .get(
-            &key,
-            &format!("/api/session/configuration?session_id={session}"),
-        )
-        .await;
+    let (_, config) = t.configuration(&key, &session).await;
     assert_eq!(
         config["schemas"][CONTACT]["passthrough_fields"],
         json!({ "properties": {}, "required": [] })
