@@ -19,8 +19,10 @@ pub mod crypto;
 pub mod data_dir;
 pub mod errors;
 pub mod http;
+pub mod metrics;
 pub mod net_policy;
 pub mod pages;
+pub mod request_log;
 pub mod routes;
 pub mod runtime;
 #[cfg(feature = "sandbox")]

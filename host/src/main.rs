@@ -161,6 +161,16 @@ struct ServeArgs {
     /// Memory the database may keep as its cache, in MiB.
     #[arg(long, default_value_t = switchyard::store::DEFAULT_CACHE_MIB)]
     cache_mib: u64,
+    /// Also serve `GET /metrics` on this address, without the admin key
+    /// (for a Prometheus scraper on a private network).
+    #[arg(long, env = "SWITCHYARD_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+    /// Provider requests kept in each session's request log (`GET /api/logs`).
+    #[arg(long, default_value_t = switchyard::request_log::DEFAULT_MAX_PER_SESSION)]
+    request_log_max_per_session: usize,
+    /// Days provider requests are kept in the request log.
+    #[arg(long, default_value_t = 7)]
+    request_log_retention_days: u64,
     /// Sessions one account may have; creating more answers 429 until some
     /// are deleted (or expire). 0 for no limit.
     #[arg(long, default_value_t = switchyard::server::DEFAULT_MAX_SESSIONS_PER_ACCOUNT)]
@@ -278,6 +288,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     config.max_sessions_per_account = args.max_sessions_per_account;
     config.cache_bytes = args.cache_mib.max(1) << 20;
+    config.metrics_listen = args.metrics_listen;
+    config.request_log = switchyard::request_log::LogRetention {
+        max_per_session: args.request_log_max_per_session,
+        max_age: Duration::from_secs(args.request_log_retention_days.max(1) * 24 * 3600),
+    };
     config.records_retention = (args.records_retention_days > 0)
         .then(|| Duration::from_secs(args.records_retention_days * 24 * 3600));
     if args.allow_private_webhooks {

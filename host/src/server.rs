@@ -21,6 +21,8 @@ use crate::data_dir;
 use crate::http::account_rate::{AccountRateConfig, AccountRateLimiter};
 use crate::http::throttle::{SignInThrottle, ThrottleConfig};
 use crate::http::{ApiConfig, AppState};
+use crate::metrics::Metrics;
+use crate::request_log::{LogRetention, RequestLog};
 use crate::routes;
 use crate::runtime::watcher::{self, DirectoryWatch};
 use crate::runtime::{ConnectorOverride, Runtime, RuntimeConfig, SandboxLimits};
@@ -76,6 +78,10 @@ pub struct HostConfig {
     pub default_settings: HashMap<String, Map<String, Value>>,
     /// Names shown instead of the connectors' own, by connector id.
     pub display_names: HashMap<String, String>,
+    /// Also serve `GET /metrics`, without auth, on this address.
+    pub metrics_listen: Option<SocketAddr>,
+    /// How much of each session's provider requests is kept.
+    pub request_log: LogRetention,
 }
 
 impl HostConfig {
@@ -103,6 +109,8 @@ impl HostConfig {
             max_sessions_per_account: DEFAULT_MAX_SESSIONS_PER_ACCOUNT,
             default_settings: HashMap::new(),
             display_names: HashMap::new(),
+            metrics_listen: None,
+            request_log: LogRetention::default(),
         }
     }
 }
@@ -136,6 +144,8 @@ pub enum StartError {
 /// A host that is serving.
 pub struct RunningHost {
     pub addr: SocketAddr,
+    /// Where `GET /metrics` is served without auth (`--metrics-listen`).
+    pub metrics_addr: Option<SocketAddr>,
     pub data_dir: PathBuf,
     pub runtime: Arc<Runtime>,
     pub connectors_dir: PathBuf,
@@ -224,12 +234,17 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
     data_dir::create_private(&config.data_dir).map_err(directory_error(&config.data_dir))?;
     std::fs::create_dir_all(&connectors_dir).map_err(directory_error(&connectors_dir))?;
     let db = Db::open_with_cache(&config.data_dir.join("db"), config.cache_bytes)?;
+    let metrics = Metrics::new();
+    db.observe_flushes(metrics.flush_latency());
+    let request_log = RequestLog::new(db.clone(), config.request_log);
     let (admin_key, provisioned) = AdminKey::provision(&db, config.admin_key.as_deref()).await?;
 
     let runtime = Runtime::new(RuntimeConfig {
         limits: config.limits.clone(),
         cache_dir: config.data_dir.join("cache").join("components"),
         overrides: config.overrides.clone(),
+        metrics: metrics.clone(),
+        request_log: Some(request_log.clone()),
     })?;
     for (id, name) in &config.display_names {
         runtime.set_display_name(id, name.clone());
@@ -259,6 +274,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
         ),
         sessions::sweeper::spawn(
             sessions.clone(),
+            request_log.clone(),
             config.sweep_interval,
             config.records_retention,
         ),
@@ -319,20 +335,41 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
         }),
         sign_in: Arc::new(SignInThrottle::new(config.sign_in_throttle.clone())),
         account_rate: Arc::new(AccountRateLimiter::new(config.account_rate)),
+        metrics,
+        request_log,
     };
     let app = routes::router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let rx = futures::FutureExt::shared(async move {
+        let _ = rx.await;
+    });
+    let mut metrics_addr = None;
+    if let Some(addr) = config.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Listen { addr, source })?;
+        let bound = listener.local_addr().unwrap_or(addr);
+        metrics_addr = Some(bound);
+        tracing::info!(addr = %bound, "serving GET /metrics without auth");
+        let (state, stop) = (state.clone(), rx.clone());
+        background.push(tokio::spawn(async move {
+            if let Err(err) =
+                crate::api::metrics::serve_unauthenticated(listener, state, stop).await
+            {
+                tracing::error!(%err, "the metrics listener stopped");
+            }
+        }));
+    }
     let served = tokio::spawn(connections::serve(
         listener,
         app,
         config.connections.clone(),
-        async move {
-            let _ = rx.await;
-        },
+        rx,
     ));
     tracing::info!(%addr, connectors = %connectors_dir.display(), "serving");
     Ok(RunningHost {
         addr,
+        metrics_addr,
         data_dir: config.data_dir.clone(),
         runtime,
         connectors_dir,

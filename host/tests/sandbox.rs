@@ -45,6 +45,7 @@ async fn setup() -> Setup {
         },
         cache_dir: cache.path().to_owned(),
         overrides,
+        ..RuntimeConfig::default()
     })
     .unwrap();
     runtime

@@ -6,6 +6,8 @@ pub mod admin_keys;
 pub mod health;
 pub mod integrations;
 pub mod listing;
+pub mod logs;
+pub mod metrics;
 pub mod proxy;
 pub mod sessions;
 pub mod transfers;

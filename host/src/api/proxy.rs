@@ -17,7 +17,7 @@ use crate::errors::{self, ErrorRecord, ErrorType, NewError};
 use crate::http::input::Caller;
 use crate::http::{ApiError, AppState};
 use crate::runtime::outbound::SendError;
-use crate::runtime::types::{Connection, ConnectorError, OutRequest};
+use crate::runtime::types::{Connection, ConnectorError, OutRequest, Purpose};
 use crate::sessions::configuration::provider_info;
 
 use super::sessions::session_of;
@@ -91,6 +91,7 @@ pub async fn forward(
         key: session.id.clone(),
         api_base: None,
         settings: connection.settings.clone(),
+        purpose: Purpose::Proxy,
     };
     let credential = state.credentials.source(&session.id);
     match state

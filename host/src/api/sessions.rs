@@ -12,7 +12,7 @@ use crate::credentials::StoredCredential;
 use crate::http::input::{Body, Caller, QueryParams, http_url};
 use crate::http::{ApiError, AppState};
 use crate::runtime::CallError;
-use crate::runtime::types::{Connection, ConnectorError};
+use crate::runtime::types::{Connection, ConnectorError, Purpose};
 use crate::sessions::configuration::{
     configuration_object, configure, queue_configuration_webhook,
 };
@@ -528,6 +528,7 @@ pub async fn attach_credentials(
         key: session.id.clone(),
         api_base: None,
         settings: settings.clone(),
+        purpose: Purpose::Check,
     };
     state
         .runtime

@@ -23,7 +23,9 @@ use serde_json::{Map, Value, json};
 use crate::accounts::Accounts;
 use crate::admin_key::AdminKey;
 use crate::credentials::Credentials;
+use crate::metrics::Metrics;
 use crate::net_policy::AddressPolicy;
+use crate::request_log::RequestLog;
 use crate::runtime::Runtime;
 use crate::sessions::Sessions;
 use crate::store::Db;
@@ -75,6 +77,10 @@ pub struct AppState {
     pub sign_in: Arc<SignInThrottle>,
     /// Requests per second of each account's API keys.
     pub account_rate: Arc<AccountRateLimiter>,
+    /// What `GET /metrics` reports.
+    pub metrics: Metrics,
+    /// Each session's provider requests (`GET /api/logs`).
+    pub request_log: RequestLog,
 }
 
 /// A failed request, answered in the reference's error envelope.

@@ -23,7 +23,7 @@ use crate::credentials::oauth::{self, PendingAuthorization};
 use crate::http::AppState;
 use crate::http::input::QueryParams;
 use crate::runtime::manifest::{AuthSpec, Manifest};
-use crate::runtime::types::{Connection, ConnectorError};
+use crate::runtime::types::{Connection, ConnectorError, Purpose};
 use crate::sessions::configuration::{configure, queue_configuration_webhook};
 use crate::sessions::discovery::{discover, discover_objects, example_values, unmapped_fields};
 use crate::sessions::grants::{self, PASS_COOKIE};
@@ -671,6 +671,7 @@ pub async fn api_key(
         key: session.id.clone(),
         api_base: None,
         settings: settings.clone(),
+        purpose: Purpose::Check,
     };
     if let Err(e) = state
         .runtime

@@ -13,12 +13,14 @@ use axum::routing::{MethodFilter, MethodRouter, delete, get, on, post};
 
 use self::openapi::Answer;
 use crate::api::{
-    admin_connectors, admin_keys, health, integrations, listing, proxy, sessions, transfers,
+    admin_connectors, admin_keys, health, integrations, listing, logs, metrics, proxy, sessions,
+    transfers,
 };
 use crate::http::{
     ApiError, AppState, MAX_BODY_BYTES, MAX_COMPONENT_BYTES, MAX_FORM_BYTES, bearer,
     client_address, input, require_admin,
 };
+use crate::metrics::Metrics;
 use crate::pages::{self, connect};
 
 /// Who may call an endpoint.
@@ -269,6 +271,30 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
                 Json("Transfers"),
             ),
             get(listing::transfers),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/logs",
+                "A session's provider requests (transfers, discovery, proxy), newest first: time, method, URL without credentials, status, duration, size, retry and rate-limit flags. Give session_id or transfer_id; status filters by 429, 4xx or error.",
+                ApiKey,
+                &["session_id", "transfer_id", "status", "limit", "offset"],
+                &[],
+                Json("RequestLog"),
+            ),
+            get(logs::logs),
+        ),
+        (
+            ep(
+                "GET",
+                "/metrics",
+                "The host's metrics in the Prometheus text format (also served without a key on --metrics-listen).",
+                Admin,
+                &[],
+                &[],
+                Text,
+            ),
+            get(metrics::metrics),
         ),
         (
             ep(
@@ -747,9 +773,40 @@ pub fn router(state: AppState) -> axum::Router {
             PROXY_PATH => "/api/proxy/{session_id}/{*path}",
             path => path,
         };
+        // Outermost: counts refusals too.
+        let handler = handler.layer(middleware::from_fn_with_state(
+            (state.metrics.clone(), endpoint.path),
+            count_request,
+        ));
         router = router.route(path, handler);
     }
+    let not_found = axum::handler::Handler::layer(
+        not_found,
+        middleware::from_fn_with_state((state.metrics.clone(), UNMATCHED), count_request),
+    );
     router.fallback(not_found).with_state(state)
+}
+
+/// The route label of requests no endpoint serves.
+const UNMATCHED: &str = "unmatched";
+
+/// Counts one request of the endpoint `route` (its pattern, so the label's
+/// values are the endpoint table's).
+async fn count_request(
+    State((metrics, route)): State<(Metrics, &'static str)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    metrics.api_request(
+        method.as_str(),
+        route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
 }
 
 /// The gate of [`Access::Admin`] routes.

@@ -25,6 +25,8 @@ pub enum Answer {
     Asset,
     /// The provider's answer, passed through unchanged.
     Passthrough,
+    /// Plain text (the metrics).
+    Text,
 }
 
 pub async fn document() -> Json<Value> {
@@ -52,6 +54,12 @@ pub fn build() -> Value {
             }
             Answer::Svg => {
                 responses.insert("200".into(), media("The image.", "image/svg+xml"));
+            }
+            Answer::Text => {
+                responses.insert(
+                    "200".into(),
+                    media("The Prometheus text format, version 0.0.4.", "text/plain"),
+                );
             }
             Answer::Events => {
                 responses.insert(
@@ -583,6 +591,25 @@ fn schemas() -> Value {
             &[],
         ))], &[]),
         "Transfers": list_page("transfers", reference("Statistics")),
+        "RequestLog": list_page("requests", object(
+            &[
+                ("time", string()),
+                ("session_id", string()),
+                ("transfer_id", nullable_string()),
+                ("source", json!({ "enum": ["transfer", "proxy", "discovery", "check"] })),
+                ("method", string()),
+                ("url", string()),
+                ("status", json!({ "type": ["integer", "null"] })),
+                ("error", nullable_string()),
+                ("duration_ms", json!({ "type": "number" })),
+                ("response_bytes", json!({ "type": ["integer", "null"] })),
+                ("attempt", integer()),
+                ("retry", boolean()),
+                ("rate_limited", boolean()),
+                ("rate_limit_wait_ms", json!({ "type": "number" })),
+            ],
+            &[],
+        )),
         "Account": object(&[("success", success()), ("account", string())], &[]),
         "ProviderListCreated": object(&[("success", success()), ("integration_provider_list_id", string())], &[]),
         "ProviderLists": object(&[("success", success()), ("provider_lists", array_of(object(

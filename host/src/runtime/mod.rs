@@ -37,6 +37,8 @@ use tokio::time::Instant;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
+use crate::metrics::Metrics;
+use crate::request_log::{Logger, RequestLog};
 use contract::{Answer, GuestConnection, Instance, InstancePre, Version};
 use credentials::CredentialSource;
 use manifest::{InvalidManifest, Manifest, RateLimit};
@@ -106,6 +108,10 @@ pub struct RuntimeConfig {
     pub cache_dir: PathBuf,
     /// By connector id.
     pub overrides: HashMap<String, ConnectorOverride>,
+    /// Where provider requests and connector calls are counted.
+    pub metrics: Metrics,
+    /// Where each session's provider requests are logged (none: not logged).
+    pub request_log: Option<RequestLog>,
 }
 
 /// Why a component was not loaded.
@@ -193,6 +199,11 @@ impl Runtime {
     /// How prefetching has done since the host started.
     pub fn prefetch_counts(&self) -> prefetch::PrefetchCounts {
         self.prefetches.counts()
+    }
+
+    /// Where provider requests, connector calls and transfers are counted.
+    pub fn metrics(&self) -> &Metrics {
+        &self.config.metrics
     }
 
     pub fn limits(&self) -> &SandboxLimits {
@@ -373,7 +384,8 @@ impl Runtime {
             guest_connection,
             deadline,
             limit,
-            _version: connector,
+            metrics: self.config.metrics.clone(),
+            version: connector,
         })
     }
 
@@ -414,6 +426,13 @@ impl Runtime {
             max_response_bytes: self.config.limits.max_response_bytes,
             provider: manifest.display_name.clone(),
             prefetch: None,
+            metrics: self.config.metrics.clone(),
+            provider_id: id.clone(),
+            logger: self.config.request_log.as_ref().map(|log| Logger {
+                log: log.clone(),
+                session_id: conn.key.clone(),
+                purpose: conn.purpose.clone(),
+            }),
         }
     }
 
@@ -529,7 +548,7 @@ impl Runtime {
         credential: Option<Arc<dyn CredentialSource>>,
     ) -> Result<(), CallError> {
         let mut call = self.start(id, Some((conn, credential)), None).await?;
-        call.run(async |i, store, conn| i.check(store, conn).await)
+        call.run("check", async |i, store, conn| i.check(store, conn).await)
             .await
     }
 
@@ -545,8 +564,10 @@ impl Runtime {
         let mut call = self
             .start(id, Some((conn, credential)), Some(&request.endgrate_type))
             .await?;
-        call.run(async |i, store, conn| i.pull(store, conn, request).await)
-            .await
+        call.run("pull", async |i, store, conn| {
+            i.pull(store, conn, request).await
+        })
+        .await
     }
 
     /// Writes one batch; one result per item, in order.
@@ -559,8 +580,10 @@ impl Runtime {
         items: &[PushItem],
     ) -> Result<Vec<Result<Pushed, ConnectorError>>, CallError> {
         let mut call = self.start(id, Some((conn, credential)), None).await?;
-        call.run(async |i, store, conn| i.push(store, conn, endgrate_type, items).await)
-            .await
+        call.run("push", async |i, store, conn| {
+            i.push(store, conn, endgrate_type, items).await
+        })
+        .await
     }
 
     /// Discovery: the fields `endgrate_type`'s records have at the provider
@@ -573,8 +596,10 @@ impl Runtime {
         endgrate_type: &str,
     ) -> Result<Vec<FieldInfo>, CallError> {
         let mut call = self.start(id, Some((conn, credential)), None).await?;
-        call.run(async |i, store, conn| i.list_fields(store, conn, endgrate_type).await)
-            .await
+        call.run("list_fields", async |i, store, conn| {
+            i.list_fields(store, conn, endgrate_type).await
+        })
+        .await
     }
 
     /// Discovery: the provider objects this connection reaches that the
@@ -587,8 +612,10 @@ impl Runtime {
         credential: Option<Arc<dyn CredentialSource>>,
     ) -> Result<Vec<ObjectInfo>, CallError> {
         let mut call = self.start(id, Some((conn, credential)), None).await?;
-        call.run(async |i, store, conn| i.list_objects(store, conn).await)
-            .await
+        call.run("list_objects", async |i, store, conn| {
+            i.list_objects(store, conn).await
+        })
+        .await
     }
 
     pub async fn find_match(
@@ -601,8 +628,10 @@ impl Runtime {
     ) -> Result<Option<String>, CallError> {
         let mut call = self.start(id, Some((conn, credential)), None).await?;
         let keys = keys.to_string();
-        call.run(async |i, store, conn| i.find_match(store, conn, endgrate_type, &keys).await)
-            .await
+        call.run("find_match", async |i, store, conn| {
+            i.find_match(store, conn, endgrate_type, &keys).await
+        })
+        .await
     }
 
     /// The upsert lookups of a batch: for each item, its key sets in priority
@@ -629,7 +658,7 @@ impl Runtime {
                 .map(|keys| keys.iter().map(|k| k.to_string()).collect())
                 .collect();
             return call
-                .run(async |i, store, conn| {
+                .run("find_matches", async |i, store, conn| {
                     i.find_matches(store, conn, endgrate_type, &items)
                         .await
                         .unwrap_or_else(|| {
@@ -694,8 +723,10 @@ impl Runtime {
         to: (&str, &str),
     ) -> Result<(), CallError> {
         let mut call = self.start(id, Some((conn, credential)), None).await?;
-        call.run(async |i, store, conn| i.associate(store, conn, from, to).await)
-            .await
+        call.run("associate", async |i, store, conn| {
+            i.associate(store, conn, from, to).await
+        })
+        .await
     }
 
     /// Turns the end of an OAuth2 flow into connection settings (a JSON object).
@@ -707,8 +738,10 @@ impl Runtime {
     ) -> Result<String, CallError> {
         let mut call = self.start(id, None, None).await?;
         let token_response = token_response_without_tokens.to_string();
-        call.run(async |i, store, _| i.finish_auth(store, callback_params, &token_response).await)
-            .await
+        call.run("finish_auth", async |i, store, _| {
+            i.finish_auth(store, callback_params, &token_response).await
+        })
+        .await
     }
 
     /// Maps raw provider records to the common model in one instance.
@@ -722,7 +755,9 @@ impl Runtime {
         let mut mapped = Vec::with_capacity(raws.len());
         for raw in raws {
             let outcome = call
-                .run(async |i, store, _| i.to_cdm(store, endgrate_type, raw).await.map(Ok))
+                .run("to_cdm", async |i, store, _| {
+                    i.to_cdm(store, endgrate_type, raw).await.map(Ok)
+                })
                 .await?;
             mapped.push(outcome);
         }
@@ -737,8 +772,10 @@ impl Runtime {
         record: &str,
     ) -> Result<String, CallError> {
         let mut call = self.start(id, None, None).await?;
-        call.run(async |i, store, _| i.from_cdm(store, endgrate_type, record).await)
-            .await
+        call.run("from_cdm", async |i, store, _| {
+            i.from_cdm(store, endgrate_type, record).await
+        })
+        .await
     }
 }
 
@@ -753,27 +790,55 @@ struct Call {
     guest_connection: GuestConnection,
     deadline: Instant,
     limit: Duration,
-    _version: Arc<LoadedConnector>,
+    metrics: Metrics,
+    version: Arc<LoadedConnector>,
 }
 
 impl Call {
     /// Runs one export of the instance under the call's deadline, and turns
     /// how it ended into the call's result.
+    /// `name` is the export's, as the metrics count calls.
     async fn run<T>(
         &mut self,
+        name: &str,
         export: impl AsyncFnOnce(
             &Instance,
             &mut wasmtime::Store<CallState>,
             &GuestConnection,
         ) -> Answer<T>,
     ) -> Result<T, CallError> {
+        let started = std::time::Instant::now();
         let outcome = tokio::time::timeout_at(
             self.deadline,
             export(&self.instance, &mut self.store, &self.guest_connection),
         )
         .await
         .ok();
-        sandbox::conclude(&self.store, self.limit, outcome)
+        let result = sandbox::conclude(&self.store, self.limit, outcome);
+        self.metrics.connector_call(
+            &self.version.manifest.id,
+            name,
+            call_outcome(&result),
+            started.elapsed(),
+        );
+        result
+    }
+}
+
+/// How a call ended, as the metrics name it.
+fn call_outcome<T>(result: &Result<T, CallError>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(CallError::Timeout { .. }) => "timeout",
+        Err(CallError::MemoryLimit { .. }) => "memory_limit",
+        Err(CallError::Trap { .. } | CallError::Instantiate { .. }) => "trap",
+        Err(CallError::ForbiddenHost { .. }) => "forbidden_host",
+        Err(CallError::ResponseTooLarge { .. }) => "too_large",
+        Err(
+            CallError::Connector { .. }
+            | CallError::UnknownConnector(_)
+            | CallError::Unsupported { .. },
+        ) => "error",
     }
 }
 

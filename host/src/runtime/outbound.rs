@@ -20,6 +20,9 @@ use super::manifest::{CredentialPlacement, Paging};
 use super::prefetch::{Prefetches, Signature, next_request};
 use super::rate_limit::ConnectionLimiter;
 use super::types::{ConnectorError, OutRequest, OutResponse};
+use crate::metrics::Metrics;
+use crate::request_log::{Logger, loggable_url};
+use crate::store::now_ms;
 
 /// Most attempts for one request (the first try included).
 const MAX_ATTEMPTS: u32 = 6;
@@ -110,6 +113,48 @@ impl AllowedHosts {
     }
 }
 
+/// One attempt as the metrics and the request log see it. Recorded when
+/// dropped, so each way out of an attempt (an answer, a retry, an error)
+/// records it exactly once.
+struct AttemptRecord<'a> {
+    outbound: &'a Outbound,
+    method: &'a str,
+    /// As logged; `None` when the session's requests are not logged.
+    url: Option<String>,
+    attempt: u32,
+    sent_ms: u64,
+    sent: std::time::Instant,
+    /// Spent waiting for the rate limit before sending.
+    waited: Duration,
+    status: Option<u16>,
+    error: Option<String>,
+    bytes: Option<u64>,
+    /// Until the answer was read (a retry's backoff is not counted).
+    took: Option<Duration>,
+}
+
+impl Drop for AttemptRecord<'_> {
+    fn drop(&mut self) {
+        let took = self.took.unwrap_or_else(|| self.sent.elapsed());
+        let out = self.outbound;
+        out.metrics
+            .provider_request(&out.provider_id, self.status, took, self.attempt > 1);
+        out.metrics.rate_limit_wait(&out.provider_id, self.waited);
+        let (Some(logger), Some(url)) = (&out.logger, self.url.take()) else {
+            return;
+        };
+        let mut entry = logger.entry(self.method, url, self.sent_ms);
+        entry.status = self.status;
+        entry.error = self.error.take();
+        entry.duration_ms = took.as_secs_f64() * 1000.0;
+        entry.response_bytes = self.bytes;
+        entry.attempt = self.attempt;
+        entry.rate_limited = self.status == Some(429);
+        entry.rate_limit_wait_ms = self.waited.as_secs_f64() * 1000.0;
+        logger.record(&entry);
+    }
+}
+
 fn host_matches(pattern: &str, host: &str, port: Option<u16>, scheme: &str) -> bool {
     let (pattern_host, pattern_port) = match pattern.rsplit_once(':') {
         Some((h, p)) => (h, p.parse::<u16>().ok()),
@@ -143,6 +188,11 @@ pub struct Outbound {
     pub provider: String,
     /// For the calls of a pull whose integration declares its paging.
     pub prefetch: Option<Prefetcher>,
+    /// Where each attempt is counted, under the connector's id.
+    pub metrics: Metrics,
+    pub provider_id: String,
+    /// Where each attempt is logged for the session (none: not logged).
+    pub logger: Option<Logger>,
 }
 
 /// What a pull's calls need to prefetch the next page.
@@ -231,9 +281,17 @@ impl Outbound {
         let class_limiter = self.class_limiter(req.rate_class.as_deref())?;
         let mut secret = self.current_secret().await?;
         let mut refreshed = false;
+        let logged_url = self.logger.as_ref().map(|_| {
+            let credential_parameter = match &self.placement {
+                CredentialPlacement::Query(name) => Some(name.as_str()),
+                _ => None,
+            };
+            loggable_url(&url, credential_parameter)
+        });
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let waiting = std::time::Instant::now();
             let _class_permit = match class_limiter {
                 Some(limiter) => match limiter.acquire(self.deadline).await {
                     Some(permit) => Some(permit),
@@ -245,10 +303,24 @@ impl Outbound {
                 return Err(ConnectorError::RateLimited(None).into());
             };
             let request = self.build(&method, &url, req, secret.as_ref())?;
+            let mut record = AttemptRecord {
+                outbound: self,
+                method: method.as_str(),
+                url: logged_url.clone(),
+                attempt,
+                sent_ms: now_ms(),
+                sent: std::time::Instant::now(),
+                waited: waiting.elapsed(),
+                status: None,
+                error: None,
+                bytes: None,
+                took: None,
+            };
             let outcome =
                 tokio::time::timeout_at(self.deadline, self.client.execute(request)).await;
             let response = match outcome {
                 Err(_elapsed) => {
+                    record.error = Some("no answer before the call's deadline".into());
                     return Err(ConnectorError::Transient(format!(
                         "{} did not answer before the call's deadline",
                         self.provider
@@ -259,13 +331,15 @@ impl Outbound {
                     // A refused connection never reached the provider, so it is
                     // safe to retry whatever the method.
                     let retryable = err.is_connect() || idempotent;
+                    let error = transport_error(err, secret.as_ref());
+                    record.error = Some(error.clone());
+                    drop(record);
                     if retryable && self.backoff(attempt, None).await {
                         continue;
                     }
                     return Err(ConnectorError::Transient(format!(
-                        "could not reach {}: {}",
+                        "could not reach {}: {error}",
                         self.provider,
-                        transport_error(err, secret.as_ref())
                     ))
                     .into());
                 }
@@ -273,10 +347,16 @@ impl Outbound {
             };
 
             let status = response.status().as_u16();
+            record.status = Some(status);
+            record.bytes = response.content_length();
+            record.took = Some(record.sent.elapsed());
             match status {
                 401 if !refreshed => {
                     if let (Some(source), Some(used)) = (&self.credential, &secret) {
-                        match source.refresh(used).await {
+                        let refresh = source.refresh(used).await;
+                        self.metrics
+                            .token_refresh(&self.provider_id, refresh.is_ok());
+                        match refresh {
                             Ok(fresh) => {
                                 secret = Some(fresh);
                                 refreshed = true;
@@ -341,11 +421,18 @@ impl Outbound {
                     )
                 })
                 .collect();
-            let body = self.read_body(response, &url).await?;
+            let body = self.read_body(response, &url).await;
+            match &body {
+                Ok(body) => {
+                    record.bytes = Some(body.len() as u64);
+                    record.took = Some(record.sent.elapsed());
+                }
+                Err(e) => record.error = Some(e.to_string()),
+            }
             return Ok(OutResponse {
                 status,
                 headers,
-                body,
+                body: body?,
             });
         }
     }

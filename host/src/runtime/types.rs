@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+pub use crate::request_log::Purpose;
+
 /// A connected provider account as the runtime sees it. The credential is not
 /// here: it travels separately, in [`super::credentials::CredentialSource`], and
 /// never enters the sandbox.
@@ -16,6 +18,8 @@ pub struct Connection {
     pub api_base: Option<String>,
     /// Non-secret settings handed to the connector (`realmId`, `instance_url`...).
     pub settings: Value,
+    /// Why the host talks to the provider (the request log's `source`).
+    pub purpose: Purpose,
 }
 
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use super::{ConnectionState, ProviderField, ProviderObject, Session, SessionSchema};
 use crate::credentials::Credentials;
 use crate::runtime::manifest::Manifest;
-use crate::runtime::types::{Connection, FieldInfo, PullRequest};
+use crate::runtime::types::{Connection, FieldInfo, PullRequest, Purpose};
 use crate::runtime::{CallError, Runtime};
 
 /// Everything discovery adds to a session just configured: its provider
@@ -334,6 +334,7 @@ fn connection_of(session_id: &str, connection: &ConnectionState) -> Connection {
         key: session_id.to_owned(),
         api_base: None,
         settings: connection.settings.clone(),
+        purpose: Purpose::Discovery,
     }
 }
 

@@ -236,6 +236,7 @@ impl Sessions {
         remove_prefix(&t.session_transfers, id)?;
         remove_prefix(&t.id_map, id)?;
         remove_prefix(&t.sync_state, id)?;
+        crate::request_log::remove_session(&self.db, id)?;
         crate::errors::remove_session(&self.db, &session.account, id)?;
         crate::webhooks::outbox::remove_session(&self.db, id)?;
         Ok(())

@@ -1,17 +1,20 @@
 //! Deletes sessions whose 72 hours (or the configured lifetime) are up, with
 //! everything they own, the records of transfers finished longer ago than
 //! the retention period, the change links, passes and OAuth sign-ins that
-//! have expired, and each account's errors beyond the newest 10,000.
+//! have expired, each account's errors beyond the newest 10,000, and logged
+//! provider requests past the request log's bounds.
 
 use std::time::Duration;
 
 use super::Sessions;
+use crate::request_log::RequestLog;
 use crate::store::now_ms;
 
 /// Sweeps every `interval` until the host stops. `retention`: how long the
 /// records of a finished transfer are kept (`None`: for the session's life).
 pub fn spawn(
     sessions: Sessions,
+    request_log: RequestLog,
     interval: Duration,
     retention: Option<Duration>,
 ) -> tokio::task::JoinHandle<()> {
@@ -22,6 +25,14 @@ pub fn spawn(
             tick.tick().await;
             if let Err(err) = sweep(&sessions, retention).await {
                 tracing::warn!(%err, "expired-session sweep failed; retrying next round");
+            }
+            let log = request_log.clone();
+            match tokio::task::spawn_blocking(move || log.sweep()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => {
+                    tracing::warn!(%err, "request log sweep failed; retrying next round")
+                }
+                Err(err) => tracing::warn!(%err, "request log sweep failed; retrying next round"),
             }
         }
     })

@@ -12,9 +12,10 @@
 //! fsyncs rather than 64.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 
+use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::{Notify, watch};
 
 use super::StoreError;
@@ -37,6 +38,8 @@ struct Shared {
     /// (see [`super::recovery`]).
     failed: AtomicBool,
     failure: Notify,
+    /// Where each flush's duration goes, once the host's metrics exist.
+    flush_latency: OnceLock<Histogram>,
 }
 
 #[derive(Default)]
@@ -62,6 +65,7 @@ impl GroupCommit {
             asked: Condvar::new(),
             failed: AtomicBool::new(false),
             failure: Notify::new(),
+            flush_latency: OnceLock::new(),
         });
         let (publish, durable) = watch::channel(Durable::default());
         let flusher = {
@@ -76,6 +80,12 @@ impl GroupCommit {
             durable,
             flusher: Some(flusher),
         })
+    }
+
+    /// Records each flush's duration in `histogram` from now on (the first
+    /// histogram given stays).
+    pub fn observe_flushes(&self, histogram: Histogram) {
+        let _ = self.shared.flush_latency.set(histogram);
     }
 
     /// Whether a flush has failed since the database was opened.
@@ -159,10 +169,14 @@ fn flusher(db: &sled::Db, shared: &Shared, publish: &watch::Sender<Durable>) {
         // Every write behind a ticket up to `covers` happened before this
         // flush starts, so the flush makes them durable.
         let covers = shared.issued.load(Ordering::SeqCst);
+        let started = std::time::Instant::now();
         let flushed = {
             let _gate = super::write_gate::flushing();
             db.flush()
         };
+        if let Some(histogram) = shared.flush_latency.get() {
+            histogram.observe(started.elapsed().as_secs_f64());
+        }
         match flushed {
             Ok(_) => {
                 done = covers;

@@ -87,6 +87,8 @@ pub struct Trees {
     /// seq → webhook delivery (`n` seq until the deliverer saw it; see
     /// [`crate::webhooks::outbox`]).
     pub outbox: Tree,
+    /// session \0 time seq → [`crate::request_log::LoggedRequest`].
+    pub request_log: Tree,
 }
 
 #[derive(Clone)]
@@ -142,6 +144,7 @@ impl Db {
             sync_state: db.open_tree("sync_state")?,
             errors: db.open_tree("errors")?,
             outbox: db.open_tree("outbox")?,
+            request_log: db.open_tree("request_log")?,
         };
         let commits = Arc::new(group_commit::GroupCommit::new(db.clone())?);
         Ok(Db { db, commits, trees })
@@ -168,6 +171,11 @@ impl Db {
     /// Waits until everything written so far is durable.
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.commits.flush().await
+    }
+
+    /// Records each flush's duration in `histogram` from now on.
+    pub fn observe_flushes(&self, histogram: prometheus_client::metrics::histogram::Histogram) {
+        self.commits.observe_flushes(histogram);
     }
 
     /// Whether writes have failed since the database was opened (see

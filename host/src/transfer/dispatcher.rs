@@ -19,8 +19,9 @@ use super::writes::{CommitError, TreeId, Writes, commit, commit_in_background};
 use super::{Checkpoint, Method, Stats, Status, Transfer, TransferConfig, pull, push, stage_new};
 use crate::credentials::Credentials;
 use crate::errors::ErrorType;
+use crate::metrics::TransferKind;
 use crate::runtime::Runtime;
-use crate::runtime::types::Connection;
+use crate::runtime::types::{Connection, Purpose};
 use crate::sessions::{Session, Sessions};
 use crate::store::{Db, StoreError, encode, get_json, now_ms};
 use crate::webhooks::delivery::Doorbell;
@@ -252,7 +253,8 @@ impl Dispatcher {
                 message,
             });
         };
-        if transfer.status == Status::Queued {
+        let starting = transfer.status == Status::Queued;
+        if starting {
             transfer.status = Status::Running;
             transfer.started_ms = Some(now_ms());
             transfer.stats.provider = manifest.id.clone();
@@ -271,11 +273,13 @@ impl Dispatcher {
                 key: session.id.clone(),
                 api_base: None,
                 settings: connection.settings.clone(),
+                purpose: Purpose::Transfer(transfer.id.clone()),
             },
             credentials: &self.credentials,
             token,
         };
         let records_before = transfer.stats.records;
+        let moved_before = transfer.stats.records_transferred;
         let (progress, mut writes) = match transfer.method {
             Method::Pull => {
                 self.check_stored_records(&transfer.account)?;
@@ -292,6 +296,12 @@ impl Dispatcher {
             }
         };
         transfer.attempts = 0;
+        let kind = TransferKind::new(&transfer.endgrate_type, transfer.method.as_str());
+        if starting {
+            self.runtime
+                .metrics()
+                .transfer_started(&transfer.stats.provider, &kind);
+        }
         let mut next = None;
         if let Progress::Done = progress {
             transfer.status = Status::Completed;
@@ -324,11 +334,20 @@ impl Dispatcher {
                 Method::Pull => transfer.stats.records.saturating_sub(records_before),
                 Method::Push => 0,
             },
+            moved: (
+                transfer.stats.provider.clone(),
+                kind,
+                transfer
+                    .stats
+                    .records_transferred
+                    .saturating_sub(moved_before),
+            ),
         });
         if let Progress::Done = progress {
             self.settle(pending).await?;
             self.db.flush().await?;
             let _ = self.finished.send(transfer.id.clone());
+            self.count_finished(transfer);
             tracing::info!(transfer = %transfer.id, method = transfer.method.as_str(), records = transfer.stats.records_transferred, "transfer completed");
             if let Some(next) = next {
                 self.scheduler
@@ -349,6 +368,8 @@ impl Dispatcher {
             return Ok(());
         };
         landed??;
+        let (provider, kind, moved) = &p.moved;
+        self.runtime.metrics().records(provider, kind, *moved);
         if p.pulled > 0 {
             self.sessions.record_counts().add(&p.account, p.pulled);
         }
@@ -493,8 +514,25 @@ impl Dispatcher {
         if !again {
             let _ = self.db.flush().await;
             let _ = self.finished.send(transfer.id.clone());
+            self.count_finished(&transfer);
         }
         again
+    }
+
+    /// Counts a transfer that just ended, completed or failed.
+    fn count_finished(&self, transfer: &Transfer) {
+        let kind = TransferKind::new(&transfer.endgrate_type, transfer.method.as_str());
+        let since = transfer.started_ms.unwrap_or(transfer.created_ms);
+        let took = transfer
+            .finished_ms
+            .unwrap_or_else(now_ms)
+            .saturating_sub(since);
+        self.runtime.metrics().transfer_finished(
+            &transfer.stats.provider,
+            &kind,
+            transfer.status == Status::Completed,
+            Duration::from_millis(took),
+        );
     }
 
     /// The queue's retry policy, from the configuration.
@@ -571,6 +609,9 @@ struct PendingCommit {
     account: String,
     /// Records the step added to its account's stored pulled records.
     pulled: u64,
+    /// Records the step moved, counted in the metrics once committed:
+    /// provider, kind, count.
+    moved: (String, TransferKind, u64),
 }
 
 /// Why a pull is refused or stopped by the stored-records cap.

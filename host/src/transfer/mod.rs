@@ -33,7 +33,7 @@ use tokio::sync::broadcast;
 use crate::credentials::Credentials;
 use crate::runtime::Runtime;
 use crate::sessions::Sessions;
-use crate::store::{Db, StoreError, encode, get_json, key};
+use crate::store::{Db, StoreError, encode, get_json, key, now_ms};
 use crate::webhooks::delivery::Doorbell;
 use dispatcher::Dispatcher;
 pub use model::{Checkpoint, Method, Stats, Status, Transfer};
@@ -41,6 +41,17 @@ use queue::Scheduler;
 pub use staging::{Hook, stage_error, stage_webhook, webhook};
 pub use step::{Decision, Progress, RetryPolicy, Step, StepError, classify};
 use writes::{CommitError, TreeId, Writes, commit_in_background};
+
+/// What the metrics say of the queue.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueGauges {
+    /// Transfers waiting for their next slice.
+    pub waiting: usize,
+    /// Slices running now.
+    pub running: usize,
+    /// Age of the oldest transfer not finished yet.
+    pub oldest_unfinished: Option<Duration>,
+}
 
 #[derive(Debug, Clone)]
 pub struct TransferConfig {
@@ -218,6 +229,27 @@ impl Transfers {
 
     pub fn waiting_count(&self) -> usize {
         self.inner.scheduler.waiting_count()
+    }
+
+    /// The queue as the metrics report it. Reads every unfinished
+    /// transfer: call it off the async workers.
+    pub fn queue_gauges(&self) -> QueueGauges {
+        let db = &self.inner.db;
+        let now = now_ms();
+        let oldest = db
+            .trees
+            .queue
+            .iter()
+            .keys()
+            .filter_map(|id| get_json::<Transfer>(&db.trees.transfers, &id.ok()?).ok()?)
+            .map(|t| t.created_ms)
+            .min();
+        QueueGauges {
+            waiting: self.inner.scheduler.waiting_count(),
+            running: self.inner.scheduler.running_count(),
+            oldest_unfinished: oldest
+                .map(|created| Duration::from_millis(now.saturating_sub(created))),
+        }
     }
 
     /// Refuses a new transfer of `account` when it already has as many

@@ -197,6 +197,11 @@ impl Scheduler {
         self.lock().waiting.values().map(VecDeque::len).sum()
     }
 
+    /// Slices running now, across sessions.
+    pub fn running_count(&self) -> usize {
+        self.lock().running.values().sum()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -262,6 +262,11 @@ pub fn update(
     }
 }
 
+/// Deliveries not yet delivered.
+pub fn depth(db: &Db) -> usize {
+    db.trees.outbox.len()
+}
+
 /// Every delivery with its sequence number, oldest first (for tools and
 /// tests: it reads the whole outbox).
 pub fn pending(db: &Db) -> Result<Vec<(u64, Delivery)>, StoreError> {

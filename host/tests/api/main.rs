@@ -16,6 +16,7 @@ mod fuzz;
 mod hostile;
 mod lifecycle;
 mod limits;
+mod observability;
 mod openapi;
 mod options;
 mod pages;

@@ -338,6 +338,7 @@ impl Harness {
             },
             cache_dir: compile_cache(),
             overrides,
+            ..RuntimeConfig::default()
         })
         .expect("the runtime starts");
         let names: Vec<&str> = CASES.iter().map(|c| c.connector).collect();
@@ -372,6 +373,7 @@ impl Harness {
                 key: format!("conformance-{}", case.connector),
                 api_base: None,
                 settings,
+                ..Connection::default()
             },
             credential,
             display_name: manifest.display_name.clone(),
