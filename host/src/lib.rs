@@ -30,6 +30,7 @@ pub mod sandbox;
 pub mod server;
 pub mod sessions;
 pub mod store;
+pub mod telemetry;
 pub mod time;
 pub mod transfer;
 pub mod ui;

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+use switchyard::telemetry::{self, LogFormat};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -80,6 +81,13 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// How log lines are written to standard output.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Export traces over OTLP/HTTP to this collector (e.g.
+    /// http://localhost:4318; `/v1/traces` is added).
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
     /// Data directory: the database, compiled-component cache and keys.
     #[arg(long, default_value = "./data")]
     data: PathBuf,
@@ -218,13 +226,12 @@ fn parse_rate(text: &str) -> Option<RequestRate> {
 fn main() -> anyhow::Result<()> {
     ignore_file_size_signal();
     private_files();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,wasmtime=warn,cranelift=warn".into()),
-        )
-        .init();
     let cli = Cli::parse();
+    // Before the async runtime: the trace exporter's client has its own.
+    let _telemetry = match &cli.command {
+        Command::Serve(args) => telemetry::install(args.log_format, args.otlp_endpoint.as_deref()),
+        Command::Keys(_) => telemetry::install(LogFormat::Text, None),
+    }?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -315,19 +322,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let host = server::start(config).await?;
+    // Messages for the operator; with JSON logs they go to standard error,
+    // so standard output holds log lines only.
+    let say = |text: String| match args.log_format {
+        LogFormat::Text => println!("{text}"),
+        LogFormat::Json => eprintln!("{text}"),
+    };
     if let Some(key) = &host.generated_admin_key {
-        println!(
+        say(format!(
             "Generated the admin key. It is shown only this once; keep it safe:\n\n    SWITCHYARD_ADMIN_KEY={key}\n"
-        );
+        ));
     }
-    println!("Switchyard is listening on {}", host.url());
+    say(format!("Switchyard is listening on {}", host.url()));
     if args.sandbox {
-        println!(
+        say(format!(
             "Sandbox mode: every provider is simulated locally. Connect an account on the session page, or attach\n\
              credentials with POST /api/session/credentials and {{\"access_token\": \"sandbox\"}}.\n\
              Webhooks may go to {}.",
             host.state.config.webhook_policy
-        );
+        ));
     }
     let shutdown = tokio::signal::ctrl_c();
     tokio::select! {

@@ -111,6 +111,7 @@ fn new_transfer(
         attempts: 0,
         transfer_errors: false,
         records_expired_ms: None,
+        trace_parent: crate::telemetry::current_trace_parent(),
     }
 }
 

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, delete, get, on, post};
+use tracing::Instrument;
 
 use self::openapi::Answer;
 use crate::api::{
@@ -798,14 +799,26 @@ async fn count_request(
     next: Next,
 ) -> Response {
     let method = request.method().clone();
-    let started = std::time::Instant::now();
-    let response = next.run(request).await;
-    metrics.api_request(
-        method.as_str(),
-        route,
-        response.status().as_u16(),
-        started.elapsed(),
+    let span = tracing::info_span!(
+        "api.request",
+        otel.name = %format!("{method} {route}"),
+        otel.kind = "server",
+        http.request.method = %method,
+        http.route = route,
+        http.response.status_code = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
     );
+    // A caller's own trace goes on through the host.
+    let caller_trace = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok());
+    crate::telemetry::continue_trace(&span, caller_trace);
+    let started = std::time::Instant::now();
+    let response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    span.record("http.response.status_code", status);
+    metrics.api_request(method.as_str(), route, status, started.elapsed());
     response
 }
 

@@ -34,6 +34,7 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
+use tracing::Instrument;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
@@ -808,10 +809,18 @@ impl Call {
         ) -> Answer<T>,
     ) -> Result<T, CallError> {
         let started = std::time::Instant::now();
+        let connector = &self.version.manifest.id;
+        let span = tracing::info_span!(
+            "connector.call",
+            otel.name = %format!("{connector} {name}"),
+            connector = %connector,
+            call = name,
+        );
         let outcome = tokio::time::timeout_at(
             self.deadline,
             export(&self.instance, &mut self.store, &self.guest_connection),
         )
+        .instrument(span)
         .await
         .ok();
         let result = sandbox::conclude(&self.store, self.limit, outcome);

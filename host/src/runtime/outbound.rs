@@ -13,6 +13,7 @@ use std::time::Duration;
 use rand::Rng;
 use reqwest::header::{HeaderName, HeaderValue};
 use tokio::time::Instant;
+use tracing::Instrument;
 use url::Url;
 
 use super::credentials::{CredentialError, CredentialSource, Secret};
@@ -244,11 +245,14 @@ impl Outbound {
             ..self.clone()
         };
         let prefetches = prefetch.prefetches.clone();
-        let fetch = tokio::spawn(async move {
-            let answer = background.send_now(&next).await.ok();
-            prefetches.finished();
-            answer
-        });
+        let fetch = tokio::spawn(
+            async move {
+                let answer = background.send_now(&next).await.ok();
+                prefetches.finished();
+                answer
+            }
+            .instrument(tracing::Span::current()),
+        );
         prefetch.prefetches.insert(signature, fetch);
     }
 
@@ -316,8 +320,22 @@ impl Outbound {
                 bytes: None,
                 took: None,
             };
-            let outcome =
-                tokio::time::timeout_at(self.deadline, self.client.execute(request)).await;
+            let span = tracing::info_span!(
+                "provider.request",
+                otel.name = %format!("{} {}", method, url.path()),
+                otel.kind = "client",
+                provider = %self.provider_id,
+                http.request.method = %method,
+                url.path = url.path(),
+                attempt,
+                http.response.status_code = tracing::field::Empty,
+            );
+            let outcome = tokio::time::timeout_at(self.deadline, self.client.execute(request))
+                .instrument(span.clone())
+                .await;
+            if let Ok(Ok(response)) = &outcome {
+                span.record("http.response.status_code", response.status().as_u16());
+            }
             let response = match outcome {
                 Err(_elapsed) => {
                     record.error = Some("no answer before the call's deadline".into());

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::broadcast;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use super::queue::{Eligibility, Lease, QueueEntry, Scheduler};
 use super::staging::{Hook, stage_error, stage_webhook, webhook};
@@ -152,12 +153,36 @@ impl Dispatcher {
             Ok(loaded) => loaded,
             Err(err) => return self.after_error(session_id, transfer_id, token, err).await,
         };
+        let span = tracing::info_span!(
+            "transfer.slice",
+            otel.name = %format!("{} {}", transfer.method.as_str(), transfer.endgrate_type),
+            session_id = %transfer.session_id,
+            transfer_id = %transfer.id,
+            provider = %session.provider().unwrap_or_default(),
+            endgrate_type = %transfer.endgrate_type,
+            trace_id = tracing::field::Empty,
+        );
+        crate::telemetry::continue_trace(&span, transfer.trace_parent.as_deref());
+        self.run_steps(session_id, transfer_id, token, &mut transfer, &session)
+            .instrument(span)
+            .await
+    }
+
+    /// The steps of one slice, until it is used up or the transfer ends.
+    async fn run_steps(
+        &self,
+        session_id: &str,
+        transfer_id: &str,
+        token: u64,
+        transfer: &mut Transfer,
+        session: &Session,
+    ) -> bool {
         let began = tokio::time::Instant::now();
         let mut pending = None;
         loop {
             let step = tokio::time::timeout(
                 self.config.lease,
-                self.step(&session, &mut transfer, token, &mut pending),
+                self.step(session, transfer, token, &mut pending),
             );
             let outcome = match step.await {
                 Ok(outcome) => outcome,
@@ -422,6 +447,8 @@ impl Dispatcher {
             attempts: 0,
             transfer_errors: false,
             records_expired_ms: None,
+            // A later pull is a trace of its own.
+            trace_parent: None,
             ..done.clone()
         };
         stage_new(writes, &next);

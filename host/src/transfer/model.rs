@@ -80,6 +80,10 @@ pub struct Transfer {
     /// for the retention period after it finished (`--records-retention-days`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records_expired_ms: Option<u64>,
+    /// The trace of the API request that created it (a W3C `traceparent`),
+    /// which its steps continue; none when traces are not exported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_parent: Option<String>,
 }
 
 /// Where a transfer stands; written with the data of each step, so a restart

@@ -1,11 +1,21 @@
 //! Metrics (`GET /metrics`) and the per-session request log (`GET
-//! /api/logs`), checked against what the simulator itself counted.
+//! /api/logs`), checked against what the simulator itself counted; traces
+//! exported to an in-test OTLP collector, and the JSON log.
 
 use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
 use serde_json::json;
+use switchyard_simulators::{Provider, Simulator};
 
-use crate::harness::{ADMIN_KEY, TOKEN, TestHost, sim_config};
+use crate::harness::{ADMIN_KEY, TOKEN, TestHost, eventually, sim_config};
+use crate::process::Process;
 
 /// One sample of the exposition: name, labels, value.
 type Sample = (String, HashMap<String, String>, f64);
@@ -427,4 +437,185 @@ async fn the_request_log_lists_exactly_the_requests_the_provider_received() {
         .get(&key, &format!("/api/logs?session_id={session}"))
         .await;
     assert_eq!(status, 404);
+}
+
+/// An OTLP/HTTP collector: keeps every span it is sent.
+struct Collector {
+    url: String,
+    spans: Arc<Mutex<Vec<Span>>>,
+}
+
+async fn collector() -> Collector {
+    let spans: Arc<Mutex<Vec<Span>>> = Arc::default();
+    let kept = spans.clone();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let kept = kept.clone();
+            async move {
+                let request = ExportTraceServiceRequest::decode(body).expect("OTLP protobuf");
+                let mut kept = kept.lock().unwrap();
+                for resource in request.resource_spans {
+                    for scope in resource.scope_spans {
+                        kept.extend(scope.spans);
+                    }
+                }
+                (
+                    [("content-type", "application/x-protobuf")],
+                    Vec::<u8>::new(),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Collector { url, spans }
+}
+
+fn attribute(span: &Span, key: &str) -> Option<String> {
+    span.attributes.iter().find(|a| a.key == key).and_then(|a| {
+        match a.value.as_ref()?.value.as_ref()? {
+            any_value::Value::StringValue(s) => Some(s.clone()),
+            any_value::Value::IntValue(i) => Some(i.to_string()),
+            other => Some(format!("{other:?}")),
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_trace_runs_from_the_api_request_to_the_provider_requests() {
+    let collector = collector().await;
+    let sim = Simulator::start(Provider::HubSpot, sim_config(150, 5))
+        .await
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    crate::harness::install_hubspot(data.path());
+    let log_path = data.path().join("host.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let host = Process::start_with_output(
+        data.path(),
+        &sim,
+        &["--otlp-endpoint", &collector.url, "--log-format", "json"],
+        // Batches sent every 100 ms instead of 5 s.
+        &[("OTEL_BSP_SCHEDULE_DELAY", "100")],
+        Stdio::from(log),
+    )
+    .await;
+    let key = host.api_key("acme").await;
+    let session = host.connected_session(&key).await;
+    let pull = host
+        .trigger(
+            &key,
+            "pull",
+            json!({ "session_id": session, "endgrate_type": "crm-contact", "synchronous": true }),
+        )
+        .await;
+    let pages = 2; // 150 contacts, 100 a page
+
+    // The trace of the request that triggered the pull.
+    let trace = |spans: &[Span]| {
+        spans
+            .iter()
+            .find(|s| s.name == "POST /api/pull/transfer")
+            .map(|s| s.trace_id.clone())
+    };
+    eventually(Duration::from_secs(30), "the pull's spans", || async {
+        let spans = collector.spans.lock().unwrap();
+        trace(&spans).is_some_and(|t| {
+            spans
+                .iter()
+                .filter(|s| s.trace_id == t && s.name.starts_with("GET /crm/v3/objects/contacts"))
+                .count()
+                >= pages
+        })
+    })
+    .await;
+    let spans = collector.spans.lock().unwrap().clone();
+    let trace_id = trace(&spans).unwrap();
+    let in_trace: Vec<&Span> = spans.iter().filter(|s| s.trace_id == trace_id).collect();
+    let by_id: HashMap<&[u8], &Span> = in_trace.iter().map(|s| (&s.span_id[..], *s)).collect();
+    let root = in_trace
+        .iter()
+        .find(|s| s.name == "POST /api/pull/transfer")
+        .unwrap();
+    assert_eq!(
+        attribute(root, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+    // Every provider request hangs, through a connector call and a slice of
+    // the transfer, from the API request.
+    let provider_requests: Vec<&&Span> = in_trace
+        .iter()
+        .filter(|s| s.name.starts_with("GET /crm/v3/objects/contacts"))
+        .collect();
+    assert!(provider_requests.len() >= pages);
+    for request in provider_requests {
+        assert_eq!(attribute(request, "provider").as_deref(), Some("hubspot"));
+        let mut names = Vec::new();
+        let mut at: &Span = request;
+        while let Some(parent) = by_id.get(&at.parent_span_id[..]) {
+            names.push(parent.name.clone());
+            at = parent;
+        }
+        assert_eq!(
+            at.span_id, root.span_id,
+            "{} is cut off: {names:?}",
+            request.name
+        );
+        assert!(names.iter().any(|n| n == "hubspot pull"), "{names:?}");
+        let slice = names
+            .iter()
+            .find(|n| n.starts_with("pull "))
+            .expect("a transfer slice");
+        assert_eq!(slice, "pull crm-contact");
+    }
+    let slice = in_trace
+        .iter()
+        .find(|s| s.name == "pull crm-contact")
+        .unwrap();
+    assert_eq!(
+        attribute(slice, "transfer_id").as_deref(),
+        Some(pull.as_str())
+    );
+    assert_eq!(
+        attribute(slice, "session_id").as_deref(),
+        Some(session.as_str())
+    );
+    assert_eq!(attribute(slice, "provider").as_deref(), Some("hubspot"));
+    // No credential in any span.
+    for span in &spans {
+        for a in &span.attributes {
+            assert!(
+                !format!("{:?}", a.value).contains(TOKEN),
+                "{}: {a:?}",
+                span.name
+            );
+        }
+    }
+
+    // The JSON log: one object a line; the transfer's lines carry the trace id.
+    let hex: String = trace_id.iter().map(|b| format!("{b:02x}")).collect();
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let completed = lines
+        .iter()
+        .find(|l| {
+            l["fields"]["message"] == "transfer completed"
+                && l["fields"]["transfer"] == pull.as_str()
+        })
+        .expect("the pull's completion is logged");
+    assert!(
+        completed["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["trace_id"] == hex.as_str()),
+        "{completed}"
+    );
+    assert!(!text.contains(TOKEN));
+    host.kill();
 }

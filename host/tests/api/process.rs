@@ -23,6 +23,23 @@ impl Process {
 
     /// [`Process::start`] with more `switchyard serve` flags.
     pub async fn start_with_args(data: &Path, sim: &Simulator, flags: &[&str]) -> Process {
+        // With RUST_LOG set, the host's log shows (as in-process hosts').
+        let stdout = match std::env::var_os("RUST_LOG") {
+            Some(_) => Stdio::inherit(),
+            None => Stdio::null(),
+        };
+        Self::start_with_output(data, sim, flags, &[], stdout).await
+    }
+
+    /// [`Process::start_with_args`] with environment variables `env`, and
+    /// the host's log written to `stdout`.
+    pub async fn start_with_output(
+        data: &Path,
+        sim: &Simulator,
+        flags: &[&str],
+        env: &[(&str, &str)],
+        stdout: Stdio,
+    ) -> Process {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -34,11 +51,8 @@ impl Process {
             .args(["--connector-base", &format!("hubspot={}", sim.base_url())])
             .args(flags)
             .env("SWITCHYARD_ADMIN_KEY", ADMIN_KEY)
-            // With RUST_LOG set, the host's log shows (as in-process hosts').
-            .stdout(match std::env::var_os("RUST_LOG") {
-                Some(_) => Stdio::inherit(),
-                None => Stdio::null(),
-            })
+            .envs(env.iter().copied())
+            .stdout(stdout)
             .spawn()
             .unwrap();
         let p = Process {
