@@ -971,6 +971,48 @@ async fn statistics_page_and_dashboard_follow_a_running_transfer_and_upload_a_co
         .await;
         b.snap("13-dashboard-session-detail").await;
 
+        // The session's activity: its provider requests, as the log lists
+        // them, and only one transfer's when filtered.
+        let logged = env
+            .ok("GET", &format!("/api/logs?session_id={session}&limit=50"), None)
+            .await;
+        let shown = logged["requests"].as_array().unwrap().len();
+        assert!(shown > 0, "{logged}");
+        b.wait_for(
+            "the session's provider requests",
+            "return document.querySelectorAll('#activity tr[data-request-status]').length === arguments[0];",
+            json!([shown]),
+        )
+        .await;
+        b.wait_for_text("#activity", "GET /crm/v3/objects/contacts").await;
+        let first_transfer = logged["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|r| r["transfer_id"].as_str())
+            .unwrap()
+            .to_owned();
+        let of_transfer = env
+            .ok(
+                "GET",
+                &format!("/api/logs?session_id={session}&transfer_id={first_transfer}&limit=50"),
+                None,
+            )
+            .await;
+        let of_transfer = of_transfer["requests"].as_array().unwrap().len();
+        b.eval(
+            "var s = document.getElementById('activity-transfer'); s.value = arguments[0]; s.dispatchEvent(new Event('change'));",
+            json!([first_transfer]),
+        )
+        .await;
+        b.wait_for(
+            "only that transfer's requests",
+            "return document.querySelectorAll('#activity tr[data-request-status]').length === arguments[0] && document.getElementById('activity-transfer').value === arguments[1];",
+            json!([of_transfer, first_transfer]),
+        )
+        .await;
+        b.snap("13b-dashboard-session-activity").await;
+
         // Connectors: the admin key unlocks them; an upload hot-loads.
         b.goto(&format!("{}/dashboard#/connectors", env.url)).await;
         b.type_into("#admin-key", ADMIN_KEY).await;

@@ -395,3 +395,83 @@ async fn provider_native_data_through_the_api_in_sandbox_mode() {
     }
     s.host.shutdown().await.unwrap();
 }
+
+/// The check of observability, as an operator makes it: a sandbox
+/// pull of each provider shows in `GET /metrics` (its provider requests and
+/// records) and in the session's request log (its requests, with statuses
+/// and durations, and no secret).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_pull_shows_in_the_metrics_and_the_request_log() {
+    let s = Sandboxed::start().await;
+    let metric = |text: &str, line_start: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(line_start))
+            .map(|l| l.rsplit_once(' ').unwrap().1.parse::<f64>().unwrap())
+            .sum()
+    };
+    let scrape = || async {
+        s.http
+            .get(format!("{}/metrics", s.url))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    for (provider, sim, endgrate_type) in [
+        ("hubspot", Provider::HubSpot, "crm-contact"),
+        ("salesforce", Provider::Salesforce, "crm-contact"),
+        ("pipedrive", Provider::Pipedrive, "crm-contact"),
+        ("quickbooks", Provider::QuickBooks, "accounting-customer"),
+    ] {
+        let before = scrape().await;
+        s.simulator(sim).control().reset_counters();
+        let session = s
+            .session(
+                provider,
+                json!({ "schema": [{ "endgrate_type": endgrate_type }] }),
+            )
+            .await;
+        let rows = s.pull(&session, endgrate_type, json!({})).await;
+        let received = s.simulator(sim).control().total_requests() as f64;
+        let after = scrape().await;
+        let moved = |line_start: &str| metric(&after, line_start) - metric(&before, line_start);
+        assert_eq!(
+            moved(&format!(
+                "switchyard_records_total{{provider=\"{provider}\",type=\"{endgrate_type}\",direction=\"pull\"}}"
+            )),
+            rows.len() as f64,
+            "{provider}"
+        );
+        assert_eq!(
+            moved(&format!(
+                "switchyard_provider_requests_total{{provider=\"{provider}\""
+            )),
+            received,
+            "{provider}"
+        );
+
+        let log = s
+            .api(
+                "GET",
+                &format!("/api/logs?session_id={session}&limit=1000"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            log["meta"]["count"].as_f64(),
+            Some(received),
+            "{provider}: {log}"
+        );
+        for request in log["requests"].as_array().unwrap() {
+            assert!(request["status"].is_u64(), "{request}");
+            assert!(request["duration_ms"].as_f64().unwrap() >= 0.0);
+        }
+        assert!(
+            !log.to_string().contains("\"sandbox\""),
+            "the token is logged"
+        );
+    }
+}

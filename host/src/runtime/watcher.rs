@@ -65,8 +65,14 @@ pub fn watch(
     debouncer
         .watcher()
         .watch(&dir, RecursiveMode::NonRecursive)?;
+    // Weak: the task ends some time after the watch is dropped, and must
+    // not keep the runtime (and what it holds) alive after the host stopped.
+    let runtime = Arc::downgrade(&runtime);
     tokio::spawn(async move {
         while let Some(paths) = rx.recv().await {
+            let Some(runtime) = runtime.upgrade() else {
+                return;
+            };
             for path in paths.into_iter().filter(|p| is_component_file(p)) {
                 if path.exists() {
                     load_file(&runtime, &path).await;

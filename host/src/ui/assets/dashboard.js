@@ -275,6 +275,7 @@
             link("Change selections", s.links.edit, "link-edit")))),
         panel("Configuration", null, configurationTable(s)),
         panel("Transfers", null, transfersBody),
+        panel("Activity", null, activityPanel(s.session_id)),
         panel("Errors", null, errorsBody));
     }, function (err) {
       clear(holder);
@@ -291,6 +292,59 @@
       }, function (err) { if (err.status === 404) return false; throw err; });
     });
   };
+
+  // A session's provider requests (GET /api/logs), newest first, filtered
+  // by transfer and status, a page at a time.
+  function activityPanel(sessionId) {
+    var limit = 50, offset = 0;
+    var transferFilter = h("select", { id: "activity-transfer", "aria-label": "Transfer" }, h("option", { value: "", text: "All requests" }));
+    var statusFilter = h("select", { id: "activity-status", "aria-label": "Status" },
+      [["", "Any status"], ["2xx", "2xx"], ["4xx", "4xx"], ["429", "429 (rate limited)"], ["5xx", "5xx"], ["error", "No answer"]].map(function (o) {
+        return h("option", { value: o[0], text: o[1] });
+      }));
+    var body = h("div", { id: "activity" }, empty("Loading…"));
+    var pager = h("div", { class: "pager" });
+    var load = function () {
+      var q = "/api/logs?session_id=" + encodeURIComponent(sessionId) + "&limit=" + limit + "&offset=" + offset;
+      if (transferFilter.value) q += "&transfer_id=" + encodeURIComponent(transferFilter.value);
+      if (statusFilter.value) q += "&status=" + encodeURIComponent(statusFilter.value);
+      api(q).then(function (answer) {
+        var rows = answer.requests || [], meta = answer.meta || {};
+        clear(body); clear(pager);
+        if (!rows.length) { add(body, empty("No provider requests", "Requests this session's transfers, discovery and proxy send to the provider appear here.")); return; }
+        add(body, h("div", { class: "table-wrap" }, h("table", { class: "activity" },
+          h("thead", null, h("tr", null, h("th", { text: "Time" }), h("th", { text: "Request" }), h("th", { text: "Status" }),
+            h("th", { class: "num", text: "Duration" }), h("th", { class: "num hide-sm", text: "Size" }), h("th", { class: "hide-sm", text: "Source" }))),
+          h("tbody", null, rows.map(function (r) {
+            var url = r.url;
+            try { var u = new URL(r.url); url = u.pathname + u.search; } catch (e) { /* shown whole */ }
+            var flags = (r.retry ? " · retry " + r.attempt : "") + (r.rate_limit_wait_ms >= 1 ? " · waited " + Math.round(r.rate_limit_wait_ms) + " ms" : "");
+            var status = r.status === null ? h("span", { class: "badge", "data-status": "failed", title: r.error || "", text: "no answer" })
+              : h("span", { class: "badge", "data-status": r.status >= 400 ? "failed" : "completed", text: String(r.status) + (r.rate_limited ? " rate limited" : "") });
+            return h("tr", { "data-request-status": r.status === null ? "error" : String(r.status) },
+              h("td", { class: "nowrap", title: r.time, text: fmtTime(r.time) }),
+              h("td", null, h("code", { class: "request", title: r.url, text: r.method + " " + url }), flags ? h("span", { class: "sub", text: flags.slice(3) }) : null),
+              h("td", null, status),
+              h("td", { class: "num", text: Math.round(r.duration_ms) + " ms" }),
+              h("td", { class: "num hide-sm", text: r.response_bytes === null ? "—" : number.format(r.response_bytes) + " B" }),
+              h("td", { class: "hide-sm", text: r.source + (r.transfer_id ? " " + r.transfer_id.slice(0, 8) : "") }));
+          })))));
+        add(pager, h("span", { class: "muted small", text: (offset + 1) + "–" + (offset + rows.length) + " of " + number.format(meta.count) }),
+          h("button", { class: "btn secondary small", type: "button", disabled: offset === 0, onclick: function () { offset = Math.max(0, offset - limit); load(); } }, "Newer"),
+          h("button", { class: "btn secondary small", type: "button", disabled: !meta.next, onclick: function () { offset += limit; load(); } }, "Older"));
+      }, function (err) { clear(body); add(body, empty("Could not load the activity", err.message)); });
+    };
+    api("/api/transfers?limit=100&session_id=" + encodeURIComponent(sessionId)).then(function (answer) {
+      (answer.transfers || []).forEach(function (t) {
+        add(transferFilter, h("option", { value: t.transfer_id, text: (t.method === "IMPORT" ? "Pull " : "Push ") + typeLabel(t.endgrate_type) + " · " + t.transfer_id.slice(0, 8) }));
+      });
+    }, function () { /* the filter keeps "All requests" */ });
+    transferFilter.addEventListener("change", function () { offset = 0; load(); });
+    statusFilter.addEventListener("change", function () { offset = 0; load(); });
+    load();
+    return h("div", null, h("div", { class: "toolbar filters" }, transferFilter, statusFilter,
+      h("button", { class: "btn secondary small", type: "button", onclick: load }, "Refresh")), body, pager);
+  }
 
   function configurationTable(s) {
     var rows = s.schemas.filter(function (x) { return x.enabled; });
