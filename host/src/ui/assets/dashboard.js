@@ -314,20 +314,21 @@
         if (!rows.length) { add(body, empty("No provider requests", "Requests this session's transfers, discovery and proxy send to the provider appear here.")); return; }
         add(body, h("div", { class: "table-wrap" }, h("table", { class: "activity" },
           h("thead", null, h("tr", null, h("th", { text: "Time" }), h("th", { text: "Request" }), h("th", { text: "Status" }),
-            h("th", { class: "num", text: "Duration" }), h("th", { class: "num hide-sm", text: "Size" }), h("th", { class: "hide-sm", text: "Source" }))),
+            h("th", { class: "num", text: "Duration" }), h("th", { class: "num hide-sm", text: "Size" }))),
           h("tbody", null, rows.map(function (r) {
-            var url = r.url;
-            try { var u = new URL(r.url); url = u.pathname + u.search; } catch (e) { /* shown whole */ }
-            var flags = (r.retry ? " · retry " + r.attempt : "") + (r.rate_limit_wait_ms >= 1 ? " · waited " + Math.round(r.rate_limit_wait_ms) + " ms" : "");
+            var path = r.url, query = "";
+            try { var u = new URL(r.url); path = u.pathname; query = decodeURIComponent(u.search.slice(1)); } catch (e) { /* shown whole */ }
+            var flags = r.source + (r.transfer_id ? " " + r.transfer_id.slice(0, 8) : "") + (r.retry ? " · attempt " + r.attempt : "") + (r.rate_limit_wait_ms >= 1 ? " · waited " + Math.round(r.rate_limit_wait_ms) + " ms for the rate limit" : "");
             var status = r.status === null ? h("span", { class: "badge", "data-status": "failed", title: r.error || "", text: "no answer" })
               : h("span", { class: "badge", "data-status": r.status >= 400 ? "failed" : "completed", text: String(r.status) + (r.rate_limited ? " rate limited" : "") });
             return h("tr", { "data-request-status": r.status === null ? "error" : String(r.status) },
               h("td", { class: "nowrap", title: r.time, text: fmtTime(r.time) }),
-              h("td", null, h("code", { class: "request", title: r.url, text: r.method + " " + url }), flags ? h("span", { class: "sub", text: flags.slice(3) }) : null),
+              h("td", { class: "request-cell" }, h("code", { class: "request", title: r.url, text: r.method + " " + path }),
+                query ? h("span", { class: "query", title: query, text: "?" + query }) : null,
+                h("span", { class: "sub", text: flags })),
               h("td", null, status),
               h("td", { class: "num", text: Math.round(r.duration_ms) + " ms" }),
-              h("td", { class: "num hide-sm", text: r.response_bytes === null ? "—" : number.format(r.response_bytes) + " B" }),
-              h("td", { class: "hide-sm", text: r.source + (r.transfer_id ? " " + r.transfer_id.slice(0, 8) : "") }));
+              h("td", { class: "num hide-sm", text: r.response_bytes === null ? "—" : number.format(r.response_bytes) + " B" }));
           })))));
         add(pager, h("span", { class: "muted small", text: (offset + 1) + "–" + (offset + rows.length) + " of " + number.format(meta.count) }),
           h("button", { class: "btn secondary small", type: "button", disabled: offset === 0, onclick: function () { offset = Math.max(0, offset - limit); load(); } }, "Newer"),
