@@ -274,7 +274,7 @@ impl Metrics {
         );
         r.register(
             "token_refreshes",
-            "OAuth token refreshes after a 401, by provider and outcome (ok or failed)",
+            "OAuth token refreshes (before expiry or after a 401), by provider and outcome (ok or failed)",
             inner.token_refreshes.clone(),
         );
         r.register(

@@ -259,8 +259,12 @@ impl Credentials {
             &client,
             &refresh_token,
         )
-        .await
-        .map_err(|e| match e {
+        .await;
+        self.inner
+            .runtime
+            .metrics()
+            .token_refresh(&stored.provider, response.is_ok());
+        let response = response.map_err(|e| match e {
             TokenError::Refused { .. } => CredentialError::Revoked(e.to_string()),
             TokenError::Unavailable { .. } => CredentialError::Unavailable(e.to_string()),
         })?;

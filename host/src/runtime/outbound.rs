@@ -371,10 +371,7 @@ impl Outbound {
             match status {
                 401 if !refreshed => {
                     if let (Some(source), Some(used)) = (&self.credential, &secret) {
-                        let refresh = source.refresh(used).await;
-                        self.metrics
-                            .token_refresh(&self.provider_id, refresh.is_ok());
-                        match refresh {
+                        match source.refresh(used).await {
                             Ok(fresh) => {
                                 secret = Some(fresh);
                                 refreshed = true;

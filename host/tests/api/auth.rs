@@ -48,6 +48,23 @@ async fn concurrent_transfers_share_one_refresh() {
         "one refresh for both transfers: {:?}",
         t.sim.control().requests()
     );
+    // And the metrics count that one.
+    let metrics = t
+        .http
+        .get(format!("{}/metrics", t.url))
+        .bearer_auth(crate::harness::ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == r#"switchyard_token_refreshes_total{provider="hubspot",outcome="ok"} 1"#),
+        "{metrics}"
+    );
     t.stop().await;
 }
 
