@@ -96,12 +96,9 @@ fn list(
         }
     };
     let last_number = last.as_deref().and_then(|l| l.parse::<u64>().ok());
-    let mut window = match last_number {
-        Some(_) => start.saturating_sub(OVERLAP).max(1),
-        None => start,
-    };
+    let mut window = first_window(start, last_number.is_some());
     let (answer, asked) = loop {
-        let asked = (u64::from(max) + (start - window)).min(u64::from(MAX_RESULTS)) as u32;
+        let asked = asked_for(max, start, window);
         let statement = query::pull_statement(kind, None, window, asked)?;
         let answer = company.query(kind.entity(), &statement)?;
         // The window must begin at or before the last record returned, or
@@ -139,8 +136,33 @@ fn list(
         }),
         (None, _) => None,
     };
+    // The next page's query is known now: have the host send it while this
+    // page is mapped and stored. (Deletions meanwhile can make the next call
+    // look further back; then the prefetched answer is just not used.)
+    if let Some(next) = &next {
+        let window = first_window(next.start, true);
+        let statement =
+            query::pull_statement(kind, None, window, asked_for(max, next.start, window))?;
+        company.prefetch_query(&statement);
+    }
     let next = next.map(|n| cursor::encode(&n)).transpose()?;
     Ok((records, next))
+}
+
+/// Where a full pull's query for position `start` begins: a little before
+/// it after an earlier page (`after_a_page`), so deletions cannot make it skip.
+fn first_window(start: u64, after_a_page: bool) -> u64 {
+    if after_a_page {
+        start.saturating_sub(OVERLAP).max(1)
+    } else {
+        start
+    }
+}
+
+/// How many records a query from `window` asks for, to bring `max` past
+/// `start`.
+fn asked_for(max: u32, start: u64, window: u64) -> u32 {
+    (u64::from(max) + (start - window)).min(u64::from(MAX_RESULTS)) as u32
 }
 
 /// One page of `req.endgrate_type`.

@@ -293,6 +293,11 @@ fn full_pull_pages_until_an_empty_query_response() {
         "select * from Customer where Active IN (true, false) STARTPOSITION 1 MAXRESULTS 4"
     );
     assert!(requests.iter().all(|r| r.idempotent && r.method == "GET"));
+    // Each page asked the host to fetch the next page's query ahead: exactly
+    // the request the next call sent.
+    let prefetched = mock.prefetched();
+    assert_eq!(prefetched.len(), 1, "the last page has no next one");
+    assert_eq!(prefetched[0], requests[1]);
 }
 
 fn invoice(id: u64) -> Value {

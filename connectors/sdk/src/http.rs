@@ -251,6 +251,20 @@ impl RequestBuilder {
         })
     }
 
+    /// Asks the host to send this request now, in the background, because
+    /// this call or the next will [`send`](Self::send) exactly it: the next
+    /// page of a pull whose position you know before mapping this one
+    /// (QuickBooks' `STARTPOSITION`). A later `send` of the same request
+    /// gets the answer already on its way. Only reads are prefetched (`GET`,
+    /// `HEAD`, or a `POST` marked [`idempotent`](Self::idempotent)), at most
+    /// 4 a call, only during `pull`; the host ignores anything else, so
+    /// prefetching never changes an answer, only when it arrives. Where the
+    /// provider's answer itself says where the next page is, declare the
+    /// integration's `paging` instead: the host then prefetches by itself.
+    pub fn prefetch(&self) {
+        crate::transport::prefetch(&self.build());
+    }
+
     /// Sends the request, turns a non-2xx answer into the matching error
     /// ([`ConnectorError::from_status`]) and parses the body as JSON.
     pub fn send_json<T: DeserializeOwned>(self) -> Result<T, ConnectorError> {

@@ -49,6 +49,7 @@ pub struct MockHttp {
 struct State {
     routes: Vec<Route>,
     requests: Vec<Request>,
+    prefetched: Vec<Request>,
     logs: Vec<(Level, String)>,
 }
 
@@ -92,6 +93,14 @@ impl MockHttp {
     /// Every request sent so far, in order.
     pub fn requests(&self) -> Vec<Request> {
         self.state.borrow().requests.clone()
+    }
+
+    /// Every request asked to be fetched ahead
+    /// ([`RequestBuilder::prefetch`](crate::http::RequestBuilder::prefetch)),
+    /// in order. The mock sends nothing for them: a later `send` of the same
+    /// request is answered by its routes, as the host would answer it.
+    pub fn prefetched(&self) -> Vec<Request> {
+        self.state.borrow().prefetched.clone()
     }
 
     /// Every log line written so far, in order.
@@ -214,6 +223,14 @@ pub(crate) fn send(request: &Request) -> Result<WireResponse, ConnectorError> {
             request.method, request.url
         )
     })
+}
+
+/// The native prefetch: records the request in the thread's mock, if any.
+#[cfg_attr(target_family = "wasm", allow(dead_code))]
+pub(crate) fn prefetch(request: &Request) {
+    if let Some(state) = CURRENT.with(|current| current.borrow().clone()) {
+        state.borrow_mut().prefetched.push(request.clone());
+    }
 }
 
 /// The native log: records the line in the thread's mock, if any, and prints

@@ -15,6 +15,15 @@ pub(crate) fn send(request: &Request) -> Result<Response, ConnectorError> {
     return crate::testing::send(request);
 }
 
+/// Asks the host (in a component) to send a request ahead; natively, the
+/// thread's mock records it.
+pub(crate) fn prefetch(request: &Request) {
+    #[cfg(target_family = "wasm")]
+    crate::bindings::switchyard::connector::http::prefetch(request);
+    #[cfg(not(target_family = "wasm"))]
+    crate::testing::prefetch(request);
+}
+
 /// Writes a log line to the host (in a component) or to the thread's mock.
 pub(crate) fn log(level: Level, message: &str) {
     #[cfg(target_family = "wasm")]

@@ -352,15 +352,18 @@ impl Runtime {
         };
         let outbound = io.map(|(conn, credential)| {
             let mut outbound = self.outbound(&connector.manifest, conn, credential, deadline);
-            outbound.prefetch = pulling
-                .and_then(|ty| connector.manifest.integration(ty))
-                .filter(|integration| !integration.paging.is_empty())
-                .map(|integration| Prefetcher {
-                    rules: integration.paging.clone(),
-                    prefetches: self.prefetches.clone(),
-                    connection: format!("{id}/{}", conn.key),
-                    timeout: self.config.limits.call_timeout,
-                });
+            // Every pull may prefetch: by its integration's declared paging,
+            // or when the connector asks (`http.prefetch`).
+            outbound.prefetch = pulling.map(|ty| Prefetcher {
+                rules: connector
+                    .manifest
+                    .integration(ty)
+                    .map(|integration| integration.paging.clone())
+                    .unwrap_or_default(),
+                prefetches: self.prefetches.clone(),
+                connection: format!("{id}/{}", conn.key),
+                timeout: self.config.limits.call_timeout,
+            });
             Arc::new(outbound)
         });
         let mut store = sandbox::new_store(

@@ -232,6 +232,24 @@ impl Outbound {
         Ok(response)
     }
 
+    /// The guest asked to send `req` ahead: started when this is a pull's
+    /// call and `req` only reads (`GET`, `HEAD`, or a `POST` marked
+    /// idempotent, such as a search), since it may be sent and never used;
+    /// otherwise ignored.
+    pub fn prefetch(&self, req: OutRequest) {
+        let Some(prefetch) = &self.prefetch else {
+            return;
+        };
+        let reads = match req.method.to_ascii_uppercase().as_str() {
+            "GET" | "HEAD" => true,
+            "POST" => req.idempotent,
+            _ => false,
+        };
+        if reads {
+            self.start_prefetch(prefetch, req);
+        }
+    }
+
     /// Sends `next` in the background, under this call's limits but with a
     /// deadline of its own, and keeps its answer for the request that wants it.
     fn start_prefetch(&self, prefetch: &Prefetcher, next: OutRequest) {

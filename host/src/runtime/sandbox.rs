@@ -104,7 +104,12 @@ pub struct CallState {
     violation: Option<Violation>,
     /// The latest error-level log line: a panic message, via the SDK's hook.
     last_error_log: Option<String>,
+    /// Prefetches the guest asked for during this call.
+    prefetches_asked: u32,
 }
+
+/// Prefetches one call may ask for; more are ignored.
+const MAX_PREFETCHES_PER_CALL: u32 = 4;
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
@@ -144,6 +149,7 @@ pub fn new_store(
         connector,
         violation: None,
         last_error_log: None,
+        prefetches_asked: 0,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.memory);
@@ -255,6 +261,21 @@ impl CallState {
     /// The `log` import of every contract version: to the host's log, tagged
     /// with the connector, cut to a sane length. The last error-level line is
     /// kept (a panic message, through the SDK's hook) for the trap's report.
+    /// The guest expects to send `request` soon: start it now, if it may be
+    /// prefetched (see [`Outbound::prefetch`]); at most
+    /// [`MAX_PREFETCHES_PER_CALL`] a call.
+    pub fn prefetch_request(&mut self, request: OutRequest) {
+        let Some(outbound) = &self.outbound else {
+            return;
+        };
+        if self.prefetches_asked >= MAX_PREFETCHES_PER_CALL {
+            tracing::debug!(connector = %self.connector, "prefetch ignored: this call asked for {MAX_PREFETCHES_PER_CALL} already");
+            return;
+        }
+        self.prefetches_asked += 1;
+        outbound.prefetch(request);
+    }
+
     pub fn write_log(&mut self, level: tracing::Level, message: String) {
         let mut message = message;
         if message.len() > MAX_LOG_MESSAGE {

@@ -3,7 +3,8 @@
 //! `http` and `log` imports, which forward to the version-free [`CallState`]
 //! methods.
 //!
-//! 0.2.0 adds `find-matches`, rate classes and idempotency keys to 0.1.0.
+//! 0.2.0 adds `find-matches`, rate classes, idempotency keys, discovery and
+//! `http.prefetch` to 0.1.0.
 
 mod generated {
     wasmtime::component::bindgen!({
@@ -274,6 +275,17 @@ impl http::Host for CallState {
                 body: r.body,
             })
             .map_err(Into::into)
+    }
+
+    fn prefetch(&mut self, req: http::Request) {
+        self.prefetch_request(OutRequest {
+            method: req.method,
+            url: req.url,
+            headers: req.headers,
+            body: req.body,
+            idempotent: req.idempotent,
+            rate_class: req.rate_class,
+        });
     }
 }
 

@@ -116,4 +116,5 @@ pub static HUBSPOT: Case = Case {
         },
         change: ("project_name", "Renamed project"),
     }),
+    prefetches_itself: false,
 };

@@ -89,4 +89,5 @@ pub static PIPEDRIVE: Case = Case {
     child: 0,
     // No custom objects.
     object: None,
+    prefetches_itself: false,
 };

@@ -154,4 +154,5 @@ pub static QUICKBOOKS: Case = Case {
     child: 1,
     // No custom objects.
     object: None,
+    prefetches_itself: true,
 };

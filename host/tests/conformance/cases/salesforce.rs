@@ -105,4 +105,5 @@ pub static SALESFORCE: Case = Case {
         },
         change: ("Name", "Renamed project"),
     }),
+    prefetches_itself: false,
 };
