@@ -174,6 +174,11 @@ impl RunningHost {
         format!("http://{}", self.addr)
     }
 
+    /// Connector files loaded because the watched directory changed.
+    pub fn directory_loads(&self) -> u64 {
+        self._watch.loads()
+    }
+
     /// Runs until the server stops on an error, or until storage failed and
     /// then took writes again: the caller should then start a new host on
     /// the same data, since the database cannot recover in place

@@ -209,6 +209,32 @@ async fn a_running_host_hot_loads_its_directory_and_uploads() {
         "the dropped connector was not listed within 2 s"
     );
     eprintln!("hot-loaded from the directory in {:?}", dropped.elapsed());
+    // Reading a file is not changing it: the watcher's own read of
+    // mapper.wasm (and ours) must not load it again. Another file dropped
+    // after it is loaded once too, after anything queued before it.
+    let _ = std::fs::read(host.connectors_dir.join("mapper.wasm")).unwrap();
+    std::fs::write(
+        host.connectors_dir.join("second.wasm"),
+        support::component("probe"),
+    )
+    .unwrap();
+    assert!(
+        eventually(Duration::from_secs(2), async || providers(&client, &url)
+            .await
+            .len()
+            == 2)
+        .await,
+        "the second dropped connector was not listed within 2 s"
+    );
+    assert_eq!(host.directory_loads(), 2, "each file is loaded once");
+    std::fs::remove_file(host.connectors_dir.join("second.wasm")).unwrap();
+    assert!(
+        eventually(Duration::from_secs(2), async || providers(&client, &url)
+            .await
+            == ["mapper"])
+        .await,
+        "the second connector was still listed after its file went"
+    );
 
     // The admin API needs the admin key.
     let unauthorised = client

@@ -3,8 +3,10 @@
 //! disappears is unloaded. Events are debounced so a file still being copied is
 //! read once, when it is complete.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use notify_debouncer_mini::notify::RecursiveMode;
@@ -18,6 +20,14 @@ const DEBOUNCE: Duration = Duration::from_millis(200);
 /// Keeps the watch alive; dropping it stops watching.
 pub struct DirectoryWatch {
     _debouncer: Debouncer<notify_debouncer_mini::notify::RecommendedWatcher>,
+    loads: Arc<AtomicU64>,
+}
+
+impl DirectoryWatch {
+    /// Files read and installed because they changed, since the watch began.
+    pub fn loads(&self) -> u64 {
+        self.loads.load(Ordering::Relaxed)
+    }
 }
 
 fn is_component_file(path: &Path) -> bool {
@@ -50,6 +60,28 @@ async fn load_file(runtime: &Runtime, path: &Path) {
     }
 }
 
+/// A file's identity and last change, as `stat` tells them (without reading
+/// it, which would be an event of its own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fingerprint {
+    inode: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Fingerprint {
+    /// `None` when the file is gone.
+    fn of(path: &Path) -> Option<Fingerprint> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok()?;
+        Some(Fingerprint {
+            inode: meta.ino(),
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        })
+    }
+}
+
 /// Watches `dir` and applies every change to the runtime's registry.
 pub fn watch(
     runtime: Arc<Runtime>,
@@ -68,21 +100,37 @@ pub fn watch(
     // Weak: the task ends some time after the watch is dropped, and must
     // not keep the runtime (and what it holds) alive after the host stopped.
     let runtime = Arc::downgrade(&runtime);
+    let loads = Arc::new(AtomicU64::new(0));
+    let counted = loads.clone();
     tokio::spawn(async move {
+        // What each file looked like when it was last read: reading a file
+        // is an event too (inotify reports accesses), and must not make the
+        // watcher read it again, and again.
+        let mut seen: HashMap<PathBuf, Fingerprint> = HashMap::new();
         while let Some(paths) = rx.recv().await {
             let Some(runtime) = runtime.upgrade() else {
                 return;
             };
             for path in paths.into_iter().filter(|p| is_component_file(p)) {
-                if path.exists() {
-                    load_file(&runtime, &path).await;
-                } else if let Some(gone) = runtime.registry().remove_source(&path) {
-                    tracing::info!(connector = %gone.manifest.id, path = %path.display(), "connector file removed; unloaded");
+                match Fingerprint::of(&path) {
+                    Some(now) if seen.get(&path) == Some(&now) => {}
+                    Some(now) => {
+                        seen.insert(path.clone(), now);
+                        counted.fetch_add(1, Ordering::Relaxed);
+                        load_file(&runtime, &path).await;
+                    }
+                    None => {
+                        seen.remove(&path);
+                        if let Some(gone) = runtime.registry().remove_source(&path) {
+                            tracing::info!(connector = %gone.manifest.id, path = %path.display(), "connector file removed; unloaded");
+                        }
+                    }
                 }
             }
         }
     });
     Ok(DirectoryWatch {
         _debouncer: debouncer,
+        loads,
     })
 }
