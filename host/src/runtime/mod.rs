@@ -813,12 +813,18 @@ impl Call {
     ) -> Result<T, CallError> {
         let started = std::time::Instant::now();
         let connector = &self.version.manifest.id;
-        let span = tracing::info_span!(
-            "connector.call",
-            otel.name = %format!("{connector} {name}"),
-            connector = %connector,
-            call = name,
-        );
+        // Calls that talk to the provider get a span (their requests hang
+        // from it); pure mapping calls, many per page, do not.
+        let span = if self.store.data().talks_to_provider() {
+            tracing::info_span!(
+                "connector.call",
+                otel.name = %format!("{connector} {name}"),
+                connector = %connector,
+                call = name,
+            )
+        } else {
+            tracing::Span::none()
+        };
         let outcome = tokio::time::timeout_at(
             self.deadline,
             export(&self.instance, &mut self.store, &self.guest_connection),

@@ -261,6 +261,11 @@ impl CallState {
     /// The `log` import of every contract version: to the host's log, tagged
     /// with the connector, cut to a sane length. The last error-level line is
     /// kept (a panic message, through the SDK's hook) for the trap's report.
+    /// Whether this call may send requests (not `describe` or mapping).
+    pub fn talks_to_provider(&self) -> bool {
+        self.outbound.is_some()
+    }
+
     /// The guest expects to send `request` soon: start it now, if it may be
     /// prefetched (see [`Outbound::prefetch`]); at most
     /// [`MAX_PREFETCHES_PER_CALL`] a call.
