@@ -411,10 +411,15 @@ async fn run_ops(
     let mut decided = Writes::default();
 
     // 1. What the journal already knows, and which records need an upsert
-    //    lookup. The same internal id twice in one batch is written once.
+    //    lookup. The same internal id twice in one batch is written once;
+    //    a record with the upsert key of an earlier one in the batch becomes
+    //    an update of that one's record once it is written (`deferred`), so
+    //    a push never creates two records of one key.
     let mut first_of: HashMap<String, Vec<u8>> = HashMap::new();
     let mut aliases: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let mut planned: Vec<(&Op, Value, Plan)> = Vec::new();
+    let mut claims = Claims::default();
+    let mut deferred: Vec<(&Op, Vec<u8>)> = Vec::new();
     for (n, op) in ops.iter().enumerate() {
         if n % 20 == 19 {
             step.renew(&t.id)?;
@@ -428,8 +433,15 @@ async fn run_ops(
         }
         let common = to_common(schema, &op.item.data);
         let journal: Option<OpState> = get_json(&step.db.trees.push_ops, &op.key)?;
+        let upserting = !t.disable_upsert;
+        let keys = if upserting {
+            reconcile::upsert_keys(schema, &common)
+        } else {
+            Vec::new()
+        };
         let plan = match journal {
             Some(OpState::Done { id, created, data }) => {
+                claims.claim(&keys, Claim::Written(id.clone()));
                 outcomes.insert(op.key.clone(), Ok((id, created, data)));
                 continue;
             }
@@ -464,10 +476,21 @@ async fn run_ops(
                 match (op.item.id.clone().or(mapped), t.disable_upsert) {
                     (Some(id), _) => Plan::Write(Some(id)),
                     (None, true) => Plan::Write(None),
-                    (None, false) => Plan::Lookup,
+                    (None, false) => match claims.of(&keys) {
+                        Some(Claim::Written(id)) => Plan::Write(Some(id.clone())),
+                        Some(Claim::Pending(first)) => {
+                            deferred.push((op, first.clone()));
+                            continue;
+                        }
+                        None => Plan::Lookup,
+                    },
                 }
             }
         };
+        match &plan {
+            Plan::Write(Some(id)) => claims.claim(&keys, Claim::Written(id.clone())),
+            _ => claims.claim(&keys, Claim::Pending(op.key.clone())),
+        }
         planned.push((op, common, plan));
     }
 
@@ -533,6 +556,61 @@ async fn run_ops(
         pending.push((op, update, common));
     }
 
+    write_pending(step, t, schema, &integration, &pending, &mut outcomes).await?;
+
+    // 3. The records deferred behind an earlier one of the same key: each
+    //    an update of the record that one made, one per record a round (a
+    //    batch must not update one record twice), in the order pushed.
+    while !deferred.is_empty() {
+        let mut round: Vec<(&Op, Option<String>, Value)> = Vec::new();
+        let mut later = Vec::new();
+        let mut taken: Vec<Vec<u8>> = Vec::new();
+        for (op, first) in deferred {
+            if taken.contains(&first) {
+                later.push((op, first));
+                continue;
+            }
+            taken.push(first.clone());
+            match outcomes.get(&first) {
+                Some(Ok((id, _, _))) => {
+                    let common = to_common(schema, &kept_on_update(schema, &op.item.data));
+                    round.push((op, Some(id.clone()), common));
+                }
+                // The first of its key was not written: this one is not
+                // either, for the same reason, rather than guessed at.
+                failed => {
+                    let why = failed
+                        .and_then(|outcome| outcome.as_ref().err())
+                        .map_or("it has no outcome".to_owned(), |f| f.message.clone());
+                    let message = format!(
+                        "not sent: an earlier item of this push with the same upsert key was not written ({why})"
+                    );
+                    outcomes.insert(op.key.clone(), Err(Failure::integration(message, false)));
+                }
+            }
+        }
+        write_pending(step, t, schema, &integration, &round, &mut outcomes).await?;
+        deferred = later;
+    }
+    for (alias, first) in aliases {
+        if let Some(outcome) = outcomes.get(&first).cloned() {
+            outcomes.insert(alias, outcome);
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Writes `pending` (each an update of its id, or a create) in batches:
+/// journaled as `Sending` (durably) before each batch goes out, then as
+/// `Done` or `Failed` with the internal-id map, durably before the next.
+async fn write_pending(
+    step: &Step<'_>,
+    t: &Transfer,
+    schema: &SessionSchema,
+    integration: &str,
+    pending: &[(&Op<'_>, Option<String>, Value)],
+    outcomes: &mut HashMap<Vec<u8>, Outcome>,
+) -> Result<(), StepError> {
     let batch = step.manifest.batch_limits.max_push_batch.max(1) as usize;
     for chunk in pending.chunks(batch) {
         // 1. The journal says what is about to be sent, durably.
@@ -570,7 +648,7 @@ async fn run_ops(
                 &step.manifest.id,
                 &step.connection,
                 Some(step.credential()),
-                &integration,
+                integration,
                 &items,
             )
             .await
@@ -642,12 +720,52 @@ async fn run_ops(
             return Err(err);
         }
     }
-    for (alias, first) in aliases {
-        if let Some(outcome) = outcomes.get(&first).cloned() {
-            outcomes.insert(alias, outcome);
+    Ok(())
+}
+
+/// Which record of a batch holds each upsert key, so a later record with
+/// one of its keys updates that record instead of creating another.
+#[derive(Default)]
+struct Claims {
+    by_key: HashMap<String, Claim>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Claim {
+    /// The provider holds it under this id (written, or to be updated).
+    Written(String),
+    /// The record of this op will make it (looked up or created first).
+    Pending(Vec<u8>),
+}
+
+impl Claims {
+    /// The first claim on any of `keys`.
+    fn of(&self, keys: &[Value]) -> Option<&Claim> {
+        keys.iter().find_map(|k| self.by_key.get(&claim_key(k)))
+    }
+
+    /// Claims each of `keys` not claimed yet.
+    fn claim(&mut self, keys: &[Value], claim: Claim) {
+        for k in keys {
+            self.by_key
+                .entry(claim_key(k))
+                .or_insert_with(|| claim.clone());
         }
     }
-    Ok(outcomes)
+}
+
+/// A key set as compared within a batch: strings trimmed and lowercased, as
+/// providers match emails and names.
+fn claim_key(keys: &Value) -> String {
+    fn fold(value: &Value) -> Value {
+        match value {
+            Value::String(s) => Value::String(s.trim().to_lowercase()),
+            Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), fold(v))).collect(),
+            Value::Array(items) => items.iter().map(fold).collect(),
+            other => other.clone(),
+        }
+    }
+    fold(keys).to_string()
 }
 
 /// What becomes of one record of a batch before it is sent.

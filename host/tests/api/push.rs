@@ -406,3 +406,43 @@ async fn an_unconfirmed_quickbooks_invoice_is_sent_again_and_made_once() {
     assert_eq!(data["transfer_errors"], false, "{data}");
     t.stop().await;
 }
+
+/// One push carrying the same new record twice (same email, in another
+/// case): the first creates it, the second updates that record, in the
+/// order pushed; a third of the same key too. Nothing is created twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_key_twice_in_one_push_creates_one_record() {
+    let t = TestHost::start(sim_config(5, 2)).await;
+    let key = t.key("acme").await;
+    let session = t.connected_session(&key, json!({})).await;
+    let contact = |first: &str, email: &str| json!({ "data": { "first_name": first, "last_name": "Dup", "email_addresses": [{ "email_address": email }] } });
+    let before = t.sim.control().contacts().len();
+    let push = t
+        .transfer(
+            &key,
+            "/api/push/transfer",
+            json!({ "session_id": session, "endgrate_type": "crm-contact", "transfer_data": [
+                contact("First", "dup@example.com"),
+                contact("Other", "other@example.com"),
+                contact("Second", "DUP@example.com"),
+                contact("Third", "dup@example.com"),
+            ] }),
+        )
+        .await;
+    let results = t.all_data(&key, "push", "crm-contact", &push).await;
+    assert_eq!(results.len(), 4, "{results:?}");
+    assert_eq!(t.sim.control().contacts().len(), before + 2, "{results:?}");
+    assert_eq!(count_email(&t, "dup@example.com"), 1);
+    let id = results[0]["id"].as_str().unwrap();
+    assert_eq!(results[0]["created"], true);
+    for later in [&results[2], &results[3]] {
+        assert_eq!(later["id"], id, "{later}");
+        assert_eq!(later["created"], false, "{later}");
+    }
+    assert_ne!(results[1]["id"], id);
+    // The last one pushed is what the record holds.
+    assert_eq!(
+        t.sim.control().record("contacts", id).unwrap()["properties"]["firstname"],
+        "Third"
+    );
+}
