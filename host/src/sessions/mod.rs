@@ -175,6 +175,26 @@ impl Sessions {
         crate::errors::prune(&self.db, crate::errors::KEPT_PER_ACCOUNT)
     }
 
+    /// Drops each account's finished webhook deliveries beyond the newest
+    /// [`crate::webhooks::log::KEPT_PER_ACCOUNT`], and those that finished
+    /// longer than `retention` ago; how many.
+    pub async fn prune_webhook_log(
+        &self,
+        retention: Option<Duration>,
+    ) -> Result<usize, StoreError> {
+        let db = self.db.clone();
+        // A pass over every account's log: off the async workers.
+        tokio::task::spawn_blocking(move || {
+            crate::webhooks::log::prune(
+                &db,
+                crate::webhooks::log::KEPT_PER_ACCOUNT,
+                retention,
+                crate::store::now_ms(),
+            )
+        })
+        .await?
+    }
+
     /// Drops OAuth sign-ins (`state`s) nobody finished in time; how many.
     pub fn sweep_sign_ins(&self) -> Result<usize, StoreError> {
         crate::credentials::oauth::sweep_sign_ins(&self.db)
@@ -194,8 +214,8 @@ impl Sessions {
 
     /// Deletes the session and everything stored for it: credentials,
     /// transfers (which stops those still queued or running), their records,
-    /// push journals, id mappings, sync cursors, errors and undelivered
-    /// webhooks. Durable when it returns.
+    /// push journals, id mappings, sync cursors, errors, undelivered
+    /// webhooks and the log of its deliveries. Durable when it returns.
     pub async fn delete(&self, session: &Session) -> Result<(), StoreError> {
         let (sessions, session) = (self.clone(), session.clone());
         // Off the async workers: a session with many transfers is many
@@ -239,6 +259,7 @@ impl Sessions {
         crate::request_log::remove_session(&self.db, id)?;
         crate::errors::remove_session(&self.db, &session.account, id)?;
         crate::webhooks::outbox::remove_session(&self.db, id)?;
+        crate::webhooks::log::remove_session(&self.db, &session.account, id)?;
         Ok(())
     }
 }

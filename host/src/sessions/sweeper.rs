@@ -1,8 +1,9 @@
 //! Deletes sessions whose 72 hours (or the configured lifetime) are up, with
 //! everything they own, the records of transfers finished longer ago than
 //! the retention period, the change links, passes and OAuth sign-ins that
-//! have expired, each account's errors beyond the newest 10,000, and logged
-//! provider requests past the request log's bounds.
+//! have expired, each account's errors beyond the newest 10,000, its
+//! finished webhook deliveries beyond the newest 1,000 or past the retention
+//! period, and logged provider requests past the request log's bounds.
 
 use std::time::Duration;
 
@@ -61,5 +62,6 @@ pub async fn sweep(
     sessions.grants().sweep()?;
     sessions.sweep_sign_ins()?;
     sessions.prune_errors()?;
+    sessions.prune_webhook_log(retention).await?;
     Ok(expired.len())
 }

@@ -89,6 +89,11 @@ pub struct Trees {
     pub outbox: Tree,
     /// session \0 time seq → [`crate::request_log::LoggedRequest`].
     pub request_log: Tree,
+    /// account \0 seq → what happened to webhook delivery `seq` (its
+    /// attempts and state); `webhook_bodies`: account \0 seq → the body of
+    /// one that left the outbox (see [`crate::webhooks::log`]).
+    pub webhook_log: Tree,
+    pub webhook_bodies: Tree,
 }
 
 #[derive(Clone)]
@@ -145,6 +150,8 @@ impl Db {
             errors: db.open_tree("errors")?,
             outbox: db.open_tree("outbox")?,
             request_log: db.open_tree("request_log")?,
+            webhook_log: db.open_tree("webhook_log")?,
+            webhook_bodies: db.open_tree("webhook_bodies")?,
         };
         let commits = Arc::new(group_commit::GroupCommit::new(db.clone())?);
         Ok(Db { db, commits, trees })

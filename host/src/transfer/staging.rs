@@ -93,7 +93,8 @@ pub fn stage_webhook(
         body,
         session.options.webhook_concurrency,
     );
-    let (k, v) = outbox::entry(db, &delivery)?;
-    writes.put(TreeId::Outbox, k.to_vec(), v);
+    let staged = outbox::entry(db, &delivery)?;
+    writes.put(TreeId::Outbox, staged.outbox.0, staged.outbox.1);
+    writes.put(TreeId::WebhookLog, staged.log.0, staged.log.1);
     Ok(())
 }

@@ -20,6 +20,7 @@ pub enum TreeId {
     Errors,
     SessionTransfers,
     PushItems,
+    WebhookLog,
 }
 
 #[derive(Debug, Default)]
@@ -71,6 +72,7 @@ pub fn commit(
         &t.errors,
         &t.session_transfers,
         &t.push_items,
+        &t.webhook_log,
     )
         .transaction(
             |(
@@ -84,6 +86,7 @@ pub fn commit(
                 errors,
                 session_transfers,
                 push_items,
+                webhook_log,
             )| {
                 if let Some(token) = token {
                     let held = match queue.get(transfer_id.as_bytes())? {
@@ -109,6 +112,7 @@ pub fn commit(
                         TreeId::Errors => errors,
                         TreeId::SessionTransfers => session_transfers,
                         TreeId::PushItems => push_items,
+                        TreeId::WebhookLog => webhook_log,
                     };
                     match value {
                         Some(v) => {

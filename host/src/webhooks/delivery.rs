@@ -19,6 +19,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
+use super::log::{After, Attempt};
 use super::outbox::{self, Delivery, Summary};
 use super::resolve::PolicyResolver;
 use super::schedule::{Outcome, Schedule};
@@ -214,7 +215,8 @@ pub fn spawn(
     })
 }
 
-/// One POST of one delivery; on failure, schedules the next attempt.
+/// One POST of one delivery; on failure, schedules the next attempt. Every
+/// attempt is recorded in the delivery log, with its outcome.
 async fn attempt(
     db: &Db,
     accounts: &Accounts,
@@ -239,7 +241,45 @@ async fn attempt(
         }
     };
     Counters::add(&counters.decoded, 1);
-    let place = Place { db, seq, settled };
+    let ended = send(db, accounts, client, config, seq, &delivery).await;
+    let place = Place {
+        db: db.clone(),
+        seq,
+        settled,
+    };
+    let backoff = Backoff::of(config);
+    // Recording is a transaction, which may wait at the write gate while a
+    // flush runs: off the async workers.
+    match tokio::task::spawn_blocking(move || place.record(backoff, delivery, ended)).await {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            tracing::error!(%err, "recording a webhook attempt failed; retrying it later");
+            Outcome::Retry {
+                due_ms: now_ms() + backoff.base.as_millis() as u64,
+                moved: false,
+            }
+        }
+    }
+}
+
+/// How an attempt ended, before it is recorded.
+enum Ended {
+    Delivered(Attempt),
+    Failed(Attempt),
+    /// Its session was deleted: it is not sent.
+    SessionGone,
+}
+
+/// POSTs `delivery` (number `seq`), signed, unless something stops it first.
+async fn send(
+    db: &Db,
+    accounts: &Accounts,
+    client: &reqwest::Client,
+    config: &WebhookConfig,
+    seq: u64,
+    delivery: &Delivery,
+) -> Ended {
+    let clock = Clock::start();
     // A session deleted while its deliveries were being moved can leave one
     // behind; it is not sent.
     match db
@@ -248,10 +288,10 @@ async fn attempt(
         .contains_key(delivery.session_id.as_bytes())
     {
         Ok(true) => {}
-        Ok(false) => return place.remove(),
+        Ok(false) => return Ended::SessionGone,
         Err(err) => {
             tracing::error!(%err, "cannot look up a webhook's session; retrying later");
-            return reschedule(&place, config, delivery, "storage failure");
+            return Ended::Failed(clock.failed(None, "storage failure"));
         }
     }
     let secret = match accounts.webhook_secret(&delivery.account) {
@@ -259,7 +299,7 @@ async fn attempt(
         Ok(None) => String::new(),
         Err(err) => {
             tracing::error!(%err, "cannot read the webhook secret; retrying later");
-            return reschedule(&place, config, delivery, "webhook secret unreadable");
+            return Ended::Failed(clock.failed(None, "webhook secret unreadable"));
         }
     };
     // An IP literal is connected to without the resolver: check it here.
@@ -267,15 +307,15 @@ async fn attempt(
         Ok(url) => url,
         Err(err) => {
             let why = format!("the endpoint is not a URL: {err}");
-            return reschedule(&place, config, delivery, &why);
+            return Ended::Failed(clock.failed(None, &why));
         }
     };
     if let Err(refused) = config.address_policy.check_url(&endpoint) {
-        return reschedule(&place, config, delivery, &refused.to_string());
+        return Ended::Failed(clock.failed(None, &refused.to_string()));
     }
     let id = seq.to_string();
     let timestamp = now_ms() / 1000;
-    let outcome = client
+    let mut request = client
         .post(endpoint)
         .header("content-type", "application/json")
         .header(super::TIMESTAMP_HEADER, timestamp.to_string())
@@ -284,33 +324,147 @@ async fn attempt(
             super::sign(&secret, timestamp, &id, delivery.body.as_bytes()),
         )
         .header(super::DELIVERY_HEADER, &id)
-        .header(super::EVENT_HEADER, &delivery.event)
-        .body(delivery.body.clone())
-        .send()
-        .await;
-    match outcome {
-        Ok(response) if response.status().is_success() => place.remove(),
-        Ok(response) => {
-            let why = format!("the receiver answered {}", response.status());
-            reschedule(&place, config, delivery, &why)
+        .header(super::EVENT_HEADER, &delivery.event);
+    if let Some(original) = delivery.redelivery_of {
+        request = request.header(super::REDELIVERY_HEADER, original.to_string());
+    }
+    match request.body(delivery.body.clone()).send().await {
+        Ok(response) if response.status().is_success() => {
+            Ended::Delivered(clock.delivered(response.status().as_u16()))
         }
-        Err(err) => reschedule(&place, config, delivery, &with_causes(&err)),
+        Ok(response) => {
+            let status = response.status();
+            let why = format!("the receiver answered {status}");
+            Ended::Failed(clock.failed(Some(status.as_u16()), &why))
+        }
+        Err(err) => Ended::Failed(clock.failed(None, &with_causes(&err))),
+    }
+}
+
+/// Times one attempt, for its log entry.
+struct Clock {
+    at_ms: u64,
+    started: std::time::Instant,
+}
+
+impl Clock {
+    fn start() -> Self {
+        Clock {
+            at_ms: now_ms(),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    fn attempt(&self, status: Option<u16>, error: Option<String>) -> Attempt {
+        Attempt {
+            at_ms: self.at_ms,
+            duration_ms: self.started.elapsed().as_millis() as u64,
+            status,
+            error,
+        }
+    }
+
+    fn delivered(&self, status: u16) -> Attempt {
+        self.attempt(Some(status), None)
+    }
+
+    fn failed(&self, status: Option<u16>, why: &str) -> Attempt {
+        self.attempt(status, Some(why.to_owned()))
+    }
+}
+
+/// The retry settings [`Place::record`] needs.
+#[derive(Debug, Clone, Copy)]
+struct Backoff {
+    base: Duration,
+    max: Duration,
+    give_up_after: Duration,
+}
+
+impl Backoff {
+    fn of(config: &WebhookConfig) -> Self {
+        Backoff {
+            base: config.backoff_base,
+            max: config.backoff_max,
+            give_up_after: config.give_up_after,
+        }
     }
 }
 
 /// Where an attempted delivery is stored.
-struct Place<'a> {
-    db: &'a Db,
+struct Place {
+    db: Db,
     seq: u64,
     settled: bool,
 }
 
-impl Place<'_> {
-    fn remove(&self) -> Outcome {
-        if let Err(err) = outbox::remove(self.db, self.seq, self.settled) {
-            tracing::error!(%err, "a finished webhook could not be removed from the outbox");
+impl Place {
+    /// Stores how an attempt of `delivery` ended.
+    fn record(&self, backoff: Backoff, delivery: Delivery, ended: Ended) -> Outcome {
+        match ended {
+            Ended::Delivered(attempt) => self.finish(&delivery, &attempt, After::Delivered),
+            Ended::Failed(attempt) => self.reschedule(backoff, delivery, attempt),
+            Ended::SessionGone => self.discard(&delivery),
+        }
+    }
+
+    /// Out of the outbox and the log: its session is gone.
+    fn discard(&self, delivery: &Delivery) -> Outcome {
+        if let Err(err) = outbox::discard(&self.db, self.seq, self.settled, &delivery.account) {
+            tracing::error!(%err, "a webhook of a deleted session could not be removed from the outbox");
         }
         Outcome::Removed
+    }
+
+    /// Out of the outbox, delivered or given up on, and logged so.
+    fn finish(&self, delivery: &Delivery, attempt: &Attempt, after: After) -> Outcome {
+        // `Ok(false)`: gone meanwhile (its session was deleted).
+        if let Err(err) = outbox::finish(&self.db, self.seq, self.settled, delivery, attempt, after)
+        {
+            // It stays in the outbox until the next start, and is attempted
+            // again then (delivery is at least once).
+            tracing::error!(%err, "a finished webhook could not be taken out of the outbox");
+        }
+        Outcome::Removed
+    }
+
+    /// After a failed `attempt`: the next one, with backoff, or the end of
+    /// the delivery if it has failed for too long.
+    fn reschedule(&self, backoff: Backoff, delivery: Delivery, attempt: Attempt) -> Outcome {
+        let now = now_ms();
+        let why = attempt.error.clone().unwrap_or_default();
+        let age = Duration::from_millis(now.saturating_sub(delivery.created_ms));
+        if age > backoff.give_up_after {
+            tracing::error!(endpoint = %delivery.endpoint, event = %delivery.event, session = %delivery.session_id, attempts = delivery.attempts + 1, %why, "webhook given up after retrying for too long");
+            return self.finish(&delivery, &attempt, After::GivenUp);
+        }
+        let mut next = delivery.clone();
+        next.attempts += 1;
+        next.last_error = Some(why.clone());
+        let wait = backoff
+            .base
+            .saturating_mul(1u32 << next.attempts.min(20))
+            .min(backoff.max);
+        // Up to 20% jitter so many failed deliveries do not retry in lockstep.
+        let jitter = wait.mul_f64(rand::random::<f64>() * 0.2);
+        next.next_attempt_ms = now + (wait + jitter).as_millis() as u64;
+        tracing::warn!(endpoint = %delivery.endpoint, event = %delivery.event, attempts = next.attempts, %why, "webhook delivery failed; will retry");
+        // Only if it is still there (its session may have been deleted meanwhile).
+        match outbox::update(&self.db, self.seq, self.settled, &delivery, &next, &attempt) {
+            Ok(true) => Outcome::Retry {
+                due_ms: next.next_attempt_ms,
+                moved: true,
+            },
+            Ok(false) => Outcome::Removed,
+            Err(err) => {
+                tracing::error!(%err, "cannot record a failed webhook attempt");
+                // Tried again where it still is.
+                Outcome::Retry {
+                    due_ms: next.next_attempt_ms,
+                    moved: false,
+                }
+            }
+        }
     }
 }
 
@@ -327,40 +481,4 @@ fn with_causes(err: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     text
-}
-
-fn reschedule(place: &Place<'_>, config: &WebhookConfig, delivery: Delivery, why: &str) -> Outcome {
-    let now = now_ms();
-    let age = Duration::from_millis(now.saturating_sub(delivery.created_ms));
-    if age > config.give_up_after {
-        tracing::error!(endpoint = %delivery.endpoint, event = %delivery.event, session = %delivery.session_id, attempts = delivery.attempts + 1, %why, "webhook given up after retrying for too long");
-        return place.remove();
-    }
-    let mut next = delivery.clone();
-    next.attempts += 1;
-    next.last_error = Some(why.to_owned());
-    let backoff = config
-        .backoff_base
-        .saturating_mul(1u32 << next.attempts.min(20))
-        .min(config.backoff_max);
-    // Up to 20% jitter so many failed deliveries do not retry in lockstep.
-    let jitter = backoff.mul_f64(rand::random::<f64>() * 0.2);
-    next.next_attempt_ms = now + (backoff + jitter).as_millis() as u64;
-    tracing::warn!(endpoint = %delivery.endpoint, event = %delivery.event, attempts = next.attempts, %why, "webhook delivery failed; will retry");
-    // Only if it is still there (its session may have been deleted meanwhile).
-    match outbox::update(place.db, place.seq, place.settled, &delivery, &next) {
-        Ok(true) => Outcome::Retry {
-            due_ms: next.next_attempt_ms,
-            moved: true,
-        },
-        Ok(false) => Outcome::Removed,
-        Err(err) => {
-            tracing::error!(%err, "cannot record a failed webhook attempt");
-            // Tried again where it still is.
-            Outcome::Retry {
-                due_ms: next.next_attempt_ms,
-                moved: false,
-            }
-        }
-    }
 }

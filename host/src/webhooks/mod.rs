@@ -2,10 +2,14 @@
 //! app receives. Each is written to a persistent outbox in the same write as
 //! the state change it reports ([`outbox`]), then POSTed, signed, and retried
 //! with backoff until the receiver answers 2xx ([`delivery`]), only ever to
-//! an address the host's [`crate::net_policy`] permits ([`resolve`]).
+//! an address the host's [`crate::net_policy`] permits ([`resolve`]). Each
+//! delivery's attempts are kept in a log ([`log`]), and a finished one can be
+//! sent again ([`redeliver`]).
 
 pub mod delivery;
+pub mod log;
 pub mod outbox;
+pub mod redeliver;
 pub mod resolve;
 pub mod schedule;
 
@@ -23,6 +27,8 @@ pub const TIMESTAMP_HEADER: &str = "x-switchyard-timestamp";
 pub const DELIVERY_HEADER: &str = "x-switchyard-delivery";
 /// `configuration`, `data`, `completed` or `error`.
 pub const EVENT_HEADER: &str = "x-switchyard-event";
+/// On a redelivery only: the id of the delivery it sends again.
+pub const REDELIVERY_HEADER: &str = "x-switchyard-redelivery-of";
 
 /// The signature header's value for one attempt of delivery `delivery` at
 /// `timestamp` (Unix seconds): `t=<timestamp>,v1=<hex>`.

@@ -18,10 +18,16 @@
 //! Arrival cannot be detected by scanning the sequence numbers past the
 //! highest seen instead: a writer takes its number before its transaction
 //! commits, so a lower number may commit after a higher one was seen.
+//!
+//! Every change to a delivery is written together with its entry in the
+//! delivery log ([`super::log`]), which outlives it.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
 
+use super::log::{self, After, Attempt};
 use crate::store::{Db, StoreError, decode, encode};
 
 /// The first byte of the key of a delivery the deliverer has not seen.
@@ -44,6 +50,9 @@ pub struct Delivery {
     /// Why the last attempt failed.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// The delivery this one sends again ([`super::redeliver`]).
+    #[serde(default)]
+    pub redelivery_of: Option<u64>,
 }
 
 impl Delivery {
@@ -55,18 +64,38 @@ impl Delivery {
         body: &Value,
         concurrent: bool,
     ) -> Self {
+        Self::with_body(
+            account,
+            session_id,
+            event,
+            endpoint,
+            body.to_string(),
+            concurrent,
+        )
+    }
+
+    /// A delivery of `body` exactly as given.
+    pub fn with_body(
+        account: &str,
+        session_id: &str,
+        event: &str,
+        endpoint: &str,
+        body: String,
+        concurrent: bool,
+    ) -> Self {
         let now = crate::store::now_ms();
         Delivery {
             account: account.to_owned(),
             session_id: session_id.to_owned(),
             event: event.to_owned(),
             endpoint: endpoint.to_owned(),
-            body: body.to_string(),
+            body,
             concurrent,
             attempts: 0,
             next_attempt_ms: now,
             created_ms: now,
             last_error: None,
+            redelivery_of: None,
         }
     }
 }
@@ -139,17 +168,34 @@ fn parse_key(k: &[u8]) -> Option<(u64, bool)> {
     }
 }
 
-/// The key and value that put `delivery` in the outbox, for a caller that
-/// writes it together with other changes.
-pub fn entry(db: &Db, delivery: &Delivery) -> Result<([u8; 9], Vec<u8>), StoreError> {
-    Ok((arrived_key(db.next_id()?), encode(delivery)))
+/// The writes that add a delivery: its outbox record and its log entry.
+pub struct Staged {
+    /// The delivery's sequence number (its id).
+    pub seq: u64,
+    pub outbox: (Vec<u8>, Vec<u8>),
+    pub log: (Vec<u8>, Vec<u8>),
 }
 
-/// Adds a delivery (not flushed: the caller flushes with the rest).
-pub fn push(db: &Db, delivery: &Delivery) -> Result<(), StoreError> {
-    let (k, v) = entry(db, delivery)?;
-    db.trees.outbox.insert(k, v)?;
-    Ok(())
+/// What puts `delivery` in the outbox and the log, for a caller that writes
+/// it together with other changes.
+pub fn entry(db: &Db, delivery: &Delivery) -> Result<Staged, StoreError> {
+    let seq = db.next_id()?;
+    Ok(Staged {
+        seq,
+        outbox: (arrived_key(seq).to_vec(), encode(delivery)),
+        log: log::entry(seq, delivery),
+    })
+}
+
+/// Adds a delivery and its log entry (not flushed: the caller flushes with
+/// the rest); its sequence number. The outbox record goes first: a crash in
+/// between leaves a delivery without a log entry, which its first attempt
+/// makes ([`log::note`]), never an entry without its delivery.
+pub fn push(db: &Db, delivery: &Delivery) -> Result<u64, StoreError> {
+    let staged = entry(db, delivery)?;
+    db.trees.outbox.insert(staged.outbox.0, staged.outbox.1)?;
+    db.trees.webhook_log.insert(staged.log.0, staged.log.1)?;
+    Ok(staged.seq)
 }
 
 /// The deliveries that arrived, oldest first, except those `known` already
@@ -224,35 +270,73 @@ pub fn load(db: &Db, seq: u64, settled: bool) -> Result<Option<Delivery>, StoreE
     }
 }
 
-/// Takes a delivery out of the outbox (delivered, or given up on).
-pub fn remove(db: &Db, seq: u64, settled: bool) -> Result<(), StoreError> {
+/// Takes a delivery out of the outbox, and out of the log, without a trace
+/// (its session is gone).
+pub fn discard(db: &Db, seq: u64, settled: bool, account: &str) -> Result<(), StoreError> {
     db.trees.outbox.remove(key_of(seq, settled))?;
-    Ok(())
+    log::remove(db, account, seq)
 }
 
-/// Replaces `old` by `new` (settled, whatever it was): `false`, changing
-/// nothing, if `old` is no longer what is stored (its session was deleted).
+/// Takes `delivery` out of the outbox after `attempt`, delivered or given
+/// up on (`after`), and keeps its body with its log entry so it can be sent
+/// again: `false`, changing nothing, if it is no longer in the outbox (its
+/// session was deleted).
+pub fn finish(
+    db: &Db,
+    seq: u64,
+    settled: bool,
+    delivery: &Delivery,
+    attempt: &Attempt,
+    after: After,
+) -> Result<bool, StoreError> {
+    let t = &db.trees;
+    let from = key_of(seq, settled);
+    let body_key = log::key(&delivery.account, seq);
+    let _gate = crate::store::write_gate::exclusive();
+    let finished =
+        (&t.outbox, &t.webhook_log, &t.webhook_bodies).transaction(|(outbox, entries, bodies)| {
+            if outbox.remove(from.as_slice())?.is_none() {
+                return Err(ConflictableTransactionError::Abort(()));
+            }
+            log::note(entries, seq, delivery, attempt, after)?;
+            bodies.insert(body_key.as_slice(), delivery.body.as_bytes())?;
+            Ok(())
+        });
+    match finished {
+        Ok(()) => Ok(true),
+        Err(TransactionError::Abort(())) => Ok(false),
+        Err(TransactionError::Storage(e)) => Err(e.into()),
+    }
+}
+
+/// Replaces `old` by `new` (settled, whatever it was) after the failed
+/// `attempt`, which the log records: `false`, changing nothing, if `old` is
+/// no longer what is stored (its session was deleted).
 pub fn update(
     db: &Db,
     seq: u64,
     settled: bool,
     old: &Delivery,
     new: &Delivery,
+    attempt: &Attempt,
 ) -> Result<bool, StoreError> {
-    use sled::transaction::{ConflictableTransactionError, TransactionError};
-
-    let (old, new) = (encode(old), encode(new));
+    let (old, encoded) = (encode(old), encode(new));
     let from = key_of(seq, settled);
     let to = settled_key(seq);
+    let after = After::Retrying {
+        next_attempt_ms: new.next_attempt_ms,
+    };
+    let t = &db.trees;
     let _gate = crate::store::write_gate::exclusive();
-    let swapped = db.trees.outbox.transaction(|tx| {
-        if tx.get(&from)?.as_deref() != Some(old.as_slice()) {
+    let swapped = (&t.outbox, &t.webhook_log).transaction(|(outbox, entries)| {
+        if outbox.get(&from)?.as_deref() != Some(old.as_slice()) {
             return Err(ConflictableTransactionError::Abort(()));
         }
         if !settled {
-            tx.remove(from.as_slice())?;
+            outbox.remove(from.as_slice())?;
         }
-        tx.insert(&to[..], new.as_slice())?;
+        outbox.insert(&to[..], encoded.as_slice())?;
+        log::note(entries, seq, new, attempt, after)?;
         Ok(())
     });
     match swapped {
@@ -336,8 +420,18 @@ mod tests {
         let old = load(&db, seqs[2], false).expect("read").expect("there");
         let mut new = old.clone();
         new.attempts = 1;
-        assert!(update(&db, seqs[2], false, &old, &new).expect("updated"));
-        assert!(!update(&db, seqs[2], false, &old, &new).expect("no longer there"));
+        let failed = Attempt {
+            at_ms: 1,
+            duration_ms: 2,
+            status: None,
+            error: Some("refused".into()),
+        };
+        assert!(update(&db, seqs[2], false, &old, &new, &failed).expect("updated"));
+        assert!(!update(&db, seqs[2], false, &old, &new, &failed).expect("no longer there"));
+        let noted = log::get(&db, "acme", seqs[2])
+            .expect("read")
+            .expect("logged");
+        assert_eq!(noted.attempts, std::slice::from_ref(&failed));
         assert!(arrivals(&db, |_| false).expect("arrivals").is_empty());
         assert_eq!(
             load(&db, seqs[2], true)
@@ -356,12 +450,35 @@ mod tests {
         assert!(arrivals(&db, |_| false).expect("arrivals").is_empty());
         assert_eq!(settled(&db).expect("settled").len(), 3, "without it");
 
+        // Delivered: out of the outbox, its body kept with its log entry.
+        let b = load(&db, seqs[1], true).expect("read").expect("there");
+        let ok = Attempt {
+            at_ms: 3,
+            duration_ms: 1,
+            status: Some(200),
+            error: None,
+        };
+        assert!(finish(&db, seqs[1], true, &b, &ok, After::Delivered).expect("finished"));
+        assert!(!finish(&db, seqs[1], true, &b, &ok, After::Delivered).expect("gone"));
+        assert!(load(&db, seqs[1], true).expect("read").is_none());
+        let entry = log::get(&db, "acme", seqs[1])
+            .expect("read")
+            .expect("logged");
+        assert_eq!(entry.state, log::State::Delivered);
+        assert_eq!(
+            log::body(&db, "acme", seqs[1]).expect("read"),
+            Some(b.body.clone())
+        );
+        let b_again = Delivery::with_body("acme", "b", "data", &b.endpoint, b.body.clone(), false);
+        push(&db, &b_again).expect("pushed");
+
         remove_session(&db, "a").expect("removed, the damaged one in the way");
         let all: Vec<String> = settled(&db)
             .expect("settled")
             .into_iter()
             .map(|s| s.session_id)
             .collect();
-        assert_eq!(all, ["b", "c"]);
+        assert_eq!(all, ["c"], "b was delivered; its second is still arriving");
+        assert_eq!(arrivals(&db, |_| false).expect("arrivals").len(), 1);
     }
 }
