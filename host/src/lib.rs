@@ -9,6 +9,10 @@
 //! - [`ui`]: the connect pages, the statistics page and the dashboard.
 //! - [`server`]: wires them together into a running host.
 
+// The OpenAPI document's schema table is one `json!` literal, deeper than
+// the default limit of 128 macro expansions.
+#![recursion_limit = "256"]
+
 pub mod accounts;
 pub mod admin_key;
 pub mod api;

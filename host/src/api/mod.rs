@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod proxy;
 pub mod sessions;
 pub mod transfers;
+pub mod webhook_log;
 
 pub use transfers::MAX_PUSH_ITEMS;
 

@@ -15,7 +15,7 @@ use tracing::Instrument;
 use self::openapi::Answer;
 use crate::api::{
     admin_connectors, admin_keys, health, integrations, listing, logs, metrics, proxy, sessions,
-    transfers,
+    transfers, webhook_log,
 };
 use crate::http::{
     ApiError, AppState, MAX_BODY_BYTES, MAX_COMPONENT_BYTES, MAX_FORM_BYTES, bearer,
@@ -296,6 +296,30 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
                 Text,
             ),
             get(metrics::metrics),
+        ),
+        (
+            ep(
+                "GET",
+                "/api/webhooks/deliveries",
+                "The account's webhook deliveries (or one session's, of one event), newest first, with their attempts and next attempt.",
+                ApiKey,
+                &["session_id", "event", "limit", "offset"],
+                &[],
+                Json("Deliveries"),
+            ),
+            get(webhook_log::deliveries),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/webhooks/deliveries/{id}/redeliver",
+                "Sends a delivered or given-up webhook again, as a new delivery with a new id; 409 while it is still being retried.",
+                ApiKey,
+                &[],
+                &[],
+                JsonAccepted("DeliveryQueued"),
+            ),
+            post(webhook_log::redeliver),
         ),
         (
             ep(

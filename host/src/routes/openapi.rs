@@ -15,6 +15,8 @@ pub enum Answer {
     Json(&'static str),
     /// JSON answered with `201 Created` (new) or `200` (replaced).
     JsonCreated(&'static str),
+    /// JSON answered with `202 Accepted`: work was queued.
+    JsonAccepted(&'static str),
     /// An HTML page (or a redirect to one).
     Html,
     /// An SVG image.
@@ -44,6 +46,9 @@ pub fn build() -> Value {
             Answer::JsonCreated(schema) => {
                 responses.insert("200".into(), json_response("Replaced.", schema));
                 responses.insert("201".into(), json_response("Created.", schema));
+            }
+            Answer::JsonAccepted(schema) => {
+                responses.insert("202".into(), json_response("Queued.", schema));
             }
             Answer::Html => {
                 responses.insert("200".into(), media("An HTML page.", "text/html"));
@@ -343,6 +348,37 @@ fn schemas() -> Value {
             ("error", nullable_string()),
         ],
     );
+    let attempt = object(
+        &[
+            ("at", string()),
+            ("status", json!({ "type": ["integer", "null"] })),
+            ("error", nullable_string()),
+            ("duration_ms", integer()),
+        ],
+        &[],
+    );
+    let delivery = object(
+        &[
+            ("delivery_id", string()),
+            ("session_id", string()),
+            (
+                "event",
+                json!({ "enum": ["configuration", "data", "completed", "error"] }),
+            ),
+            ("endpoint", string()),
+            (
+                "state",
+                json!({ "enum": ["pending", "retrying", "delivered", "given_up"] }),
+            ),
+            ("created", string()),
+            ("attempt_count", integer()),
+            ("attempts", array_of(attempt)),
+            ("next_attempt", nullable_string()),
+            ("finished", nullable_string()),
+            ("redelivery_of", nullable_string()),
+        ],
+        &[],
+    );
     let configured_schema = object(
         &[
             ("integration", nullable_string()),
@@ -517,6 +553,9 @@ fn schemas() -> Value {
             &[("success", success()), ("transfer_id", string()), ("statistics", string())],
             &[],
         ),
+        "Delivery": delivery,
+        "Deliveries": list_page("deliveries", reference("Delivery")),
+        "DeliveryQueued": object(&[("success", success()), ("delivery", reference("Delivery"))], &[]),
         "PulledRecord": pulled,
         "PushedRecord": pushed,
         "PullData": data_page("PulledRecord"),
@@ -674,6 +713,8 @@ fn webhooks() -> Value {
             "x-switchyard-event",
             "`configuration`, `data`, `completed` or `error`."
         ),
+        json!({ "name": "x-switchyard-redelivery-of", "in": "header", "required": false, "schema": string(),
+            "description": "Only on a redelivery (`POST /api/webhooks/deliveries/{id}/redeliver`): the id of the delivery it sends again." }),
     ]);
     let post = |summary: &str, schema: &str| {
         json!({ "post": {

@@ -33,4 +33,5 @@ mod storage;
 mod takeover;
 mod validation;
 mod webhook_delivery;
+mod webhook_log;
 mod webhooks;
