@@ -112,6 +112,8 @@ fn new_transfer(
         transfer_errors: false,
         records_expired_ms: None,
         trace_parent: crate::telemetry::current_trace_parent(),
+        cancelled_ms: None,
+        retry_of: None,
     }
 }
 

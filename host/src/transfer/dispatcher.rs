@@ -13,7 +13,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use super::queue::{Eligibility, Lease, QueueEntry, Scheduler};
+use super::queue::{self, Eligibility, Lease, QueueEntry, Scheduler};
 use super::staging::{Hook, stage_error, stage_webhook, webhook};
 use super::step::{Decision, Progress, RetryPolicy, Step, StepError};
 use super::writes::{CommitError, TreeId, Writes, commit, commit_in_background};
@@ -242,6 +242,11 @@ impl Dispatcher {
         token: u64,
         pending: &mut Option<PendingCommit>,
     ) -> Result<Progress, StepError> {
+        // Cancelled (or taken over) since the last step: stop before asking
+        // the provider for more.
+        if !queue::holds_lease(&self.db, &transfer.id, token)? {
+            return Err(StepError::Lost);
+        }
         let Some(connection) = session.connection.clone() else {
             return Err(StepError::Retry {
                 after: None,
@@ -449,6 +454,8 @@ impl Dispatcher {
             records_expired_ms: None,
             // A later pull is a trace of its own.
             trace_parent: None,
+            cancelled_ms: None,
+            retry_of: None,
             ..done.clone()
         };
         stage_new(writes, &next);

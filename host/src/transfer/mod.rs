@@ -14,13 +14,16 @@
 //! - [`staging`]: error records and webhooks staged with a step's commit.
 //! - [`model`]: the transfer record.  - [`queue`]: leases and fair scheduling.
 //! - [`pull`], [`push`]: one step of each.  - [`writes`]: atomic commits.
+//! - [`cancel`]: stopping one.  - [`rerun`]: running a finished one again.
 
+pub mod cancel;
 mod dispatcher;
 pub mod model;
 pub mod pull;
 pub mod push;
 pub mod queue;
 pub mod records;
+pub mod rerun;
 pub mod staging;
 pub mod step;
 pub mod writes;
@@ -161,6 +164,36 @@ impl Transfers {
             .scheduler
             .add(&transfer.account, &transfer.session_id, &transfer.id);
         Ok(())
+    }
+
+    /// Cancels transfer `id` of `account` (see [`cancel`]), durably; the
+    /// transfer as it ended. Whoever waits for it (`synchronous`) is woken.
+    pub async fn cancel(&self, account: &str, id: &str) -> Result<Transfer, cancel::CancelError> {
+        let (db, owner, transfer_id) = (self.inner.db.clone(), account.to_owned(), id.to_owned());
+        // A transaction: off the async workers (it may wait for a flush).
+        let ended = tokio::task::spawn_blocking(move || {
+            cancel::cancel(&db, &owner, &transfer_id, crate::store::now_ms())
+        })
+        .await
+        .map_err(StoreError::from)??;
+        self.inner.db.flush().await?;
+        let _ = self.inner.finished.send(ended.id.clone());
+        tracing::info!(transfer = %ended.id, "transfer cancelled");
+        Ok(ended)
+    }
+
+    /// Queues a new transfer that runs the finished `old` again (see
+    /// [`rerun`]), durably; the new transfer.
+    pub async fn retry(&self, old: &Transfer) -> Result<Transfer, rerun::RerunError> {
+        let (db, original) = (self.inner.db.clone(), old.clone());
+        // A push's items are copied: off the async workers.
+        let (new, items) = tokio::task::spawn_blocking(move || {
+            rerun::rerun(&db, &original, crate::store::now_ms())
+        })
+        .await
+        .map_err(StoreError::from)??;
+        self.enqueue(&new, items).await?;
+        Ok(new)
     }
 
     /// A transfer by its id alone, whichever account's (the public

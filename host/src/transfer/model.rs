@@ -40,6 +40,18 @@ pub enum Status {
     Failed,
 }
 
+impl Status {
+    /// Its name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Running => "running",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Transfer {
     pub id: String,
@@ -84,6 +96,12 @@ pub struct Transfer {
     /// which its steps continue; none when traces are not exported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_parent: Option<String>,
+    /// When it was cancelled (it ended `failed` then; see [`super::cancel`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_ms: Option<u64>,
+    /// The transfer this one runs again (see [`super::rerun`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<String>,
 }
 
 /// Where a transfer stands; written with the data of each step, so a restart
@@ -126,8 +144,20 @@ impl Transfer {
         matches!(self.status, Status::Completed | Status::Failed)
     }
 
-    /// The statistics object of `GET /api/statistics`.
+    /// The statistics object of `GET /api/statistics` (with `cancelled` and
+    /// `retry_of`, ours, only when they apply).
     pub fn statistics_json(&self) -> Value {
+        let mut v = self.endgrate_statistics();
+        if self.cancelled_ms.is_some() {
+            v["cancelled"] = json!(true);
+        }
+        if let Some(original) = &self.retry_of {
+            v["retry_of"] = json!(original);
+        }
+        v
+    }
+
+    fn endgrate_statistics(&self) -> Value {
         let s = &self.stats;
         json!({
             "method": self.method.direction().as_str(),

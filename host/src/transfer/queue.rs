@@ -261,6 +261,19 @@ impl State {
     }
 }
 
+/// Whether the worker with lease `token` still holds `transfer_id`: not
+/// once the transfer was cancelled (its entry is gone) or its lease was
+/// taken over. Workers ask before each step, so a cancel stops them at the
+/// next page or batch rather than at their next commit.
+pub fn holds_lease(db: &Db, transfer_id: &str, token: u64) -> Result<bool, StoreError> {
+    Ok(match db.trees.queue.get(transfer_id)? {
+        Some(v) => decode::<QueueEntry>(&v)?
+            .lease
+            .is_some_and(|l| l.token == token),
+        None => false,
+    })
+}
+
 /// The queue entry of a new transfer.
 pub fn new_entry(account: &str, session_id: &str) -> Vec<u8> {
     encode(&QueueEntry {
