@@ -10,6 +10,7 @@ pub mod logs;
 pub mod metrics;
 pub mod proxy;
 pub mod sessions;
+pub mod transfer_actions;
 pub mod transfers;
 pub mod webhook_log;
 

@@ -31,7 +31,10 @@ fn unprocessable(field: &str, message: impl Into<String>) -> ApiError {
 }
 
 /// The session schema a transfer names.
-fn schema_of<'a>(session: &'a Session, endgrate_type: &str) -> Result<&'a SessionSchema, ApiError> {
+pub(super) fn schema_of<'a>(
+    session: &'a Session,
+    endgrate_type: &str,
+) -> Result<&'a SessionSchema, ApiError> {
     let schema = session.schema(endgrate_type).ok_or_else(|| {
         unprocessable(
             "endgrate_type",
@@ -52,7 +55,7 @@ fn schema_of<'a>(session: &'a Session, endgrate_type: &str) -> Result<&'a Sessio
 
 /// A new pull is refused (429, without `Retry-After`: waiting does not
 /// help) while the account stores its limit of pulled records.
-fn admit_pull(state: &AppState, account: &str) -> Result<(), ApiError> {
+pub(super) fn admit_pull(state: &AppState, account: &str) -> Result<(), ApiError> {
     state
         .transfers
         .admits_pull(account)
@@ -60,7 +63,7 @@ fn admit_pull(state: &AppState, account: &str) -> Result<(), ApiError> {
 }
 
 /// A new transfer is refused (429) while the account has its limit waiting.
-fn admit(state: &AppState, account: &str) -> Result<(), ApiError> {
+pub(super) fn admit(state: &AppState, account: &str) -> Result<(), ApiError> {
     state.transfers.admits(account).map_err(|limit| {
         let mut err = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -428,11 +431,16 @@ async fn answer(
             .await
             .map_err(ApiError::storage)?;
     }
-    Ok(Json(json!({
+    Ok(Json(started(state, transfer_id)))
+}
+
+/// What a trigger answers: the new transfer's id and its statistics page.
+pub(super) fn started(state: &AppState, transfer_id: &str) -> Value {
+    json!({
         "success": true,
         "transfer_id": transfer_id,
         "statistics": format!("{}/statistics?transfer_id={transfer_id}", state.config.public_url),
-    })))
+    })
 }
 
 /// `GET /api/pull/data` and `GET /api/push/data`.

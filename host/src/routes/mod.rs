@@ -15,7 +15,7 @@ use tracing::Instrument;
 use self::openapi::Answer;
 use crate::api::{
     admin_connectors, admin_keys, health, integrations, listing, logs, metrics, proxy, sessions,
-    transfers, webhook_log,
+    transfer_actions, transfers, webhook_log,
 };
 use crate::http::{
     ApiError, AppState, MAX_BODY_BYTES, MAX_COMPONENT_BYTES, MAX_FORM_BYTES, bearer,
@@ -272,6 +272,30 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
                 Json("Transfers"),
             ),
             get(listing::transfers),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/transfers/{id}/retry",
+                "Runs a finished transfer again as a new one (same session, type, parameters, webhooks and, for a push, items); 409 while it is queued or running.",
+                ApiKey,
+                &[],
+                &[],
+                JsonAccepted("TransferStarted"),
+            ),
+            post(transfer_actions::retry),
+        ),
+        (
+            ep(
+                "POST",
+                "/api/transfers/{id}/cancel",
+                "Cancels a queued or running transfer: it ends `failed` with `cancelled: true`, what it stored stays readable; 409 if it has finished.",
+                ApiKey,
+                &[],
+                &[],
+                Json("Statistics"),
+            ),
+            post(transfer_actions::cancel),
         ),
         (
             ep(

@@ -201,7 +201,7 @@ fn too_many_requests(e: &Endpoint) -> Option<String> {
     if e.path.ends_with("/initiate") {
         description.push_str(" Also when the account already has its most sessions (`--max-sessions-per-account`), without `Retry-After`: delete sessions to make room.");
     }
-    if e.path.ends_with("/transfer") {
+    if e.path.ends_with("/transfer") || e.path.ends_with("/retry") {
         description.push_str(" Also when the account already has its most transfers waiting (`--max-waiting-transfers`), with `Retry-After: 5`.");
     }
     Some(description)
@@ -346,6 +346,8 @@ fn schemas() -> Value {
                 json!({ "enum": ["queued", "running", "completed", "failed"] }),
             ),
             ("error", nullable_string()),
+            ("cancelled", json!({ "const": true })),
+            ("retry_of", string()),
         ],
     );
     let attempt = object(
@@ -551,7 +553,7 @@ fn schemas() -> Value {
         ),
         "TransferStarted": object(
             &[("success", success()), ("transfer_id", string()), ("statistics", string())],
-            &[],
+            &[("retry_of", string())],
         ),
         "Delivery": delivery,
         "Deliveries": list_page("deliveries", reference("Delivery")),

@@ -31,6 +31,7 @@ mod schemas;
 mod security;
 mod storage;
 mod takeover;
+mod transfer_actions;
 mod validation;
 mod webhook_delivery;
 mod webhook_log;
