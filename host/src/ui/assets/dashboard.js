@@ -422,6 +422,81 @@
     load();
   };
 
+  // ---------- Webhook deliveries ----------
+  function deliveryState(d) {
+    return h("span", { class: "badge", "data-status": "delivery-" + d.state, text: ({ pending: "Pending", retrying: "Retrying", delivered: "Delivered", given_up: "Given up" })[d.state] || d.state });
+  }
+  function attemptList(d) {
+    if (!d.attempts.length) return h("span", { class: "muted small", text: "Not attempted yet" });
+    var older = d.attempt_count - d.attempts.length;
+    return h("details", { class: "attempts" },
+      h("summary", { text: d.attempt_count + (d.attempt_count === 1 ? " attempt" : " attempts") }),
+      h("ol", null, d.attempts.map(function (a) {
+        return h("li", { class: a.error ? "failed" : "ok" },
+          h("span", { class: "nowrap", text: fmtTime(a.at) }), " · ",
+          h("strong", { text: a.status ? String(a.status) : "no answer" }), " · ",
+          h("span", { class: "muted", text: a.duration_ms + " ms" }),
+          a.error ? h("div", { class: "error-text small", text: a.error }) : null);
+      })),
+      older > 0 ? h("p", { class: "muted small", text: older + " older attempts not kept" }) : null);
+  }
+  function deliveryTable(list, changed) {
+    if (!list.length) return empty("No webhook deliveries", "Deliveries appear here as soon as a session or transfer sends a webhook.");
+    return h("div", { class: "table-wrap" }, h("table", null,
+      h("thead", null, h("tr", null, h("th", { text: "Delivery" }), h("th", { class: "hide-sm", text: "Session" }), h("th", { text: "State" }),
+        h("th", { text: "Attempts" }), h("th", { class: "hide-sm", text: "Next attempt" }), h("th", { text: "" }))),
+      h("tbody", null, list.map(function (d) {
+        var finished = d.state === "delivered" || d.state === "given_up";
+        var button = h("button", {
+          class: "btn secondary small", type: "button", "data-redeliver": d.delivery_id, disabled: !finished,
+          title: finished ? "Send the same body again, as a new delivery" : "Still being retried", onclick: function () {
+            button.disabled = true;
+            api("/api/webhooks/deliveries/" + encodeURIComponent(d.delivery_id) + "/redeliver", { method: "POST" }).then(function (answer) {
+              toast("Queued again as delivery " + answer.delivery.delivery_id + ".");
+              changed();
+            }, function (err) { button.disabled = false; failed(err); });
+          }
+        }, "Redeliver");
+        return h("tr", { "data-delivery": d.delivery_id },
+          h("td", null, h("span", { class: "primary-text", text: d.event.charAt(0).toUpperCase() + d.event.slice(1) + " webhook" }),
+            h("span", { class: "sub", title: d.endpoint, text: fmtTime(d.created) + " · #" + d.delivery_id + (d.redelivery_of ? " · again #" + d.redelivery_of : "") })),
+          h("td", { class: "hide-sm nowrap" }, h("a", { href: "#/sessions/" + encodeURIComponent(d.session_id), text: d.session_id.slice(0, 8) })),
+          h("td", null, deliveryState(d)),
+          h("td", null, attemptList(d)),
+          h("td", { class: "hide-sm nowrap", text: d.next_attempt ? relative(d.next_attempt) : "–" }),
+          h("td", { class: "nowrap" }, button));
+      }))));
+  }
+
+  views.webhooks = function () {
+    var body = h("div", null, empty("Loading…"));
+    var event = h("select", { id: "delivery-event", "aria-label": "Event" },
+      [["", "All events"], ["configuration", "Configuration"], ["data", "Data"], ["completed", "Completed"], ["error", "Error"]].map(function (o) {
+        return h("option", { value: o[0], text: o[1] });
+      }));
+    var offset = 0, limit = 25;
+    var load = function () {
+      var q = "/api/webhooks/deliveries?limit=" + limit + "&offset=" + offset + (event.value ? "&event=" + encodeURIComponent(event.value) : "");
+      return api(q).then(function (answer) {
+        var list = answer.deliveries || [], meta = answer.meta || {};
+        clear(body);
+        add(body, deliveryTable(list, function () { views.refresh(); }));
+        if (list.length) {
+          add(body, h("div", { class: "pager" },
+            h("span", { text: (offset + 1) + "–" + (offset + list.length) + " of " + number.format(meta.count || list.length) }),
+            h("span", null,
+              h("button", { class: "btn secondary small", type: "button", disabled: offset === 0, onclick: function () { offset = Math.max(0, offset - limit); load().catch(failed); } }, "Previous"),
+              h("button", { class: "btn secondary small", type: "button", disabled: !meta.next, onclick: function () { offset += limit; load().catch(failed); } }, "Next"))));
+        }
+        return list.some(function (d) { return d.state === "pending" || d.state === "retrying"; });
+      });
+    };
+    event.addEventListener("change", function () { offset = 0; load().catch(failed); });
+    add(view, pageHead("Webhooks", "Every webhook sent to your receivers, with each attempt. A delivered or given-up one can be sent again.",
+      h("div", { class: "toolbar" }, event)), h("section", { class: "panel", id: "deliveries-panel" }, body));
+    live(load);
+  };
+
   // Admin-only views ask for the admin key first.
   function adminGate(container, head, then) {
     if (store.getItem(ADMIN)) { then(); return; }
@@ -600,7 +675,7 @@
     if (name === "sessions" && parts[1]) views.session(decodeURIComponent(parts.slice(1).join("/")));
     else if (views[name] && name !== "refresh" && name !== "session") views[name]();
     else views.sessions();
-    var titles = { sessions: "Sessions", transfers: "Transfers", errors: "Errors", connectors: "Connectors", keys: "API keys" };
+    var titles = { sessions: "Sessions", transfers: "Transfers", errors: "Errors", webhooks: "Webhooks", connectors: "Connectors", keys: "API keys" };
     document.title = (titles[name] || "Dashboard") + " · Switchyard";
   }
 
