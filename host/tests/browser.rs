@@ -1124,3 +1124,148 @@ async fn every_sandbox_provider_connects_in_the_browser_and_pulls() {
     finish(browser, &env, outcome).await;
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_cancels_and_retries_transfers_and_redelivers_a_webhook() {
+    let _one = ONE_BROWSER.lock().await;
+    let env = Env::start(None).await;
+    let hook = format!("{}/hook", env.app.url);
+    let session = env
+        .initiate(json!({
+            "name": "Actions demo",
+            "schema": [{ "endgrate_type": "crm-contact" }],
+            "completed_webhook": { "endpoint": hook },
+        }))
+        .await;
+    env.ok(
+        "POST",
+        "/api/session/credentials",
+        Some(json!({ "session_id": session, "provider": "hubspot", "credentials": { "access_token": "sandbox" } })),
+    )
+    .await;
+    let done = env
+        .ok(
+            "POST",
+            "/api/pull/transfer",
+            Some(json!({ "session_id": session, "endgrate_type": "crm-contact", "synchronous": true })),
+        )
+        .await["transfer_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let completed_hooks = || {
+        env.app
+            .hooks
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(event, _)| event == "completed")
+            .count()
+    };
+    eventually(Duration::from_secs(20), "the completed webhook", || async {
+        completed_hooks() == 1
+    })
+    .await;
+    let (_, listed) = env
+        .call("GET", "/api/webhooks/deliveries?event=completed", None)
+        .await;
+    let delivery = listed["deliveries"][0]["delivery_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let running = slow_pull(&env, &session).await;
+
+    let browser = Browser::start("dashboard_actions").await;
+    let b = &browser;
+    let outcome = AssertUnwindSafe(async {
+        b.goto(&format!("{}/dashboard", env.url)).await;
+        b.type_into("#api-key", &env.key).await;
+        b.click("#signin-button").await;
+        b.wait_for_text("#account-name", "acme").await;
+
+        // Cancel the running pull (the confirmation accepted).
+        b.goto(&format!("{}/dashboard#/transfers", env.url)).await;
+        b.eval("window.confirm = () => true;", json!([])).await;
+        b.click(&format!("button[data-cancel-transfer='{running}']"))
+            .await;
+        b.wait_for(
+            "the cancelled transfer",
+            "const row = document.querySelector(`tr[data-transfer='${arguments[0]}']`);\
+             return !!row && row.querySelector('.badge').dataset.status === 'cancelled' && !row.querySelector('[data-cancel-transfer]');",
+            json!([running]),
+        )
+        .await;
+        b.snap("17-dashboard-transfer-cancelled").await;
+        env.simulator(Provider::HubSpot)
+            .control()
+            .set_latency(Duration::ZERO);
+
+        // Retry the completed one: a new transfer that names it.
+        b.click(&format!("button[data-retry-transfer='{done}']"))
+            .await;
+        b.wait_for_text("#view", &format!("retry of {}", &done[..8]))
+            .await;
+
+        // The webhook's delivery, its attempt, and a redelivery.
+        b.goto(&format!("{}/dashboard#/webhooks", env.url)).await;
+        let row = format!("tr[data-delivery='{delivery}']");
+        b.wait_for(
+            "the delivered webhook",
+            "const row = document.querySelector(arguments[0]);\
+             return !!row && row.querySelector('.badge').dataset.status === 'delivery-delivered';",
+            json!([row]),
+        )
+        .await;
+        b.click(&format!("{row} summary")).await;
+        b.wait_for_text(&format!("{row} details"), "200").await;
+        b.snap("18-dashboard-webhooks").await;
+        b.click(&format!("button[data-redeliver='{delivery}']"))
+            .await;
+        b.wait_for(
+            "the redelivery listed",
+            "return [...document.querySelectorAll('tr[data-delivery]')].some(r => r.innerText.includes(arguments[0]));",
+            json!([format!("again #{delivery}")]),
+        )
+        .await;
+    })
+    .catch_unwind()
+    .await;
+    finish(browser, &env, outcome).await;
+
+    let (_, stats) = env
+        .call(
+            "GET",
+            &format!("/api/statistics?transfer_id={running}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (stats["status"].as_str(), stats["cancelled"].as_bool()),
+        (Some("failed"), Some(true)),
+        "{stats}"
+    );
+    let (_, listed) = env.call("GET", "/api/transfers", None).await;
+    let retried = listed["transfers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["retry_of"] == done.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("a retry of {done}: {listed}"));
+    let again = retried["transfer_id"].as_str().unwrap().to_owned();
+    eventually(Duration::from_secs(30), "the retry", || async {
+        let (_, s) = env
+            .call("GET", &format!("/api/statistics?transfer_id={again}"), None)
+            .await;
+        s["status"] == "completed"
+    })
+    .await;
+    // The retry's own completed webhook and the redelivered one.
+    eventually(
+        Duration::from_secs(20),
+        "the redelivered webhook",
+        || async { completed_hooks() == 3 },
+    )
+    .await;
+    env.stop().await;
+}

@@ -159,13 +159,40 @@
       h("tbody", null, transfers.map(function (t) {
         return h("tr", { "data-transfer": t.transfer_id },
           h("td", { class: "nowrap" }, h("span", { class: "primary-text", text: (t.method === "IMPORT" ? "Pull " : "Push ") + typeLabel(t.endgrate_type) + (t.sample_data ? " (sample)" : "") }),
-            h("span", { class: "sub", title: t.transfer_id, text: fmtTime(t.initiated) + " · " + t.transfer_id.slice(0, 8) })),
+            h("span", { class: "sub", title: t.transfer_id, text: fmtTime(t.initiated) + " · " + t.transfer_id.slice(0, 8) + (t.retry_of ? " · retry of " + t.retry_of.slice(0, 8) : "") })),
           withSession ? h("td", { class: "hide-sm nowrap" }, h("a", { href: "#/sessions/" + encodeURIComponent(t.session_id), text: t.session_name || "Untitled session" })) : null,
-          h("td", null, badge(t.status)),
+          h("td", null, badge(t.cancelled ? "cancelled" : t.status)),
           h("td", null, progressCell(t)),
-          h("td", { class: "nowrap" }, h("a", { href: t.statistics_page, target: "_blank", rel: "noopener", text: "Statistics" })));
+          h("td", { class: "nowrap row-actions" }, h("a", { href: t.statistics_page, target: "_blank", rel: "noopener", text: "Statistics" }), transferActions(t)));
       }))));
   }
+  // Retry (a finished transfer, as a new one) and Cancel (an unfinished one).
+  function transferActions(t) {
+    var act = function (action, done) {
+      return function (event) {
+        var button = event.currentTarget;
+        button.disabled = true;
+        api("/api/transfers/" + encodeURIComponent(t.transfer_id) + "/" + action, { method: "POST" }).then(function (answer) {
+          toast(done(answer));
+          views.refresh();
+        }, function (err) { button.disabled = false; failed(err); });
+      };
+    };
+    if (!t.completed) {
+      return h("button", {
+        class: "btn danger small", type: "button", "data-cancel-transfer": t.transfer_id, onclick: function (event) {
+          if (!window.confirm("Cancel this transfer? It stops at its next page or batch; what it stored so far stays readable.")) return;
+          act("cancel", function () { return "Transfer cancelled."; })(event);
+        }
+      }, "Cancel");
+    }
+    if (t.sample_data) return null;
+    return h("button", {
+      class: "btn secondary small", type: "button", "data-retry-transfer": t.transfer_id,
+      onclick: act("retry", function (answer) { return "Queued again as " + answer.transfer_id.slice(0, 8) + "."; })
+    }, "Retry");
+  }
+
   // Refreshes `load` every 1.5 s while `running()` says something is moving.
   function live(load) {
     var mine = generation;
