@@ -276,6 +276,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
             accounts.clone(),
             config.webhooks.clone(),
             doorbell.clone(),
+            metrics.clone(),
         ),
         sessions::sweeper::spawn(
             sessions.clone(),

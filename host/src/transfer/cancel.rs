@@ -95,6 +95,7 @@ mod tests {
             records_expired_ms: None,
             cancelled_ms: None,
             retry_of: None,
+            trace_parent: None,
         }
     }
 

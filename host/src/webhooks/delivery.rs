@@ -24,6 +24,7 @@ use super::outbox::{self, Delivery, Summary};
 use super::resolve::PolicyResolver;
 use super::schedule::{Outcome, Schedule};
 use crate::accounts::Accounts;
+use crate::metrics::Metrics;
 use crate::net_policy::AddressPolicy;
 use crate::store::{Db, now_ms};
 
@@ -118,6 +119,7 @@ pub fn spawn(
     accounts: Accounts,
     config: WebhookConfig,
     doorbell: Doorbell,
+    metrics: Metrics,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let resolver = PolicyResolver::new(config.address_policy, config.hosts.clone());
@@ -168,9 +170,9 @@ pub fn spawn(
                 let seq = item.seq;
                 let (db, accounts, client, config) =
                     (db.clone(), accounts.clone(), client.clone(), config.clone());
-                let counters = counters.clone();
+                let (counters, metrics) = (counters.clone(), metrics.clone());
                 let task = attempts.spawn(async move {
-                    attempt(&db, &accounts, &client, &config, &counters, item).await
+                    attempt(&db, &accounts, &client, &config, &counters, &metrics, item).await
                 });
                 running.insert(task.id(), seq);
             }
@@ -223,6 +225,7 @@ async fn attempt(
     client: &reqwest::Client,
     config: &WebhookConfig,
     counters: &Counters,
+    metrics: &Metrics,
     item: Summary,
 ) -> Outcome {
     Counters::add(&counters.attempts, 1);
@@ -242,6 +245,11 @@ async fn attempt(
     };
     Counters::add(&counters.decoded, 1);
     let ended = send(db, accounts, client, config, seq, &delivery).await;
+    match &ended {
+        Ended::Delivered(_) => metrics.webhook_delivery(&delivery.event, true),
+        Ended::Failed(_) => metrics.webhook_delivery(&delivery.event, false),
+        Ended::SessionGone => {}
+    }
     let place = Place {
         db: db.clone(),
         seq,

@@ -14,7 +14,7 @@ use prost::Message;
 use serde_json::json;
 use switchyard_simulators::{Provider, Simulator};
 
-use crate::harness::{ADMIN_KEY, TOKEN, TestHost, eventually, sim_config};
+use crate::harness::{ADMIN_KEY, TOKEN, TestHost, eventually, receiver, sim_config};
 use crate::process::Process;
 
 /// One sample of the exposition: name, labels, value.
@@ -125,7 +125,13 @@ async fn metrics_count_a_pull_and_a_push() {
     })
     .await;
     let key = t.key("acme").await;
-    let session = t.connected_session(&key, json!({})).await;
+    let hooks = receiver().await;
+    let session = t
+        .connected_session(
+            &key,
+            json!({ "completed_webhook": { "endpoint": hooks.url } }),
+        )
+        .await;
 
     // Behind the admin key on the API's listener; an API key is not enough.
     let (status, _) = t.get(&key, "/metrics").await;
@@ -172,7 +178,19 @@ async fn metrics_count_a_pull_and_a_push() {
         "{statistics}"
     );
     let sent = t.sim.control().total_requests() as f64;
+    // Each transfer's completed webhook, counted once delivered.
+    let delivered = [("event", "completed"), ("outcome", "delivered")];
+    eventually(Duration::from_secs(10), "both webhooks counted", || async {
+        value(
+            &scrape(&t).await,
+            "switchyard_webhook_deliveries_total",
+            &delivered,
+        ) == 2.0
+    })
+    .await;
+    assert_eq!(hooks.events().len(), 2);
     let after = scrape(&t).await;
+    assert_eq!(value(&after, "switchyard_webhook_outbox_depth", &[]), 0.0);
     let moved = |s: &[Sample], name: &str, labels: &[(&str, &str)]| {
         value(s, name, labels) - value(&before, name, labels)
     };
