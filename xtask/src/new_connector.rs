@@ -59,6 +59,7 @@ fn generate(root: &Path, name: &str) -> Result<()> {
         ("Cargo.toml.tmpl", "Cargo.toml"),
         ("src/lib.rs.tmpl", "src/lib.rs"),
         ("README.md.tmpl", "README.md"),
+        ("fake_api.py.tmpl", "fake_api.py"),
     ] {
         let text = std::fs::read_to_string(templates.join(template))
             .with_context(|| format!("reading template {template}"))?;
@@ -149,6 +150,12 @@ mod tests {
         fs::write(scratch.join("connectors/Cargo.toml"), manifest)?;
 
         generate(&scratch, "acme-crm")?;
+        // The fake of the skeleton's API comes with it, named, and is valid Python.
+        let fake = scratch.join("connectors/acme-crm/fake_api.py");
+        assert!(fs::read_to_string(&fake)?.contains("Acme Crm fake API"));
+        run(std::process::Command::new("python3")
+            .args(["-m", "py_compile"])
+            .arg(&fake))?;
         let members = fs::read_to_string(scratch.join("connectors/Cargo.toml"))?;
         assert!(
             members.contains(r#"members = ["sdk", "acme-crm"]"#),

@@ -12,6 +12,7 @@ use crate::credentials::StoredCredential;
 use crate::http::input::{Body, Caller, QueryParams, http_url};
 use crate::http::{ApiError, AppState};
 use crate::runtime::CallError;
+use crate::runtime::manifest::AuthSpec;
 use crate::runtime::types::{Connection, ConnectorError, Purpose};
 use crate::sessions::configuration::{
     configuration_object, configure, queue_configuration_webhook,
@@ -473,12 +474,26 @@ pub async fn attach_credentials(
         }
     };
     let access_token = secret("access_token")?;
-    let api_key = secret("api_key")?;
+    // An API-key provider's secret form field, by its own name too.
+    let key_fields = match &manifest.auth {
+        AuthSpec::ApiKey(fields) => fields.as_slice(),
+        AuthSpec::OAuth2(_) => &[],
+    };
+    let secret_field = key_fields.iter().find(|f| f.secret);
+    let api_key = match (secret("api_key")?, secret_field) {
+        (Some(key), _) => Some(key),
+        (None, Some(field)) if field.name != "access_token" => secret(&field.name)?,
+        (None, _) => None,
+    };
     if access_token.is_none() && api_key.is_none() {
-        return Err(bad(
-            "credentials",
-            "`credentials` needs an `access_token` or an `api_key`.",
-        ));
+        let message = match secret_field {
+            Some(field) => format!(
+                "`credentials` needs `api_key`: the value of {}'s {:?} (`{}`).",
+                manifest.display_name, field.label, field.name
+            ),
+            None => "`credentials` needs an `access_token` or an `api_key`.".to_owned(),
+        };
+        return Err(bad("credentials", message));
     }
     let expires_at_ms = match given.get("expires_at") {
         None | Some(Value::Null) => None,
@@ -511,11 +526,27 @@ pub async fn attach_credentials(
         .cloned()
         .unwrap_or_default();
     for (k, v) in given {
-        if !matches!(
+        let is_secret = matches!(
             k.as_str(),
             "access_token" | "refresh_token" | "api_key" | "expires_at"
-        ) {
+        ) || secret_field.is_some_and(|f| f.name == *k);
+        if !is_secret {
             settings.insert(k.clone(), v.clone());
+        }
+    }
+    // The form's other fields are the connection's settings: each is needed.
+    if stored.access_token.is_none() {
+        for field in key_fields.iter().filter(|f| !f.secret) {
+            let given = settings.get(&field.name);
+            if given.is_none_or(|v| v.is_null() || v.as_str().is_some_and(str::is_empty)) {
+                return Err(bad(
+                    &format!("credentials.{}", field.name),
+                    format!(
+                        "`credentials.{}` is required: {}'s {:?}.",
+                        field.name, manifest.display_name, field.label
+                    ),
+                ));
+            }
         }
     }
     let settings = Value::Object(settings);

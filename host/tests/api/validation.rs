@@ -312,3 +312,58 @@ async fn a_redirect_url_with_control_characters_is_refused_and_others_are_kept_n
     assert_eq!(location(&back), normalised);
     t.stop().await;
 }
+
+/// An API-key provider's credentials: the secret comes as `api_key` (or
+/// under its form field's own name); a missing one, or a missing non-secret
+/// form field, is refused naming the field and what the form calls it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_key_credentials_name_the_providers_form_fields() {
+    let t = TestHost::start(sim_config(1, 1)).await;
+    let keyed = tokio::task::block_in_place(|| crate::harness::component("keyed"));
+    std::fs::copy(keyed, t.data.path().join("connectors/keyed.wasm")).unwrap();
+    crate::harness::eventually(
+        std::time::Duration::from_secs(30),
+        "keyed to hot-load",
+        || async {
+            t.call("GET", "/api/integrations?provider=keyed", None, None)
+                .await
+                .1["providers"]
+                .as_array()
+                .is_some_and(|p| p.len() == 1)
+        },
+    )
+    .await;
+    let key = t.key("acme").await;
+    let session = t
+        .initiate(
+            &key,
+            json!({ "schema": [{ "endgrate_type": "crm-contact" }] }),
+        )
+        .await;
+    let attach = |credentials: serde_json::Value| json!({ "session_id": session, "provider": "keyed", "credentials": credentials });
+
+    let (status, answer) = t
+        .post(
+            &key,
+            "/api/session/credentials",
+            attach(json!({ "subdomain": "acme" })),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    let message = answer["errors"]["credentials"].as_str().unwrap();
+    assert!(
+        message.contains("`api_key`") && message.contains("\"API key\""),
+        "{message}"
+    );
+
+    let (status, answer) = t
+        .post(
+            &key,
+            "/api/session/credentials",
+            attach(json!({ "api_key": "k" })),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    let message = answer["errors"]["credentials.subdomain"].as_str().unwrap();
+    assert!(message.contains("Account subdomain"), "{message}");
+}
