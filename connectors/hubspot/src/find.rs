@@ -28,6 +28,10 @@ use crate::{API, HubSpot, ObjectPage, id_of, key_text, parse};
 
 /// Most ids in one batch read, and values in one `IN` filter.
 const MAX_VALUES: usize = 100;
+/// Items the host may pass to one `find-matches` call: a search's five
+/// filter groups of 100 values cover 500 items on one property, so asking
+/// the lookups of five push batches at once takes a fifth of the searches.
+pub const MAX_LOOKUP_BATCH: u32 = (MAX_GROUPS * MAX_VALUES) as u32;
 /// Most filter groups in one search (HubSpot's limit).
 const MAX_GROUPS: usize = 5;
 /// Most results one search page returns.

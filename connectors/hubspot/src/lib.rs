@@ -445,6 +445,7 @@ impl Connector for HubSpot {
             batch_limits: BatchLimits {
                 max_page_size: MAX_PAGE_SIZE,
                 max_push_batch: MAX_BATCH,
+                max_lookup_batch: find::MAX_LOOKUP_BATCH,
             },
             rate_limit: RateLimit {
                 requests: 100,

@@ -126,6 +126,7 @@ impl Connector for Pipedrive {
             batch_limits: BatchLimits {
                 max_page_size: MAX_PAGE_SIZE,
                 max_push_batch: MAX_PUSH_BATCH,
+                max_lookup_batch: 0,
             },
             // The burst limit: 80 requests per 2 s for OAuth apps on the
             // Essential plan, the lowest (higher plans allow more).

@@ -292,6 +292,7 @@ impl Connector for Salesforce {
             batch_limits: BatchLimits {
                 max_page_size: MAX_PAGE_SIZE,
                 max_push_batch: push::MAX_COLLECTION as u32,
+                max_lookup_batch: 0,
             },
             // Salesforce counts requests per org per day (100,000 and up),
             // not per second. A steady 10 per second with 5 in flight keeps

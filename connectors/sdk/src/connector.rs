@@ -291,6 +291,7 @@ mod tests {
                 batch_limits: BatchLimits {
                     max_page_size: 1,
                     max_push_batch: 1,
+                    max_lookup_batch: 0,
                 },
                 rate_limit: RateLimit {
                     requests: 1,

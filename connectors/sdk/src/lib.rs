@@ -77,7 +77,7 @@
 //!                 is_custom_object: false,
 //!                 paging: Vec::new(),
 //!             }],
-//!             batch_limits: BatchLimits { max_page_size: 100, max_push_batch: 1 },
+//!             batch_limits: BatchLimits { max_page_size: 100, max_push_batch: 1, max_lookup_batch: 0 },
 //!             rate_limit: RateLimit { requests: 10, window_ms: 1_000, max_concurrent: 0 },
 //!             rate_classes: Vec::new(),
 //!             idempotent_creates: false,

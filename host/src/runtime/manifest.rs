@@ -99,6 +99,26 @@ pub enum Paging {
 pub struct BatchLimits {
     pub max_page_size: u32,
     pub max_push_batch: u32,
+    /// Most items in one `find-matches` call; 0 means `max_push_batch`.
+    pub max_lookup_batch: u32,
+}
+
+/// The largest `max-lookup-batch` the host honours.
+pub const MAX_LOOKUP_BATCH: u32 = 10_000;
+
+impl BatchLimits {
+    /// Items in one push batch.
+    pub fn push_batch(&self) -> usize {
+        self.max_push_batch.max(1) as usize
+    }
+
+    /// Items in one `find-matches` call.
+    pub fn lookup_batch(&self) -> usize {
+        match self.max_lookup_batch {
+            0 => self.push_batch(),
+            n => n as usize,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -296,6 +316,12 @@ impl Manifest {
         if self.batch_limits.max_push_batch == 0 {
             return Err(invalid("batch-limits.max-push-batch", "must be at least 1"));
         }
+        if self.batch_limits.max_lookup_batch > MAX_LOOKUP_BATCH {
+            return Err(invalid(
+                "batch-limits.max-lookup-batch",
+                format!("must be at most {MAX_LOOKUP_BATCH} (0 means max-push-batch)"),
+            ));
+        }
         if self.rate_limit.requests == 0 || self.rate_limit.window_ms == 0 {
             return Err(invalid(
                 "rate-limit",
@@ -409,6 +435,7 @@ pub(crate) mod tests {
             batch_limits: BatchLimits {
                 max_page_size: 100,
                 max_push_batch: 10,
+                max_lookup_batch: 0,
             },
             rate_limit: RateLimit {
                 requests: 100,
@@ -452,6 +479,10 @@ pub(crate) mod tests {
                 "batch-limits.max-page-size",
                 Box::new(|m| m.batch_limits.max_page_size = 0),
             ),
+            (
+                "batch-limits.max-lookup-batch",
+                Box::new(|m| m.batch_limits.max_lookup_batch = MAX_LOOKUP_BATCH + 1),
+            ),
             ("rate-limit", Box::new(|m| m.rate_limit.requests = 0)),
             (
                 "integrations[0].paging[0]",
@@ -484,6 +515,20 @@ pub(crate) mod tests {
             let err = m.validate().expect_err(field);
             assert_eq!(err.field, field, "{err}");
         }
+    }
+
+    #[test]
+    fn lookups_go_in_push_batches_unless_the_connector_asks_for_more() {
+        let mut limits = sample().batch_limits;
+        assert_eq!(limits.lookup_batch(), 10);
+        limits.max_lookup_batch = 500;
+        assert_eq!(limits.lookup_batch(), 500);
+        limits.max_lookup_batch = 4;
+        assert_eq!(
+            limits.lookup_batch(),
+            4,
+            "fewer than a push batch is honoured too"
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+mod lookahead;
 mod reconcile;
 
 use super::records;
@@ -123,6 +124,8 @@ pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes
             })?;
         items.push(item);
     }
+
+    lookahead::ask(step, t, start, &items).await?;
 
     let mut writes = Writes::default();
     let mut rejected: Vec<ErrorRecord> = Vec::new();

@@ -446,3 +446,83 @@ async fn the_same_key_twice_in_one_push_creates_one_record() {
         "Third"
     );
 }
+
+/// HubSpot answers 500 lookups in one search, so a push asks the lookups of
+/// the batches after the current one ahead (`max-lookup-batch`): a push of
+/// three batches of new contacts searches once instead of three times. An
+/// item whose answer an earlier write of the push could change (the email
+/// of an earlier item, or its internal id) is not asked ahead: it still
+/// updates the record that earlier item made, and nothing is created twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_of_later_batches_are_asked_ahead_and_nothing_is_created_twice() {
+    let t = TestHost::start(sim_config(5, 2)).await;
+    let key = t.key("acme").await;
+    let session = t.connected_session(&key, json!({})).await;
+    let existing = t.sim.control().contacts();
+    let email_of = |c: &Value| c["properties"]["email"].as_str().unwrap().to_owned();
+    let (first_existing, second_existing) = (email_of(&existing[0]), email_of(&existing[1]));
+    let items: Vec<Value> = (0..250)
+        .map(|i| {
+            let (internal, email) = match i {
+                120 => (format!("int-{i}"), first_existing.clone()),
+                170 => (format!("int-{i}"), "Ahead5@example.com".to_owned()),
+                210 => ("int-20".to_owned(), format!("moved{i}@example.com")),
+                230 => (format!("int-{i}"), second_existing.clone()),
+                _ => (format!("int-{i}"), format!("ahead{i}@example.com")),
+            };
+            let mut data = json!({ "email_addresses": [{ "email_address": email }] });
+            if i != 170 {
+                data["first_name"] = json!(format!("Ahead{i}"));
+                data["last_name"] = json!("Ahead");
+            }
+            json!({ "internal_id": internal, "data": data })
+        })
+        .collect();
+    let before = existing.len();
+    t.sim.control().reset_counters();
+    let push = t
+        .transfer(
+            &key,
+            "/api/push/transfer",
+            json!({ "session_id": session, "endgrate_type": "crm-contact", "transfer_data": items }),
+        )
+        .await;
+    let results = t.all_data(&key, "push", "crm-contact", &push).await;
+    assert_eq!(results.len(), 250);
+    assert!(
+        results.iter().all(|r| r.get("error").is_none()),
+        "{results:?}"
+    );
+    let id = |i: usize| results[i]["id"].as_str().unwrap().to_owned();
+    let existing_id = |c: &Value| c["id"].as_str().unwrap().to_owned();
+    for (later, earlier) in [
+        (120, existing_id(&existing[0])),
+        (230, existing_id(&existing[1])),
+        (170, id(5)),
+        (210, id(20)),
+    ] {
+        assert_eq!(id(later), earlier, "item {later}: {}", results[later]);
+        assert_eq!(results[later]["created"], false, "item {later}");
+    }
+    let created = results.iter().filter(|r| r["created"] == true).count();
+    assert_eq!(created, 246);
+    assert_eq!(t.sim.control().contacts().len(), before + 246);
+    let fives = t
+        .sim
+        .control()
+        .contacts()
+        .iter()
+        .filter(|c| {
+            c["properties"]["email"].as_str().map(str::to_lowercase)
+                == Some("ahead5@example.com".into())
+        })
+        .count();
+    assert_eq!(fives, 1);
+    assert_eq!(
+        t.sim
+            .control()
+            .request_count("POST /crm/v3/objects/{object}/search"),
+        1,
+        "one search for the names of all three batches"
+    );
+}

@@ -48,6 +48,7 @@ impl Connector for Keyed {
             batch_limits: BatchLimits {
                 max_page_size: 100,
                 max_push_batch: 1,
+                max_lookup_batch: 0,
             },
             rate_limit: RateLimit {
                 requests: 100,

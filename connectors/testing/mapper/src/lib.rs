@@ -37,6 +37,7 @@ impl Connector for Mapper {
             batch_limits: BatchLimits {
                 max_page_size: 100,
                 max_push_batch: 1,
+                max_lookup_batch: 0,
             },
             rate_limit: RateLimit {
                 requests: 100,

@@ -58,6 +58,7 @@ impl Connector for Misbehave {
             batch_limits: BatchLimits {
                 max_page_size: 100,
                 max_push_batch: 10,
+                max_lookup_batch: 0,
             },
             rate_limit: RateLimit {
                 requests: 100,

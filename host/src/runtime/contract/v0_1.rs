@@ -97,6 +97,7 @@ impl From<wit::Manifest> for Manifest {
             batch_limits: BatchLimits {
                 max_page_size: m.batch_limits.max_page_size,
                 max_push_batch: m.batch_limits.max_push_batch,
+                max_lookup_batch: 0,
             },
             rate_limit: RateLimit {
                 requests: m.rate_limit.requests,

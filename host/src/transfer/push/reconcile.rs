@@ -106,8 +106,8 @@ pub fn upsert_keys(schema: &SessionSchema, record: &Value) -> Vec<Value> {
     }
 }
 
-/// The upsert lookups of a batch, in one `find-matches` call per
-/// `max-push-batch` records: for each record, the first provider record
+/// The upsert lookups of `records`, in one `find-matches` call per
+/// `max-lookup-batch` records: for each record, the first provider record
 /// matching its keys, or why its lookup failed (a lookup throttled or cut
 /// off fails alone, so the others' answers are kept).
 pub async fn find_existing(
@@ -126,8 +126,7 @@ pub async fn find_existing(
     let asked: Vec<usize> = (0..key_sets.len())
         .filter(|&i| !key_sets[i].is_empty())
         .collect();
-    let batch = step.manifest.batch_limits.max_push_batch.max(1) as usize;
-    for chunk in asked.chunks(batch) {
+    for chunk in asked.chunks(step.manifest.batch_limits.lookup_batch()) {
         let items: Vec<Vec<Value>> = chunk.iter().map(|&i| key_sets[i].clone()).collect();
         let answers = step
             .runtime
