@@ -60,9 +60,13 @@ pub struct ItemIn {
 /// The journal entry of one write.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum OpState {
-    /// Looked up, not sent yet: a retried step need not look it up again.
+    /// Looked up, not sent yet: a retried step need not look it up again,
+    /// unless the answer is older than [`RESOLVED_FOR_MS`].
     Resolved {
         update: Option<String>,
+        /// When it was asked (0 in journals of earlier versions).
+        #[serde(default)]
+        asked_ms: u64,
     },
     Sending {
         update: Option<String>,
@@ -78,6 +82,33 @@ enum OpState {
         #[serde(default)]
         unknown: bool,
     },
+}
+
+/// How long a lookup's answer is trusted: a step retried later (after an
+/// outage, or a host restart) asks again, since the provider's records may
+/// have changed meanwhile.
+const RESOLVED_FOR_MS: u64 = 10 * 60 * 1000;
+
+impl OpState {
+    /// A journal entry as the next step should take it: `None` for a lookup
+    /// answer too old to trust.
+    fn fresh(self, now_ms: u64) -> Option<Self> {
+        match self {
+            OpState::Resolved { asked_ms, .. }
+                if now_ms.saturating_sub(asked_ms) > RESOLVED_FOR_MS =>
+            {
+                None
+            }
+            state => Some(state),
+        }
+    }
+
+    fn resolved(update: Option<String>) -> Self {
+        OpState::Resolved {
+            update,
+            asked_ms: crate::store::now_ms(),
+        }
+    }
 }
 
 /// One write to make: an item (or an associated item) of this batch.
@@ -435,7 +466,8 @@ async fn run_ops(
             first_of.insert(internal.clone(), op.key.clone());
         }
         let common = to_common(schema, &op.item.data);
-        let journal: Option<OpState> = get_json(&step.db.trees.push_ops, &op.key)?;
+        let journal = get_json::<OpState>(&step.db.trees.push_ops, &op.key)?
+            .and_then(|state| state.fresh(crate::store::now_ms()));
         let upserting = !t.disable_upsert;
         let keys = if upserting {
             reconcile::upsert_keys(schema, &common)
@@ -465,7 +497,7 @@ async fn run_ops(
             }
             Some(OpState::Sending { update: None }) => Plan::Reconcile,
             Some(OpState::Sending { update: Some(id) }) => Plan::Write(Some(id)),
-            Some(OpState::Resolved { update }) => Plan::Write(update),
+            Some(OpState::Resolved { update, .. }) => Plan::Write(update),
             None => {
                 let mapped = match &op.item.internal_id {
                     Some(internal) => step
@@ -531,9 +563,7 @@ async fn run_ops(
                 decided.put(
                     TreeId::PushOps,
                     op.key.clone(),
-                    encode(&OpState::Resolved {
-                        update: update.clone(),
-                    }),
+                    encode(&OpState::resolved(update.clone())),
                 );
                 Plan::Write(update)
             }
@@ -894,5 +924,26 @@ mod tests {
         };
         let back: OpState = decode(&encode(&unknown)).expect("round trip");
         assert!(matches!(back, OpState::Failed { unknown: true, .. }));
+    }
+
+    #[test]
+    fn a_lookup_answer_is_trusted_for_a_while_then_asked_again() {
+        let now = 1_000_000_000;
+        let asked = |asked_ms| OpState::Resolved {
+            update: Some("12".into()),
+            asked_ms,
+        };
+        assert!(asked(now - 1000).fresh(now).is_some());
+        assert!(asked(now - RESOLVED_FOR_MS - 1).fresh(now).is_none());
+        // Written by a version that did not date its answers: asked again.
+        let old: OpState = decode(br#"{"Resolved":{"update":"12"}}"#).expect("reads");
+        assert!(old.fresh(now).is_none());
+        // Only lookup answers age: what was sent stays.
+        let done = OpState::Done {
+            id: "12".into(),
+            created: true,
+            data: json!({}),
+        };
+        assert!(done.fresh(u64::MAX).is_some());
     }
 }

@@ -68,9 +68,7 @@ pub(super) async fn ask(
         for ((op, _), answer) in asking.iter().zip(answers) {
             // A failed lookup is asked again in its own batch.
             if let Ok(lookup) = answer {
-                let state = OpState::Resolved {
-                    update: lookup.found(),
-                };
+                let state = OpState::resolved(lookup.found());
                 decided.put(TreeId::PushOps, op.clone(), encode(&state));
             }
         }
@@ -122,6 +120,7 @@ fn askable<'a>(
     step: &Step<'_>,
     groups: &[(&'a SessionSchema, Vec<(Vec<u8>, &ItemIn)>)],
 ) -> Result<Vec<(&'a SessionSchema, String, Vec<(Vec<u8>, Value)>)>, StepError> {
+    let now = crate::store::now_ms();
     let mut out = Vec::new();
     for (schema, ops) in groups {
         let Some(integration) = schema.integration.clone() else {
@@ -141,7 +140,8 @@ fn askable<'a>(
             if shared || keys.is_empty() || item.id.is_some() {
                 continue;
             }
-            if get_json::<OpState>(&step.db.trees.push_ops, op)?.is_some() {
+            let journal = get_json::<OpState>(&step.db.trees.push_ops, op)?;
+            if journal.and_then(|state| state.fresh(now)).is_some() {
                 continue;
             }
             if let Some(internal) = &item.internal_id
