@@ -8,7 +8,8 @@
 //! - `rate-limited`: a pull under HubSpot's 100 requests / 10 s vs limit ×
 //!   page size, and the share of 429s.
 //! - `push`: 10,000 contacts with companies through the batch endpoints vs
-//!   the same ceiling arithmetic; and a push with the default upsert lookups.
+//!   the same ceiling arithmetic; and pushes of 1,000 and 10,000 with the
+//!   default upsert lookups.
 //! - `latency`: trigger-transfer and get-data at 64 clients from a load
 //!   generator process against a host process.
 //! - `scale`: 1, 10, 100 and 1,000 concurrent transfers: records/s and the

@@ -19,7 +19,7 @@ use url::Url;
 use super::credentials::{CredentialError, CredentialSource, Secret};
 use super::manifest::{CredentialPlacement, Paging};
 use super::prefetch::{Prefetches, Signature, next_request};
-use super::rate_limit::ConnectionLimiter;
+use super::rate_limit::{self, ConnectionLimiter};
 use super::types::{ConnectorError, OutRequest, OutResponse};
 use crate::metrics::Metrics;
 use crate::request_log::{Logger, loggable_url};
@@ -314,14 +314,11 @@ impl Outbound {
         loop {
             attempt += 1;
             let waiting = std::time::Instant::now();
-            let _class_permit = match class_limiter {
-                Some(limiter) => match limiter.acquire(self.deadline).await {
-                    Some(permit) => Some(permit),
-                    None => return Err(ConnectorError::RateLimited(None).into()),
-                },
-                None => None,
+            let limiters: &[&ConnectionLimiter] = match class_limiter {
+                Some(class) => &[class, &self.limiter],
+                None => &[&self.limiter],
             };
-            let Some(_permit) = self.limiter.acquire(self.deadline).await else {
+            let Some(_permit) = rate_limit::acquire_all(limiters, self.deadline).await else {
                 return Err(ConnectorError::RateLimited(None).into());
             };
             let request = self.build(&method, &url, req, secret.as_ref())?;

@@ -35,7 +35,7 @@ struct PacerState {
 
 /// Held while a request is in flight.
 pub struct Permit {
-    _in_flight: Option<OwnedSemaphorePermit>,
+    _in_flight: Vec<OwnedSemaphorePermit>,
 }
 
 impl ConnectionLimiter {
@@ -55,38 +55,26 @@ impl ConnectionLimiter {
     /// Waits for a slot, or answers `None` at once when none comes before
     /// `deadline` (nothing is reserved then).
     pub async fn acquire(&self, deadline: Instant) -> Option<Permit> {
-        let in_flight = match &self.in_flight {
-            Some(sem) => {
-                let permit = tokio::time::timeout_at(deadline, sem.clone().acquire_owned()).await;
-                Some(permit.ok()?.ok()?)
-            }
-            None => None,
-        };
-        let send_at = self.reserve(Instant::now(), deadline)?;
-        tokio::time::sleep_until(send_at).await;
-        Some(Permit {
-            _in_flight: in_flight,
-        })
+        acquire_all(&[self], deadline).await
     }
 
-    /// Books the earliest send time at or after `now`; `None` if it falls after
-    /// `deadline`.
-    fn reserve(&self, now: Instant, deadline: Instant) -> Option<Instant> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+    /// The earliest send time at or after `now` this limiter allows.
+    fn earliest(&self, state: &PacerState, now: Instant) -> Instant {
         let mut at = now.max(state.paused_until.unwrap_or(now));
         if state.sent.len() >= self.requests
             && let Some(oldest) = state.sent.front()
         {
             at = at.max(*oldest + self.window);
         }
-        if at > deadline {
-            return None;
-        }
+        at
+    }
+
+    /// Books a send at `at` (no earlier than [`Self::earliest`]).
+    fn book(&self, state: &mut PacerState, at: Instant) {
         if state.sent.len() >= self.requests {
             state.sent.pop_front();
         }
         state.sent.push_back(at);
-        Some(at)
     }
 
     /// Nothing this limiter remembers can delay a request any more: its last
@@ -105,6 +93,47 @@ impl ConnectionLimiter {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.paused_until = Some(state.paused_until.map_or(until, |p| p.max(until)));
     }
+}
+
+/// Waits for a slot in every one of `limiters` at the same instant, or
+/// answers `None` at once when none comes before `deadline` (nothing is
+/// reserved then). A request that counts against several limits (its rate
+/// class and the general one) is so booked in each at the time it is really
+/// sent: booked in one while it waited for the other, it would leave that
+/// one's window early and let a burst through. Locks are taken in the order
+/// given; callers give a rate class before the general limiter.
+pub async fn acquire_all(limiters: &[&ConnectionLimiter], deadline: Instant) -> Option<Permit> {
+    let mut in_flight = Vec::new();
+    for limiter in limiters {
+        if let Some(sem) = &limiter.in_flight {
+            let permit = tokio::time::timeout_at(deadline, sem.clone().acquire_owned()).await;
+            in_flight.push(permit.ok()?.ok()?);
+        }
+    }
+    let send_at = {
+        let now = Instant::now();
+        let mut states: Vec<_> = limiters
+            .iter()
+            .map(|l| l.state.lock().unwrap_or_else(PoisonError::into_inner))
+            .collect();
+        let at = limiters
+            .iter()
+            .zip(&states)
+            .map(|(l, state)| l.earliest(state, now))
+            .max()
+            .unwrap_or(now);
+        if at > deadline {
+            return None;
+        }
+        for (limiter, state) in limiters.iter().zip(states.iter_mut()) {
+            limiter.book(state, at);
+        }
+        at
+    };
+    tokio::time::sleep_until(send_at).await;
+    Some(Permit {
+        _in_flight: in_flight,
+    })
 }
 
 /// One limiter per (connector, account), created on first use and dropped
@@ -211,6 +240,31 @@ mod tests {
                 .is_none()
         );
         assert_eq!(limiter.state.lock().unwrap().sent.len(), 1);
+    }
+
+    /// Searches (4 per s) that waited for the general window (8 per 10 s
+    /// here, full) are booked in their class when they are sent, not when
+    /// they started waiting: they still keep to 4 in any second.
+    #[tokio::test(start_paused = true)]
+    async fn a_request_of_a_class_is_booked_in_both_limits_when_it_is_sent() {
+        let general = ConnectionLimiter::new(limit(8, 10_000));
+        let search = ConnectionLimiter::new(limit(4, 1000));
+        let far = Instant::now() + Duration::from_secs(120);
+        for _ in 0..8 {
+            assert!(general.acquire(far).await.is_some());
+        }
+        let mut sends = Vec::new();
+        for _ in 0..8 {
+            assert!(acquire_all(&[&search, &general], far).await.is_some());
+            sends.push(Instant::now());
+        }
+        for (i, t) in sends.iter().enumerate() {
+            let in_a_second = sends[i..]
+                .iter()
+                .filter(|s| **s < *t + Duration::from_millis(1000))
+                .count();
+            assert!(in_a_second <= 4, "{in_a_second} searches within one second");
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -27,6 +27,21 @@ use crate::store::{encode, get_json, key};
 use crate::transfer::writes::{TreeId, Writes};
 use crate::transfer::{Step, StepError, Transfer};
 
+/// The writes of one schema in the window, in push order: each op's
+/// journal key and its item.
+struct Group<'a> {
+    schema: &'a SessionSchema,
+    ops: Vec<(Vec<u8>, &'a ItemIn)>,
+}
+
+/// What can be asked ahead for one schema: op keys and their records in the
+/// common model.
+struct Asking<'a> {
+    schema: &'a SessionSchema,
+    integration: String,
+    ops: Vec<(Vec<u8>, Value)>,
+}
+
 /// Asks the lookups of the items from `start` up to `max-lookup-batch`
 /// items on, when the batch `batch` (the items from `start`) needs any.
 pub(super) async fn ask(
@@ -44,7 +59,7 @@ pub(super) async fn ask(
     // Only a batch that needs lookups asks ahead: the others are asked in
     // their own turn.
     let this_batch = askable(step, &ops_by_schema(step, t, start, batch))?;
-    if this_batch.iter().all(|(_, _, asking)| asking.is_empty()) {
+    if this_batch.iter().all(|asking| asking.ops.is_empty()) {
         return Ok(());
     }
 
@@ -58,14 +73,15 @@ pub(super) async fn ask(
         items.push(item);
     }
     let mut decided = Writes::default();
-    for (schema, integration, asking) in askable(step, &ops_by_schema(step, t, start, &items))? {
-        if asking.is_empty() {
+    for asking in askable(step, &ops_by_schema(step, t, start, &items))? {
+        if asking.ops.is_empty() {
             continue;
         }
         step.renew(&t.id)?;
-        let records: Vec<&Value> = asking.iter().map(|(_, common)| common).collect();
-        let answers = reconcile::find_existing(step, schema, &integration, &records).await?;
-        for ((op, _), answer) in asking.iter().zip(answers) {
+        let records: Vec<&Value> = asking.ops.iter().map(|(_, common)| common).collect();
+        let answers =
+            reconcile::find_existing(step, asking.schema, &asking.integration, &records).await?;
+        for ((op, _), answer) in asking.ops.iter().zip(answers) {
             // A failed lookup is asked again in its own batch.
             if let Ok(lookup) = answer {
                 let state = OpState::resolved(lookup.found());
@@ -83,14 +99,17 @@ fn ops_by_schema<'a>(
     t: &Transfer,
     start: usize,
     items: &'a [ItemIn],
-) -> Vec<(&'a SessionSchema, Vec<(Vec<u8>, &'a ItemIn)>)> {
-    let mut groups: Vec<(&SessionSchema, Vec<(Vec<u8>, &ItemIn)>)> = Vec::new();
+) -> Vec<Group<'a>> {
+    let mut groups: Vec<Group<'a>> = Vec::new();
     let mut add = |schema: &'a SessionSchema, op: Vec<u8>, item: &'a ItemIn| match groups
         .iter_mut()
-        .find(|(s, _)| s.name == schema.name)
+        .find(|g| g.schema.name == schema.name)
     {
-        Some((_, ops)) => ops.push((op, item)),
-        None => groups.push((schema, vec![(op, item)])),
+        Some(group) => group.ops.push((op, item)),
+        None => groups.push(Group {
+            schema,
+            ops: vec![(op, item)],
+        }),
     };
     for (offset, item) in items.iter().enumerate() {
         if item.invalid.is_some() {
@@ -115,14 +134,10 @@ fn ops_by_schema<'a>(
 /// the common model: no id given or known, no journal entry yet, upsert
 /// keys to ask by, and no key or internal id of an earlier write of the
 /// window.
-#[allow(clippy::type_complexity)]
-fn askable<'a>(
-    step: &Step<'_>,
-    groups: &[(&'a SessionSchema, Vec<(Vec<u8>, &ItemIn)>)],
-) -> Result<Vec<(&'a SessionSchema, String, Vec<(Vec<u8>, Value)>)>, StepError> {
+fn askable<'a>(step: &Step<'_>, groups: &[Group<'a>]) -> Result<Vec<Asking<'a>>, StepError> {
     let now = crate::store::now_ms();
     let mut out = Vec::new();
-    for (schema, ops) in groups {
+    for Group { schema, ops } in groups {
         let Some(integration) = schema.integration.clone() else {
             continue;
         };
@@ -156,7 +171,11 @@ fn askable<'a>(
             }
             asking.push((op.clone(), common));
         }
-        out.push((*schema, integration, asking));
+        out.push(Asking {
+            schema,
+            integration,
+            ops: asking,
+        });
     }
     Ok(out)
 }

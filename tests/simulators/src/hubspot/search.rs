@@ -6,6 +6,7 @@
 //! email, a project's code) looks the values up instead of scanning.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -49,6 +50,46 @@ struct Filter {
     value: Option<String>,
     high: Option<String>,
     values: Vec<String>,
+    /// `values` indexed for `IN` and `NOT_IN` on properties that are not
+    /// dates, so a search for 500 values scans the table once.
+    set: ValueSet,
+}
+
+/// A filter's values as [`compare`] matches them: two numbers numerically,
+/// anything else as text without case.
+#[derive(Debug, Clone, Default)]
+struct ValueSet {
+    numbers: Vec<f64>,
+    /// Every value, lowercased.
+    texts: HashSet<String>,
+    /// The values that are not numbers, lowercased.
+    non_numbers: HashSet<String>,
+}
+
+impl ValueSet {
+    fn new(values: &[String]) -> Self {
+        let mut set = ValueSet::default();
+        for value in values {
+            let lower = value.to_lowercase();
+            match value.parse::<f64>() {
+                Ok(n) => set.numbers.push(n),
+                Err(_) => {
+                    set.non_numbers.insert(lower.clone());
+                }
+            }
+            set.texts.insert(lower);
+        }
+        set
+    }
+
+    /// Whether `have` equals one of the values, as [`compare`] has it.
+    fn contains(&self, have: &str) -> bool {
+        let lower = have.to_lowercase();
+        match have.parse::<f64>() {
+            Ok(n) => self.numbers.contains(&n) || self.non_numbers.contains(&lower),
+            Err(_) => self.texts.contains(&lower),
+        }
+    }
 }
 
 /// `POST /crm/v3/objects/{type}/search`.
@@ -120,17 +161,24 @@ fn parse_filters(kind: Kind, input: &Value) -> Result<Vec<Vec<Filter>>, HsError>
                     )));
                 }
             };
-            let values = f["values"]
+            let values: Vec<String> = f["values"]
                 .as_array()
                 .map(|a| a.iter().filter_map(scalar).collect())
                 .unwrap_or_default();
+            let date = is_date(kind, &prop);
+            let set = if matches!(op, Op::In | Op::NotIn) && !date {
+                ValueSet::new(&values)
+            } else {
+                ValueSet::default()
+            };
             parsed.push(Filter {
-                date: is_date(kind, &prop),
+                date,
                 prop,
                 op,
                 value: scalar(&f["value"]),
                 high: scalar(&f["highValue"]),
                 values,
+                set,
             });
         }
         out.push(parsed);
@@ -176,10 +224,14 @@ fn matches(f: &Filter, have: Option<&str>) -> bool {
                 && matches!(cmp(&f.high), Some(Ordering::Less | Ordering::Equal))
         }
         Op::In | Op::NotIn => {
-            let found = f
-                .values
-                .iter()
-                .any(|w| have.is_some_and(|h| compare(f.date, h, w) == Some(Ordering::Equal)));
+            let found = match have {
+                None => false,
+                Some(h) if f.date => f
+                    .values
+                    .iter()
+                    .any(|w| compare(true, h, w) == Some(Ordering::Equal)),
+                Some(h) => f.set.contains(h),
+            };
             found == (f.op == Op::In)
         }
         Op::ContainsToken | Op::NotContainsToken => {
@@ -385,4 +437,36 @@ fn run(store: &mut Store, kind: Kind, input: &Value) -> Result<Value, HsError> {
         body["paging"] = json!({"next": {"after": (after.saturating_add(limit)).to_string()}});
     }
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_indexed_in_filter_matches_exactly_as_comparing_each_value() {
+        let wants: Vec<String> = ["Lee", "ANN@x.com", "42", "7.50", "nan", "0012"]
+            .map(str::to_owned)
+            .to_vec();
+        let set = ValueSet::new(&wants);
+        for have in [
+            "lee",
+            "LEE",
+            "Lee ",
+            "ann@X.COM",
+            "42",
+            "42.0",
+            "7.5",
+            "12",
+            "NaN",
+            "nan",
+            "x",
+            "",
+        ] {
+            let one_by_one = wants
+                .iter()
+                .any(|w| compare(false, have, w) == Some(Ordering::Equal));
+            assert_eq!(set.contains(have), one_by_one, "{have:?}");
+        }
+    }
 }
