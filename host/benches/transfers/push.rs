@@ -266,7 +266,7 @@ pub async fn push_scenarios(
             Some(0.4),
         )
         .note(format!(
-            "The batch push above again ({contacts} new contacts, each with a new company), with the default upsert lookups as in the row above, right after it: the throughput a long push with lookups keeps under HubSpot's limits. {} requests ({} batch reads and creates, {} searches), {} answered 429, for {records} records, in {:.1} s, {:.1} s of it waiting for the rate limit ({:.1} s before the first request). Every lookup costs a request slot of the same 100 per 10 s as the creates, so the most this can reach is the creates' share of the requests. Baseline: the batch ceiling as above.",
+            "The batch push above again ({contacts} new contacts, each with a new company), with the default upsert lookups as in the row above, right after it: the throughput a long push with lookups keeps under HubSpot's limits. {} requests ({} batch reads and creates, {} searches), {} answered 429, for {records} records, in {:.1} s, {:.1} s of it waiting for the rate limit ({:.1} s before the first request). Every lookup takes a request slot of the same 100 per 10 s as the creates: at a steady 10 requests a second this comes to the creates' share of the requests (200 of 360, 0.56); it starts with most of the window free (the push before used only 36 of it), which it spends first. Baseline: the batch ceiling as above.",
             sustained.requests,
             sustained.batch_requests,
             sustained.searches,
