@@ -472,8 +472,9 @@ async fn lookups_of_later_batches_are_asked_ahead_and_nothing_is_created_twice()
             };
             let mut data = json!({ "email_addresses": [{ "email_address": email }] });
             if i != 170 {
-                data["first_name"] = json!(format!("Ahead{i}"));
-                data["last_name"] = json!("Ahead");
+                // 249 last names: three IN groups of one search.
+                data["first_name"] = json!("Ahead");
+                data["last_name"] = json!(format!("Ahead{i}"));
             }
             json!({ "internal_id": internal, "data": data })
         })
