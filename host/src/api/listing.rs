@@ -77,10 +77,7 @@ pub async fn transfers(
         .take(limit)
         .map(|(_, v)| v)
         .collect();
-    let mut filters = Vec::new();
-    if let Some(s) = query.optional("session_id") {
-        filters.push(("session_id", s));
-    }
+    let filters = query.given(&["session_id"]);
     Ok(Json(json!({
         "success": true,
         "meta": page_meta(&state, "/api/transfers", &filters, total, offset, limit),

@@ -70,11 +70,7 @@ pub async fn logs(
             .map_err(ApiError::storage)?
             .map_err(ApiError::storage)?;
     let mut filters = vec![("session_id", session_id.as_str())];
-    for field in ["transfer_id", "status"] {
-        if let Some(value) = query.optional(field).filter(|v| !v.is_empty()) {
-            filters.push((field, value));
-        }
-    }
+    filters.extend(query.given(&["transfer_id", "status"]));
     Ok(Json(json!({
         "success": true,
         "meta": page_meta(&state, "/api/logs", &filters, total, offset, limit),

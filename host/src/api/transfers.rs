@@ -606,13 +606,7 @@ pub async fn errors(
         limit,
     )
     .map_err(ApiError::storage)?;
-    let mut filters = Vec::new();
-    if let Some(s) = session_id {
-        filters.push(("session_id", s));
-    }
-    if let Some(t) = transfer_id {
-        filters.push(("transfer_id", t));
-    }
+    let filters = query.given(&["session_id", "transfer_id"]);
     Ok(Json(json!({
         "success": true,
         "meta": page_meta(&state, "/api/errors", &filters, total, offset, limit),

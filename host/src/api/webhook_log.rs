@@ -49,13 +49,7 @@ pub async fn deliveries(
     }
     let (entries, total) = log::list(&state.db, &caller.account, session_id, event, offset, limit)
         .map_err(ApiError::storage)?;
-    let mut filters = Vec::new();
-    if let Some(s) = session_id {
-        filters.push(("session_id", s));
-    }
-    if let Some(e) = event {
-        filters.push(("event", e));
-    }
+    let filters = query.given(&["session_id", "event"]);
     Ok(Json(json!({
         "success": true,
         "meta": page_meta(&state, "/api/webhooks/deliveries", &filters, total, offset, limit),

@@ -248,6 +248,15 @@ impl QueryParams {
             .filter(|v| !v.is_empty())
     }
 
+    /// The parameters among `names` that were given, as a list's `meta`
+    /// links repeat them.
+    pub fn given<'a>(&'a self, names: &[&'static str]) -> Vec<(&'static str, &'a str)> {
+        names
+            .iter()
+            .filter_map(|name| self.optional(name).map(|value| (*name, value)))
+            .collect()
+    }
+
     /// `limit` (1..=max, default `default`) and `offset` (default 0).
     pub fn page(&self, default: usize, max: usize) -> Result<(usize, usize), ApiError> {
         let number = |field: &str| -> Result<Option<usize>, ApiError> {
