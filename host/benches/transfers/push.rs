@@ -54,10 +54,10 @@ struct Pushed {
     answering: Value,
 }
 
-/// The rate-limit waits of transfer `id`'s provider requests (the request
-/// log's `rate_limit_wait_ms`), in seconds: in all, and the first request's;
-/// and how long the provider took to answer, by kind of request.
-async fn rate_limit_waits(api: &Api, id: &str) -> (f64, f64, Value) {
+/// From transfer `id`'s request log: the rate-limit waits of its provider
+/// requests (`rate_limit_wait_ms`), in seconds, in all and the first
+/// request's; and how long the provider took to answer, by kind of request.
+async fn request_log_figures(api: &Api, id: &str) -> (f64, f64, Value) {
     let mut waits = Vec::new();
     let mut answering: serde_json::Map<String, Value> = serde_json::Map::new();
     loop {
@@ -125,7 +125,7 @@ async fn push(
             .all(|r| r["created"] == true && r["associations"]["crm-company"][0].is_string()),
         "every contact created and linked"
     );
-    let (waited, first_wait, answering) = rate_limit_waits(api, &id).await;
+    let (waited, first_wait, answering) = request_log_figures(api, &id).await;
     println!("provider answering seconds by request kind: {answering}");
     let c = sim.control();
     Pushed {

@@ -142,7 +142,7 @@ type Outcome = Result<(String, bool, Value), Failure>;
 
 pub async fn step(step: &Step<'_>, t: &mut Transfer) -> Result<(Progress, Writes), StepError> {
     let total = t.stats.records as usize;
-    let batch = step.manifest.batch_limits.max_push_batch.max(1) as usize;
+    let batch = step.manifest.batch_limits.push_batch();
     let start = t.checkpoint.next_index;
     let end = (start + batch).min(total);
     let mut items = Vec::with_capacity(end - start);
@@ -644,7 +644,7 @@ async fn write_pending(
     pending: &[(&Op<'_>, Option<String>, Value)],
     outcomes: &mut HashMap<Vec<u8>, Outcome>,
 ) -> Result<(), StepError> {
-    let batch = step.manifest.batch_limits.max_push_batch.max(1) as usize;
+    let batch = step.manifest.batch_limits.push_batch();
     for chunk in pending.chunks(batch) {
         // 1. The journal says what is about to be sent, durably.
         let mut writes = Writes::default();
