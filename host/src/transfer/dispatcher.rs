@@ -151,7 +151,11 @@ impl Dispatcher {
         }
         let (mut transfer, session) = match self.load(session_id, transfer_id) {
             Ok(loaded) => loaded,
-            Err(err) => return self.after_error(session_id, transfer_id, token, err).await,
+            Err(err) => {
+                return self
+                    .after_error(session_id, transfer_id, token, None, err)
+                    .await;
+            }
         };
         let span = tracing::info_span!(
             "transfer.slice",
@@ -204,7 +208,10 @@ impl Dispatcher {
                 // A failure is recorded on top of every earlier page's commit.
                 Err(err) => self.settle(&mut pending).await.err().unwrap_or(err),
             };
-            return self.after_error(session_id, transfer_id, token, err).await;
+            let signed_in_ms = session.connection.as_ref().map(|c| c.configured_ms);
+            return self
+                .after_error(session_id, transfer_id, token, signed_in_ms, err)
+                .await;
         }
     }
 
@@ -463,11 +470,14 @@ impl Dispatcher {
     }
 
     /// Handles a failed step; whether the transfer should run again.
+    /// `signed_in_ms` is when the connection the step used was signed in
+    /// (`configured_ms`), if the step got that far.
     async fn after_error(
         &self,
         session_id: &str,
         transfer_id: &str,
         token: u64,
+        signed_in_ms: Option<u64>,
         err: StepError,
     ) -> bool {
         let Ok(Some(mut transfer)) =
@@ -508,6 +518,16 @@ impl Dispatcher {
             StepError::RateLimited { .. } => {
                 tracing::debug!(transfer = %transfer_id, ?decision, "provider rate limiting; waiting");
                 self.retry_after(&mut transfer, &decision);
+                true
+            }
+            // The end user signed in again while the step was on its way
+            // with the credentials they replaced: run again with the new ones
+            // rather than ask them to sign in once more.
+            StepError::Auth(message)
+                if signed_in_ms.is_some()
+                    && session.connection.as_ref().map(|c| c.configured_ms) != signed_in_ms =>
+            {
+                tracing::info!(session = %session_id, %message, "credentials replaced while a step used the old ones; running again");
                 true
             }
             StepError::Auth(message) => {

@@ -190,3 +190,65 @@ async fn transfers_survive_provider_faults_without_loss_or_duplicates() {
     );
     t.stop().await;
 }
+
+/// A step whose token is refused while the end user is signing in again
+/// runs again with the new credentials: it does not ask them to sign in
+/// once more (which parked the transfer until they did).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_refused_while_the_user_signs_in_again_does_not_ask_for_another_sign_in() {
+    let t = TestHost::start(sim_config(150, 5)).await;
+    let key = t.key("acme").await;
+    let (_, answer) = t
+        .post(&key, "/api/session/initiate", json!({ "category": "crm" }))
+        .await;
+    let session = answer["session_id"].as_str().unwrap().to_owned();
+    t.sign_in(&format!(
+        "/session/start?session_id={session}&provider=hubspot"
+    ))
+    .await;
+
+    // The provider forgets the session's tokens; the host's refresh is held
+    // on its way until the end user has signed in again.
+    t.sim.control().revoke_refresh_tokens();
+    t.sim.control().expire_tokens();
+    t.sim.control().hold_next("POST /oauth/v1/token", 1);
+    let pull = t
+        .post(
+            &key,
+            "/api/pull/transfer",
+            json!({ "session_id": session, "endgrate_type": "crm-contact" }),
+        )
+        .await
+        .1["transfer_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    eventually(
+        Duration::from_secs(30),
+        "the refresh to be held",
+        || async { t.sim.control().held() == 1 },
+    )
+    .await;
+    // The end user signs in again through the app's change link.
+    let (_, detail) = t.get(&key, &format!("/api/sessions/{session}")).await;
+    let link = detail["session"]["links"]["reauthenticate"]
+        .as_str()
+        .unwrap();
+    t.sign_in(link.strip_prefix(&t.url).unwrap()).await;
+    // The old refresh token is refused now, after the new sign-in.
+    t.sim.control().release();
+
+    t.until_completed(&pull, Duration::from_secs(30), "the pull to finish")
+        .await;
+    let rows = t.all_data(&key, "pull", "crm-contact", &pull).await;
+    assert_eq!(rows.len(), 150);
+    let (_, sessions) = t.get(&key, "/api/sessions").await;
+    assert_eq!(
+        sessions["sessions"][0]["reauth_required"], false,
+        "{sessions}"
+    );
+    let (_, errors) = t
+        .get(&key, &format!("/api/errors?session_id={session}"))
+        .await;
+    assert_eq!(errors["errors"], json!([]), "{errors}");
+}

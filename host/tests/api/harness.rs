@@ -240,13 +240,22 @@ impl TestHost {
         (status, value)
     }
 
-    /// Waits (up to `limit`) until the transfer's statistics say completed.
+    /// Waits (up to `limit`) until the transfer's statistics say completed;
+    /// on timeout the failure shows the statistics last seen.
     pub async fn until_completed(&self, transfer: &str, limit: Duration, what: &str) {
-        eventually(limit, what, || async {
-            let path = format!("/api/statistics?transfer_id={transfer}");
-            self.call("GET", &path, None, None).await.1["completed"] == true
-        })
-        .await;
+        let path = format!("/api/statistics?transfer_id={transfer}");
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let (_, statistics) = self.call("GET", &path, None, None).await;
+            if statistics["completed"] == true {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}; transfer {transfer} last seen as {statistics}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     /// A form posted to one of the host's pages, as a browser would.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::config::{RateLimit, SimConfig};
 use crate::data::{Dataset, mix};
-use crate::faults::Faults;
+use crate::faults::{Faults, Gate};
 use crate::oauth::OAuth;
 use crate::rate_limit::{InFlight, Limiter};
 use crate::server::Provider;
@@ -41,6 +41,8 @@ pub struct Ctx {
     pub faults: Mutex<Faults>,
     pub limits: Mutex<Limits>,
     pub in_flight: InFlight,
+    /// Requests a test holds at the door (see [`Gate`]).
+    pub gate: Gate,
     oauth: Mutex<OAuth>,
     counters: Mutex<BTreeMap<String, u64>>,
     /// Requests answered with the provider's rate-limit error.
@@ -83,6 +85,7 @@ impl Ctx {
                 }),
             }),
             in_flight: InFlight::default(),
+            gate: Gate::default(),
             oauth: Mutex::new(oauth),
             counters: Mutex::new(BTreeMap::new()),
             throttled: AtomicU64::new(0),

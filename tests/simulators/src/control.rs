@@ -129,6 +129,23 @@ impl Control {
         });
     }
 
+    /// The next `n` requests of `route` (as [`Control::requests`] names it,
+    /// `POST /oauth/v1/token`) wait, before anything else looks at them,
+    /// until [`Control::release`].
+    pub fn hold_next(&self, route: &str, n: u32) {
+        self.ctx.gate.hold_next(route, n);
+    }
+
+    /// Requests waiting at the gate now.
+    pub fn held(&self) -> u32 {
+        self.ctx.gate.waiting()
+    }
+
+    /// Lets every held request go on.
+    pub fn release(&self) {
+        self.ctx.gate.release();
+    }
+
     /// Expires every access token issued so far (static tokens stay valid).
     pub fn expire_tokens(&self) {
         self.ctx.oauth().expire_all();

@@ -188,3 +188,93 @@ pub async fn damage(response: Response, how: After) -> Response {
         }
     }
 }
+
+/// Holds requests of one route at the door until a test lets them go, so a
+/// test can change things (sign in again, revoke a token) while a request is
+/// known to be on its way, without guessing at timings.
+#[derive(Debug, Default)]
+pub struct Gate {
+    /// The route to hold (as the request counters name it, `POST
+    /// /oauth/v1/token`) and how many more of its requests to hold.
+    to_hold: std::sync::Mutex<Option<(String, u32)>>,
+    waiting: std::sync::atomic::AtomicU32,
+    released: tokio::sync::Notify,
+}
+
+impl Gate {
+    /// The next `n` requests of `route` wait at the gate.
+    pub fn hold_next(&self, route: &str, n: u32) {
+        *self.to_hold.lock().unwrap_or_else(|p| p.into_inner()) = Some((route.to_owned(), n));
+    }
+
+    /// Requests waiting at the gate now.
+    pub fn waiting(&self) -> u32 {
+        self.waiting.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Lets every waiting request go on.
+    pub fn release(&self) {
+        self.released.notify_waiters();
+    }
+
+    /// Waits here if this request of `route` is one to hold.
+    pub async fn pass(&self, route: &str) {
+        {
+            let mut to_hold = self.to_hold.lock().unwrap_or_else(|p| p.into_inner());
+            match to_hold.as_mut() {
+                Some((held, n)) if held == route && *n > 0 => *n -= 1,
+                _ => return,
+            }
+        }
+        // Registered before it counts as waiting, so a release that follows
+        // a look at `waiting` reaches it.
+        let released = self.released.notified();
+        tokio::pin!(released);
+        released.as_mut().enable();
+        let _waiting = Waiting::enter(&self.waiting);
+        released.await;
+    }
+}
+
+/// Counts a request as waiting at the gate while it lives (a request whose
+/// client gave up is dropped while waiting).
+struct Waiting<'a>(&'a std::sync::atomic::AtomicU32);
+
+impl<'a> Waiting<'a> {
+    fn enter(count: &'a std::sync::atomic::AtomicU32) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_gate_holds_the_next_requests_until_released() {
+        let gate = std::sync::Arc::new(Gate::default());
+        gate.hold_next("POST /token", 1);
+        // Other routes go by.
+        gate.pass("GET /contacts").await;
+        let held = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.pass("POST /token").await }
+        });
+        while gate.waiting() == 0 {
+            tokio::task::yield_now().await;
+        }
+        // Only the first request was to be held: the next one goes by.
+        gate.pass("POST /token").await;
+        assert!(!held.is_finished());
+        gate.release();
+        held.await.unwrap();
+        assert_eq!(gate.waiting(), 0);
+    }
+}

@@ -57,14 +57,17 @@ pub fn guarded(api: axum::Router, ctx: &Arc<Ctx>, hooks: Hooks) -> axum::Router 
     ))
 }
 
-/// Counts every request (API, OAuth and control endpoints alike) by route.
+/// Counts every request (API, OAuth and control endpoints alike) by route,
+/// and holds it if a test holds its route (see `faults::Gate`).
 pub async fn count(State(ctx): State<Arc<Ctx>>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| req.uri().path().to_string(), |m| m.as_str().to_string());
     if !route.starts_with("/_sim") {
-        ctx.count(&format!("{} {route}", req.method()));
+        let route = format!("{} {route}", req.method());
+        ctx.count(&route);
+        ctx.gate.pass(&route).await;
     }
     next.run(req).await
 }
