@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+use switchyard::sessions::sweeper::Retention;
 use switchyard::telemetry::{self, LogFormat};
 
 use anyhow::{Context, bail};
@@ -166,6 +167,11 @@ struct ServeArgs {
     /// keeps them as long as their session.
     #[arg(long, default_value_t = 30)]
     records_retention_days: u64,
+    /// Hours the records of a continuous re-pull are kept once the app has
+    /// read them to the end (unread ones follow --records-retention-days).
+    /// 0 keeps them as long as other records.
+    #[arg(long, default_value_t = 24)]
+    continuous_read_retention_hours: u64,
     /// Memory the database may keep as its cache, in MiB.
     #[arg(long, default_value_t = switchyard::store::DEFAULT_CACHE_MIB)]
     cache_mib: u64,
@@ -300,8 +306,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_per_session: args.request_log_max_per_session,
         max_age: Duration::from_secs(args.request_log_retention_days.max(1) * 24 * 3600),
     };
-    config.records_retention = (args.records_retention_days > 0)
-        .then(|| Duration::from_secs(args.records_retention_days * 24 * 3600));
+    config.retention = Retention {
+        records: (args.records_retention_days > 0)
+            .then(|| Duration::from_secs(args.records_retention_days * 24 * 3600)),
+        read_continuous: (args.continuous_read_retention_hours > 0)
+            .then(|| Duration::from_secs(args.continuous_read_retention_hours * 3600)),
+    };
     if args.allow_private_webhooks {
         config.webhooks.address_policy = AddressPolicy::allow_private();
     }

@@ -26,6 +26,7 @@ use crate::request_log::{LogRetention, RequestLog};
 use crate::routes;
 use crate::runtime::watcher::{self, DirectoryWatch};
 use crate::runtime::{ConnectorOverride, Runtime, RuntimeConfig, SandboxLimits};
+use crate::sessions::sweeper::Retention;
 use crate::sessions::{self, Sessions};
 use crate::store::{Db, StoreError, recovery};
 use crate::transfer::{TransferConfig, Transfers};
@@ -39,6 +40,12 @@ pub const DEFAULT_MAX_SESSIONS_PER_ACCOUNT: usize = 100_000;
 /// otherwise: long enough for any app to read them, short enough that
 /// continuous pulls do not grow storage forever.
 pub const DEFAULT_RECORDS_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// How long the records of a continuous re-pull are kept once the app has
+/// read them to the end, unless configured otherwise: a day to read them
+/// again, where a re-pull every 15 minutes would otherwise keep 2,880
+/// copies for the records retention period.
+pub const DEFAULT_READ_CONTINUOUS_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Debug, Clone)]
 pub struct HostConfig {
@@ -61,9 +68,8 @@ pub struct HostConfig {
     pub sweep_interval: Duration,
     /// The database's page cache, in bytes.
     pub cache_bytes: u64,
-    /// How long the records of a finished transfer are kept; `None`: as
-    /// long as its session.
-    pub records_retention: Option<Duration>,
+    /// How long the records of finished transfers are kept.
+    pub retention: Retention,
     pub transfers: TransferConfig,
     pub webhooks: WebhookConfig,
     /// Header read timeout and connection cap.
@@ -100,7 +106,10 @@ impl HostConfig {
             synchronous_cap: Duration::from_secs(300),
             sweep_interval: Duration::from_secs(60),
             cache_bytes: crate::store::DEFAULT_CACHE_MIB << 20,
-            records_retention: Some(DEFAULT_RECORDS_RETENTION),
+            retention: Retention {
+                records: Some(DEFAULT_RECORDS_RETENTION),
+                read_continuous: Some(DEFAULT_READ_CONTINUOUS_RETENTION),
+            },
             transfers: TransferConfig::default(),
             webhooks: WebhookConfig::default(),
             connections: ConnectionLimits::default(),
@@ -282,7 +291,7 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
             sessions.clone(),
             request_log.clone(),
             config.sweep_interval,
-            config.records_retention,
+            config.retention,
         ),
     ];
     let listener = tokio::net::TcpListener::bind(config.listen)

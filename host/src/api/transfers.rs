@@ -114,6 +114,7 @@ fn new_transfer(
         attempts: 0,
         transfer_errors: false,
         records_expired_ms: None,
+        read_ms: None,
         trace_parent: crate::telemetry::current_trace_parent(),
         cancelled_ms: None,
         retry_of: None,
@@ -481,11 +482,12 @@ async fn data(
         ));
     }
     if transfer.records_expired_ms.is_some() {
-        return Err(ApiError::field(
-            StatusCode::GONE,
-            "transfer_id",
-            "This transfer's records were deleted at the end of the retention period (--records-retention-days): run the transfer again.",
-        ));
+        let why = if transfer.read_ms.is_some() {
+            "This continuous pull's records were deleted a while after they were read to the end (--continuous-read-retention-hours): the later pulls of the session carry what changed since."
+        } else {
+            "This transfer's records were deleted at the end of the retention period (--records-retention-days): run the transfer again."
+        };
+        return Err(ApiError::field(StatusCode::GONE, "transfer_id", why));
     }
     let total = transfer.checkpoint.written as usize;
     let path = format!("/api/{}/data", method.as_str());
@@ -509,6 +511,12 @@ async fn data(
         .transfers
         .read_records(&transfer, offset as u64, limit as u64, &mut body)
         .map_err(ApiError::storage)?;
+    if offset + limit >= total
+        && let Err(err) = state.transfers.mark_read(&transfer)
+    {
+        // The records stay longer; the answer is whole all the same.
+        tracing::warn!(%err, transfer = %transfer.id, "cannot note that a transfer was read");
+    }
     let errors = transfer.transfer_errors || transfer.status == Status::Failed;
     body.extend_from_slice(format!("],\"transfer_errors\":{errors}}}").as_bytes());
     Ok(DataPage(body))

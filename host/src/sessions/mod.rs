@@ -266,13 +266,12 @@ impl Sessions {
 
 impl Sessions {
     /// Deletes the records (pulled records, push results, push journals) of
-    /// every transfer that finished more than `retention` before `now_ms`,
-    /// and marks it so (`records_expired_ms`); how many. The transfer itself,
+    /// every transfer past its `retention` at `now_ms`, and marks it so (`records_expired_ms`); how many. The transfer itself,
     /// its statistics and the session's id mappings and sync state stay.
     pub async fn expire_records(
         &self,
         now_ms: u64,
-        retention: Duration,
+        retention: sweeper::Retention,
     ) -> Result<usize, StoreError> {
         let sessions = self.clone();
         // A pass over every transfer: off the async workers.
@@ -285,22 +284,29 @@ impl Sessions {
     }
 
     /// [`Sessions::expire_records`] without the flush.
-    fn expire_now(&self, now_ms: u64, retention: Duration) -> Result<usize, StoreError> {
+    fn expire_now(&self, now_ms: u64, retention: sweeper::Retention) -> Result<usize, StoreError> {
         let t = &self.db.trees;
-        let due = now_ms.saturating_sub(retention.as_millis() as u64);
+        let due =
+            |period: Option<Duration>| period.map(|p| now_ms.saturating_sub(p.as_millis() as u64));
+        let (records_due, read_due) = (due(retention.records), due(retention.read_continuous));
         let mut expired = 0;
         for entry in t.transfers.iter() {
             let (key, value) = entry?;
-            // Read as JSON rather than as a `Transfer`: only two members
+            // Read as JSON rather than as a `Transfer`: only a few members
             // matter here, and the rest is written back as it was.
             let mut transfer: serde_json::Value = decode(&value)?;
-            let finished = transfer
-                .get("finished_ms")
-                .and_then(serde_json::Value::as_u64);
-            let already = transfer
-                .get("records_expired_ms")
-                .is_some_and(|v| !v.is_null());
-            if already || finished.is_none_or(|f| f > due) {
+            let member = |name: &str| transfer.get(name).and_then(serde_json::Value::as_u64);
+            let Some(finished) = member("finished_ms") else {
+                continue;
+            };
+            if member("records_expired_ms").is_some() {
+                continue;
+            }
+            let read_continuous = transfer.get("continuous")
+                == Some(&serde_json::Value::Bool(true))
+                && member("read_ms").is_some();
+            let past = |due: Option<u64>| due.is_some_and(|d| finished <= d);
+            if !(past(records_due) || (read_continuous && past(read_due))) {
                 continue;
             }
             let id = String::from_utf8_lossy(&key).into_owned();

@@ -93,6 +93,7 @@ mod tests {
             attempts: 0,
             transfer_errors: false,
             records_expired_ms: None,
+            read_ms: None,
             cancelled_ms: None,
             retry_of: None,
             trace_parent: None,

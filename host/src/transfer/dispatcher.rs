@@ -459,6 +459,7 @@ impl Dispatcher {
             attempts: 0,
             transfer_errors: false,
             records_expired_ms: None,
+            read_ms: None,
             // A later pull is a trace of its own.
             trace_parent: None,
             cancelled_ms: None,

@@ -225,6 +225,29 @@ impl Transfers {
         )
     }
 
+    /// Notes that the app has read a continuous re-pull's records to the
+    /// end, once (the sweeper deletes them a while later). Not flushed:
+    /// should the note be lost in a crash, the records stay longer.
+    pub fn mark_read(&self, transfer: &Transfer) -> Result<(), StoreError> {
+        if !transfer.continuous || transfer.read_ms.is_some() {
+            return Ok(());
+        }
+        let tree = &self.inner.db.trees.transfers;
+        let Some(current) = tree.get(transfer.id.as_bytes())? else {
+            return Ok(());
+        };
+        let mut stored: Transfer = crate::store::decode(&current)?;
+        if stored.read_ms.is_some() {
+            return Ok(());
+        }
+        stored.read_ms = Some(now_ms());
+        // Whoever changed it meanwhile (the sweeper) wins; the next read
+        // notes it again.
+        let _ =
+            tree.compare_and_swap(transfer.id.as_bytes(), Some(current), Some(encode(&stored)))?;
+        Ok(())
+    }
+
     /// A transfer of `account`.
     pub fn get(&self, account: &str, id: &str) -> Result<Option<Transfer>, StoreError> {
         Ok(
@@ -252,8 +275,6 @@ impl Transfers {
         }
     }
 
-    /// Something changed that may let waiting transfers run (a session was
-    /// configured or re-authenticated).
     /// A session was configured or signed in again: its parked transfers
     /// are looked at again.
     pub fn wake(&self) {

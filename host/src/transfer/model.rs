@@ -92,6 +92,11 @@ pub struct Transfer {
     /// for the retention period after it finished (`--records-retention-days`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records_expired_ms: Option<u64>,
+    /// Continuous re-pulls: when the app first read its records to the
+    /// end; once that is longer ago than `--continuous-read-retention-hours`
+    /// the sweeper deletes them (see [`crate::sessions::sweeper`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_ms: Option<u64>,
     /// The trace of the API request that created it (a W3C `traceparent`),
     /// which its steps continue; none when traces are not exported.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -39,6 +39,7 @@ pub fn rerun(db: &Db, old: &Transfer, now_ms: u64) -> Result<(Transfer, Writes),
         attempts: 0,
         transfer_errors: false,
         records_expired_ms: None,
+        read_ms: None,
         cancelled_ms: None,
         retry_of: Some(old.id.clone()),
         // The retry request's trace, not the original's.
