@@ -26,6 +26,10 @@ use crate::{QuickBooks, key_text, query};
 
 /// Most values in one `IN` list, so the query stays a modest URL.
 const MAX_VALUES: usize = 50;
+/// Items the host may pass to one `find-matches` call: three `IN` lists of
+/// 50 answer the lookups of five push batches of 30, so a push asks a
+/// field once for 150 items instead of once per batch.
+pub const MAX_LOOKUP_BATCH: u32 = 3 * MAX_VALUES as u32;
 
 /// A field QuickBooks can filter on with `IN`, and where a record holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -103,7 +103,7 @@ impl Connector for QuickBooks {
             batch_limits: BatchLimits {
                 max_page_size: query::MAX_RESULTS,
                 max_push_batch: push::MAX_BATCH as u32,
-                max_lookup_batch: 0,
+                max_lookup_batch: find::MAX_LOOKUP_BATCH,
             },
             rate_limit: RateLimit {
                 requests: 500,

@@ -527,3 +527,72 @@ async fn lookups_of_later_batches_are_asked_ahead_and_nothing_is_created_twice()
         "one search for the names of all three batches"
     );
 }
+
+/// QuickBooks answers 50 values in one `IN` query, so the connector takes
+/// 150 lookups a call: a push of 150 customers asks each key field in three
+/// queries rather than once per batch of 30, and still finds what exists
+/// and what an earlier batch of the same push made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quickbooks_lookups_of_later_batches_are_asked_ahead() {
+    let t = TestHost::start_quickbooks(sim_config(5, 2)).await;
+    let key = t.key("acme").await;
+    let session = t.quickbooks_session(&key).await;
+    let customers = |t: &TestHost| t.sim.control().records("Customer").unwrap_or_default();
+    let existing = customers(&t)
+        .into_iter()
+        .find(|c| c["PrimaryEmailAddr"]["Address"].is_string())
+        .expect("a customer with an email");
+    let existing_email = existing["PrimaryEmailAddr"]["Address"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let items: Vec<Value> = (0..150)
+        .map(|i| {
+            let email = match i {
+                100 => existing_email.clone(),
+                // The email item 10 creates, in another case.
+                140 => "Ahead10@example.com".to_owned(),
+                _ => format!("ahead{i}@example.com"),
+            };
+            json!({ "internal_id": format!("cust-{i}"), "data": {
+                "customer_name": format!("Ahead Customer {i}"),
+                "email_addresses": [{ "email_address": email }]
+            } })
+        })
+        .collect();
+    let before = customers(&t).len();
+    t.sim.control().reset_counters();
+    let push = t
+        .transfer(&key, "/api/push/transfer", json!({ "session_id": session, "endgrate_type": "accounting-customer", "transfer_data": items }))
+        .await;
+    let results = t.all_data(&key, "push", "accounting-customer", &push).await;
+    assert_eq!(results.len(), 150);
+    assert!(
+        results.iter().all(|r| r.get("error").is_none()),
+        "{results:?}"
+    );
+    let id = |i: usize| results[i]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        id(100),
+        existing["Id"].as_str().unwrap(),
+        "{}",
+        results[100]
+    );
+    assert_eq!(id(140), id(10), "{}", results[140]);
+    for i in [100, 140] {
+        assert_eq!(results[i]["created"], false, "item {i}");
+    }
+    assert_eq!(customers(&t).len(), before + 148);
+    // Lookups: the emails of items 0..150 but 140 in three queries, the
+    // names of the 148 not found by email in three more, and item 140 (its
+    // email is item 10's, so it waits for its own batch) in one. Then the
+    // two updates each read their record's SyncToken. Asked batch by batch,
+    // the lookups alone took ten queries.
+    let control = t.sim.control();
+    assert_eq!(
+        control.request_count("GET /v3/company/{realm}/query"),
+        6 + 1 + 2,
+        "{:?}",
+        control.requests()
+    );
+}
