@@ -232,6 +232,14 @@ impl RunningHost {
         }
         let work = std::mem::replace(&mut self.work, WorkRuntime::stopped());
         work.stop(Duration::from_secs(10)).await;
+        // What an aborted background task started on the blocking pool (a
+        // sweep, a delivery's record) still holds the database: wait for it,
+        // so the host started next on the same data finds it free.
+        let db = self.state.db.clone();
+        drop(self);
+        if !db.released(Duration::from_secs(10)).await {
+            tracing::warn!("storage still in use 10 s after the host stopped");
+        }
         served
     }
 }

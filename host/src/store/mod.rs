@@ -100,6 +100,8 @@ pub struct Trees {
 pub struct Db {
     db: sled::Db,
     commits: Arc<group_commit::GroupCommit>,
+    /// One count per clone of this handle (see [`Db::released`]).
+    holders: Arc<()>,
     pub trees: Trees,
 }
 
@@ -154,7 +156,12 @@ impl Db {
             webhook_bodies: db.open_tree("webhook_bodies")?,
         };
         let commits = Arc::new(group_commit::GroupCommit::new(db.clone())?);
-        Ok(Db { db, commits, trees })
+        Ok(Db {
+            db,
+            commits,
+            holders: Arc::new(()),
+            trees,
+        })
     }
 
     pub fn admin_key_hash(&self) -> Result<Option<[u8; 32]>, StoreError> {
@@ -183,6 +190,21 @@ impl Db {
     /// Records each flush's duration in `histogram` from now on.
     pub fn observe_flushes(&self, histogram: prometheus_client::metrics::histogram::Histogram) {
         self.commits.observe_flushes(histogram);
+    }
+
+    /// Waits (at most `limit`) until this is the last handle of the
+    /// database, so that dropping it closes the database and frees it for
+    /// the next process; whether it is. A stopping host calls it: a task it
+    /// aborted may still be finishing a write on the blocking pool.
+    pub async fn released(&self, limit: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while Arc::strong_count(&self.holders) > 1 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        true
     }
 
     /// Whether writes have failed since the database was opened (see
@@ -257,4 +279,23 @@ pub fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stopping host waits for every other handle of the database; once
+    /// the last one goes, the database opens again in the same process.
+    #[tokio::test]
+    async fn released_waits_for_every_other_handle() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let db = Db::open(dir.path()).unwrap();
+        let other = db.clone();
+        assert!(!db.released(std::time::Duration::from_millis(20)).await);
+        drop(other);
+        assert!(db.released(std::time::Duration::ZERO).await);
+        drop(db);
+        assert!(Db::open(dir.path()).is_ok(), "the database is free again");
+    }
 }
