@@ -178,15 +178,39 @@ async fn metrics_count_a_pull_and_a_push() {
         "{statistics}"
     );
     let sent = t.sim.control().total_requests() as f64;
-    // Each transfer's completed webhook, counted once delivered.
+    // Each transfer's completed webhook, counted once delivered; and each
+    // transfer's end, counted by its worker just after its commit landed
+    // (which the API, and the webhook, may show first).
     let delivered = [("event", "completed"), ("outcome", "delivered")];
-    eventually(Duration::from_secs(10), "both webhooks counted", || async {
-        value(
-            &scrape(&t).await,
-            "switchyard_webhook_deliveries_total",
-            &delivered,
-        ) == 2.0
-    })
+    let finished = |direction: &'static str| {
+        [
+            ("provider", "hubspot"),
+            ("type", "crm-contact"),
+            ("direction", direction),
+            ("outcome", "completed"),
+        ]
+    };
+    eventually(
+        Duration::from_secs(10),
+        "both webhooks and ends counted",
+        || async {
+            let now = scrape(&t).await;
+            let ended = |direction| {
+                value(
+                    &now,
+                    "switchyard_transfers_finished_total",
+                    &finished(direction),
+                ) - value(
+                    &before,
+                    "switchyard_transfers_finished_total",
+                    &finished(direction),
+                )
+            };
+            value(&now, "switchyard_webhook_deliveries_total", &delivered) == 2.0
+                && ended("pull") >= 1.0
+                && ended("push") >= 1.0
+        },
+    )
     .await;
     assert_eq!(hooks.events().len(), 2);
     let after = scrape(&t).await;
