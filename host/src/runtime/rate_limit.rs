@@ -130,7 +130,12 @@ pub async fn acquire_all(limiters: &[&ConnectionLimiter], deadline: Instant) -> 
         }
         at
     };
-    tokio::time::sleep_until(send_at).await;
+    // A request the limits let through now goes now: tokio's timer rounds
+    // a deadline up to its next millisecond tick, so sleeping until "now"
+    // would cost every unpaced request about a millisecond.
+    if send_at > Instant::now() {
+        tokio::time::sleep_until(send_at).await;
+    }
     Some(Permit {
         _in_flight: in_flight,
     })
@@ -202,6 +207,26 @@ mod tests {
             window_ms,
             max_concurrent: 0,
         }
+    }
+
+    /// A request the limits let through now is sent on the spot, not at
+    /// the timer's next millisecond tick (which cost every provider request
+    /// about a millisecond).
+    #[tokio::test]
+    async fn a_request_the_limits_let_through_is_not_held_for_a_timer_tick() {
+        let limiter = ConnectionLimiter::new(limit(5, 1000));
+        let far = Instant::now() + Duration::from_secs(60);
+        let limiters = [&limiter];
+        let mut waker = std::task::Context::from_waker(std::task::Waker::noop());
+        for _ in 0..5 {
+            let mut acquiring = std::pin::pin!(acquire_all(&limiters, far));
+            let polled = std::future::Future::poll(acquiring.as_mut(), &mut waker);
+            assert!(matches!(polled, std::task::Poll::Ready(Some(_))));
+        }
+        // The sixth waits for the window.
+        let mut sixth = std::pin::pin!(acquire_all(&limiters, far));
+        let polled = std::future::Future::poll(sixth.as_mut(), &mut waker);
+        assert!(polled.is_pending());
     }
 
     #[tokio::test(start_paused = true)]
