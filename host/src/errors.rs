@@ -84,7 +84,7 @@ impl ErrorRecord {
             account: e.account.to_owned(),
             session_id: e.session_id.to_owned(),
             transfer_id: e.transfer_id.map(str::to_owned),
-            timestamp: crate::time::rfc3339(std::time::SystemTime::now()),
+            timestamp: crate::time::rfc3339_ms(crate::store::now_ms()),
             error_type: e.error_type,
             message: e.message,
             error_resolve_text: e.error_type.resolve_text(&provider),

@@ -5,7 +5,8 @@ use std::time::SystemTime;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// `2026-11-23T10:00:00.123Z`.
+/// `2026-11-23T10:00:00.123456Z`: as precise as `t`, trailing zeros of the
+/// fraction left out (sync cursors; the API's own times use [`rfc3339_ms`]).
 pub fn rfc3339(t: SystemTime) -> String {
     OffsetDateTime::from(t)
         .format(&Rfc3339)
@@ -28,6 +29,12 @@ pub fn rfc3339_ms(ms: u64) -> String {
         t.second(),
         t.millisecond()
     )
+}
+
+/// Milliseconds since the Unix epoch of `t` (0 before it).
+pub fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Milliseconds since the Unix epoch of an RFC 3339 time.

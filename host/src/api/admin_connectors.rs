@@ -24,7 +24,7 @@ fn entry(c: &LoadedConnector) -> Value {
         "version": c.manifest.version,
         "contract": c.contract().as_str(),
         "hash": c.hash,
-        "loaded_at": crate::time::rfc3339(c.loaded_at),
+        "loaded_at": crate::time::rfc3339_ms(crate::time::unix_ms(c.loaded_at)),
         "display_name": c.manifest.display_name,
     })
 }

@@ -167,7 +167,7 @@ impl Transfer {
         json!({
             "method": self.method.direction().as_str(),
             "completed": self.is_finished(),
-            "initiated": crate::time::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.created_ms)),
+            "initiated": crate::time::rfc3339_ms(self.created_ms),
             "transfer_id": self.id,
             "session_id": self.session_id,
             "endgrate_type": self.endgrate_type,
