@@ -236,9 +236,10 @@ impl Outbound {
     /// call and `req` only reads (`GET`, `HEAD`, or a `POST` marked
     /// idempotent, such as a search), since it may be sent and never used;
     /// otherwise ignored.
-    pub fn prefetch(&self, req: OutRequest) {
+    /// Whether it was started.
+    pub fn prefetch(&self, req: OutRequest) -> bool {
         let Some(prefetch) = &self.prefetch else {
-            return;
+            return false;
         };
         let reads = match req.method.to_ascii_uppercase().as_str() {
             "GET" | "HEAD" => true,
@@ -248,6 +249,7 @@ impl Outbound {
         if reads {
             self.start_prefetch(prefetch, req);
         }
+        reads
     }
 
     /// Sends `next` in the background, under this call's limits but with a

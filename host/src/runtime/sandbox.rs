@@ -268,17 +268,17 @@ impl CallState {
 
     /// The guest expects to send `request` soon: start it now, if it may be
     /// prefetched (see [`Outbound::prefetch`]); at most
-    /// [`MAX_PREFETCHES_PER_CALL`] a call.
-    pub fn prefetch_request(&mut self, request: OutRequest) {
+    /// [`MAX_PREFETCHES_PER_CALL`] a call. Whether it was started.
+    pub fn prefetch_request(&mut self, request: OutRequest) -> bool {
         let Some(outbound) = &self.outbound else {
-            return;
+            return false;
         };
         if self.prefetches_asked >= MAX_PREFETCHES_PER_CALL {
             tracing::debug!(connector = %self.connector, "prefetch ignored: this call asked for {MAX_PREFETCHES_PER_CALL} already");
-            return;
+            return false;
         }
         self.prefetches_asked += 1;
-        outbound.prefetch(request);
+        outbound.prefetch(request)
     }
 
     pub fn write_log(&mut self, level: tracing::Level, message: String) {

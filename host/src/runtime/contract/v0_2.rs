@@ -10,7 +10,10 @@ mod generated {
     wasmtime::component::bindgen!({
         path: "../wit/v0.2.0",
         world: "connector-world",
-        imports: { "switchyard:connector/http.send": async },
+        imports: {
+            "switchyard:connector/http.send": async,
+            "switchyard:connector/http.prefetch": async,
+        },
         exports: { default: async },
     });
 }
@@ -278,8 +281,8 @@ impl http::Host for CallState {
             .map_err(Into::into)
     }
 
-    fn prefetch(&mut self, req: http::Request) {
-        self.prefetch_request(OutRequest {
+    async fn prefetch(&mut self, req: http::Request) {
+        let started = self.prefetch_request(OutRequest {
             method: req.method,
             url: req.url,
             headers: req.headers,
@@ -287,6 +290,13 @@ impl http::Host for CallState {
             idempotent: req.idempotent,
             rate_class: req.rate_class,
         });
+        if started {
+            // The prefetch was spawned into this worker's next-task slot,
+            // which other workers cannot steal: let it send its request
+            // before the connector maps its page on this thread (else it
+            // waits for the whole mapping).
+            tokio::task::yield_now().await;
+        }
     }
 }
 
