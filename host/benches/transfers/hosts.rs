@@ -204,6 +204,10 @@ impl Process {
                 ),
             ])
             .args(["--api-requests-per-second", "0"])
+            // The latency bench's 64 clients trigger pulls back to back:
+            // each must be accepted, not answered 429 at the account's
+            // default 10,000 waiting.
+            .args(["--max-waiting-transfers", "1000000"])
             .env("SWITCHYARD_ADMIN_KEY", ADMIN_KEY)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
