@@ -381,11 +381,12 @@ impl Metrics {
             kind: kind.clone(),
             outcome: if completed { "completed" } else { "failed" }.to_owned(),
         };
-        self.inner.transfers_finished.get_or_create(&labels).inc();
+        // The duration first: whoever sees the count also sees it.
         self.inner
             .transfer_duration
             .get_or_create(&labels)
             .observe(took.as_secs_f64());
+        self.inner.transfers_finished.get_or_create(&labels).inc();
     }
 
     /// `count` records moved (committed) by a transfer of `kind`.

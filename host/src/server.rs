@@ -277,12 +277,11 @@ pub async fn start(config: HostConfig) -> Result<RunningHost, StartError> {
             path: connectors_dir.clone(),
             source,
         })?;
-    let watch = watcher::watch(runtime.clone(), connectors_dir.clone())?;
-
     let sealer = Sealer::provision(config.encryption_key.as_deref(), &config.data_dir)?;
     // What sled, the compile cache and an earlier version created with the
-    // umask's modes.
+    // umask's modes (before the watch starts: a mode changed is an event).
     data_dir::tighten(&config.data_dir).map_err(directory_error(&config.data_dir))?;
+    let watch = watcher::watch(runtime.clone(), connectors_dir.clone())?;
     let accounts = Accounts::new(db.clone(), sealer.clone());
     let sessions = Sessions::open(db.clone())?;
     let credentials = Credentials::new(db.clone(), sealer, runtime.clone(), config.oauth.clone());

@@ -102,11 +102,18 @@ pub fn watch(
     let runtime = Arc::downgrade(&runtime);
     let loads = Arc::new(AtomicU64::new(0));
     let counted = loads.clone();
+    // What each file looked like when it was last read: reading a file is an
+    // event too (inotify reports accesses), and must not make the watcher
+    // read it again, and again. The files `load_directory` just read count
+    // as read: a late event about one (a change of its mode) must not load
+    // it again over a connector uploaded meanwhile.
+    let mut seen: HashMap<PathBuf, Fingerprint> = std::fs::read_dir(&dir)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| is_component_file(path))
+        .filter_map(|path| Fingerprint::of(&path).map(|f| (path, f)))
+        .collect();
     tokio::spawn(async move {
-        // What each file looked like when it was last read: reading a file
-        // is an event too (inotify reports accesses), and must not make the
-        // watcher read it again, and again.
-        let mut seen: HashMap<PathBuf, Fingerprint> = HashMap::new();
         while let Some(paths) = rx.recv().await {
             let Some(runtime) = runtime.upgrade() else {
                 return;
