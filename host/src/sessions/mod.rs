@@ -266,8 +266,9 @@ impl Sessions {
 
 impl Sessions {
     /// Deletes the records (pulled records, push results, push journals) of
-    /// every transfer past its `retention` at `now_ms`, and marks it so (`records_expired_ms`); how many. The transfer itself,
-    /// its statistics and the session's id mappings and sync state stay.
+    /// every transfer past its `retention` at `now_ms`, and marks it so
+    /// (`records_expired_ms`); how many. The transfer itself, its statistics
+    /// and the session's id mappings and sync state stay.
     pub async fn expire_records(
         &self,
         now_ms: u64,
@@ -302,9 +303,10 @@ impl Sessions {
             if member("records_expired_ms").is_some() {
                 continue;
             }
-            let read_continuous = transfer.get("continuous")
-                == Some(&serde_json::Value::Bool(true))
-                && member("read_ms").is_some();
+            let continuous = transfer
+                .get("continuous")
+                .and_then(serde_json::Value::as_bool);
+            let read_continuous = continuous == Some(true) && member("read_ms").is_some();
             let past = |due: Option<u64>| due.is_some_and(|d| finished <= d);
             if !(past(records_due) || (read_continuous && past(read_due))) {
                 continue;

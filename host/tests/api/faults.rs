@@ -16,14 +16,7 @@ use crate::harness::{TestHost, eventually, sim_config};
 async fn transfers_survive_provider_faults_without_loss_or_duplicates() {
     let mut t = TestHost::start(sim_config(700, 30)).await;
     let key = t.key("acme").await;
-    let (_, answer) = t
-        .post(&key, "/api/session/initiate", json!({ "category": "crm" }))
-        .await;
-    let session = answer["session_id"].as_str().unwrap().to_owned();
-    t.sign_in(&format!(
-        "/session/start?session_id={session}&provider=hubspot"
-    ))
-    .await;
+    let session = t.signed_in_session(&key).await;
     let source: HashSet<String> = t
         .sim
         .control()
@@ -56,16 +49,12 @@ async fn transfers_survive_provider_faults_without_loss_or_duplicates() {
     };
 
     let pull = t
-        .post(
+        .trigger(
             &key,
             "/api/pull/transfer",
             json!({ "session_id": session, "endgrate_type": "crm-contact" }),
         )
-        .await
-        .1["transfer_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
     let items: Vec<Value> = (0..60)
         .map(|i| json!({
             "internal_id": format!("p{i}"),
@@ -73,7 +62,7 @@ async fn transfers_survive_provider_faults_without_loss_or_duplicates() {
             "associations": { "crm-company": [{ "internal_id": format!("co{}", i % 6), "data": { "name": format!("Fault Co {}", i % 6), "domain": format!("faultco{}.example", i % 6) } }] }
         }))
         .collect();
-    let push = t.post(&key, "/api/push/transfer", json!({ "session_id": session, "endgrate_type": "crm-contact", "transfer_data": items })).await.1["transfer_id"].as_str().unwrap().to_owned();
+    let push = t.trigger(&key, "/api/push/transfer", json!({ "session_id": session, "endgrate_type": "crm-contact", "transfer_data": items })).await;
 
     // Midway, the provider forgets every token and refresh token: the session
     // needs the end user again, who signs in again.
@@ -198,14 +187,7 @@ async fn transfers_survive_provider_faults_without_loss_or_duplicates() {
 async fn a_token_refused_while_the_user_signs_in_again_does_not_ask_for_another_sign_in() {
     let t = TestHost::start(sim_config(150, 5)).await;
     let key = t.key("acme").await;
-    let (_, answer) = t
-        .post(&key, "/api/session/initiate", json!({ "category": "crm" }))
-        .await;
-    let session = answer["session_id"].as_str().unwrap().to_owned();
-    t.sign_in(&format!(
-        "/session/start?session_id={session}&provider=hubspot"
-    ))
-    .await;
+    let session = t.signed_in_session(&key).await;
 
     // The provider forgets the session's tokens; the host's refresh is held
     // on its way until the end user has signed in again.
@@ -213,16 +195,12 @@ async fn a_token_refused_while_the_user_signs_in_again_does_not_ask_for_another_
     t.sim.control().expire_tokens();
     t.sim.control().hold_next("POST /oauth/v1/token", 1);
     let pull = t
-        .post(
+        .trigger(
             &key,
             "/api/pull/transfer",
             json!({ "session_id": session, "endgrate_type": "crm-contact" }),
         )
-        .await
-        .1["transfer_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
     eventually(
         Duration::from_secs(30),
         "the refresh to be held",

@@ -364,9 +364,29 @@ impl TestHost {
     /// Triggers a transfer synchronously; its id.
     pub async fn transfer(&self, key: &str, path: &str, mut body: Value) -> String {
         body["synchronous"] = json!(true);
+        self.trigger(key, path, body).await
+    }
+
+    /// Triggers a transfer without waiting for it; its id.
+    pub async fn trigger(&self, key: &str, path: &str, body: Value) -> String {
         let (status, answer) = self.post(key, path, body).await;
         assert_eq!(status, 200, "{answer}");
         answer["transfer_id"].as_str().unwrap().to_owned()
+    }
+
+    /// A CRM session the end user connected to HubSpot through the OAuth2
+    /// flow (so it holds a refresh token).
+    pub async fn signed_in_session(&self, key: &str) -> String {
+        let (status, answer) = self
+            .post(key, "/api/session/initiate", json!({ "category": "crm" }))
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        let session = answer["session_id"].as_str().unwrap().to_owned();
+        self.sign_in(&format!(
+            "/session/start?session_id={session}&provider=hubspot"
+        ))
+        .await;
+        session
     }
 
     /// Every page of a transfer's data, following `meta.next` links.
